@@ -1,0 +1,7 @@
+//! mls-engine: a Messaging Layer Security (RFC 9420) engine for very large groups.
+//!
+//! The protocol core does no I/O, reads no clock and calls no storage: time comes in as a
+//! parameter and state goes out as bytes.
+
+pub mod codec;
+pub mod crypto;
