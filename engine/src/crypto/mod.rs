@@ -9,7 +9,17 @@ use crate::codec::VarBytes;
 
 /// A cipher suite code point (RFC 9420 §17.1), open so unknown values survive a round trip.
 #[derive(
-    Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, TlsSerialize, TlsDeserializeBytes, TlsSize,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Debug,
+    TlsSerialize,
+    TlsDeserializeBytes,
+    TlsSize,
 )]
 pub struct CipherSuite(pub u16);
 
@@ -32,13 +42,33 @@ impl CipherSuite {
 
 /// An HPKE public key (`HPKEPublicKey`, RFC 9420 §5.1.1): the KEM's serialized public key.
 #[derive(
-    Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Default, TlsSerialize, TlsDeserializeBytes, TlsSize,
+    Clone,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Debug,
+    Default,
+    TlsSerialize,
+    TlsDeserializeBytes,
+    TlsSize,
 )]
 pub struct HpkePublicKey(pub VarBytes);
 
 /// A signature public key (`SignaturePublicKey`, RFC 9420 §5.1.1).
 #[derive(
-    Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Default, TlsSerialize, TlsDeserializeBytes, TlsSize,
+    Clone,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Debug,
+    Default,
+    TlsSerialize,
+    TlsDeserializeBytes,
+    TlsSize,
 )]
 pub struct SignaturePublicKey(pub VarBytes);
 
