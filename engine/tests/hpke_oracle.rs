@@ -2,13 +2,15 @@
 //! every KEM both implement with the MLS suite's KDF and AEAD: base mode, PSK mode, the secret
 //! export, and DeriveKeyPair.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use hpke::aead::{AesGcm128, AesGcm256, ChaCha20Poly1305};
 use hpke::kdf::{HkdfSha256, HkdfSha384, HkdfSha512};
 use hpke::kem::{DhP256HkdfSha256, DhP384HkdfSha384, DhP521HkdfSha512, X25519HkdfSha256};
 use hpke::{Deserializable, Kem as KemTrait, OpModeR, OpModeS, PskBundle, Serializable};
 use mls_engine::crypto::{
-    AwsLcProvider, CipherSuite, CipherSuiteProvider, CryptoProvider, HpkeCiphertext, HpkePublicKey,
-    Secret,
+    AwsLcProvider, CipherSuite, CryptoProvider, HpkeCiphertext, HpkePublicKey, Secret,
 };
 
 /// An RNG for the `hpke` crate backed by our provider's OS randomness.
