@@ -83,6 +83,12 @@ pub trait DhGroup: Send + Sync + 'static {
     /// `DH(sk, pk)`: the raw shared value; invalid public keys are errors.
     fn dh(sk: &[u8], pk: &[u8]) -> Result<Secret, CryptoError>;
 
+    /// `(DH(sk, pk), public key of sk)`: what Decap needs, in one call so that implementations
+    /// can parse the private key once.
+    fn dh_and_public_key(sk: &[u8], pk: &[u8]) -> Result<(Secret, Vec<u8>), CryptoError> {
+        Ok((Self::dh(sk, pk)?, Self::public_key(sk)?))
+    }
+
     /// A fresh ephemeral key pair used at once: `(DH(skE, pk), pkE)`.
     fn ephemeral_dh(pk: &[u8]) -> Result<(Secret, Vec<u8>), CryptoError> {
         let (sk, pk_e) = Self::generate()?;
@@ -213,8 +219,7 @@ impl<G: DhGroup> Kem for DhKem<G> {
 
     fn decap(&self, enc: &[u8], sk: &[u8]) -> Result<Secret, CryptoError> {
         check_len("KEM encapsulation", G::KEM.enc_len(), enc.len())?;
-        let dh = G::dh(sk, enc)?;
-        let pk_rm = G::public_key(sk)?;
+        let (dh, pk_rm) = G::dh_and_public_key(sk, enc)?;
         let mut kem_context = Vec::with_capacity(enc.len() + pk_rm.len());
         kem_context.extend_from_slice(enc);
         kem_context.extend_from_slice(&pk_rm);
