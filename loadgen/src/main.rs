@@ -32,7 +32,11 @@ struct SuiteReport {
     failures: usize,
 }
 
-fn run_suite(provider: &AwsLcProvider, suite: CipherSuite, members: u32) -> Result<SuiteReport, String> {
+fn run_suite(
+    provider: &AwsLcProvider,
+    suite: CipherSuite,
+    members: u32,
+) -> Result<SuiteReport, String> {
     let cs = provider.suite(suite).map_err(|e| e.to_string())?;
     let t = Instant::now();
     let keys: Vec<_> = (0..members)
@@ -59,7 +63,8 @@ fn run_suite(provider: &AwsLcProvider, suite: CipherSuite, members: u32) -> Resu
         .par_iter()
         .zip(cts.par_iter())
         .filter(|((sk, _), ct)| {
-            decrypt_with_label(cs, sk, "UpdatePathNode", context, ct).as_deref() != Ok(&path_secret[..])
+            decrypt_with_label(cs, sk, "UpdatePathNode", context, ct).as_deref()
+                != Ok(&path_secret[..])
         })
         .count();
     let open_ms = t.elapsed().as_secs_f64() * 1e3;
@@ -73,7 +78,14 @@ fn run_suite(provider: &AwsLcProvider, suite: CipherSuite, members: u32) -> Resu
         verify_with_label(cs, &pk, "LeafNodeTBS", &content, &sig).map_err(|e| e.to_string())?;
     }
     let sign_verify_us = t.elapsed().as_secs_f64() * 1e6 / f64::from(rounds);
-    Ok(SuiteReport { suite: suite.0, keygen_ms, seal_ms, open_ms, sign_verify_us, failures })
+    Ok(SuiteReport {
+        suite: suite.0,
+        keygen_ms,
+        seal_ms,
+        open_ms,
+        sign_verify_us,
+        failures,
+    })
 }
 
 fn main() -> ExitCode {

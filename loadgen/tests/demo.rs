@@ -9,13 +9,21 @@ fn demo_runs_every_suite() {
         .output()
         .expect("run loadgen");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     for suite in 1..=7 {
         let row = stdout
             .lines()
             .find(|l| l.split_whitespace().next() == Some(&suite.to_string()))
             .unwrap_or_else(|| panic!("no row for suite {suite}: {stdout}"));
-        assert_eq!(row.split_whitespace().last(), Some("0"), "failures in {row}");
+        assert_eq!(
+            row.split_whitespace().last(),
+            Some("0"),
+            "failures in {row}"
+        );
     }
 }
 
