@@ -100,7 +100,9 @@ fn main() -> ExitCode {
         let value = it.next().and_then(|v| v.parse::<u32>().ok());
         match (a.as_str(), value) {
             ("--members", Some(n)) if n > 0 => members = n,
-            ("--suite", Some(s)) if (1..=7).contains(&s) => suites = vec![s as u16],
+            ("--suite", Some(s)) if (1..=7).contains(&s) => {
+                suites = vec![u16::try_from(s).unwrap_or(1)]
+            }
             _ => return usage(),
         }
     }

@@ -217,7 +217,7 @@ impl Profile {
             return Err(bad("groups.count", "must be at least 1"));
         }
         match self.groups.members {
-            Members::Fixed { value } if value == 0 => {
+            Members::Fixed { value: 0 } => {
                 return Err(bad("groups.members.value", "must be at least 1"))
             }
             Members::Uniform { min, max } if min == 0 || min > max => {
