@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
 
+mod deserialization;
 mod hexbytes;
+mod messages;
 mod tree_math;
 
 pub use hexbytes::HexBytes;
@@ -133,6 +135,8 @@ pub(crate) fn check_cases<T: DeserializeOwned>(
 pub fn check_json(kind: Kind, json: &str) -> Result<Outcome, String> {
     match kind {
         Kind::TreeMath => check_cases(json, tree_math::check),
+        Kind::Deserialization => check_cases(json, deserialization::check),
+        Kind::Messages => check_cases(json, messages::check),
         _ => Ok(Outcome::Unsupported),
     }
 }
