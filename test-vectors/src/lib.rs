@@ -10,7 +10,11 @@ use serde::de::DeserializeOwned;
 
 mod deserialization;
 mod hexbytes;
+mod key_schedule;
 mod messages;
+mod psk_secret;
+mod secret_tree;
+mod transcript_hashes;
 mod tree_math;
 
 pub use hexbytes::HexBytes;
@@ -137,6 +141,10 @@ pub fn check_json(kind: Kind, json: &str) -> Result<Outcome, String> {
         Kind::TreeMath => check_cases(json, tree_math::check),
         Kind::Deserialization => check_cases(json, deserialization::check),
         Kind::Messages => check_cases(json, messages::check),
+        Kind::KeySchedule => check_cases(json, key_schedule::check),
+        Kind::PskSecret => check_cases(json, psk_secret::check),
+        Kind::SecretTree => check_cases(json, secret_tree::check),
+        Kind::TranscriptHashes => check_cases(json, transcript_hashes::check),
         _ => Ok(Outcome::Unsupported),
     }
 }
