@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 mod deserialization;
 mod hexbytes;
 mod key_schedule;
+mod message_protection;
 mod messages;
 mod psk_secret;
 mod secret_tree;
@@ -141,6 +142,7 @@ pub fn check_json(kind: Kind, json: &str) -> Result<Outcome, String> {
         Kind::TreeMath => check_cases(json, tree_math::check),
         Kind::Deserialization => check_cases(json, deserialization::check),
         Kind::Messages => check_cases(json, messages::check),
+        Kind::MessageProtection => check_cases(json, message_protection::check),
         Kind::KeySchedule => check_cases(json, key_schedule::check),
         Kind::PskSecret => check_cases(json, psk_secret::check),
         Kind::SecretTree => check_cases(json, secret_tree::check),
