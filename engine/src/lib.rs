@@ -13,3 +13,4 @@ pub mod key_schedule;
 pub mod psk;
 pub mod secret_tree;
 pub mod transcript_hash;
+pub mod welcome;

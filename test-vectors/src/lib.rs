@@ -17,6 +17,7 @@ mod psk_secret;
 mod secret_tree;
 mod transcript_hashes;
 mod tree_math;
+mod welcome;
 
 pub use hexbytes::HexBytes;
 
@@ -143,6 +144,7 @@ pub fn check_json(kind: Kind, json: &str) -> Result<Outcome, String> {
         Kind::Deserialization => check_cases(json, deserialization::check),
         Kind::Messages => check_cases(json, messages::check),
         Kind::MessageProtection => check_cases(json, message_protection::check),
+        Kind::Welcome => check_cases(json, welcome::check),
         Kind::KeySchedule => check_cases(json, key_schedule::check),
         Kind::PskSecret => check_cases(json, psk_secret::check),
         Kind::SecretTree => check_cases(json, secret_tree::check),
