@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
 
+mod crypto_basics;
 mod deserialization;
 mod hexbytes;
 mod key_schedule;
@@ -141,6 +142,7 @@ pub(crate) fn check_cases<T: DeserializeOwned>(
 pub fn check_json(kind: Kind, json: &str) -> Result<Outcome, String> {
     match kind {
         Kind::TreeMath => check_cases(json, tree_math::check),
+        Kind::CryptoBasics => check_cases(json, crypto_basics::check),
         Kind::Deserialization => check_cases(json, deserialization::check),
         Kind::Messages => check_cases(json, messages::check),
         Kind::MessageProtection => check_cases(json, message_protection::check),

@@ -239,3 +239,114 @@ mod tests {
         assert!(!ct_less_than(&[2, 0], &[1, 0xff]));
     }
 }
+
+#[cfg(test)]
+mod dhkem_tests {
+    use crate::crypto::aws_lc::kem_for;
+    use crate::crypto::suite::KemAlgorithm;
+    use crate::crypto::CryptoError;
+
+    const ALL: [KemAlgorithm; 5] = [
+        KemAlgorithm::DhKemP256,
+        KemAlgorithm::DhKemP384,
+        KemAlgorithm::DhKemP521,
+        KemAlgorithm::DhKemX25519,
+        KemAlgorithm::DhKemX448,
+    ];
+
+    #[test]
+    fn derive_key_pair_is_deterministic() {
+        for alg in ALL {
+            let kem = kem_for(alg);
+            let (sk1, pk1) = kem
+                .derive_key_pair(b"some input keying material 32 b!")
+                .unwrap();
+            let (sk2, pk2) = kem
+                .derive_key_pair(b"some input keying material 32 b!")
+                .unwrap();
+            let (sk3, _) = kem
+                .derive_key_pair(b"other input keying material 32 b")
+                .unwrap();
+            assert_eq!(sk1, sk2);
+            assert_eq!(pk1, pk2);
+            assert_ne!(sk1, sk3);
+            assert_eq!(sk1.len(), alg.private_key_len());
+            assert_eq!(pk1.len(), alg.public_key_len());
+            assert_eq!(kem.public_key(sk1.as_bytes()).unwrap(), pk1);
+        }
+    }
+
+    #[test]
+    fn encap_decap_agree() {
+        for alg in ALL {
+            let kem = kem_for(alg);
+            let (sk, pk) = kem.generate_key_pair().unwrap();
+            let (ss, enc) = kem.encap(&pk).unwrap();
+            assert_eq!(ss.len(), alg.secret_len());
+            assert_eq!(enc.len(), alg.enc_len());
+            assert_eq!(kem.decap(&enc, sk.as_bytes()).unwrap(), ss);
+        }
+    }
+
+    #[test]
+    fn invalid_public_keys_are_errors() {
+        for alg in ALL {
+            let kem = kem_for(alg);
+            let n = alg.public_key_len();
+            // All-zero: the identity / a low-order point (RFC 9180 §7.1.4).
+            assert!(kem.encap(&vec![0u8; n]).is_err(), "{alg:?}");
+            assert!(kem.encap(&vec![4u8; n - 1]).is_err());
+            assert!(kem.encap(&[]).is_err());
+        }
+        // A P-256 point that is not on the curve.
+        let kem = kem_for(KemAlgorithm::DhKemP256);
+        let mut pt = vec![4u8];
+        pt.extend_from_slice(&[1u8; 64]);
+        assert!(kem.encap(&pt).is_err());
+        // Compressed encodings are not SerializePublicKey.
+        let (_, pk) = kem.generate_key_pair().unwrap();
+        let mut compressed = vec![2 + (pk[64] & 1)];
+        compressed.extend_from_slice(&pk[1..33]);
+        assert!(matches!(
+            kem.encap(&compressed),
+            Err(CryptoError::InvalidLength { .. })
+        ));
+    }
+
+    #[test]
+    fn invalid_private_keys_are_errors() {
+        for alg in [
+            KemAlgorithm::DhKemP256,
+            KemAlgorithm::DhKemP384,
+            KemAlgorithm::DhKemP521,
+        ] {
+            let kem = kem_for(alg);
+            let n = alg.private_key_len();
+            assert!(
+                kem.public_key(&vec![0u8; n]).is_err(),
+                "zero scalar {alg:?}"
+            );
+            assert!(
+                kem.public_key(&vec![0xffu8; n]).is_err(),
+                "scalar >= order {alg:?}"
+            );
+            assert!(kem.public_key(&vec![1u8; n + 1]).is_err());
+        }
+        for alg in ALL {
+            assert!(kem_for(alg).public_key(&[1, 2, 3]).is_err());
+        }
+    }
+
+    #[test]
+    fn p521_accepts_65_byte_private_key() {
+        let kem = kem_for(KemAlgorithm::DhKemP521);
+        let (sk, pk) = kem.generate_key_pair().unwrap();
+        let mut short = sk.as_bytes().to_vec();
+        short[0] = 0;
+        short[1] &= 0x7f; // keep it below the order
+        let pk_full = kem.public_key(&short).unwrap();
+        let pk_short = kem.public_key(&short[1..]).unwrap();
+        assert_eq!(pk_full, pk_short);
+        let _ = pk;
+    }
+}
