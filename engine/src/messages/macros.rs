@@ -48,6 +48,8 @@ macro_rules! tagged_union {
         }
     ) => {
         $(#[$meta])*
+        // Wire enums mirror the RFC's unions; values are short-lived, so no boxing.
+        #[allow(clippy::large_enum_variant)]
         pub enum $name {
             $( $(#[$vmeta])* $var($payload), )+
         }
