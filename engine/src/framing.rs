@@ -434,26 +434,48 @@ impl<'a> MessageProtection<'a> {
         let unpadded = pmc.to_bytes()?.len();
         pmc.padding_len = padding.padding_for(unpadded);
         let plaintext = zeroize::Zeroizing::new(pmc.to_bytes()?);
+        self.encrypt_private(
+            tree,
+            LeafIndex(leaf),
+            content_type,
+            content.group_id,
+            content.epoch,
+            content.authenticated_data,
+            &plaintext,
+        )
+    }
 
-        let rk = tree.next_key(self.cs, LeafIndex(leaf), ratchet_kind(content_type))?;
+    /// Encrypts an encoded PrivateMessageContent (§6.3.1) and its sender data (§6.3.2).
+    #[allow(clippy::too_many_arguments)]
+    fn encrypt_private(
+        &self,
+        tree: &mut SecretTree,
+        leaf: LeafIndex,
+        content_type: ContentType,
+        group_id: VarBytes,
+        epoch: u64,
+        authenticated_data: VarBytes,
+        plaintext: &[u8],
+    ) -> Result<PrivateMessage, ProtectionError> {
+        let rk = tree.next_key(self.cs, leaf, ratchet_kind(content_type))?;
         let mut reuse_guard = [0u8; 4];
         self.cs
             .random_bytes(&mut reuse_guard)
             .map_err(ProtectionError::Crypto)?;
         let nonce = xor_reuse_guard(&rk.nonce, reuse_guard);
         let aad = encode(&PrivateContentAad {
-            group_id: content.group_id.clone(),
-            epoch: content.epoch,
+            group_id: group_id.clone(),
+            epoch,
             content_type,
-            authenticated_data: content.authenticated_data.clone(),
+            authenticated_data: authenticated_data.clone(),
         })?;
         let ciphertext = self
             .cs
-            .aead_seal(rk.key.as_bytes(), nonce.as_bytes(), &aad, &plaintext)
+            .aead_seal(rk.key.as_bytes(), nonce.as_bytes(), &aad, plaintext)
             .map_err(ProtectionError::Crypto)?;
 
         let sender_data = SenderData {
-            leaf_index: leaf,
+            leaf_index: leaf.0,
             generation: rk.generation,
             reuse_guard,
         };
@@ -461,8 +483,8 @@ impl<'a> MessageProtection<'a> {
             sender_data_key_nonce(self.cs, self.sender_data_secret, &ciphertext)
                 .map_err(ProtectionError::Crypto)?;
         let sd_aad = encode(&SenderDataAad {
-            group_id: content.group_id.clone(),
-            epoch: content.epoch,
+            group_id: group_id.clone(),
+            epoch,
             content_type,
         })?;
         let encrypted_sender_data = self
@@ -475,10 +497,10 @@ impl<'a> MessageProtection<'a> {
             )
             .map_err(ProtectionError::Crypto)?;
         Ok(PrivateMessage {
-            group_id: content.group_id,
-            epoch: content.epoch,
+            group_id,
+            epoch,
             content_type,
-            authenticated_data: content.authenticated_data,
+            authenticated_data,
             encrypted_sender_data: VarBytes(encrypted_sender_data),
             ciphertext: VarBytes(ciphertext),
         })
@@ -608,4 +630,97 @@ fn decode_private_content(
         return Err(ProtectionError::NonZeroPadding);
     }
     Ok((body, auth))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::VarVec;
+    use crate::crypto::{AwsLcProvider, CipherSuite, CryptoProvider};
+    use crate::secret_tree::SecretTreeConfig;
+
+    #[test]
+    fn non_zero_padding_is_refused_and_changes_nothing() {
+        let provider = AwsLcProvider::new();
+        let cs = provider.suite(CipherSuite(1)).unwrap();
+        let (sk, pk) = cs.signature_generate().unwrap();
+        let gc = GroupContext {
+            version: ProtocolVersion::MLS10,
+            cipher_suite: CipherSuite(1),
+            group_id: VarBytes(b"g".to_vec()),
+            epoch: 1,
+            tree_hash: VarBytes(vec![0; 32]),
+            confirmed_transcript_hash: VarBytes(vec![0; 32]),
+            extensions: VarVec::default(),
+        };
+        let (mk, sds, es) = (
+            Secret::zero(32),
+            Secret::from_slice(&[7; 32]),
+            Secret::from_slice(&[9; 32]),
+        );
+        let mp = MessageProtection::new(cs, &gc, &mk, &sds);
+        let mut tx = SecretTree::new(es.clone(), 2, SecretTreeConfig::default()).unwrap();
+        let mut rx = SecretTree::new(es, 2, SecretTreeConfig::default()).unwrap();
+        let content = FramedContent {
+            group_id: gc.group_id.clone(),
+            epoch: 1,
+            sender: Sender::Member(0),
+            authenticated_data: VarBytes::default(),
+            body: FramedContentBody::Application(VarBytes(b"hello".to_vec())),
+        };
+        let (_, auth) = mp
+            .sign(WireFormat::PRIVATE_MESSAGE, &content, &sk, None)
+            .unwrap();
+        let pmc = PrivateMessageContent {
+            content: content.body.clone(),
+            auth,
+            padding_len: 8,
+        };
+        let mut plaintext = pmc.to_bytes().unwrap();
+        let last = plaintext.len() - 1;
+        plaintext[last] = 1;
+        let bad = mp
+            .encrypt_private(
+                &mut tx,
+                LeafIndex(0),
+                ContentType::APPLICATION,
+                gc.group_id.clone(),
+                1,
+                VarBytes::default(),
+                &plaintext,
+            )
+            .unwrap();
+        let keys = |_: &Sender| Some(pk.clone());
+        let before = rx.clone();
+        assert_eq!(
+            mp.unprotect_private(&mut rx, &bad, keys).unwrap_err(),
+            ProtectionError::NonZeroPadding
+        );
+        assert_eq!(rx, before);
+        // The same generation, correctly padded, still opens.
+        plaintext[last] = 0;
+        let mut tx2 =
+            SecretTree::new(Secret::from_slice(&[9; 32]), 2, SecretTreeConfig::default()).unwrap();
+        let good = mp
+            .encrypt_private(
+                &mut tx2,
+                LeafIndex(0),
+                ContentType::APPLICATION,
+                gc.group_id.clone(),
+                1,
+                VarBytes::default(),
+                &plaintext,
+            )
+            .unwrap();
+        let ac = mp.unprotect_private(&mut rx, &good, keys).unwrap();
+        assert_eq!(ac.content, content);
+    }
+
+    #[test]
+    fn padding_sizes() {
+        assert_eq!(PaddingPolicy::None.padding_for(33), 0);
+        assert_eq!(PaddingPolicy::ToMultipleOf(0).padding_for(33), 0);
+        assert_eq!(PaddingPolicy::ToMultipleOf(32).padding_for(33), 31);
+        assert_eq!(PaddingPolicy::ToMultipleOf(32).padding_for(64), 0);
+    }
 }

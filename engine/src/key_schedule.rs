@@ -289,3 +289,40 @@ pub fn join_epoch(
     let secrets = member.epoch_secret(cs, group_context)?.derive(cs)?;
     Ok((welcome, secrets))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::{AwsLcProvider, CipherSuite, CryptoProvider};
+    use crate::psk::PskSecret;
+
+    #[test]
+    fn external_init_round_trip() {
+        let p = AwsLcProvider::new();
+        for suite in CipherSuite::ALL {
+            let cs = p.suite(suite).unwrap();
+            let init = InitSecret::random(cs).unwrap();
+            let psk = PskSecret::zero(cs);
+            let (_, _, secrets) =
+                advance_epoch(cs, init, &Secret::zero(cs.hash_len()), &psk, b"gc").unwrap();
+            let (external_priv, external_pub) = secrets.external_key_pair(cs).unwrap();
+            let (kem_output, sent) = InitSecret::external_init_sender(cs, &external_pub).unwrap();
+            let received =
+                InitSecret::external_init_receiver(cs, &external_priv, &kem_output).unwrap();
+            assert_eq!(sent, received, "{suite:?}");
+            assert_eq!(sent.as_secret().len(), cs.hash_len());
+        }
+    }
+
+    #[test]
+    fn init_secret_is_taken_once() {
+        let p = AwsLcProvider::new();
+        let cs = p.suite(CipherSuite(1)).unwrap();
+        let psk = PskSecret::zero(cs);
+        let init = InitSecret::new(Secret::zero(32));
+        let (_, _, mut secrets) = advance_epoch(cs, init, &Secret::zero(32), &psk, b"gc").unwrap();
+        let next = secrets.take_init_secret();
+        assert_ne!(next.as_secret(), &Secret::zero(32));
+        assert!(secrets.init_secret().as_secret().is_empty());
+    }
+}

@@ -124,7 +124,7 @@ pub enum SecretTreeError {
 
 /// One ratchet: its current secret, the generation that secret is for, and retained skipped
 /// keys.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 struct Ratchet {
     secret: Secret,
     next: u32,
@@ -141,7 +141,7 @@ impl Ratchet {
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 struct LeafRatchets {
     handshake: Ratchet,
     application: Ratchet,
@@ -163,7 +163,7 @@ impl LeafRatchets {
 }
 
 /// The secret tree of one epoch (§9), sparse and bounded; see the module documentation.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SecretTree {
     size: TreeSize,
     n_leaves: u32,
@@ -500,5 +500,111 @@ impl SecretTree {
     ) -> Result<RatchetKey, SecretTreeError> {
         let g = self.next_generation(leaf, kind);
         self.consume_key(cs, leaf, kind, g)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::{AwsLcProvider, CipherSuite, CryptoProvider};
+
+    fn cs(p: &AwsLcProvider) -> &dyn CipherSuiteProvider {
+        p.suite(CipherSuite(1)).unwrap()
+    }
+
+    #[test]
+    fn large_group_stays_sparse() {
+        let p = AwsLcProvider::new();
+        let cs = cs(&p);
+        let n = 100_000;
+        let mut tree = SecretTree::new(Secret::zero(32), n, SecretTreeConfig::default()).unwrap();
+        assert_eq!(tree.stored_node_secrets(), 1);
+        let senders = [0u32, 1, 50_000, 99_999];
+        for s in senders {
+            tree.next_key(cs, LeafIndex(s), RatchetKind::Application)
+                .unwrap();
+        }
+        assert_eq!(tree.active_leaves(), senders.len());
+        // Each new sender stores at most one sibling per level of a 2^17-leaf tree.
+        assert!(
+            tree.stored_node_secrets() <= senders.len() * 17,
+            "{}",
+            tree.stored_node_secrets()
+        );
+    }
+
+    #[test]
+    fn deletion_schedule_two_leaves() {
+        let p = AwsLcProvider::new();
+        let cs = cs(&p);
+        let mut tree = SecretTree::new(Secret::zero(32), 2, SecretTreeConfig::default()).unwrap();
+        tree.next_key(cs, LeafIndex(0), RatchetKind::Handshake)
+            .unwrap();
+        // Root deleted, leaf 0's secret deleted (its ratchets exist), leaf 1's kept.
+        assert_eq!(tree.stored_node_secrets(), 1);
+        tree.next_key(cs, LeafIndex(1), RatchetKind::Handshake)
+            .unwrap();
+        assert_eq!(tree.stored_node_secrets(), 0);
+        assert_eq!(tree.active_leaves(), 2);
+    }
+
+    #[test]
+    fn peek_changes_nothing_and_matches_consume() {
+        let p = AwsLcProvider::new();
+        let cs = cs(&p);
+        let mut tree = SecretTree::new(Secret::zero(32), 16, SecretTreeConfig::default()).unwrap();
+        let before = tree.clone();
+        let peeked = tree
+            .peek_key(cs, LeafIndex(5), RatchetKind::Application, 3)
+            .unwrap();
+        assert_eq!(tree, before);
+        let used = tree
+            .consume_key(cs, LeafIndex(5), RatchetKind::Application, 3)
+            .unwrap();
+        assert_eq!(peeked, used);
+        assert_eq!(
+            tree.retained_keys(LeafIndex(5), RatchetKind::Application),
+            3
+        );
+        assert_eq!(
+            tree.next_generation(LeafIndex(5), RatchetKind::Application),
+            4
+        );
+    }
+
+    #[test]
+    fn bounds_hold() {
+        let p = AwsLcProvider::new();
+        let cs = cs(&p);
+        let config = SecretTreeConfig {
+            max_forward_distance: 100,
+            max_retained_keys: 5,
+        };
+        let mut tree = SecretTree::new(Secret::zero(32), 4, config).unwrap();
+        let l = LeafIndex(2);
+        let k = RatchetKind::Handshake;
+        assert!(matches!(
+            tree.peek_key(cs, l, k, u32::MAX),
+            Err(SecretTreeError::GenerationTooFarAhead { .. })
+        ));
+        assert!(matches!(
+            tree.consume_key(cs, l, k, 101),
+            Err(SecretTreeError::GenerationTooFarAhead { .. })
+        ));
+        tree.consume_key(cs, l, k, 100).unwrap();
+        assert_eq!(tree.retained_keys(l, k), 5);
+        for g in 95..100 {
+            tree.consume_key(cs, l, k, g).unwrap();
+        }
+        assert_eq!(tree.retained_keys(l, k), 0);
+        assert!(matches!(
+            tree.consume_key(cs, l, k, 94),
+            Err(SecretTreeError::GenerationConsumed { generation: 94 })
+        ));
+        assert!(matches!(
+            tree.peek_key(cs, LeafIndex(4), k, 0),
+            Err(SecretTreeError::LeafOutOfTree { leaf: 4, leaves: 4 })
+        ));
+        assert!(SecretTree::new(Secret::zero(32), 0, config).is_err());
     }
 }
