@@ -43,7 +43,7 @@ fn message_protection(c: &mut Criterion) {
     // A 1,000-member group: the sender and receiver see the same secret tree.
     let new_tree =
         || SecretTree::new(encryption_secret.clone(), 1000, SecretTreeConfig::default()).unwrap();
-    let keys = |_: &Sender| Some(pk.clone());
+    let keys = |_: &FramedContent| Some(pk.clone());
 
     let mut group = c.benchmark_group("message_protection_1KiB");
     let mut tx = new_tree();

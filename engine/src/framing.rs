@@ -360,11 +360,14 @@ impl<'a> MessageProtection<'a> {
     }
 
     /// Verifies a PublicMessage (§6.2): group and epoch, content rules, the membership tag for
-    /// member senders, then the signature with the key `sender_key` gives for the sender.
+    /// member senders, then the signature with the key `sender_key` gives for the content's
+    /// sender (it sees the whole content, so a `new_member_commit` or `new_member_proposal`
+    /// sender's key can be taken from the commit's or Add's leaf; it returns `None` for a
+    /// sender it does not know, e.g. a blank leaf).
     pub fn unprotect_public(
         &self,
         msg: &PublicMessage,
-        sender_key: impl FnOnce(&Sender) -> Option<SignaturePublicKey>,
+        sender_key: impl FnOnce(&FramedContent) -> Option<SignaturePublicKey>,
     ) -> Result<AuthenticatedContent, ProtectionError> {
         let wf = WireFormat::PUBLIC_MESSAGE;
         let content = &msg.content;
@@ -395,7 +398,7 @@ impl<'a> MessageProtection<'a> {
             (_, Some(_)) => return Err(ProtectionError::MembershipTagPresence),
             (_, None) => {}
         }
-        let key = sender_key(&content.sender).ok_or(ProtectionError::UnknownSender)?;
+        let key = sender_key(content).ok_or(ProtectionError::UnknownSender)?;
         self.verify(&tbs, &msg.auth, &key)?;
         Ok(AuthenticatedContent {
             wire_format: wf,
@@ -431,7 +434,7 @@ impl<'a> MessageProtection<'a> {
             auth,
             padding_len: 0,
         };
-        let unpadded = pmc.to_bytes()?.len();
+        let unpadded = tls_codec::Size::tls_serialized_len(&pmc);
         pmc.padding_len = padding.padding_for(unpadded);
         let plaintext = zeroize::Zeroizing::new(pmc.to_bytes()?);
         self.encrypt_private(
@@ -508,12 +511,14 @@ impl<'a> MessageProtection<'a> {
 
     /// Decrypts and verifies a PrivateMessage (§6.3): group and epoch, sender data, the content
     /// under a *peeked* ratchet key, padding, content rules and signature; only then is the
-    /// ratchet key consumed from `tree`. On any error `tree` is unchanged.
+    /// ratchet key consumed from `tree`. On any error `tree` is unchanged. `sender_key` returns
+    /// the signature key of the decrypted content's member sender, or `None` when that leaf is
+    /// blank or unknown (§6.3.2: the leaf must be non-blank).
     pub fn unprotect_private(
         &self,
         tree: &mut SecretTree,
         msg: &PrivateMessage,
-        sender_key: impl FnOnce(&Sender) -> Option<SignaturePublicKey>,
+        sender_key: impl FnOnce(&FramedContent) -> Option<SignaturePublicKey>,
     ) -> Result<AuthenticatedContent, ProtectionError> {
         let wf = WireFormat::PRIVATE_MESSAGE;
         self.check_group_and_epoch(&msg.group_id, msg.epoch)?;
@@ -583,7 +588,7 @@ impl<'a> MessageProtection<'a> {
             body,
         };
         check_content_rules(&content.sender, &content.body, wf)?;
-        let key = sender_key(&content.sender).ok_or(ProtectionError::UnknownSender)?;
+        let key = sender_key(&content).ok_or(ProtectionError::UnknownSender)?;
         let tbs = self.tbs(wf, &content);
         self.verify(&tbs, &auth, &key)?;
 
@@ -690,7 +695,7 @@ mod tests {
                 &plaintext,
             )
             .unwrap();
-        let keys = |_: &Sender| Some(pk.clone());
+        let keys = |_: &FramedContent| Some(pk.clone());
         let before = rx.clone();
         assert_eq!(
             mp.unprotect_private(&mut rx, &bad, keys).unwrap_err(),

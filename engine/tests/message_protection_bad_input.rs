@@ -84,8 +84,8 @@ impl Fixture {
         self.content(FramedContentBody::Application(VarBytes(text.to_vec())))
     }
 
-    fn keys(&self) -> impl Fn(&Sender) -> Option<SignaturePublicKey> + Copy + '_ {
-        |s: &Sender| (*s == Sender::Member(SENDER)).then(|| self.pk.clone())
+    fn keys(&self) -> impl Fn(&FramedContent) -> Option<SignaturePublicKey> + Copy + '_ {
+        |c: &FramedContent| (c.sender == Sender::Member(SENDER)).then(|| self.pk.clone())
     }
 
     /// `n` application messages from the sender, generations 0..n.

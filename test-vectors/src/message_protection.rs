@@ -83,7 +83,7 @@ pub(crate) fn check(case: &Case) -> Result<(), String> {
     let mp = MessageProtection::new(cs, &gc, &membership_key, &sender_data_secret);
     let signer = signature_key(cs, &case.signature_priv);
     let pub_key = SignaturePublicKey(VarBytes(case.signature_pub.0.clone()));
-    let keys = |s: &Sender| (*s == Sender::Member(SENDER)).then(|| pub_key.clone());
+    let keys = |c: &FramedContent| (c.sender == Sender::Member(SENDER)).then(|| pub_key.clone());
 
     let proposal: Proposal = decode_exact(&case.proposal).map_err(|e| format!("proposal: {e}"))?;
     let commit: Commit = decode_exact(&case.commit).map_err(|e| format!("commit: {e}"))?;
