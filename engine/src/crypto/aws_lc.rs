@@ -367,6 +367,21 @@ fn agreement_dh(
     agree(alg, &key, pk)
 }
 
+/// `(DH(sk, pk), public key of sk)` with the private key parsed once.
+fn agreement_dh_and_public(
+    alg: &'static agreement::Algorithm,
+    sk: &[u8],
+    pk: &[u8],
+) -> Result<(Secret, Vec<u8>), CryptoError> {
+    let key = agreement::PrivateKey::from_private_key(alg, sk)
+        .map_err(|_| CryptoError::InvalidPrivateKey)?;
+    let dh = agree(alg, &key, pk)?;
+    let own = key
+        .compute_public_key()
+        .map_err(|_| CryptoError::InvalidPrivateKey)?;
+    Ok((dh, own.as_ref().to_vec()))
+}
+
 fn agree(
     alg: &'static agreement::Algorithm,
     key: &agreement::PrivateKey,
@@ -434,6 +449,12 @@ impl DhGroup for X25519 {
         agreement_dh(&agreement::X25519, sk, pk)
     }
 
+    fn dh_and_public_key(sk: &[u8], pk: &[u8]) -> Result<(Secret, Vec<u8>), CryptoError> {
+        check_len("X25519 private key", 32, sk.len())?;
+        check_len("X25519 public key", 32, pk.len())?;
+        agreement_dh_and_public(&agreement::X25519, sk, pk)
+    }
+
     fn ephemeral_dh(pk: &[u8]) -> Result<(Secret, Vec<u8>), CryptoError> {
         check_len("X25519 public key", 32, pk.len())?;
         agreement_ephemeral_dh(&agreement::X25519, pk)
@@ -464,6 +485,12 @@ macro_rules! nist_group {
                 let sk = fixed_scalar(sk, Self::KEM.private_key_len())?;
                 check_nist_public(Self::KEM, pk)?;
                 agreement_dh($alg, sk.as_bytes(), pk)
+            }
+
+            fn dh_and_public_key(sk: &[u8], pk: &[u8]) -> Result<(Secret, Vec<u8>), CryptoError> {
+                let sk = fixed_scalar(sk, Self::KEM.private_key_len())?;
+                check_nist_public(Self::KEM, pk)?;
+                agreement_dh_and_public($alg, sk.as_bytes(), pk)
             }
 
             fn ephemeral_dh(pk: &[u8]) -> Result<(Secret, Vec<u8>), CryptoError> {

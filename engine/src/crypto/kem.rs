@@ -83,6 +83,12 @@ pub trait DhGroup: Send + Sync + 'static {
     /// `DH(sk, pk)`: the raw shared value; invalid public keys are errors.
     fn dh(sk: &[u8], pk: &[u8]) -> Result<Secret, CryptoError>;
 
+    /// `(DH(sk, pk), public key of sk)`: what Decap needs, in one call so that implementations
+    /// can parse the private key once.
+    fn dh_and_public_key(sk: &[u8], pk: &[u8]) -> Result<(Secret, Vec<u8>), CryptoError> {
+        Ok((Self::dh(sk, pk)?, Self::public_key(sk)?))
+    }
+
     /// A fresh ephemeral key pair used at once: `(DH(skE, pk), pkE)`.
     fn ephemeral_dh(pk: &[u8]) -> Result<(Secret, Vec<u8>), CryptoError> {
         let (sk, pk_e) = Self::generate()?;
@@ -213,8 +219,7 @@ impl<G: DhGroup> Kem for DhKem<G> {
 
     fn decap(&self, enc: &[u8], sk: &[u8]) -> Result<Secret, CryptoError> {
         check_len("KEM encapsulation", G::KEM.enc_len(), enc.len())?;
-        let dh = G::dh(sk, enc)?;
-        let pk_rm = G::public_key(sk)?;
+        let (dh, pk_rm) = G::dh_and_public_key(sk, enc)?;
         let mut kem_context = Vec::with_capacity(enc.len() + pk_rm.len());
         kem_context.extend_from_slice(enc);
         kem_context.extend_from_slice(&pk_rm);
@@ -348,5 +353,90 @@ mod dhkem_tests {
         let pk_short = kem.public_key(&short[1..]).unwrap();
         assert_eq!(pk_full, pk_short);
         let _ = pk;
+    }
+}
+
+#[cfg(test)]
+mod derive_loop_tests {
+    use super::*;
+    use crate::crypto::suite::HashAlgorithm;
+
+    /// A fake group with a small order so the RFC 9180 §7.1.3 rejection loop really loops.
+    struct SmallOrder;
+    static SMALL: [u8; 32] = {
+        let mut o = [0u8; 32];
+        o[0] = 0x40; // accepts about one candidate in four
+        o
+    };
+    impl DhGroup for SmallOrder {
+        const KEM: KemAlgorithm = KemAlgorithm::DhKemP256;
+        const ORDER: Option<&'static [u8]> = Some(&SMALL);
+        const BITMASK: u8 = 0xff;
+        fn public_key(sk: &[u8]) -> Result<Vec<u8>, CryptoError> {
+            Ok(sk.to_vec())
+        }
+        fn generate() -> Result<(Secret, Vec<u8>), CryptoError> {
+            Err(CryptoError::Library("unused"))
+        }
+        fn dh(_: &[u8], _: &[u8]) -> Result<Secret, CryptoError> {
+            Err(CryptoError::Library("unused"))
+        }
+    }
+
+    /// An order nothing is below (except zero, which is also refused).
+    struct NoKey;
+    static ONE: [u8; 32] = {
+        let mut o = [0u8; 32];
+        o[31] = 1;
+        o
+    };
+    impl DhGroup for NoKey {
+        const KEM: KemAlgorithm = KemAlgorithm::DhKemP256;
+        const ORDER: Option<&'static [u8]> = Some(&ONE);
+        const BITMASK: u8 = 0xff;
+        fn public_key(sk: &[u8]) -> Result<Vec<u8>, CryptoError> {
+            Ok(sk.to_vec())
+        }
+        fn generate() -> Result<(Secret, Vec<u8>), CryptoError> {
+            Err(CryptoError::Library("unused"))
+        }
+        fn dh(_: &[u8], _: &[u8]) -> Result<Secret, CryptoError> {
+            Err(CryptoError::Library("unused"))
+        }
+    }
+
+    #[test]
+    fn rejection_loop_takes_first_candidate_below_order() {
+        let kem = DhKem::<SmallOrder>::new();
+        let suite_id = b"KEM\x00\x10";
+        let mut looped = false;
+        for i in 0u8..20 {
+            let ikm = [i; 32];
+            let (sk, _) = kem.derive_key_pair(&ikm).unwrap();
+            let prk = labeled_extract(HashAlgorithm::Sha256, suite_id, b"", b"dkp_prk", &ikm);
+            let mut expected = None;
+            for counter in 0u8..=255 {
+                let c = labeled_expand(
+                    HashAlgorithm::Sha256,
+                    suite_id,
+                    prk.as_bytes(),
+                    b"candidate",
+                    &[counter],
+                    32,
+                )
+                .unwrap();
+                if c.as_bytes()[0] < 0x40 {
+                    looped |= counter > 0;
+                    expected = Some(c);
+                    break;
+                }
+            }
+            assert_eq!(Some(sk), expected);
+        }
+        assert!(looped, "no ikm needed a second candidate");
+        assert_eq!(
+            DhKem::<NoKey>::new().derive_key_pair(b"x").unwrap_err(),
+            CryptoError::DeriveKeyPairError
+        );
     }
 }
