@@ -593,7 +593,7 @@ impl<'a> MessageProtection<'a> {
         self.verify(&tbs, &auth, &key)?;
 
         // Everything checked: now, and only now, the key is used up (§9.2).
-        tree.consume_key(self.cs, leaf, kind, sender_data.generation)?;
+        tree.mark_consumed(self.cs, leaf, kind, sender_data.generation)?;
         Ok(AuthenticatedContent {
             wire_format: wf,
             content,

@@ -436,7 +436,8 @@ impl SecretTree {
 
     /// Marks `generation` of `leaf`'s `kind` ratchet as used and deletes its key (§9.2),
     /// ratcheting forward if needed and retaining the skipped keys within the configured bound.
-    /// Returns the key and nonce. On error nothing changes.
+    /// Returns the key and nonce. A refusal (leaf outside the tree, generation too far ahead,
+    /// consumed or deleted) changes nothing.
     pub fn consume_key(
         &mut self,
         cs: &dyn CipherSuiteProvider,
@@ -444,6 +445,30 @@ impl SecretTree {
         kind: RatchetKind,
         generation: u32,
     ) -> Result<RatchetKey, SecretTreeError> {
+        self.consume(cs, leaf, kind, generation, true)?
+            .ok_or(SecretTreeError::SecretsMissing(leaf.0))
+    }
+
+    /// Like [`SecretTree::consume_key`] but without deriving the consumed key again: for a
+    /// receiver that already holds it from [`SecretTree::peek_key`].
+    pub fn mark_consumed(
+        &mut self,
+        cs: &dyn CipherSuiteProvider,
+        leaf: LeafIndex,
+        kind: RatchetKind,
+        generation: u32,
+    ) -> Result<(), SecretTreeError> {
+        self.consume(cs, leaf, kind, generation, false).map(|_| ())
+    }
+
+    fn consume(
+        &mut self,
+        cs: &dyn CipherSuiteProvider,
+        leaf: LeafIndex,
+        kind: RatchetKind,
+        generation: u32,
+        derive_target: bool,
+    ) -> Result<Option<RatchetKey>, SecretTreeError> {
         self.check_leaf(leaf)?;
         // Validate against the current (or would-be) state before creating anything.
         let next = self.next_generation(leaf, kind);
@@ -457,11 +482,11 @@ impl SecretTree {
                 .retained
                 .remove(&generation)
                 .ok_or(SecretTreeError::GenerationConsumed { generation })?;
-            return Ok(RatchetKey {
+            return Ok(Some(RatchetKey {
                 generation,
                 key,
                 nonce,
-            });
+            }));
         }
         self.check_forward(next, generation)?;
         let max_retained = self.config.max_retained_keys;
@@ -476,7 +501,16 @@ impl SecretTree {
             }
             secret = next_secret(cs, &secret, g)?;
         }
-        let (key, nonce) = key_and_nonce(cs, &secret, generation)?;
+        let target = if derive_target {
+            let (key, nonce) = key_and_nonce(cs, &secret, generation)?;
+            Some(RatchetKey {
+                generation,
+                key,
+                nonce,
+            })
+        } else {
+            None
+        };
         let new_secret = next_secret(cs, &secret, generation)?;
         ratchet.secret = new_secret;
         ratchet.next = generation + 1;
@@ -484,11 +518,7 @@ impl SecretTree {
         while ratchet.retained.len() > max_retained {
             ratchet.retained.pop_first();
         }
-        Ok(RatchetKey {
-            generation,
-            key,
-            nonce,
-        })
+        Ok(target)
     }
 
     /// The next unused key of `leaf`'s `kind` ratchet, consumed: the sender's side (§9.1).
