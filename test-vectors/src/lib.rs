@@ -11,8 +11,14 @@ use serde::de::DeserializeOwned;
 mod crypto_basics;
 mod deserialization;
 mod hexbytes;
+mod key_schedule;
+mod message_protection;
 mod messages;
+mod psk_secret;
+mod secret_tree;
+mod transcript_hashes;
 mod tree_math;
+mod welcome;
 
 pub use hexbytes::HexBytes;
 
@@ -139,6 +145,12 @@ pub fn check_json(kind: Kind, json: &str) -> Result<Outcome, String> {
         Kind::CryptoBasics => check_cases(json, crypto_basics::check),
         Kind::Deserialization => check_cases(json, deserialization::check),
         Kind::Messages => check_cases(json, messages::check),
+        Kind::MessageProtection => check_cases(json, message_protection::check),
+        Kind::Welcome => check_cases(json, welcome::check),
+        Kind::KeySchedule => check_cases(json, key_schedule::check),
+        Kind::PskSecret => check_cases(json, psk_secret::check),
+        Kind::SecretTree => check_cases(json, secret_tree::check),
+        Kind::TranscriptHashes => check_cases(json, transcript_hashes::check),
         _ => Ok(Outcome::Unsupported),
     }
 }

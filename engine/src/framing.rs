@@ -1,0 +1,731 @@
+//! Message protection (RFC 9420 §6): signing and verifying `FramedContent`, PublicMessage
+//! protect/unprotect with the membership tag (§6.2), PrivateMessage protect/unprotect with sender
+//! data, the secret-tree content key, the reuse guard and padding (§6.3), and the content rules
+//! that say which sender may send what in which wire format.
+//!
+//! # What this module owns
+//!
+//! - The signature over `FramedContentTBS` (`SignWithLabel(., "FramedContentTBS", .)`, §6.1),
+//!   whose GroupContext is included for `member` and `new_member_commit` senders.
+//! - The membership tag (`MAC(membership_key, AuthenticatedContentTBM)`, §6.2), for member
+//!   senders of PublicMessages, checked in constant time.
+//! - The PrivateMessage encryption (§6.3): content under the sender's ratchet key with
+//!   `reuse_guard` XORed into the nonce, sender data under a key sampled from the ciphertext.
+//!
+//! # Invariants
+//!
+//! - **Unprotect has no side effect on failure.** Every check (group id, epoch, content rules,
+//!   sender data, AEAD, padding, signature) runs against a *peeked* ratchet key; the key is
+//!   consumed from the [`SecretTree`] only when all of them passed. A forged, replayed or
+//!   corrupted message leaves the tree exactly as it was.
+//! - Application data is only ever protected or accepted as a PrivateMessage (§6.2).
+//! - The padding of a received PrivateMessageContent must be all zero (§6.3.1).
+//! - Every failure is a distinct [`ProtectionError`] variant.
+
+use tls_codec::DeserializeBytes;
+
+use crate::codec::{decode_exact, encode, VarBytes};
+use crate::crypto::labels::{expand_with_label, sign_with_label, verify_with_label};
+use crate::crypto::{CipherSuiteProvider, CryptoError, Secret, SignaturePublicKey};
+use crate::messages::{
+    AuthenticatedContent, AuthenticatedContentTbm, Commit, ContentType, FramedContent,
+    FramedContentAuthData, FramedContentBody, FramedContentTbs, GroupContext, Mac,
+    PrivateContentAad, PrivateMessage, PrivateMessageContent, Proposal, ProtocolVersion,
+    PublicMessage, Sender, SenderData, SenderDataAad, WireFormat,
+};
+use crate::secret_tree::{RatchetKind, SecretTree, SecretTreeError};
+use crate::tree_math::LeafIndex;
+
+/// Why protecting or unprotecting a message failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProtectionError {
+    /// The message is for another group.
+    #[error("message is for another group")]
+    WrongGroupId,
+    /// The message is for another epoch.
+    #[error("message is for epoch {got}, the group is at epoch {expected}")]
+    WrongEpoch {
+        /// The group's epoch.
+        expected: u64,
+        /// The message's epoch.
+        got: u64,
+    },
+    /// Application data in a PublicMessage (§6.2: application data is PrivateMessage only).
+    #[error("application data must be sent as a PrivateMessage")]
+    ApplicationDataInPublicMessage,
+    /// This sender type may not send this content in this wire format (§6).
+    #[error("sender type {sender_type} may not send content type {content_type} as {wire_format}")]
+    SenderNotAllowed {
+        /// The sender type.
+        sender_type: u8,
+        /// The content type.
+        content_type: u8,
+        /// The wire format.
+        wire_format: u16,
+    },
+    /// A commit without a confirmation tag, or another content type with one (§6.1).
+    #[error("confirmation tag must be present exactly for commits")]
+    ConfirmationTagMismatch,
+    /// A member's PublicMessage has no membership tag, or a non-member's has one (§6.2).
+    #[error("membership tag must be present exactly for member senders")]
+    MembershipTagPresence,
+    /// The membership tag does not verify (§6.2).
+    #[error("membership tag does not verify")]
+    BadMembershipTag,
+    /// No signature key is known for the sender.
+    #[error("unknown sender")]
+    UnknownSender,
+    /// The signature over FramedContentTBS does not verify (§6.1).
+    #[error("signature does not verify")]
+    BadSignature,
+    /// A ciphertext is too short to hold even an AEAD tag.
+    #[error("{what} truncated: {len} bytes")]
+    TruncatedCiphertext {
+        /// Which ciphertext.
+        what: &'static str,
+        /// Its length.
+        len: usize,
+    },
+    /// The sender data did not decrypt (forged or corrupted, §6.3.2).
+    #[error("sender data does not decrypt")]
+    SenderDataUndecryptable,
+    /// The decrypted sender data is not a SenderData.
+    #[error("malformed sender data")]
+    MalformedSenderData,
+    /// The content did not decrypt under the sender's ratchet key (§6.3.1).
+    #[error("content does not decrypt")]
+    ContentUndecryptable,
+    /// The padding of a PrivateMessageContent is not all zero (§6.3.1).
+    #[error("non-zero padding")]
+    NonZeroPadding,
+    /// The decrypted content does not parse.
+    #[error("malformed content: {0}")]
+    MalformedContent(String),
+    /// The secret tree refused the sender or generation (out of tree, too far ahead,
+    /// consumed/replayed).
+    #[error(transparent)]
+    SecretTree(#[from] SecretTreeError),
+    /// A structure could not be encoded.
+    #[error("encoding failed: {0}")]
+    Encoding(String),
+    /// A cryptographic operation failed for another reason.
+    #[error(transparent)]
+    Crypto(CryptoError),
+}
+
+impl From<tls_codec::Error> for ProtectionError {
+    fn from(e: tls_codec::Error) -> Self {
+        ProtectionError::Encoding(e.to_string())
+    }
+}
+
+/// How much zero padding to add to a PrivateMessageContent (§6.3.1). The default pads to a
+/// multiple of 32 bytes.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum PaddingPolicy {
+    /// No padding.
+    None,
+    /// Pad the plaintext to a multiple of this many bytes (0 or 1 mean no padding).
+    ToMultipleOf(usize),
+}
+
+impl Default for PaddingPolicy {
+    fn default() -> Self {
+        PaddingPolicy::ToMultipleOf(32)
+    }
+}
+
+impl PaddingPolicy {
+    fn padding_for(self, len: usize) -> usize {
+        match self {
+            PaddingPolicy::ToMultipleOf(m) if m > 1 => (m - len % m) % m,
+            _ => 0,
+        }
+    }
+}
+
+/// `sender_data_key` and `sender_data_nonce` (§6.3.2) for a PrivateMessage `ciphertext`: the
+/// sample is its first `KDF.Nh` bytes, or all of it when shorter.
+pub fn sender_data_key_nonce(
+    cs: &dyn CipherSuiteProvider,
+    sender_data_secret: &Secret,
+    ciphertext: &[u8],
+) -> Result<(Secret, Secret), CryptoError> {
+    let sample = &ciphertext[..ciphertext.len().min(cs.hash_len())];
+    let key = expand_with_label(
+        cs,
+        sender_data_secret.as_bytes(),
+        "key",
+        sample,
+        cs.aead_key_len(),
+    )?;
+    let nonce = expand_with_label(
+        cs,
+        sender_data_secret.as_bytes(),
+        "nonce",
+        sample,
+        cs.aead_nonce_len(),
+    )?;
+    Ok((key, nonce))
+}
+
+/// The sender/content/wire-format rules of §6 (and §6.2 for application data).
+fn check_content_rules(
+    sender: &Sender,
+    body: &FramedContentBody,
+    wire_format: WireFormat,
+) -> Result<(), ProtectionError> {
+    let content_type = body.content_type();
+    if wire_format == WireFormat::PUBLIC_MESSAGE && content_type == ContentType::APPLICATION {
+        return Err(ProtectionError::ApplicationDataInPublicMessage);
+    }
+    let allowed = match sender {
+        Sender::Member(_) => true,
+        // §6: only members send PrivateMessages; external senders send proposals only,
+        // new_member_proposal only Add proposals, new_member_commit only commits.
+        Sender::External(_) => {
+            wire_format == WireFormat::PUBLIC_MESSAGE
+                && matches!(body, FramedContentBody::Proposal(_))
+        }
+        Sender::NewMemberProposal => {
+            wire_format == WireFormat::PUBLIC_MESSAGE
+                && matches!(body, FramedContentBody::Proposal(Proposal::Add(_)))
+        }
+        Sender::NewMemberCommit => {
+            wire_format == WireFormat::PUBLIC_MESSAGE
+                && matches!(body, FramedContentBody::Commit(_))
+        }
+    };
+    if !allowed
+        || (wire_format == WireFormat::PRIVATE_MESSAGE && !matches!(sender, Sender::Member(_)))
+    {
+        return Err(ProtectionError::SenderNotAllowed {
+            sender_type: sender.sender_type().0,
+            content_type: content_type.0,
+            wire_format: wire_format.0,
+        });
+    }
+    Ok(())
+}
+
+fn ratchet_kind(content_type: ContentType) -> RatchetKind {
+    if content_type == ContentType::APPLICATION {
+        RatchetKind::Application
+    } else {
+        RatchetKind::Handshake
+    }
+}
+
+fn xor_reuse_guard(nonce: &Secret, guard: [u8; 4]) -> Secret {
+    let mut n = nonce.clone();
+    for (b, g) in n.as_mut_bytes().iter_mut().zip(guard) {
+        *b ^= g;
+    }
+    n
+}
+
+/// What protecting and unprotecting messages needs from the current epoch: the suite, the
+/// GroupContext, `membership_key` and `sender_data_secret` (§6, §8).
+pub struct MessageProtection<'a> {
+    cs: &'a dyn CipherSuiteProvider,
+    group_context: &'a GroupContext,
+    membership_key: &'a Secret,
+    sender_data_secret: &'a Secret,
+}
+
+impl std::fmt::Debug for MessageProtection<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MessageProtection")
+            .field("cipher_suite", &self.cs.cipher_suite())
+            .field("epoch", &self.group_context.epoch)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> MessageProtection<'a> {
+    /// Message protection for the epoch described by `group_context`.
+    pub fn new(
+        cs: &'a dyn CipherSuiteProvider,
+        group_context: &'a GroupContext,
+        membership_key: &'a Secret,
+        sender_data_secret: &'a Secret,
+    ) -> Self {
+        Self {
+            cs,
+            group_context,
+            membership_key,
+            sender_data_secret,
+        }
+    }
+
+    fn check_group_and_epoch(
+        &self,
+        group_id: &VarBytes,
+        epoch: u64,
+    ) -> Result<(), ProtectionError> {
+        if group_id != &self.group_context.group_id {
+            return Err(ProtectionError::WrongGroupId);
+        }
+        if epoch != self.group_context.epoch {
+            return Err(ProtectionError::WrongEpoch {
+                expected: self.group_context.epoch,
+                got: epoch,
+            });
+        }
+        Ok(())
+    }
+
+    fn tbs(&self, wire_format: WireFormat, content: &FramedContent) -> FramedContentTbs {
+        let with_context = matches!(content.sender, Sender::Member(_) | Sender::NewMemberCommit);
+        FramedContentTbs {
+            version: ProtocolVersion::MLS10,
+            wire_format,
+            content: content.clone(),
+            context: with_context.then(|| self.group_context.clone()),
+        }
+    }
+
+    /// Signs `content` for `wire_format` (§6.1), attaching `confirmation_tag` (commits only).
+    fn sign(
+        &self,
+        wire_format: WireFormat,
+        content: &FramedContent,
+        signer: &Secret,
+        confirmation_tag: Option<Mac>,
+    ) -> Result<(FramedContentTbs, FramedContentAuthData), ProtectionError> {
+        if confirmation_tag.is_some() != (content.content_type() == ContentType::COMMIT) {
+            return Err(ProtectionError::ConfirmationTagMismatch);
+        }
+        let tbs = self.tbs(wire_format, content);
+        let signature = sign_with_label(self.cs, signer, "FramedContentTBS", &encode(&tbs)?)
+            .map_err(ProtectionError::Crypto)?;
+        Ok((
+            tbs,
+            FramedContentAuthData {
+                signature: VarBytes(signature),
+                confirmation_tag,
+            },
+        ))
+    }
+
+    fn verify(
+        &self,
+        tbs: &FramedContentTbs,
+        auth: &FramedContentAuthData,
+        key: &SignaturePublicKey,
+    ) -> Result<(), ProtectionError> {
+        verify_with_label(
+            self.cs,
+            key,
+            "FramedContentTBS",
+            &encode(tbs)?,
+            auth.signature.as_slice(),
+        )
+        .map_err(|e| match e {
+            CryptoError::InvalidSignature => ProtectionError::BadSignature,
+            other => ProtectionError::Crypto(other),
+        })
+    }
+
+    /// Signs `content` and frames it as a PublicMessage (§6.2), with a membership tag when the
+    /// sender is a member. Application data is refused.
+    pub fn protect_public(
+        &self,
+        content: FramedContent,
+        signer: &Secret,
+        confirmation_tag: Option<Mac>,
+    ) -> Result<PublicMessage, ProtectionError> {
+        let wf = WireFormat::PUBLIC_MESSAGE;
+        self.check_group_and_epoch(&content.group_id, content.epoch)?;
+        check_content_rules(&content.sender, &content.body, wf)?;
+        let (tbs, auth) = self.sign(wf, &content, signer, confirmation_tag)?;
+        let membership_tag = match content.sender {
+            Sender::Member(_) => {
+                let tbm = AuthenticatedContentTbm {
+                    content_tbs: tbs,
+                    auth: auth.clone(),
+                };
+                Some(Mac(VarBytes(
+                    self.cs.mac(self.membership_key.as_bytes(), &encode(&tbm)?),
+                )))
+            }
+            _ => None,
+        };
+        Ok(PublicMessage {
+            content,
+            auth,
+            membership_tag,
+        })
+    }
+
+    /// Verifies a PublicMessage (§6.2): group and epoch, content rules, the membership tag for
+    /// member senders, then the signature with the key `sender_key` gives for the content's
+    /// sender (it sees the whole content, so a `new_member_commit` or `new_member_proposal`
+    /// sender's key can be taken from the commit's or Add's leaf; it returns `None` for a
+    /// sender it does not know, e.g. a blank leaf).
+    pub fn unprotect_public(
+        &self,
+        msg: &PublicMessage,
+        sender_key: impl FnOnce(&FramedContent) -> Option<SignaturePublicKey>,
+    ) -> Result<AuthenticatedContent, ProtectionError> {
+        let wf = WireFormat::PUBLIC_MESSAGE;
+        let content = &msg.content;
+        self.check_group_and_epoch(&content.group_id, content.epoch)?;
+        check_content_rules(&content.sender, &content.body, wf)?;
+        if msg.auth.confirmation_tag.is_some() != (content.content_type() == ContentType::COMMIT) {
+            return Err(ProtectionError::ConfirmationTagMismatch);
+        }
+        let tbs = self.tbs(wf, content);
+        match (&content.sender, &msg.membership_tag) {
+            (Sender::Member(_), Some(tag)) => {
+                let tbm = AuthenticatedContentTbm {
+                    content_tbs: tbs.clone(),
+                    auth: msg.auth.clone(),
+                };
+                self.cs
+                    .mac_verify(
+                        self.membership_key.as_bytes(),
+                        &encode(&tbm)?,
+                        tag.0.as_slice(),
+                    )
+                    .map_err(|e| match e {
+                        CryptoError::InvalidMac => ProtectionError::BadMembershipTag,
+                        other => ProtectionError::Crypto(other),
+                    })?;
+            }
+            (Sender::Member(_), None) => return Err(ProtectionError::MembershipTagPresence),
+            (_, Some(_)) => return Err(ProtectionError::MembershipTagPresence),
+            (_, None) => {}
+        }
+        let key = sender_key(content).ok_or(ProtectionError::UnknownSender)?;
+        self.verify(&tbs, &msg.auth, &key)?;
+        Ok(AuthenticatedContent {
+            wire_format: wf,
+            content: content.clone(),
+            auth: msg.auth.clone(),
+        })
+    }
+
+    /// Signs `content` (from a member) and encrypts it as a PrivateMessage (§6.3), consuming the
+    /// next key of the sender's ratchet in `tree`, with a fresh random reuse guard and `padding`.
+    pub fn protect_private(
+        &self,
+        tree: &mut SecretTree,
+        content: FramedContent,
+        signer: &Secret,
+        confirmation_tag: Option<Mac>,
+        padding: PaddingPolicy,
+    ) -> Result<PrivateMessage, ProtectionError> {
+        let wf = WireFormat::PRIVATE_MESSAGE;
+        self.check_group_and_epoch(&content.group_id, content.epoch)?;
+        check_content_rules(&content.sender, &content.body, wf)?;
+        let Sender::Member(leaf) = content.sender else {
+            return Err(ProtectionError::SenderNotAllowed {
+                sender_type: content.sender.sender_type().0,
+                content_type: content.content_type().0,
+                wire_format: wf.0,
+            });
+        };
+        let (_, auth) = self.sign(wf, &content, signer, confirmation_tag)?;
+        let content_type = content.content_type();
+        let mut pmc = PrivateMessageContent {
+            content: content.body,
+            auth,
+            padding_len: 0,
+        };
+        let unpadded = tls_codec::Size::tls_serialized_len(&pmc);
+        pmc.padding_len = padding.padding_for(unpadded);
+        let plaintext = zeroize::Zeroizing::new(pmc.to_bytes()?);
+        self.encrypt_private(
+            tree,
+            LeafIndex(leaf),
+            content_type,
+            content.group_id,
+            content.epoch,
+            content.authenticated_data,
+            &plaintext,
+        )
+    }
+
+    /// Encrypts an encoded PrivateMessageContent (§6.3.1) and its sender data (§6.3.2).
+    #[allow(clippy::too_many_arguments)]
+    fn encrypt_private(
+        &self,
+        tree: &mut SecretTree,
+        leaf: LeafIndex,
+        content_type: ContentType,
+        group_id: VarBytes,
+        epoch: u64,
+        authenticated_data: VarBytes,
+        plaintext: &[u8],
+    ) -> Result<PrivateMessage, ProtectionError> {
+        let rk = tree.next_key(self.cs, leaf, ratchet_kind(content_type))?;
+        let mut reuse_guard = [0u8; 4];
+        self.cs
+            .random_bytes(&mut reuse_guard)
+            .map_err(ProtectionError::Crypto)?;
+        let nonce = xor_reuse_guard(&rk.nonce, reuse_guard);
+        let aad = encode(&PrivateContentAad {
+            group_id: group_id.clone(),
+            epoch,
+            content_type,
+            authenticated_data: authenticated_data.clone(),
+        })?;
+        let ciphertext = self
+            .cs
+            .aead_seal(rk.key.as_bytes(), nonce.as_bytes(), &aad, plaintext)
+            .map_err(ProtectionError::Crypto)?;
+
+        let sender_data = SenderData {
+            leaf_index: leaf.0,
+            generation: rk.generation,
+            reuse_guard,
+        };
+        let (sd_key, sd_nonce) =
+            sender_data_key_nonce(self.cs, self.sender_data_secret, &ciphertext)
+                .map_err(ProtectionError::Crypto)?;
+        let sd_aad = encode(&SenderDataAad {
+            group_id: group_id.clone(),
+            epoch,
+            content_type,
+        })?;
+        let encrypted_sender_data = self
+            .cs
+            .aead_seal(
+                sd_key.as_bytes(),
+                sd_nonce.as_bytes(),
+                &sd_aad,
+                &encode(&sender_data)?,
+            )
+            .map_err(ProtectionError::Crypto)?;
+        Ok(PrivateMessage {
+            group_id,
+            epoch,
+            content_type,
+            authenticated_data,
+            encrypted_sender_data: VarBytes(encrypted_sender_data),
+            ciphertext: VarBytes(ciphertext),
+        })
+    }
+
+    /// Decrypts and verifies a PrivateMessage (§6.3): group and epoch, sender data, the content
+    /// under a *peeked* ratchet key, padding, content rules and signature; only then is the
+    /// ratchet key consumed from `tree`. On any error `tree` is unchanged. `sender_key` returns
+    /// the signature key of the decrypted content's member sender, or `None` when that leaf is
+    /// blank or unknown (§6.3.2: the leaf must be non-blank).
+    pub fn unprotect_private(
+        &self,
+        tree: &mut SecretTree,
+        msg: &PrivateMessage,
+        sender_key: impl FnOnce(&FramedContent) -> Option<SignaturePublicKey>,
+    ) -> Result<AuthenticatedContent, ProtectionError> {
+        let wf = WireFormat::PRIVATE_MESSAGE;
+        self.check_group_and_epoch(&msg.group_id, msg.epoch)?;
+        let tag_len = self.cs.algorithms().aead.tag_len();
+        for (what, ct) in [
+            ("encrypted_sender_data", &msg.encrypted_sender_data),
+            ("ciphertext", &msg.ciphertext),
+        ] {
+            if ct.len() < tag_len {
+                return Err(ProtectionError::TruncatedCiphertext {
+                    what,
+                    len: ct.len(),
+                });
+            }
+        }
+
+        // Sender data (§6.3.2).
+        let (sd_key, sd_nonce) =
+            sender_data_key_nonce(self.cs, self.sender_data_secret, &msg.ciphertext)
+                .map_err(ProtectionError::Crypto)?;
+        let sd_aad = encode(&SenderDataAad {
+            group_id: msg.group_id.clone(),
+            epoch: msg.epoch,
+            content_type: msg.content_type,
+        })?;
+        let sd_plain = self
+            .cs
+            .aead_open(
+                sd_key.as_bytes(),
+                sd_nonce.as_bytes(),
+                &sd_aad,
+                &msg.encrypted_sender_data,
+            )
+            .map_err(|e| match e {
+                CryptoError::AeadOpenFailed => ProtectionError::SenderDataUndecryptable,
+                other => ProtectionError::Crypto(other),
+            })?;
+        let sender_data: SenderData =
+            decode_exact(&sd_plain).map_err(|_| ProtectionError::MalformedSenderData)?;
+        let leaf = LeafIndex(sender_data.leaf_index);
+        let kind = ratchet_kind(msg.content_type);
+
+        // Content (§6.3.1), with a peeked key.
+        let rk = tree.peek_key(self.cs, leaf, kind, sender_data.generation)?;
+        let nonce = xor_reuse_guard(&rk.nonce, sender_data.reuse_guard);
+        let aad = encode(&PrivateContentAad {
+            group_id: msg.group_id.clone(),
+            epoch: msg.epoch,
+            content_type: msg.content_type,
+            authenticated_data: msg.authenticated_data.clone(),
+        })?;
+        let plaintext = zeroize::Zeroizing::new(
+            self.cs
+                .aead_open(rk.key.as_bytes(), nonce.as_bytes(), &aad, &msg.ciphertext)
+                .map_err(|e| match e {
+                    CryptoError::AeadOpenFailed => ProtectionError::ContentUndecryptable,
+                    other => ProtectionError::Crypto(other),
+                })?,
+        );
+        let (body, auth) = decode_private_content(msg.content_type, &plaintext)?;
+
+        let content = FramedContent {
+            group_id: msg.group_id.clone(),
+            epoch: msg.epoch,
+            sender: Sender::Member(sender_data.leaf_index),
+            authenticated_data: msg.authenticated_data.clone(),
+            body,
+        };
+        check_content_rules(&content.sender, &content.body, wf)?;
+        let key = sender_key(&content).ok_or(ProtectionError::UnknownSender)?;
+        let tbs = self.tbs(wf, &content);
+        self.verify(&tbs, &auth, &key)?;
+
+        // Everything checked: now, and only now, the key is used up (§9.2).
+        tree.mark_consumed(self.cs, leaf, kind, sender_data.generation)?;
+        Ok(AuthenticatedContent {
+            wire_format: wf,
+            content,
+            auth,
+        })
+    }
+}
+
+/// Parses a PrivateMessageContent of `content_type` (§6.3.1): the content, its auth data, then
+/// padding that must be all zero.
+fn decode_private_content(
+    content_type: ContentType,
+    plaintext: &[u8],
+) -> Result<(FramedContentBody, FramedContentAuthData), ProtectionError> {
+    let malformed = |e: tls_codec::Error| ProtectionError::MalformedContent(e.to_string());
+    let (body, rest) = match content_type {
+        ContentType::APPLICATION => {
+            let (b, rest) = VarBytes::tls_deserialize_bytes(plaintext).map_err(malformed)?;
+            (FramedContentBody::Application(b), rest)
+        }
+        ContentType::PROPOSAL => {
+            let (p, rest) = Proposal::tls_deserialize_bytes(plaintext).map_err(malformed)?;
+            (FramedContentBody::Proposal(p), rest)
+        }
+        ContentType::COMMIT => {
+            let (c, rest) = Commit::tls_deserialize_bytes(plaintext).map_err(malformed)?;
+            (FramedContentBody::Commit(c), rest)
+        }
+        other => {
+            return Err(ProtectionError::MalformedContent(format!(
+                "unknown content type {}",
+                other.0
+            )))
+        }
+    };
+    let (auth, padding) = FramedContentAuthData::decode(content_type, rest).map_err(malformed)?;
+    // Constant-time-ish: look at every byte rather than stopping at the first non-zero one.
+    if padding.iter().fold(0u8, |acc, b| acc | b) != 0 {
+        return Err(ProtectionError::NonZeroPadding);
+    }
+    Ok((body, auth))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::VarVec;
+    use crate::crypto::{AwsLcProvider, CipherSuite, CryptoProvider};
+    use crate::secret_tree::SecretTreeConfig;
+
+    #[test]
+    fn non_zero_padding_is_refused_and_changes_nothing() {
+        let provider = AwsLcProvider::new();
+        let cs = provider.suite(CipherSuite(1)).unwrap();
+        let (sk, pk) = cs.signature_generate().unwrap();
+        let gc = GroupContext {
+            version: ProtocolVersion::MLS10,
+            cipher_suite: CipherSuite(1),
+            group_id: VarBytes(b"g".to_vec()),
+            epoch: 1,
+            tree_hash: VarBytes(vec![0; 32]),
+            confirmed_transcript_hash: VarBytes(vec![0; 32]),
+            extensions: VarVec::default(),
+        };
+        let (mk, sds, es) = (
+            Secret::zero(32),
+            Secret::from_slice(&[7; 32]),
+            Secret::from_slice(&[9; 32]),
+        );
+        let mp = MessageProtection::new(cs, &gc, &mk, &sds);
+        let mut tx = SecretTree::new(es.clone(), 2, SecretTreeConfig::default()).unwrap();
+        let mut rx = SecretTree::new(es, 2, SecretTreeConfig::default()).unwrap();
+        let content = FramedContent {
+            group_id: gc.group_id.clone(),
+            epoch: 1,
+            sender: Sender::Member(0),
+            authenticated_data: VarBytes::default(),
+            body: FramedContentBody::Application(VarBytes(b"hello".to_vec())),
+        };
+        let (_, auth) = mp
+            .sign(WireFormat::PRIVATE_MESSAGE, &content, &sk, None)
+            .unwrap();
+        let pmc = PrivateMessageContent {
+            content: content.body.clone(),
+            auth,
+            padding_len: 8,
+        };
+        let mut plaintext = pmc.to_bytes().unwrap();
+        let last = plaintext.len() - 1;
+        plaintext[last] = 1;
+        let bad = mp
+            .encrypt_private(
+                &mut tx,
+                LeafIndex(0),
+                ContentType::APPLICATION,
+                gc.group_id.clone(),
+                1,
+                VarBytes::default(),
+                &plaintext,
+            )
+            .unwrap();
+        let keys = |_: &FramedContent| Some(pk.clone());
+        let before = rx.clone();
+        assert_eq!(
+            mp.unprotect_private(&mut rx, &bad, keys).unwrap_err(),
+            ProtectionError::NonZeroPadding
+        );
+        assert_eq!(rx, before);
+        // The same generation, correctly padded, still opens.
+        plaintext[last] = 0;
+        let mut tx2 =
+            SecretTree::new(Secret::from_slice(&[9; 32]), 2, SecretTreeConfig::default()).unwrap();
+        let good = mp
+            .encrypt_private(
+                &mut tx2,
+                LeafIndex(0),
+                ContentType::APPLICATION,
+                gc.group_id.clone(),
+                1,
+                VarBytes::default(),
+                &plaintext,
+            )
+            .unwrap();
+        let ac = mp.unprotect_private(&mut rx, &good, keys).unwrap();
+        assert_eq!(ac.content, content);
+    }
+
+    #[test]
+    fn padding_sizes() {
+        assert_eq!(PaddingPolicy::None.padding_for(33), 0);
+        assert_eq!(PaddingPolicy::ToMultipleOf(0).padding_for(33), 0);
+        assert_eq!(PaddingPolicy::ToMultipleOf(32).padding_for(33), 31);
+        assert_eq!(PaddingPolicy::ToMultipleOf(32).padding_for(64), 0);
+    }
+}

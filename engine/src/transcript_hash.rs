@@ -1,0 +1,126 @@
+//! Transcript hashes and the confirmation tag (RFC 9420 §8.2, §8.1; §6.1 for the tag's place).
+//!
+//! ```text
+//! confirmed_transcript_hash_[n] = Hash(interim_transcript_hash_[n-1] || ConfirmedTranscriptHashInput_[n])
+//! interim_transcript_hash_[n]   = Hash(confirmed_transcript_hash_[n] || InterimTranscriptHashInput_[n])
+//! confirmation_tag              = MAC(confirmation_key, confirmed_transcript_hash)
+//! ```
+//!
+//! This module owns those three computations and the constant-time check of a received
+//! confirmation tag. Invariant: the inputs are always built from the commit's
+//! [`AuthenticatedContent`] (its wire format, content and signature), never re-assembled from
+//! loose fields, so what is hashed is what was signed.
+
+use crate::codec::VarBytes;
+use crate::crypto::{CipherSuiteProvider, CryptoError, Secret};
+use crate::messages::{
+    AuthenticatedContent, ConfirmedTranscriptHashInput, InterimTranscriptHashInput, Mac,
+};
+
+/// Why a transcript-hash step failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TranscriptError {
+    /// The content is not a commit: only commits enter the transcript (§8.2).
+    #[error("only a commit enters the transcript hash")]
+    NotACommit,
+    /// The commit has no confirmation tag.
+    #[error("commit has no confirmation tag")]
+    MissingConfirmationTag,
+    /// The confirmation tag does not match (§8.1 / §12.4.2).
+    #[error("confirmation tag does not verify")]
+    BadConfirmationTag,
+    /// An input could not be encoded.
+    #[error("encoding failed: {0}")]
+    Encoding(String),
+    /// A cryptographic operation failed.
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+}
+
+fn encode<T: tls_codec::Serialize + tls_codec::Size>(v: &T) -> Result<Vec<u8>, TranscriptError> {
+    crate::codec::encode(v).map_err(|e| TranscriptError::Encoding(e.to_string()))
+}
+
+/// `confirmed_transcript_hash_[n]` from the previous interim hash and the commit (§8.2).
+pub fn confirmed_transcript_hash(
+    cs: &dyn CipherSuiteProvider,
+    interim_before: &[u8],
+    commit: &AuthenticatedContent,
+) -> Result<Vec<u8>, TranscriptError> {
+    if commit.content.content_type() != crate::messages::ContentType::COMMIT {
+        return Err(TranscriptError::NotACommit);
+    }
+    let input = ConfirmedTranscriptHashInput {
+        wire_format: commit.wire_format,
+        content: commit.content.clone(),
+        signature: commit.auth.signature.clone(),
+    };
+    let mut buf = interim_before.to_vec();
+    buf.extend_from_slice(&encode(&input)?);
+    Ok(cs.hash(&buf))
+}
+
+/// `interim_transcript_hash_[n]` from the confirmed hash and the confirmation tag (§8.2).
+pub fn interim_transcript_hash(
+    cs: &dyn CipherSuiteProvider,
+    confirmed: &[u8],
+    confirmation_tag: &Mac,
+) -> Result<Vec<u8>, TranscriptError> {
+    let input = InterimTranscriptHashInput {
+        confirmation_tag: confirmation_tag.clone(),
+    };
+    let mut buf = confirmed.to_vec();
+    buf.extend_from_slice(&encode(&input)?);
+    Ok(cs.hash(&buf))
+}
+
+/// `confirmation_tag = MAC(confirmation_key, confirmed_transcript_hash)` (§8.1).
+pub fn confirmation_tag(
+    cs: &dyn CipherSuiteProvider,
+    confirmation_key: &Secret,
+    confirmed_transcript_hash: &[u8],
+) -> Mac {
+    Mac(VarBytes(cs.mac(
+        confirmation_key.as_bytes(),
+        confirmed_transcript_hash,
+    )))
+}
+
+/// Checks a received confirmation tag in constant time (§12.4.2 step "verify the
+/// confirmation tag"; §12.4.3.1 for joiners).
+pub fn verify_confirmation_tag(
+    cs: &dyn CipherSuiteProvider,
+    confirmation_key: &Secret,
+    confirmed_transcript_hash: &[u8],
+    tag: &Mac,
+) -> Result<(), TranscriptError> {
+    cs.mac_verify(
+        confirmation_key.as_bytes(),
+        confirmed_transcript_hash,
+        tag.0.as_slice(),
+    )
+    .map_err(|e| match e {
+        CryptoError::InvalidMac => TranscriptError::BadConfirmationTag,
+        other => TranscriptError::Crypto(other),
+    })
+}
+
+/// Both transcript hashes after a commit, checking its confirmation tag on the way: returns
+/// `(confirmed_transcript_hash, interim_transcript_hash)`.
+pub fn update_transcript(
+    cs: &dyn CipherSuiteProvider,
+    interim_before: &[u8],
+    commit: &AuthenticatedContent,
+    confirmation_key: &Secret,
+) -> Result<(Vec<u8>, Vec<u8>), TranscriptError> {
+    let tag = commit
+        .auth
+        .confirmation_tag
+        .as_ref()
+        .ok_or(TranscriptError::MissingConfirmationTag)?;
+    let confirmed = confirmed_transcript_hash(cs, interim_before, commit)?;
+    verify_confirmation_tag(cs, confirmation_key, &confirmed, tag)?;
+    let interim = interim_transcript_hash(cs, &confirmed, tag)?;
+    Ok((confirmed, interim))
+}
