@@ -1,0 +1,298 @@
+//! `mls-peers`: other MLS implementations behind one implementation-neutral trait, for live
+//! interop tests and side-by-side benchmarks.
+//!
+//! An [`InteropClient`] is one MLS client in (at most) one group. It exchanges only RFC 9420 wire
+//! bytes: every message in or out is a TLS-encoded `MLSMessage` (KeyPackage, Welcome, GroupInfo,
+//! PublicMessage or PrivateMessage), and a ratchet tree travels as the TLS encoding of
+//! `optional<Node> ratchet_tree<V>` (the content of the `ratchet_tree` extension). Nothing else of
+//! an implementation leaks through, so any two implementations of the trait can be made to talk,
+//! and `mls-engine` can be added later as a third one.
+//!
+//! All clients use cipher suite 1 (`MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519`) and basic
+//! credentials. Where an implementation cannot do something through its public API, the method
+//! returns [`InteropError::Unsupported`]; see `INTEROP.md` beside this crate for the table.
+//!
+//! Implementations: [`openmls_peer::OpenMlsClient`] (OpenMLS 0.9 with its RustCrypto provider)
+//! and [`mls_rs_peer::MlsRsClient`] (mls-rs 0.57 with its aws-lc provider).
+
+#![forbid(unsafe_code)]
+
+pub mod mls_rs_peer;
+pub mod openmls_peer;
+pub mod rss;
+
+/// Cipher suite 1: `MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519`.
+pub const SUITE: u16 = 1;
+
+/// A private-use extension type (RFC 9420, section 17.3: 0xF000-0xFFFF) that every client here
+/// advertises in its leaf capabilities, so that a GroupContextExtensions proposal may carry it.
+pub const TEST_EXTENSION_TYPE: u16 = 0xff00;
+
+/// Result of an [`InteropClient`] operation.
+pub type Result<T> = std::result::Result<T, InteropError>;
+
+/// Why an [`InteropClient`] operation did not succeed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InteropError {
+    /// The implementation has no public API for the operation (recorded in `INTEROP.md`).
+    #[error("{peer}: {operation} is not supported: {reason}")]
+    Unsupported {
+        /// [`InteropClient::name`] of the implementation.
+        peer: &'static str,
+        /// The trait operation.
+        operation: &'static str,
+        /// Why: which API is missing.
+        reason: &'static str,
+    },
+    /// The implementation tried and returned an error (its text, unchanged).
+    #[error("{peer}: {operation} failed: {message}")]
+    Failed {
+        /// [`InteropClient::name`] of the implementation.
+        peer: &'static str,
+        /// The trait operation.
+        operation: &'static str,
+        /// The implementation's error, formatted with `{:?}`.
+        message: String,
+    },
+    /// The client is in the wrong state for the operation (e.g. no group yet).
+    #[error("{peer}: {operation}: {message}")]
+    State {
+        /// [`InteropClient::name`] of the implementation.
+        peer: &'static str,
+        /// The trait operation.
+        operation: &'static str,
+        /// What was wrong.
+        message: &'static str,
+    },
+}
+
+impl InteropError {
+    /// Whether this is [`InteropError::Unsupported`].
+    pub fn is_unsupported(&self) -> bool {
+        matches!(self, InteropError::Unsupported { .. })
+    }
+}
+
+/// One group context (or leaf) extension: its type and its opaque `extension_data`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawExtension {
+    /// `ExtensionType`.
+    pub extension_type: u16,
+    /// `extension_data`, as on the wire without its length prefix.
+    pub data: Vec<u8>,
+}
+
+/// A proposal to send (by reference, [`InteropClient::propose`]) or to include by value in a
+/// commit ([`InteropClient::commit`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProposalSpec {
+    /// Add the member whose `MLSMessage(KeyPackage)` encoding this is.
+    Add(Vec<u8>),
+    /// Remove the member at this leaf index.
+    Remove(u32),
+    /// Update the sender's own leaf (fresh HPKE key). Only by reference.
+    Update,
+    /// Inject the external PSK with this `psk_id` (both sides must have registered it with
+    /// [`InteropClient::register_external_psk`]); the implementation picks the nonce.
+    ExternalPsk(Vec<u8>),
+    /// Replace the group context extensions with this list.
+    GroupContextExtensions(Vec<RawExtension>),
+    /// Reinitialise the group under a new group id, same version and cipher suite, no extensions.
+    ReInit {
+        /// `group_id` of the new group.
+        group_id: Vec<u8>,
+    },
+}
+
+/// What a commit produced: the `MLSMessage` encodings to distribute.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CommitOutput {
+    /// The commit (a PublicMessage).
+    pub commit: Vec<u8>,
+    /// The Welcome for added members, if any were added.
+    pub welcome: Option<Vec<u8>>,
+}
+
+/// What processing an incoming message did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Processed {
+    /// An application message; its plaintext.
+    Application(Vec<u8>),
+    /// A proposal, now cached for the next commit.
+    Proposal,
+    /// A commit, validated and applied: the client is at the new epoch (or was removed).
+    Commit {
+        /// Whether the commit removed this client from the group.
+        removed_self: bool,
+    },
+}
+
+/// One MLS client (one identity, one signature key) in at most one group, exchanging only
+/// RFC 9420 wire bytes. Suite 1, basic credentials.
+///
+/// Conventions: an own commit becomes effective only after [`merge_pending_commit`]
+/// (or is dropped by [`discard_pending_commit`]); a received commit is validated and applied by
+/// [`process`]. Commits and proposals are sent as PublicMessage, application data as
+/// PrivateMessage. Welcomes and GroupInfos carry the `ratchet_tree` extension.
+///
+/// [`merge_pending_commit`]: InteropClient::merge_pending_commit
+/// [`discard_pending_commit`]: InteropClient::discard_pending_commit
+/// [`process`]: InteropClient::process
+pub trait InteropClient {
+    /// Short name of the implementation ("openmls", "mls-rs", ...).
+    fn name(&self) -> &'static str;
+
+    /// The basic credential's identity.
+    fn identity(&self) -> &[u8];
+
+    /// A fresh `MLSMessage(KeyPackage)`; the client keeps the private keys so it can be welcomed
+    /// with it. May be called many times (many outstanding key packages).
+    fn key_package(&mut self) -> Result<Vec<u8>>;
+
+    /// Make an external PSK known to this client (before a commit that uses it is made or
+    /// processed).
+    fn register_external_psk(&mut self, psk_id: &[u8], secret: &[u8]) -> Result<()>;
+
+    /// Create a one-member group with this id at epoch 0.
+    fn create_group(&mut self, group_id: &[u8]) -> Result<()>;
+
+    /// Join from an `MLSMessage(Welcome)`; `ratchet_tree` when the Welcome's GroupInfo has no
+    /// `ratchet_tree` extension.
+    fn join(&mut self, welcome: &[u8], ratchet_tree: Option<&[u8]>) -> Result<()>;
+
+    /// Join by external commit from an `MLSMessage(GroupInfo)` (with `external_pub`), the tree
+    /// out of band if the GroupInfo has none. Returns the commit to send; the client is already at
+    /// the new epoch (the commit is merged).
+    fn external_join(&mut self, group_info: &[u8], ratchet_tree: Option<&[u8]>) -> Result<Vec<u8>>;
+
+    /// Send a proposal by reference (a PublicMessage). The sender caches it too, so a later
+    /// [`commit`](InteropClient::commit) by any member includes it.
+    fn propose(&mut self, proposal: &ProposalSpec) -> Result<Vec<u8>>;
+
+    /// Commit the cached proposals plus `proposals` by value. `force_path`: include an
+    /// UpdatePath even when no proposal requires one (an empty commit always has one).
+    fn commit(&mut self, proposals: &[ProposalSpec], force_path: bool) -> Result<CommitOutput>;
+
+    /// Make the pending own commit effective (after the delivery service accepted it).
+    fn merge_pending_commit(&mut self) -> Result<()>;
+
+    /// Drop the pending own commit; the client stays at its epoch.
+    fn discard_pending_commit(&mut self) -> Result<()>;
+
+    /// Process one incoming `MLSMessage` (proposal, commit or application message).
+    fn process(&mut self, message: &[u8]) -> Result<Processed>;
+
+    /// Encrypt application data as an `MLSMessage(PrivateMessage)`.
+    fn protect(&mut self, data: &[u8]) -> Result<Vec<u8>>;
+
+    /// Current epoch.
+    fn epoch(&self) -> u64;
+
+    /// This client's leaf index.
+    fn own_leaf(&self) -> u32;
+
+    /// Number of members.
+    fn member_count(&self) -> usize;
+
+    /// The epoch authenticator of the current epoch.
+    fn epoch_authenticator(&self) -> Result<Vec<u8>>;
+
+    /// The group context extensions of the current epoch.
+    fn group_context_extensions(&self) -> Result<Vec<RawExtension>>;
+
+    /// `MLS-Exporter(label, context, length)` of the current epoch.
+    fn export_secret(&self, label: &str, context: &[u8], length: usize) -> Result<Vec<u8>>;
+
+    /// A signed `MLSMessage(GroupInfo)` for the current epoch with the `external_pub` extension
+    /// (so it can be used for an external commit), and the `ratchet_tree` extension if
+    /// `with_tree`.
+    fn export_group_info(&mut self, with_tree: bool) -> Result<Vec<u8>>;
+
+    /// The TLS encoding of the current public ratchet tree.
+    fn export_ratchet_tree(&self) -> Result<Vec<u8>>;
+
+    /// Add members by their key packages in one commit without a forced path.
+    fn add_members(&mut self, key_packages: &[Vec<u8>]) -> Result<CommitOutput> {
+        let proposals: Vec<_> = key_packages
+            .iter()
+            .map(|kp| ProposalSpec::Add(kp.clone()))
+            .collect();
+        self.commit(&proposals, false)
+    }
+
+    /// Remove the member at `leaf` in one commit (which has a path, as RFC 9420 requires).
+    fn remove(&mut self, leaf: u32) -> Result<CommitOutput> {
+        self.commit(&[ProposalSpec::Remove(leaf)], false)
+    }
+
+    /// Decrypt an `MLSMessage(PrivateMessage)` carrying application data.
+    fn unprotect(&mut self, message: &[u8]) -> Result<Vec<u8>> {
+        match self.process(message)? {
+            Processed::Application(data) => Ok(data),
+            _ => Err(InteropError::State {
+                peer: self.name(),
+                operation: "unprotect",
+                message: "the message was not an application message",
+            }),
+        }
+    }
+}
+
+/// Which implementation a [`new_client`] makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Peer {
+    /// OpenMLS 0.9 with `openmls_rust_crypto`.
+    OpenMls,
+    /// mls-rs 0.57 with `mls-rs-crypto-awslc`.
+    MlsRs,
+}
+
+impl Peer {
+    /// Both peers.
+    pub const ALL: [Peer; 2] = [Peer::OpenMls, Peer::MlsRs];
+
+    /// The [`InteropClient::name`] of its clients.
+    pub fn name(self) -> &'static str {
+        match self {
+            Peer::OpenMls => openmls_peer::NAME,
+            Peer::MlsRs => mls_rs_peer::NAME,
+        }
+    }
+
+    /// Parses "openmls" or "mls-rs".
+    pub fn from_name(name: &str) -> Option<Peer> {
+        Peer::ALL.into_iter().find(|p| p.name() == name)
+    }
+}
+
+/// A new client of `peer` with basic credential `identity`.
+pub fn new_client(peer: Peer, identity: &[u8]) -> Result<Box<dyn InteropClient>> {
+    Ok(match peer {
+        Peer::OpenMls => Box::new(openmls_peer::OpenMlsClient::new(identity)?),
+        Peer::MlsRs => Box::new(mls_rs_peer::MlsRsClient::new(identity)?),
+    })
+}
+
+/// Splits the TLS encoding of one `Extension` (`uint16 extension_type; opaque
+/// extension_data<V>`) into a [`RawExtension`]; `None` if malformed.
+pub(crate) fn split_extension(bytes: &[u8]) -> Option<RawExtension> {
+    let (ty, rest) = bytes.split_first_chunk::<2>()?;
+    let (&first, _) = rest.split_first()?;
+    // RFC 9420 variable-size length: 1, 2 or 4 bytes, the top two bits say which.
+    let prefix = match first >> 6 {
+        0 => 1,
+        1 => 2,
+        2 => 4,
+        _ => return None,
+    };
+    let len_bytes = rest.get(..prefix)?;
+    let mut len = u64::from(first & 0x3f);
+    for &b in &len_bytes[1..] {
+        len = (len << 8) | u64::from(b);
+    }
+    let data = rest.get(prefix..)?;
+    (u64::try_from(data.len()).ok()? == len).then(|| RawExtension {
+        extension_type: u16::from_be_bytes(*ty),
+        data: data.to_vec(),
+    })
+}

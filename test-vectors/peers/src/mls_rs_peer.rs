@@ -1,0 +1,415 @@
+//! [`InteropClient`] over mls-rs 0.57 with the aws-lc crypto provider (`mls-rs-crypto-awslc`).
+//!
+//! Each client is an `mls_rs::Client` with in-memory storage, the basic identity provider, an
+//! Ed25519 signing identity and [`PeerRules`]: mls-rs's default commit options except that the
+//! UpdatePath can be forced per commit (mls-rs decides that in its `MlsRules`, not per call).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use mls_rs::client_builder::{BaseConfig, WithCryptoProvider, WithIdentityProvider, WithMlsRules};
+use mls_rs::extension::ExtensionType;
+use mls_rs::group::{CommitEffect, ExportedTree, GroupContext, ReceivedMessage, Roster};
+use mls_rs::identity::basic::{BasicCredential, BasicIdentityProvider};
+use mls_rs::identity::SigningIdentity;
+use mls_rs::mls_rules::{
+    CommitDirection, CommitOptions, CommitSource, EncryptionOptions, ProposalBundle,
+};
+use mls_rs::psk::{ExternalPskId, PreSharedKey};
+use mls_rs::{
+    CipherSuite, CipherSuiteProvider, Client, CryptoProvider, Extension, ExtensionList, Group,
+    MlsMessage, MlsRules, ProtocolVersion,
+};
+use mls_rs_crypto_awslc::AwsLcCryptoProvider;
+
+use crate::{
+    CommitOutput, InteropClient, InteropError, Processed, ProposalSpec, RawExtension, Result,
+    TEST_EXTENSION_TYPE,
+};
+
+/// [`InteropClient::name`] of mls-rs clients.
+pub const NAME: &str = "mls-rs";
+
+const CIPHER_SUITE: CipherSuite = CipherSuite::CURVE25519_AES128;
+
+/// mls-rs's default rules (RFC 9420 proposal validation, ratchet tree in Welcome, one Welcome,
+/// commits as PublicMessage) with a switch to force an UpdatePath on the next commits.
+#[derive(Debug, Clone, Default)]
+pub struct PeerRules {
+    force_path: Arc<AtomicBool>,
+}
+
+impl MlsRules for PeerRules {
+    type Error = std::convert::Infallible;
+
+    fn filter_proposals(
+        &self,
+        _direction: CommitDirection,
+        _source: CommitSource,
+        _current_roster: &Roster,
+        _current_context: &GroupContext,
+        proposals: ProposalBundle,
+    ) -> std::result::Result<ProposalBundle, Self::Error> {
+        Ok(proposals)
+    }
+
+    fn commit_options(
+        &self,
+        _new_roster: &Roster,
+        _new_context: &GroupContext,
+        _proposals: &ProposalBundle,
+    ) -> std::result::Result<CommitOptions, Self::Error> {
+        Ok(CommitOptions::new()
+            .with_path_required(self.force_path.load(Ordering::Relaxed))
+            .with_ratchet_tree_extension(true)
+            .with_single_welcome_message(true)
+            .with_allow_external_commit(true))
+    }
+
+    fn encryption_options(
+        &self,
+        _current_roster: &Roster,
+        _current_context: &GroupContext,
+    ) -> std::result::Result<EncryptionOptions, Self::Error> {
+        Ok(EncryptionOptions::default())
+    }
+}
+
+/// The client configuration type of [`MlsRsClient`].
+pub type Config = WithMlsRules<
+    PeerRules,
+    WithIdentityProvider<
+        BasicIdentityProvider,
+        WithCryptoProvider<AwsLcCryptoProvider, BaseConfig>,
+    >,
+>;
+
+/// Maps any `Debug` error to [`InteropError::Failed`] for `operation`.
+fn fail<E: std::fmt::Debug>(operation: &'static str) -> impl FnOnce(E) -> InteropError {
+    move |e| InteropError::Failed {
+        peer: NAME,
+        operation,
+        message: format!("{e:?}"),
+    }
+}
+
+fn no_group(operation: &'static str) -> InteropError {
+    InteropError::State {
+        peer: NAME,
+        operation,
+        message: "not in a group",
+    }
+}
+
+fn message(operation: &'static str, bytes: &[u8]) -> Result<MlsMessage> {
+    MlsMessage::from_bytes(bytes).map_err(fail(operation))
+}
+
+fn tree(operation: &'static str, bytes: Option<&[u8]>) -> Result<Option<ExportedTree<'static>>> {
+    bytes
+        .map(|b| ExportedTree::from_bytes(b).map_err(fail(operation)))
+        .transpose()
+}
+
+fn extension_list(exts: &[RawExtension]) -> ExtensionList {
+    ExtensionList::from(
+        exts.iter()
+            .map(|e| Extension::new(ExtensionType::new(e.extension_type), e.data.clone()))
+            .collect::<Vec<_>>(),
+    )
+}
+
+/// An mls-rs client and (once created or joined) its group.
+pub struct MlsRsClient {
+    identity: Vec<u8>,
+    client: Client<Config>,
+    rules: PeerRules,
+    group: Option<Group<Config>>,
+}
+
+impl std::fmt::Debug for MlsRsClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MlsRsClient")
+            .field("identity", &String::from_utf8_lossy(&self.identity))
+            .field("epoch", &self.group.as_ref().map(|g| g.current_epoch()))
+            .finish()
+    }
+}
+
+impl MlsRsClient {
+    /// A new client with basic credential `identity` and a fresh Ed25519 key.
+    pub fn new(identity: &[u8]) -> Result<Self> {
+        let crypto = AwsLcCryptoProvider::default();
+        let cs =
+            crypto
+                .cipher_suite_provider(CIPHER_SUITE)
+                .ok_or_else(|| InteropError::Failed {
+                    peer: NAME,
+                    operation: "new",
+                    message: "suite 1 not provided".into(),
+                })?;
+        let (secret, public) = cs.signature_key_generate().map_err(fail("new"))?;
+        let signing_identity = SigningIdentity::new(
+            BasicCredential::new(identity.to_vec()).into_credential(),
+            public,
+        );
+        let rules = PeerRules::default();
+        let client = Client::builder()
+            .crypto_provider(crypto)
+            .identity_provider(BasicIdentityProvider)
+            .mls_rules(rules.clone())
+            .extension_type(ExtensionType::new(TEST_EXTENSION_TYPE))
+            .signing_identity(signing_identity, secret, CIPHER_SUITE)
+            .build();
+        Ok(Self {
+            identity: identity.to_vec(),
+            client,
+            rules,
+            group: None,
+        })
+    }
+
+    fn group(&self, operation: &'static str) -> Result<&Group<Config>> {
+        self.group.as_ref().ok_or_else(|| no_group(operation))
+    }
+
+    fn group_mut(&mut self, operation: &'static str) -> Result<&mut Group<Config>> {
+        self.group.as_mut().ok_or_else(|| no_group(operation))
+    }
+}
+
+impl InteropClient for MlsRsClient {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn identity(&self) -> &[u8] {
+        &self.identity
+    }
+
+    fn key_package(&mut self) -> Result<Vec<u8>> {
+        self.client
+            .generate_key_package_message(Default::default(), Default::default(), None)
+            .map_err(fail("key_package"))?
+            .to_bytes()
+            .map_err(fail("key_package"))
+    }
+
+    fn register_external_psk(&mut self, psk_id: &[u8], secret: &[u8]) -> Result<()> {
+        // The in-memory store is shared by all clones, so this reaches the client's config.
+        self.client.secret_store().insert(
+            ExternalPskId::new(psk_id.to_vec()),
+            PreSharedKey::new(secret.to_vec()),
+        );
+        Ok(())
+    }
+
+    fn create_group(&mut self, group_id: &[u8]) -> Result<()> {
+        let group = self
+            .client
+            .create_group_with_id(
+                group_id.to_vec(),
+                Default::default(),
+                Default::default(),
+                None,
+            )
+            .map_err(fail("create_group"))?;
+        self.group = Some(group);
+        Ok(())
+    }
+
+    fn join(&mut self, welcome: &[u8], ratchet_tree: Option<&[u8]>) -> Result<()> {
+        let welcome = message("join", welcome)?;
+        let (group, _info) = self
+            .client
+            .join_group(tree("join", ratchet_tree)?, &welcome, None)
+            .map_err(fail("join"))?;
+        self.group = Some(group);
+        Ok(())
+    }
+
+    fn external_join(&mut self, group_info: &[u8], ratchet_tree: Option<&[u8]>) -> Result<Vec<u8>> {
+        const OP: &str = "external_join";
+        let group_info = message(OP, group_info)?;
+        let mut builder = self.client.external_commit_builder().map_err(fail(OP))?;
+        if let Some(tree) = tree(OP, ratchet_tree)? {
+            builder = builder.with_tree_data(tree);
+        }
+        let (group, commit) = builder.build(group_info).map_err(fail(OP))?;
+        self.group = Some(group);
+        commit.to_bytes().map_err(fail(OP))
+    }
+
+    fn propose(&mut self, proposal: &ProposalSpec) -> Result<Vec<u8>> {
+        const OP: &str = "propose";
+        let group = self.group_mut(OP)?;
+        let msg = match proposal {
+            ProposalSpec::Add(kp) => group.propose_add(message(OP, kp)?, vec![]),
+            ProposalSpec::Remove(leaf) => group.propose_remove(*leaf, vec![]),
+            ProposalSpec::Update => group.propose_update(vec![]),
+            ProposalSpec::ExternalPsk(id) => {
+                group.propose_external_psk(ExternalPskId::new(id.clone()), vec![])
+            }
+            ProposalSpec::GroupContextExtensions(exts) => {
+                group.propose_group_context_extensions(extension_list(exts), vec![])
+            }
+            ProposalSpec::ReInit { group_id } => group.propose_reinit(
+                Some(group_id.clone()),
+                ProtocolVersion::MLS_10,
+                CIPHER_SUITE,
+                ExtensionList::new(),
+                vec![],
+            ),
+        }
+        .map_err(fail(OP))?;
+        msg.to_bytes().map_err(fail(OP))
+    }
+
+    fn commit(&mut self, proposals: &[ProposalSpec], force_path: bool) -> Result<CommitOutput> {
+        const OP: &str = "commit";
+        self.rules.force_path.store(force_path, Ordering::Relaxed);
+        let group = self.group.as_mut().ok_or_else(|| no_group(OP))?;
+        let mut builder = group.commit_builder();
+        for p in proposals {
+            builder = match p {
+                ProposalSpec::Add(kp) => builder.add_member(message(OP, kp)?),
+                ProposalSpec::Remove(leaf) => builder.remove_member(*leaf),
+                ProposalSpec::ExternalPsk(id) => {
+                    builder.add_external_psk(ExternalPskId::new(id.clone()))
+                }
+                ProposalSpec::GroupContextExtensions(exts) => {
+                    builder.set_group_context_ext(extension_list(exts))
+                }
+                ProposalSpec::ReInit { group_id } => builder.reinit(
+                    Some(group_id.clone()),
+                    ProtocolVersion::MLS_10,
+                    CIPHER_SUITE,
+                    ExtensionList::new(),
+                ),
+                ProposalSpec::Update => {
+                    return Err(InteropError::Unsupported {
+                        peer: NAME,
+                        operation: OP,
+                        reason: "an Update proposal cannot be committed by value (use force_path)",
+                    })
+                }
+            }
+            .map_err(fail(OP))?;
+        }
+        let out = builder.build().map_err(fail(OP));
+        self.rules.force_path.store(false, Ordering::Relaxed);
+        let out = out?;
+        let welcome = match out.welcome_messages.as_slice() {
+            [] => None,
+            [w] => Some(w.to_bytes().map_err(fail(OP))?),
+            _ => {
+                return Err(InteropError::Failed {
+                    peer: NAME,
+                    operation: OP,
+                    message: "more than one Welcome".into(),
+                })
+            }
+        };
+        Ok(CommitOutput {
+            commit: out.commit_message.to_bytes().map_err(fail(OP))?,
+            welcome,
+        })
+    }
+
+    fn merge_pending_commit(&mut self) -> Result<()> {
+        self.group_mut("merge_pending_commit")?
+            .apply_pending_commit()
+            .map_err(fail("merge_pending_commit"))
+            .map(drop)
+    }
+
+    fn discard_pending_commit(&mut self) -> Result<()> {
+        self.group_mut("discard_pending_commit")?
+            .clear_pending_commit();
+        Ok(())
+    }
+
+    fn process(&mut self, msg: &[u8]) -> Result<Processed> {
+        const OP: &str = "process";
+        let msg = message(OP, msg)?;
+        let group = self.group_mut(OP)?;
+        match group.process_incoming_message(msg).map_err(fail(OP))? {
+            ReceivedMessage::ApplicationMessage(m) => Ok(Processed::Application(m.data().to_vec())),
+            ReceivedMessage::Proposal(_) => Ok(Processed::Proposal),
+            ReceivedMessage::Commit(c) => Ok(Processed::Commit {
+                removed_self: matches!(c.effect, CommitEffect::Removed { .. }),
+            }),
+            other => Err(InteropError::Failed {
+                peer: NAME,
+                operation: OP,
+                message: format!("unexpected message {other:?}"),
+            }),
+        }
+    }
+
+    fn protect(&mut self, data: &[u8]) -> Result<Vec<u8>> {
+        self.group_mut("protect")?
+            .encrypt_application_message(data, vec![])
+            .map_err(fail("protect"))?
+            .to_bytes()
+            .map_err(fail("protect"))
+    }
+
+    fn epoch(&self) -> u64 {
+        self.group.as_ref().map_or(0, |g| g.current_epoch())
+    }
+
+    fn own_leaf(&self) -> u32 {
+        self.group.as_ref().map_or(0, |g| g.current_member_index())
+    }
+
+    fn member_count(&self) -> usize {
+        self.group
+            .as_ref()
+            .map_or(0, |g| g.roster().members_iter().count())
+    }
+
+    fn epoch_authenticator(&self) -> Result<Vec<u8>> {
+        Ok(self
+            .group("epoch_authenticator")?
+            .epoch_authenticator()
+            .map_err(fail("epoch_authenticator"))?
+            .to_vec())
+    }
+
+    fn group_context_extensions(&self) -> Result<Vec<RawExtension>> {
+        Ok(self
+            .group("group_context_extensions")?
+            .context()
+            .extensions
+            .iter()
+            .map(|e| RawExtension {
+                extension_type: e.extension_type.raw_value(),
+                data: e.extension_data.clone(),
+            })
+            .collect())
+    }
+
+    fn export_secret(&self, label: &str, context: &[u8], length: usize) -> Result<Vec<u8>> {
+        Ok(self
+            .group("export_secret")?
+            .export_secret(label.as_bytes(), context, length)
+            .map_err(fail("export_secret"))?
+            .to_vec())
+    }
+
+    fn export_group_info(&mut self, with_tree: bool) -> Result<Vec<u8>> {
+        self.group("export_group_info")?
+            .group_info_message_allowing_ext_commit(with_tree)
+            .map_err(fail("export_group_info"))?
+            .to_bytes()
+            .map_err(fail("export_group_info"))
+    }
+
+    fn export_ratchet_tree(&self) -> Result<Vec<u8>> {
+        self.group("export_ratchet_tree")?
+            .export_tree()
+            .to_bytes()
+            .map_err(fail("export_ratchet_tree"))
+    }
+}
