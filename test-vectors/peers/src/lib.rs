@@ -296,3 +296,38 @@ pub(crate) fn split_extension(bytes: &[u8]) -> Option<RawExtension> {
         data: data.to_vec(),
     })
 }
+
+/// The TLS encoding of one `Extension` from a [`RawExtension`] (inverse of [`split_extension`]).
+pub(crate) fn join_extension(raw: &RawExtension) -> Vec<u8> {
+    let len = raw.data.len();
+    let mut out = Vec::with_capacity(len + 6);
+    out.extend_from_slice(&raw.extension_type.to_be_bytes());
+    // RFC 9420 variable-size length (section 2.1.2); extension data never reaches 2^30 bytes.
+    if let Ok(l @ 0..=0x3f) = u8::try_from(len) {
+        out.push(l);
+    } else if let Ok(l @ 0..=0x3fff) = u16::try_from(len) {
+        out.extend_from_slice(&(l | 0x4000).to_be_bytes());
+    } else {
+        let l = u32::try_from(len).unwrap_or(u32::MAX) & 0x3fff_ffff;
+        out.extend_from_slice(&(l | 0x8000_0000).to_be_bytes());
+    }
+    out.extend_from_slice(&raw.data);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extension_encoding_round_trips() {
+        for len in [0usize, 1, 63, 64, 16383, 16384, 70000] {
+            let raw = RawExtension {
+                extension_type: 0xff00,
+                data: vec![7; len],
+            };
+            assert_eq!(split_extension(&join_extension(&raw)), Some(raw));
+        }
+        assert_eq!(split_extension(&[0xff, 0, 2, 1]), None);
+    }
+}

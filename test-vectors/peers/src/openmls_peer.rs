@@ -80,8 +80,10 @@ fn join_config() -> MlsGroupJoinConfig {
         .build()
 }
 
-fn to_extension(raw: &RawExtension) -> Extension {
-    Extension::Unknown(raw.extension_type, UnknownExtension(raw.data.clone()))
+/// Decodes a [`RawExtension`] through its wire encoding, so that known types (e.g.
+/// `required_capabilities`) become OpenMLS's typed variants, as they would on receipt.
+fn to_extension(operation: &'static str, raw: &RawExtension) -> Result<Extension> {
+    Extension::tls_deserialize_exact(crate::join_extension(raw)).map_err(fail(operation))
 }
 
 /// Splits a TLS-encoded `Extension` into its type and `extension_data`.
@@ -155,7 +157,11 @@ impl OpenMlsClient {
     }
 
     fn gce(operation: &'static str, exts: &[RawExtension]) -> Result<Extensions<GroupContext>> {
-        Extensions::from_vec(exts.iter().map(to_extension).collect()).map_err(fail(operation))
+        let exts = exts
+            .iter()
+            .map(|e| to_extension(operation, e))
+            .collect::<Result<Vec<_>>>()?;
+        Extensions::from_vec(exts).map_err(fail(operation))
     }
 }
 

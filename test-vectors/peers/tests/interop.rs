@@ -1,0 +1,616 @@
+//! Live interop: OpenMLS and mls-rs in the same groups through [`InteropClient`], exchanging only
+//! RFC 9420 wire bytes. Every epoch change is followed by a check that all members agree on the
+//! epoch, the epoch authenticator and an exported secret.
+
+use mls_peers::{
+    new_client, InteropClient, InteropError, Peer, Processed, ProposalSpec, RawExtension,
+    TEST_EXTENSION_TYPE,
+};
+
+/// The members of one group, each driven through the trait.
+struct Group {
+    members: Vec<Box<dyn InteropClient>>,
+}
+
+fn client(peer: Peer, name: &str) -> Box<dyn InteropClient> {
+    new_client(peer, name.as_bytes()).expect("new client")
+}
+
+impl Group {
+    /// `creator` creates the group; `joiners` are added in one commit by the creator and join by
+    /// Welcome.
+    fn new(creator: Peer, joiners: &[Peer]) -> Group {
+        let mut c = client(creator, "m0");
+        c.create_group(b"interop group").expect("create_group");
+        let mut g = Group { members: vec![c] };
+        g.assert_agree();
+        if !joiners.is_empty() {
+            g.add(0, joiners);
+        }
+        g
+    }
+
+    /// Member `by` adds new clients of `peers` in one commit; they join by the Welcome.
+    fn add(&mut self, by: usize, peers: &[Peer]) {
+        let base = self.members.len();
+        let mut new: Vec<_> = peers
+            .iter()
+            .enumerate()
+            .map(|(i, &p)| client(p, &format!("m{}", base + i)))
+            .collect();
+        let kps: Vec<_> = new
+            .iter_mut()
+            .map(|c| c.key_package().expect("key_package"))
+            .collect();
+        let out = self.members[by].add_members(&kps).expect("add_members");
+        self.deliver(by, &out.commit);
+        let welcome = out.welcome.expect("a Welcome");
+        for c in &mut new {
+            c.join(&welcome, None)
+                .unwrap_or_else(|e| panic!("{} joins: {e}", c.name()));
+        }
+        self.members.extend(new);
+        self.assert_agree();
+    }
+
+    /// `by` merges its own pending commit, every other member processes it.
+    fn deliver(&mut self, by: usize, commit: &[u8]) {
+        self.members[by].merge_pending_commit().expect("merge");
+        self.broadcast(by, commit);
+    }
+
+    /// Every member but `from` processes `msg` (it must be a commit).
+    fn broadcast(&mut self, from: usize, msg: &[u8]) -> Vec<bool> {
+        let sender = self
+            .members
+            .get(from)
+            .map_or("external joiner", |m| m.name());
+        let mut removed = Vec::new();
+        for (i, m) in self.members.iter_mut().enumerate() {
+            if i == from {
+                removed.push(false);
+                continue;
+            }
+            match m.process(msg) {
+                Ok(Processed::Commit { removed_self }) => removed.push(removed_self),
+                Ok(other) => panic!("{} got {other:?} for a commit from {sender}", m.name()),
+                Err(e) => panic!(
+                    "{} (member {i}) processing {sender}'s commit: {e}",
+                    m.name()
+                ),
+            }
+        }
+        removed
+    }
+
+    /// Every member but `from` processes the proposal `msg`.
+    fn broadcast_proposal(&mut self, from: usize, msg: &[u8]) {
+        for (i, m) in self.members.iter_mut().enumerate() {
+            if i != from {
+                let got = m.process(msg).unwrap_or_else(|e| panic!("{e}"));
+                assert_eq!(got, Processed::Proposal, "{}", m.name());
+            }
+        }
+    }
+
+    /// `by` commits (pending proposals plus `proposals`), everyone else processes it.
+    fn commit(&mut self, by: usize, proposals: &[ProposalSpec], force_path: bool) {
+        let out = self.members[by]
+            .commit(proposals, force_path)
+            .unwrap_or_else(|e| panic!("{e}"));
+        self.deliver(by, &out.commit);
+        self.assert_agree();
+    }
+
+    /// Member `by` removes member `target`; the removed member sees itself removed.
+    fn remove(&mut self, by: usize, target: usize) {
+        let leaf = self.members[target].own_leaf();
+        let out = self.members[by].remove(leaf).expect("remove");
+        self.members[by].merge_pending_commit().expect("merge");
+        let removed = self.broadcast(by, &out.commit);
+        assert!(removed[target], "the removed member sees its removal");
+        assert_eq!(removed.iter().filter(|r| **r).count(), 1);
+        self.members.remove(target);
+        self.assert_agree();
+    }
+
+    /// All members agree on epoch, epoch authenticator, an exporter value and the member count.
+    fn assert_agree(&self) {
+        let first = &self.members[0];
+        let epoch = first.epoch();
+        let auth = first.epoch_authenticator().expect("epoch_authenticator");
+        let exported = first.export_secret("interop", b"ctx", 32).expect("export");
+        for m in &self.members {
+            assert_eq!(m.epoch(), epoch, "{} epoch", m.name());
+            assert_eq!(
+                m.epoch_authenticator().expect("epoch_authenticator"),
+                auth,
+                "{} epoch authenticator at epoch {epoch}",
+                m.name()
+            );
+            assert_eq!(
+                m.export_secret("interop", b"ctx", 32).expect("export"),
+                exported,
+                "{} exporter at epoch {epoch}",
+                m.name()
+            );
+            assert_eq!(m.member_count(), self.members.len(), "{} roster", m.name());
+        }
+    }
+
+    /// Member `from` sends an application message; all others decrypt it.
+    fn message(&mut self, from: usize, text: &[u8]) {
+        let ct = self.members[from].protect(text).expect("protect");
+        for (i, m) in self.members.iter_mut().enumerate() {
+            if i != from {
+                let pt = m
+                    .unprotect(&ct)
+                    .unwrap_or_else(|e| panic!("{} unprotect: {e}", m.name()));
+                assert_eq!(pt, text);
+            }
+        }
+    }
+}
+
+const O: Peer = Peer::OpenMls;
+const R: Peer = Peer::MlsRs;
+
+fn other(p: Peer) -> Peer {
+    match p {
+        O => R,
+        R => O,
+    }
+}
+
+#[test]
+fn welcome_join_mls_rs_creates_openmls_joins() {
+    let g = Group::new(R, &[O]);
+    assert_eq!(g.members[1].name(), "openmls");
+    assert_eq!(g.members[1].epoch(), 1);
+}
+
+#[test]
+fn welcome_join_openmls_creates_mls_rs_joins() {
+    let g = Group::new(O, &[R]);
+    assert_eq!(g.members[1].name(), "mls-rs");
+    assert_eq!(g.members[1].epoch(), 1);
+}
+
+#[test]
+fn welcome_join_mixed_joiners_in_one_commit() {
+    for creator in Peer::ALL {
+        let g = Group::new(creator, &[O, R, O, R]);
+        assert_eq!(g.members.len(), 5);
+    }
+}
+
+#[test]
+fn commits_with_path_from_each_side() {
+    for creator in Peer::ALL {
+        let mut g = Group::new(creator, &[other(creator), creator, other(creator)]);
+        for round in 0..2 {
+            for by in 0..g.members.len() {
+                g.commit(by, &[], round == 0);
+            }
+        }
+        assert_eq!(g.members[0].epoch(), 9);
+    }
+}
+
+#[test]
+fn adds_and_removes_from_each_side() {
+    for creator in Peer::ALL {
+        let mut g = Group::new(creator, &[other(creator)]);
+        // Each side adds one of each.
+        g.add(0, &[O, R]);
+        g.add(1, &[R, O]);
+        assert_eq!(g.members.len(), 6);
+        // Each side removes one of each, from the far end and from the middle.
+        g.remove(1, 5);
+        g.remove(0, 2);
+        g.remove(0, 1);
+        // The remaining members still talk.
+        g.message(0, b"after removals");
+        g.commit(g.members.len() - 1, &[], true);
+    }
+}
+
+#[test]
+fn remove_creator_by_other_side() {
+    for creator in Peer::ALL {
+        let mut g = Group::new(creator, &[other(creator), creator]);
+        g.remove(1, 0);
+        g.commit(0, &[], true);
+        g.message(1, b"the creator is gone");
+    }
+}
+
+#[test]
+fn application_messages_both_ways() {
+    for creator in Peer::ALL {
+        let mut g = Group::new(creator, &[other(creator), creator, other(creator)]);
+        for round in 0..3 {
+            for from in 0..g.members.len() {
+                g.message(from, format!("round {round} from {from}").as_bytes());
+            }
+        }
+        g.message(1, &[0xa5; 1024]);
+        g.message(0, b"");
+        g.commit(1, &[], true);
+        g.message(0, b"new epoch");
+    }
+}
+
+/// Joiner of `joiner` externally commits into a group created by `creator`, with the tree in the
+/// GroupInfo or out of band.
+fn external_join(creator: Peer, joiner: Peer, tree_in_group_info: bool) {
+    let mut g = Group::new(creator, &[other(creator)]);
+    let gi = g.members[0]
+        .export_group_info(tree_in_group_info)
+        .expect("group info");
+    let tree = (!tree_in_group_info).then(|| g.members[0].export_ratchet_tree().expect("tree"));
+    let mut j = client(joiner, "external");
+    let commit = j
+        .external_join(&gi, tree.as_deref())
+        .unwrap_or_else(|e| panic!("{creator:?} group, {joiner:?} joins: {e}"));
+    g.broadcast(usize::MAX, &commit);
+    g.members.push(j);
+    g.assert_agree();
+    let n = g.members.len();
+    g.message(n - 1, b"hello from the external joiner");
+    g.commit(n - 1, &[], true);
+    g.commit(0, &[], false);
+}
+
+#[test]
+fn external_commit_openmls_into_mls_rs_group() {
+    external_join(R, O, true);
+    external_join(R, O, false);
+}
+
+#[test]
+fn external_commit_mls_rs_into_openmls_group() {
+    external_join(O, R, true);
+    external_join(O, R, false);
+}
+
+#[test]
+fn external_commit_group_info_from_the_joining_side_member() {
+    // The GroupInfo is signed by a member of the joiner's own implementation (member 1).
+    for creator in Peer::ALL {
+        let mut g = Group::new(creator, &[other(creator)]);
+        let gi = g.members[1].export_group_info(true).expect("group info");
+        let mut j = client(creator, "external");
+        let commit = j.external_join(&gi, None).expect("external join");
+        g.broadcast(usize::MAX, &commit);
+        g.members.push(j);
+        g.assert_agree();
+    }
+}
+
+fn psk_setup(g: &mut Group, id: &[u8]) {
+    for m in &mut g.members {
+        m.register_external_psk(id, b"external psk secret, 32 bytes!!")
+            .expect("register psk");
+    }
+}
+
+#[test]
+fn external_psk_by_value_from_each_side() {
+    for creator in Peer::ALL {
+        let mut g = Group::new(creator, &[other(creator)]);
+        psk_setup(&mut g, b"psk-1");
+        g.commit(0, &[ProposalSpec::ExternalPsk(b"psk-1".to_vec())], false);
+        g.commit(1, &[ProposalSpec::ExternalPsk(b"psk-1".to_vec())], false);
+        g.message(1, b"after psk");
+    }
+}
+
+#[test]
+fn external_psk_by_reference_from_each_side() {
+    for creator in Peer::ALL {
+        let mut g = Group::new(creator, &[other(creator)]);
+        psk_setup(&mut g, b"psk-2");
+        // Proposed by one side, committed by the other.
+        for (proposer, committer) in [(0, 1), (1, 0)] {
+            let p = g.members[proposer]
+                .propose(&ProposalSpec::ExternalPsk(b"psk-2".to_vec()))
+                .expect("propose psk");
+            g.broadcast_proposal(proposer, &p);
+            g.commit(committer, &[], false);
+        }
+    }
+}
+
+#[test]
+fn external_psk_unknown_to_receiver_is_rejected() {
+    for creator in Peer::ALL {
+        let mut g = Group::new(creator, &[other(creator)]);
+        g.members[0]
+            .register_external_psk(b"only-mine", b"secret")
+            .expect("register");
+        let out = g.members[0]
+            .commit(&[ProposalSpec::ExternalPsk(b"only-mine".to_vec())], false)
+            .expect("commit with psk");
+        let err = g.members[1].process(&out.commit).expect_err("unknown PSK");
+        assert!(matches!(err, InteropError::Failed { .. }), "{err}");
+    }
+}
+
+/// The private-use extension alone (what RFC 9420 allows when every member supports it).
+fn bare_test_extension(data: &[u8]) -> Vec<RawExtension> {
+    vec![RawExtension {
+        extension_type: TEST_EXTENSION_TYPE,
+        data: data.to_vec(),
+    }]
+}
+
+/// `required_capabilities` naming the private-use extension, then the extension: the form
+/// OpenMLS insists on (see `gce_without_required_capabilities_is_rejected_by_openmls`).
+fn test_extension(data: &[u8]) -> Vec<RawExtension> {
+    let [hi, lo] = TEST_EXTENSION_TYPE.to_be_bytes();
+    let mut exts = vec![RawExtension {
+        extension_type: 3, // required_capabilities
+        // extension_types<V> = [0xff00], proposal_types<V> = [], credential_types<V> = []
+        data: vec![2, hi, lo, 0, 0],
+    }];
+    exts.extend(bare_test_extension(data));
+    exts
+}
+
+/// Difference: RFC 9420 (12.1.7) only asks that required capabilities be supported by all
+/// members; OpenMLS additionally rejects a GroupContextExtensions proposal whose non-default
+/// extensions are not listed in a `required_capabilities` extension of the same proposal
+/// (`ExtensionNotInRequiredCapabilities`), both when committing and when processing. mls-rs
+/// accepts it (every member advertises the extension in its capabilities).
+#[test]
+fn gce_without_required_capabilities_is_rejected_by_openmls() {
+    let proposal = ProposalSpec::GroupContextExtensions(bare_test_extension(b"bare"));
+    // OpenMLS will not commit it.
+    let mut g = Group::new(O, &[R, R]);
+    let err = g.members[0]
+        .commit(std::slice::from_ref(&proposal), false)
+        .expect_err("OpenMLS refuses");
+    assert!(
+        err.to_string()
+            .contains("ExtensionNotInRequiredCapabilities"),
+        "{err}"
+    );
+    // mls-rs commits it; the other mls-rs member accepts it, the OpenMLS member rejects it.
+    let out = g.members[1]
+        .commit(std::slice::from_ref(&proposal), false)
+        .expect("mls-rs commits a bare GCE");
+    g.members[1].merge_pending_commit().expect("merge");
+    g.members[2].process(&out.commit).expect("mls-rs accepts");
+    let err = g.members[0]
+        .process(&out.commit)
+        .expect_err("OpenMLS rejects");
+    assert!(
+        err.to_string()
+            .contains("ExtensionNotInRequiredCapabilities"),
+        "{err}"
+    );
+}
+
+#[test]
+fn group_context_extensions_by_value_from_each_side() {
+    for creator in Peer::ALL {
+        let mut g = Group::new(creator, &[other(creator), creator]);
+        for (by, data) in [(0, &b"from creator"[..]), (1, b"from other side")] {
+            g.commit(
+                by,
+                &[ProposalSpec::GroupContextExtensions(test_extension(data))],
+                false,
+            );
+            for m in &g.members {
+                assert_eq!(
+                    m.group_context_extensions().expect("gce"),
+                    test_extension(data),
+                    "{}",
+                    m.name()
+                );
+            }
+        }
+        // A joiner after the change sees the extension too.
+        g.add(1, &[creator]);
+        g.message(3, b"gce");
+    }
+}
+
+#[test]
+fn group_context_extensions_by_reference_from_each_side() {
+    for creator in Peer::ALL {
+        let mut g = Group::new(creator, &[other(creator)]);
+        for (proposer, committer) in [(0, 1), (1, 0)] {
+            let data = format!("proposed by {proposer}");
+            let p = g.members[proposer]
+                .propose(&ProposalSpec::GroupContextExtensions(test_extension(
+                    data.as_bytes(),
+                )))
+                .expect("propose gce");
+            g.broadcast_proposal(proposer, &p);
+            g.commit(committer, &[], false);
+            for m in &g.members {
+                assert_eq!(
+                    m.group_context_extensions().expect("gce"),
+                    test_extension(data.as_bytes())
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn add_and_remove_and_update_by_reference_from_each_side() {
+    for creator in Peer::ALL {
+        let mut g = Group::new(creator, &[other(creator), creator]);
+        // Update proposed by each side, committed by the other.
+        for (proposer, committer) in [(0, 1), (1, 0)] {
+            let p = g.members[proposer]
+                .propose(&ProposalSpec::Update)
+                .expect("propose update");
+            g.broadcast_proposal(proposer, &p);
+            g.commit(committer, &[], false);
+        }
+        // Remove member 2 proposed by 1, committed by 0.
+        let leaf = g.members[2].own_leaf();
+        let p = g.members[1]
+            .propose(&ProposalSpec::Remove(leaf))
+            .expect("propose remove");
+        g.broadcast_proposal(1, &p);
+        let out = g.members[0].commit(&[], false).expect("commit");
+        g.members[0].merge_pending_commit().expect("merge");
+        let removed = g.broadcast(0, &out.commit);
+        assert!(removed[2]);
+        g.members.remove(2);
+        g.assert_agree();
+        // Add proposed by 0, committed by 1.
+        let mut newcomer = client(other(creator), "newcomer");
+        let kp = newcomer.key_package().expect("kp");
+        let p = g.members[0]
+            .propose(&ProposalSpec::Add(kp))
+            .expect("propose add");
+        g.broadcast_proposal(0, &p);
+        let out = g.members[1].commit(&[], false).expect("commit");
+        g.deliver(1, &out.commit);
+        newcomer
+            .join(&out.welcome.expect("welcome"), None)
+            .expect("join");
+        g.members.push(newcomer);
+        g.assert_agree();
+    }
+}
+
+#[test]
+fn reinit_support() {
+    // OpenMLS has no API to propose or commit a ReInit: a typed Unsupported.
+    let mut g = Group::new(O, &[R]);
+    let err = g.members[0]
+        .commit(
+            &[ProposalSpec::ReInit {
+                group_id: b"new".to_vec(),
+            }],
+            false,
+        )
+        .expect_err("OpenMLS ReInit");
+    assert!(err.is_unsupported(), "{err}");
+    let err = g.members[0]
+        .propose(&ProposalSpec::ReInit {
+            group_id: b"new".to_vec(),
+        })
+        .expect_err("OpenMLS ReInit");
+    assert!(err.is_unsupported(), "{err}");
+
+    // mls-rs commits a ReInit; OpenMLS processes it (the epoch advances; the group must then be
+    // reinitialised, which OpenMLS cannot do).
+    let out = g.members[1]
+        .commit(
+            &[ProposalSpec::ReInit {
+                group_id: b"new".to_vec(),
+            }],
+            false,
+        )
+        .expect("mls-rs ReInit commit");
+    g.members[1].merge_pending_commit().expect("merge");
+    let got = g.members[0].process(&out.commit);
+    eprintln!("openmls processing an mls-rs ReInit commit: {got:?}");
+    assert!(matches!(got, Ok(Processed::Commit { .. })), "{got:?}");
+    assert_eq!(
+        g.members[0].epoch_authenticator().expect("auth"),
+        g.members[1].epoch_authenticator().expect("auth")
+    );
+    // After a ReInit commit no member may send application data (RFC 9420, 12.1.5).
+    let sent = g.members[0].protect(b"after reinit");
+    eprintln!("openmls protect after ReInit: {sent:?}");
+    let sent = g.members[1].protect(b"after reinit");
+    eprintln!("mls-rs protect after ReInit: {sent:?}");
+}
+
+#[test]
+fn discard_pending_commit_then_process_other_side() {
+    for creator in Peer::ALL {
+        let mut g = Group::new(creator, &[other(creator)]);
+        // Both commit concurrently; the delivery service takes member 1's; member 0 discards.
+        let _lost = g.members[0].commit(&[], true).expect("commit 0");
+        let won = g.members[1].commit(&[], true).expect("commit 1");
+        g.members[0].discard_pending_commit().expect("discard");
+        g.deliver(1, &won.commit);
+        g.assert_agree();
+    }
+}
+
+/// 1,000 members alternating between the implementations (leaf 0 the creator, leaf 1 a real
+/// member of the other implementation, then key packages from each in turn). The two real members
+/// process each other's commits; their epoch authenticators agree at every epoch.
+#[test]
+fn large_group_1000_alternating() {
+    const N: usize = 1000;
+    for creator in Peer::ALL {
+        let mut g = Group::new(creator, &[other(creator)]);
+        let mut kps = Vec::with_capacity(N - 2);
+        for i in 2..N {
+            let peer = if i % 2 == 0 { creator } else { other(creator) };
+            let mut c = client(peer, &format!("kp-{i}"));
+            kps.push(c.key_package().expect("kp"));
+        }
+        // The other side adds the 998 in one commit.
+        let out = g.members[1].add_members(&kps).expect("add 998");
+        assert!(out.welcome.is_some());
+        g.members[1].merge_pending_commit().expect("merge");
+        g.members[0]
+            .process(&out.commit)
+            .expect("process add of 998");
+        let count = |g: &Group| {
+            g.members
+                .iter()
+                .map(|m| m.member_count())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(count(&g), [N, N]);
+        let agree = |g: &Group| {
+            assert_eq!(
+                g.members[0].epoch_authenticator().expect("auth"),
+                g.members[1].epoch_authenticator().expect("auth")
+            )
+        };
+        agree(&g);
+        // Commits with a path over a mostly blank tree, from each side.
+        for by in [0, 1, 1, 0] {
+            let out = g.members[by].commit(&[], true).expect("commit with path");
+            g.members[by].merge_pending_commit().expect("merge");
+            g.members[1 - by]
+                .process(&out.commit)
+                .expect("process commit");
+            agree(&g);
+        }
+        // Removes from each side.
+        for (by, leaf) in [(0, 500), (1, 501)] {
+            let out = g.members[by].remove(leaf).expect("remove");
+            g.members[by].merge_pending_commit().expect("merge");
+            g.members[1 - by]
+                .process(&out.commit)
+                .expect("process remove");
+            agree(&g);
+        }
+        assert_eq!(count(&g), [N - 2, N - 2]);
+        g.message(0, b"to the big group");
+        g.message(1, b"back");
+        // A new member joins by Welcome (the tree of 1,000 leaves in the GroupInfo).
+        let mut newcomer = client(other(creator), "newcomer");
+        let kp = newcomer.key_package().expect("kp");
+        let out = g.members[0].add_members(&[kp]).expect("add");
+        g.members[0].merge_pending_commit().expect("merge");
+        g.members[1].process(&out.commit).expect("process add");
+        newcomer
+            .join(&out.welcome.expect("welcome"), None)
+            .expect("join the large group");
+        g.members.push(newcomer);
+        agree(&g);
+        assert_eq!(
+            g.members[2].epoch_authenticator().expect("auth"),
+            g.members[0].epoch_authenticator().expect("auth")
+        );
+        g.message(2, b"newcomer");
+        assert_eq!(g.members[2].member_count(), N - 1);
+    }
+}
