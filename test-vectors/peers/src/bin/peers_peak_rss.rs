@@ -1,0 +1,70 @@
+//! Peak-RSS probe: `peers_peak_rss <openmls|mls-rs> <N>` creates a group of N members with one
+//! implementation (N-1 added by key packages in one commit, no path), joins one real member by the
+//! Welcome (ratchet tree in the GroupInfo), and prints the process's peak resident set size
+//! (`VmHWM`) after each step. Run one implementation per process so the peaks are comparable.
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use mls_peers::{new_client, rss::peak_rss_kib, Peer};
+
+fn run(peer: Peer, n: usize) -> mls_peers::Result<()> {
+    let report = |step: &str, t: Instant| {
+        let hwm =
+            peak_rss_kib().map_or("?".to_string(), |k| format!("{:.1} MiB", k as f64 / 1024.0));
+        println!(
+            "{:<8} N={n:<6} {step:<28} {:>9.1} ms  VmHWM {hwm}",
+            peer.name(),
+            t.elapsed().as_secs_f64() * 1e3
+        );
+    };
+    let t = Instant::now();
+    let mut joiner = new_client(peer, b"joiner")?;
+    let mut kps = vec![joiner.key_package()?];
+    for i in 2..n {
+        // Each key package from its own short-lived client: only the bytes are kept.
+        kps.push(new_client(peer, format!("member {i}").as_bytes())?.key_package()?);
+    }
+    report("key packages", t);
+
+    let t = Instant::now();
+    let mut creator = new_client(peer, b"creator")?;
+    creator.create_group(b"peak rss group")?;
+    let out = creator.add_members(&kps)?;
+    creator.merge_pending_commit()?;
+    drop(kps);
+    report("create + add N-1 + merge", t);
+
+    let t = Instant::now();
+    let welcome = out.welcome.unwrap_or_default();
+    joiner.join(&welcome, None)?;
+    report("join by Welcome", t);
+    if joiner.epoch_authenticator()? != creator.epoch_authenticator()? {
+        println!("epoch authenticators differ");
+    }
+    println!(
+        "peak_rss_kib {} {n} {}",
+        peer.name(),
+        peak_rss_kib().unwrap_or(0)
+    );
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    let parsed = match args.as_slice() {
+        [_, name, n] => Peer::from_name(name).zip(n.parse::<usize>().ok().filter(|n| *n >= 2)),
+        _ => None,
+    };
+    let Some((peer, n)) = parsed else {
+        eprintln!("usage: peers_peak_rss <openmls|mls-rs> <N >= 2>");
+        return ExitCode::from(2);
+    };
+    match run(peer, n) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
