@@ -619,3 +619,27 @@ fn large_group_1000_alternating() {
         assert_eq!(g.members[2].member_count(), N - 1);
     }
 }
+
+/// RFC 9420 (12.1): "a member that has observed one or more proposals within an epoch MUST send a
+/// Commit message before sending application data". Both enforce it, for the proposer and for the
+/// receivers: mls-rs with `CommitRequired`, OpenMLS with `GroupStateError(PendingProposal)`.
+#[test]
+fn protect_with_pending_proposals_is_refused() {
+    for creator in Peer::ALL {
+        let mut g = Group::new(creator, &[other(creator)]);
+        let p = g.members[0]
+            .propose(&ProposalSpec::Update)
+            .expect("propose update");
+        g.broadcast_proposal(0, &p);
+        for m in &mut g.members {
+            let err = m.protect(b"with a proposal pending").expect_err("refused");
+            let expected = match m.name() {
+                "mls-rs" => "CommitRequired",
+                _ => "PendingProposal",
+            };
+            assert!(err.to_string().contains(expected), "{err}");
+        }
+        g.commit(1, &[], false);
+        g.message(0, b"after the commit");
+    }
+}
