@@ -54,7 +54,7 @@ fn sizes() -> Vec<usize> {
 }
 
 /// Real joiners per fixture group; the rest of the N-1 added members are key packages only.
-const REAL_JOINERS: usize = 24;
+const REAL_JOINERS: usize = 32;
 
 /// A group of `n` built by one implementation and the members the benchmarks draw on.
 struct Fixture {
