@@ -33,6 +33,8 @@ pub fn varint_len(len: usize) -> Result<usize, TlsError> {
 }
 
 /// Appends the §2.1.2 varint header for a vector of `len` bytes.
+// The casts cannot truncate: `varint_len` has bounded `len` to the width chosen.
+#[allow(clippy::cast_possible_truncation)]
 pub fn write_varint(out: &mut Vec<u8>, len: usize) -> Result<(), TlsError> {
     match varint_len(len)? {
         1 => out.push(len as u8),

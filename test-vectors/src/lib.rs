@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
 
+mod crypto_basics;
 mod hexbytes;
 mod tree_math;
 
@@ -133,6 +134,7 @@ pub(crate) fn check_cases<T: DeserializeOwned>(
 pub fn check_json(kind: Kind, json: &str) -> Result<Outcome, String> {
     match kind {
         Kind::TreeMath => check_cases(json, tree_math::check),
+        Kind::CryptoBasics => check_cases(json, crypto_basics::check),
         _ => Ok(Outcome::Unsupported),
     }
 }

@@ -7,6 +7,24 @@ use tls_codec::{TlsDeserializeBytes, TlsSerialize, TlsSize};
 
 use crate::codec::VarBytes;
 
+pub mod aws_lc;
+pub mod curve448;
+pub mod error;
+pub mod hpke;
+pub mod kem;
+pub mod labels;
+pub mod provider;
+pub mod secret;
+pub mod suite;
+
+pub use aws_lc::{AwsLcProvider, AwsLcSuite};
+pub use error::CryptoError;
+pub use hpke::{Context as HpkeContext, Hpke, HpkeMode, PreparedInfo};
+pub use kem::{DhGroup, DhKem, Kem};
+pub use provider::{CipherSuiteProvider, CryptoProvider};
+pub use secret::Secret;
+pub use suite::{AeadAlgorithm, HashAlgorithm, KemAlgorithm, SignatureAlgorithm, SuiteAlgorithms};
+
 /// A cipher suite code point (RFC 9420 §17.1), open so unknown values survive a round trip.
 #[derive(
     Clone,

@@ -1,0 +1,760 @@
+//! The default provider, [`AwsLcProvider`], on `aws-lc-rs`: hashes, HMAC, HKDF, AEADs,
+//! Ed25519/ECDSA signatures, the X25519 and NIST-curve DH groups of DHKEM, and the OS RNG.
+//!
+//! X448 and Ed448 are not in aws-lc; they come from [`super::curve448`].
+
+use aws_lc_rs::{aead, agreement, digest, hkdf, hmac, rand, signature};
+
+use super::curve448;
+use super::error::{check_len, CryptoError};
+use super::hpke::{Hpke, HpkeMode, PreparedInfo};
+use super::kem::{DhGroup, DhKem, Kem};
+use super::provider::{CipherSuiteProvider, CryptoProvider};
+use super::secret::Secret;
+use super::suite::{
+    AeadAlgorithm, HashAlgorithm, KemAlgorithm, SignatureAlgorithm, SuiteAlgorithms,
+};
+use super::{CipherSuite, HpkeCiphertext, HpkePublicKey, SignaturePublicKey};
+
+// ---------------------------------------------------------------------------------------------
+// Hash, HMAC, HKDF
+
+fn digest_alg(alg: HashAlgorithm) -> &'static digest::Algorithm {
+    match alg {
+        HashAlgorithm::Sha256 => &digest::SHA256,
+        HashAlgorithm::Sha384 => &digest::SHA384,
+        HashAlgorithm::Sha512 => &digest::SHA512,
+    }
+}
+
+fn hmac_alg(alg: HashAlgorithm) -> hmac::Algorithm {
+    match alg {
+        HashAlgorithm::Sha256 => hmac::HMAC_SHA256,
+        HashAlgorithm::Sha384 => hmac::HMAC_SHA384,
+        HashAlgorithm::Sha512 => hmac::HMAC_SHA512,
+    }
+}
+
+fn hkdf_alg(alg: HashAlgorithm) -> hkdf::Algorithm {
+    match alg {
+        HashAlgorithm::Sha256 => hkdf::HKDF_SHA256,
+        HashAlgorithm::Sha384 => hkdf::HKDF_SHA384,
+        HashAlgorithm::Sha512 => hkdf::HKDF_SHA512,
+    }
+}
+
+/// `Hash(data)`.
+pub(crate) fn hash(alg: HashAlgorithm, data: &[u8]) -> Vec<u8> {
+    digest::digest(digest_alg(alg), data).as_ref().to_vec()
+}
+
+/// `HMAC(key, parts[0] || parts[1] || ...)`.
+pub(crate) fn hmac_parts(alg: HashAlgorithm, key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+    let key = hmac::Key::new(hmac_alg(alg), key);
+    let mut ctx = hmac::Context::with_key(&key);
+    for p in parts {
+        ctx.update(p);
+    }
+    ctx.sign().as_ref().to_vec()
+}
+
+/// Verifies an HMAC tag in constant time.
+pub(crate) fn hmac_verify(
+    alg: HashAlgorithm,
+    key: &[u8],
+    data: &[u8],
+    tag: &[u8],
+) -> Result<(), CryptoError> {
+    let key = hmac::Key::new(hmac_alg(alg), key);
+    // aws-lc's verify compares in constant time.
+    hmac::verify(&key, data, tag).map_err(|_| CryptoError::InvalidMac)
+}
+
+/// HKDF-Extract(salt, ikm) (RFC 5869 §2.2), with the IKM given in pieces. Equal to
+/// `HMAC(salt, ikm)`; an empty salt is the same HMAC key as `Nh` zero bytes.
+pub(crate) fn hkdf_extract(alg: HashAlgorithm, salt: &[u8], ikm: &[&[u8]]) -> Secret {
+    Secret::new(hmac_parts(alg, salt, ikm))
+}
+
+struct Len(usize);
+
+impl hkdf::KeyType for Len {
+    fn len(&self) -> usize {
+        self.0
+    }
+}
+
+/// HKDF-Expand(prk, info, len) (RFC 5869 §2.3), with the info given in pieces.
+pub(crate) fn hkdf_expand(
+    alg: HashAlgorithm,
+    prk: &[u8],
+    info: &[&[u8]],
+    len: usize,
+) -> Result<Secret, CryptoError> {
+    // RFC 5869 §2.3: L <= 255 * HashLen.
+    if len > 255 * alg.output_len() {
+        return Err(CryptoError::KdfOutputTooLong(len));
+    }
+    let prk = hkdf::Prk::new_less_safe(hkdf_alg(alg), prk);
+    let okm = prk
+        .expand(info, Len(len))
+        .map_err(|_| CryptoError::KdfOutputTooLong(len))?;
+    let mut out = Secret::zero(len);
+    okm.fill(out.as_mut_bytes())
+        .map_err(|_| CryptoError::Library("HKDF-Expand"))?;
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------------
+// AEAD
+
+fn aead_key(alg: AeadAlgorithm, key: &[u8]) -> Result<aead::LessSafeKey, CryptoError> {
+    check_len("AEAD key", alg.key_len(), key.len())?;
+    let a = match alg {
+        AeadAlgorithm::Aes128Gcm => &aead::AES_128_GCM,
+        AeadAlgorithm::Aes256Gcm => &aead::AES_256_GCM,
+        AeadAlgorithm::ChaCha20Poly1305 => &aead::CHACHA20_POLY1305,
+    };
+    let unbound = aead::UnboundKey::new(a, key).map_err(|_| CryptoError::Library("AEAD key"))?;
+    Ok(aead::LessSafeKey::new(unbound))
+}
+
+fn aead_nonce(alg: AeadAlgorithm, nonce: &[u8]) -> Result<aead::Nonce, CryptoError> {
+    check_len("AEAD nonce", alg.nonce_len(), nonce.len())?;
+    aead::Nonce::try_assume_unique_for_key(nonce).map_err(|_| CryptoError::Library("AEAD nonce"))
+}
+
+/// AEAD encryption: returns ciphertext with the tag appended.
+pub(crate) fn aead_seal(
+    alg: AeadAlgorithm,
+    key: &[u8],
+    nonce: &[u8],
+    aad: &[u8],
+    plaintext: &[u8],
+) -> Result<Vec<u8>, CryptoError> {
+    let key = aead_key(alg, key)?;
+    let nonce = aead_nonce(alg, nonce)?;
+    let mut buf = Vec::with_capacity(plaintext.len() + alg.tag_len());
+    buf.extend_from_slice(plaintext);
+    key.seal_in_place_append_tag(nonce, aead::Aad::from(aad), &mut buf)
+        .map_err(|_| CryptoError::Library("AEAD seal"))?;
+    Ok(buf)
+}
+
+/// AEAD decryption of ciphertext-with-tag.
+pub(crate) fn aead_open(
+    alg: AeadAlgorithm,
+    key: &[u8],
+    nonce: &[u8],
+    aad: &[u8],
+    ciphertext: &[u8],
+) -> Result<Vec<u8>, CryptoError> {
+    let key = aead_key(alg, key)?;
+    let nonce = aead_nonce(alg, nonce)?;
+    if ciphertext.len() < alg.tag_len() {
+        return Err(CryptoError::AeadOpenFailed);
+    }
+    let mut buf = ciphertext.to_vec();
+    let pt_len = key
+        .open_in_place(nonce, aead::Aad::from(aad), &mut buf)
+        .map_err(|_| CryptoError::AeadOpenFailed)?
+        .len();
+    buf.truncate(pt_len);
+    Ok(buf)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Randomness
+
+/// Fills `out` from the operating system's CSPRNG.
+pub(crate) fn random_fill(out: &mut [u8]) -> Result<(), CryptoError> {
+    use rand::SecureRandom;
+    rand::SystemRandom::new()
+        .fill(out)
+        .map_err(|_| CryptoError::RandomFailure)
+}
+
+/// `len` random bytes as a [`Secret`].
+pub(crate) fn random_secret(len: usize) -> Result<Secret, CryptoError> {
+    let mut s = Secret::zero(len);
+    random_fill(s.as_mut_bytes())?;
+    Ok(s)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Signatures
+
+struct EcdsaParams {
+    ecdh: &'static agreement::Algorithm,
+    signing: &'static signature::EcdsaSigningAlgorithm,
+    verify: &'static signature::EcdsaVerificationAlgorithm,
+    scalar_len: usize,
+}
+
+fn ecdsa_params(alg: SignatureAlgorithm) -> Option<EcdsaParams> {
+    match alg {
+        SignatureAlgorithm::EcdsaP256Sha256 => Some(EcdsaParams {
+            ecdh: &agreement::ECDH_P256,
+            signing: &signature::ECDSA_P256_SHA256_ASN1_SIGNING,
+            verify: &signature::ECDSA_P256_SHA256_ASN1,
+            scalar_len: 32,
+        }),
+        SignatureAlgorithm::EcdsaP384Sha384 => Some(EcdsaParams {
+            ecdh: &agreement::ECDH_P384,
+            signing: &signature::ECDSA_P384_SHA384_ASN1_SIGNING,
+            verify: &signature::ECDSA_P384_SHA384_ASN1,
+            scalar_len: 48,
+        }),
+        SignatureAlgorithm::EcdsaP521Sha512 => Some(EcdsaParams {
+            ecdh: &agreement::ECDH_P521,
+            signing: &signature::ECDSA_P521_SHA512_ASN1_SIGNING,
+            verify: &signature::ECDSA_P521_SHA512_ASN1,
+            scalar_len: 66,
+        }),
+        _ => None,
+    }
+}
+
+/// Left-pads a big-endian scalar that is one byte short (the official vectors carry some
+/// 65-byte P-521 keys); any other length mismatch is an error.
+fn fixed_scalar(sk: &[u8], scalar_len: usize) -> Result<Secret, CryptoError> {
+    if sk.len() == scalar_len {
+        Ok(Secret::from_slice(sk))
+    } else if scalar_len == 66 && sk.len() == 65 {
+        let mut v = Vec::with_capacity(66);
+        v.push(0);
+        v.extend_from_slice(sk);
+        Ok(Secret::new(v))
+    } else {
+        Err(CryptoError::InvalidLength {
+            what: "private key",
+            expected: scalar_len,
+            actual: sk.len(),
+        })
+    }
+}
+
+/// Uncompressed public point of an EC scalar.
+fn ec_public_key(alg: &'static agreement::Algorithm, sk: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    let key = agreement::PrivateKey::from_private_key(alg, sk)
+        .map_err(|_| CryptoError::InvalidPrivateKey)?;
+    let pk = key
+        .compute_public_key()
+        .map_err(|_| CryptoError::InvalidPrivateKey)?;
+    Ok(pk.as_ref().to_vec())
+}
+
+fn ec_generate(alg: &'static agreement::Algorithm) -> Result<(Secret, Vec<u8>), CryptoError> {
+    use aws_lc_rs::encoding::{AsBigEndian, EcPrivateKeyBin};
+    let key = agreement::PrivateKey::generate(alg).map_err(|_| CryptoError::RandomFailure)?;
+    let bin: EcPrivateKeyBin<'static> = key
+        .as_be_bytes()
+        .map_err(|_| CryptoError::Library("EC key serialization"))?;
+    let pk = key
+        .compute_public_key()
+        .map_err(|_| CryptoError::Library("EC public key"))?;
+    Ok((Secret::from_slice(bin.as_ref()), pk.as_ref().to_vec()))
+}
+
+/// A fresh signature key pair: (raw private key, public key).
+pub(crate) fn signature_generate(
+    alg: SignatureAlgorithm,
+) -> Result<(Secret, Vec<u8>), CryptoError> {
+    match alg {
+        SignatureAlgorithm::Ed25519 => {
+            // RFC 8032 §5.1.5: the private key is 32 random bytes.
+            let sk = random_secret(32)?;
+            let pk = signature_public_key(alg, sk.as_bytes())?;
+            Ok((sk, pk))
+        }
+        SignatureAlgorithm::Ed448 => curve448::ed448_generate(),
+        _ => {
+            let p = ecdsa_params(alg).ok_or(CryptoError::Library("ECDSA parameters"))?;
+            ec_generate(p.ecdh)
+        }
+    }
+}
+
+/// The public key of a raw signature private key.
+pub(crate) fn signature_public_key(
+    alg: SignatureAlgorithm,
+    sk: &[u8],
+) -> Result<Vec<u8>, CryptoError> {
+    match alg {
+        SignatureAlgorithm::Ed25519 => {
+            check_len("Ed25519 private key", 32, sk.len())?;
+            let kp = signature::Ed25519KeyPair::from_seed_unchecked(sk)
+                .map_err(|_| CryptoError::InvalidPrivateKey)?;
+            use signature::KeyPair;
+            Ok(kp.public_key().as_ref().to_vec())
+        }
+        SignatureAlgorithm::Ed448 => curve448::ed448_public_key(sk),
+        _ => {
+            let p = ecdsa_params(alg).ok_or(CryptoError::Library("ECDSA parameters"))?;
+            let sk = fixed_scalar(sk, p.scalar_len)?;
+            ec_public_key(p.ecdh, sk.as_bytes())
+        }
+    }
+}
+
+/// Signs `msg` with a raw private key.
+pub(crate) fn sign(alg: SignatureAlgorithm, sk: &[u8], msg: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    match alg {
+        SignatureAlgorithm::Ed25519 => {
+            check_len("Ed25519 private key", 32, sk.len())?;
+            let kp = signature::Ed25519KeyPair::from_seed_unchecked(sk)
+                .map_err(|_| CryptoError::InvalidPrivateKey)?;
+            Ok(kp.sign(msg).as_ref().to_vec())
+        }
+        SignatureAlgorithm::Ed448 => curve448::ed448_sign(sk, msg),
+        _ => {
+            let p = ecdsa_params(alg).ok_or(CryptoError::Library("ECDSA parameters"))?;
+            let sk = fixed_scalar(sk, p.scalar_len)?;
+            let pk = ec_public_key(p.ecdh, sk.as_bytes())?;
+            let kp = signature::EcdsaKeyPair::from_private_key_and_public_key(
+                p.signing,
+                sk.as_bytes(),
+                &pk,
+            )
+            .map_err(|_| CryptoError::InvalidPrivateKey)?;
+            let sig = kp
+                .sign(&rand::SystemRandom::new(), msg)
+                .map_err(|_| CryptoError::Library("ECDSA sign"))?;
+            Ok(sig.as_ref().to_vec())
+        }
+    }
+}
+
+/// Verifies a signature over `msg`.
+pub(crate) fn verify(
+    alg: SignatureAlgorithm,
+    pk: &[u8],
+    msg: &[u8],
+    sig: &[u8],
+) -> Result<(), CryptoError> {
+    match alg {
+        SignatureAlgorithm::Ed25519 => {
+            check_len("Ed25519 public key", 32, pk.len())?;
+            signature::UnparsedPublicKey::new(&signature::ED25519, pk)
+                .verify(msg, sig)
+                .map_err(|_| CryptoError::InvalidSignature)
+        }
+        SignatureAlgorithm::Ed448 => curve448::ed448_verify(pk, msg, sig),
+        _ => {
+            let p = ecdsa_params(alg).ok_or(CryptoError::Library("ECDSA parameters"))?;
+            // RFC 9420 §5.1.1: uncompressed point representation only.
+            check_len("ECDSA public key", 2 * p.scalar_len + 1, pk.len())?;
+            if pk.first() != Some(&0x04) {
+                return Err(CryptoError::InvalidPublicKey);
+            }
+            signature::UnparsedPublicKey::new(p.verify, pk)
+                .verify(msg, sig)
+                .map_err(|_| CryptoError::InvalidSignature)
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// DH groups for DHKEM (RFC 9180 §4.1, §7.1)
+
+fn agreement_dh(
+    alg: &'static agreement::Algorithm,
+    sk: &[u8],
+    pk: &[u8],
+) -> Result<Secret, CryptoError> {
+    let key = agreement::PrivateKey::from_private_key(alg, sk)
+        .map_err(|_| CryptoError::InvalidPrivateKey)?;
+    agree(alg, &key, pk)
+}
+
+fn agree(
+    alg: &'static agreement::Algorithm,
+    key: &agreement::PrivateKey,
+    pk: &[u8],
+) -> Result<Secret, CryptoError> {
+    agreement::agree(
+        key,
+        agreement::UnparsedPublicKey::new(alg, pk),
+        CryptoError::KeyAgreementFailed,
+        |z| Ok(Secret::from_slice(z)),
+    )
+}
+
+fn agreement_ephemeral_dh(
+    alg: &'static agreement::Algorithm,
+    pk: &[u8],
+) -> Result<(Secret, Vec<u8>), CryptoError> {
+    let key = agreement::PrivateKey::generate(alg).map_err(|_| CryptoError::RandomFailure)?;
+    let pk_e = key
+        .compute_public_key()
+        .map_err(|_| CryptoError::Library("public key"))?;
+    let dh = agree(alg, &key, pk)?;
+    Ok((dh, pk_e.as_ref().to_vec()))
+}
+
+/// Checks an uncompressed NIST point encoding's length and prefix (RFC 9180 §7.1.1).
+fn check_nist_public(kem: KemAlgorithm, pk: &[u8]) -> Result<(), CryptoError> {
+    check_len("public key", kem.public_key_len(), pk.len())?;
+    if pk.first() != Some(&0x04) {
+        return Err(CryptoError::InvalidPublicKey);
+    }
+    Ok(())
+}
+
+/// The X25519 group (RFC 7748), for DHKEM(X25519, HKDF-SHA256).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct X25519;
+
+impl DhGroup for X25519 {
+    const KEM: KemAlgorithm = KemAlgorithm::DhKemX25519;
+    const ORDER: Option<&'static [u8]> = None;
+    const BITMASK: u8 = 0xff;
+
+    fn public_key(sk: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        check_len("X25519 private key", 32, sk.len())?;
+        let key = agreement::PrivateKey::from_private_key(&agreement::X25519, sk)
+            .map_err(|_| CryptoError::InvalidPrivateKey)?;
+        let pk = key
+            .compute_public_key()
+            .map_err(|_| CryptoError::InvalidPrivateKey)?;
+        Ok(pk.as_ref().to_vec())
+    }
+
+    fn generate() -> Result<(Secret, Vec<u8>), CryptoError> {
+        // RFC 9180 §7.1.3 serializes X25519 private keys as the raw 32 bytes; any 32 bytes are
+        // a valid key (clamping happens inside the scalar multiplication).
+        let sk = random_secret(32)?;
+        let pk = Self::public_key(sk.as_bytes())?;
+        Ok((sk, pk))
+    }
+
+    fn dh(sk: &[u8], pk: &[u8]) -> Result<Secret, CryptoError> {
+        check_len("X25519 private key", 32, sk.len())?;
+        check_len("X25519 public key", 32, pk.len())?;
+        agreement_dh(&agreement::X25519, sk, pk)
+    }
+
+    fn ephemeral_dh(pk: &[u8]) -> Result<(Secret, Vec<u8>), CryptoError> {
+        check_len("X25519 public key", 32, pk.len())?;
+        agreement_ephemeral_dh(&agreement::X25519, pk)
+    }
+}
+
+macro_rules! nist_group {
+    ($name:ident, $kem:expr, $alg:expr, $order:expr, $mask:expr, $doc:literal) => {
+        #[doc = $doc]
+        #[derive(Clone, Copy, Debug, Default)]
+        pub struct $name;
+
+        impl DhGroup for $name {
+            const KEM: KemAlgorithm = $kem;
+            const ORDER: Option<&'static [u8]> = Some($order);
+            const BITMASK: u8 = $mask;
+
+            fn public_key(sk: &[u8]) -> Result<Vec<u8>, CryptoError> {
+                let sk = fixed_scalar(sk, Self::KEM.private_key_len())?;
+                ec_public_key($alg, sk.as_bytes())
+            }
+
+            fn generate() -> Result<(Secret, Vec<u8>), CryptoError> {
+                ec_generate($alg)
+            }
+
+            fn dh(sk: &[u8], pk: &[u8]) -> Result<Secret, CryptoError> {
+                let sk = fixed_scalar(sk, Self::KEM.private_key_len())?;
+                check_nist_public(Self::KEM, pk)?;
+                agreement_dh($alg, sk.as_bytes(), pk)
+            }
+
+            fn ephemeral_dh(pk: &[u8]) -> Result<(Secret, Vec<u8>), CryptoError> {
+                check_nist_public(Self::KEM, pk)?;
+                agreement_ephemeral_dh($alg, pk)
+            }
+        }
+    };
+}
+
+/// Order of the P-256 group (big-endian).
+const P256_ORDER: [u8; 32] = [
+    0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51,
+];
+/// Order of the P-384 group (big-endian).
+const P384_ORDER: [u8; 48] = [
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xc7, 0x63, 0x4d, 0x81, 0xf4, 0x37, 0x2d, 0xdf,
+    0x58, 0x1a, 0x0d, 0xb2, 0x48, 0xb0, 0xa7, 0x7a, 0xec, 0xec, 0x19, 0x6a, 0xcc, 0xc5, 0x29, 0x73,
+];
+/// Order of the P-521 group (big-endian, 66 bytes).
+const P521_ORDER: [u8; 66] = [
+    0x01, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0xfa, 0x51, 0x86, 0x87, 0x83, 0xbf, 0x2f, 0x96, 0x6b, 0x7f, 0xcc, 0x01, 0x48, 0xf7, 0x09,
+    0xa5, 0xd0, 0x3b, 0xb5, 0xc9, 0xb8, 0x89, 0x9c, 0x47, 0xae, 0xbb, 0x6f, 0xb7, 0x1e, 0x91, 0x38,
+    0x64, 0x09,
+];
+
+nist_group!(
+    P256,
+    KemAlgorithm::DhKemP256,
+    &agreement::ECDH_P256,
+    &P256_ORDER,
+    0xff,
+    "The P-256 group, for DHKEM(P-256, HKDF-SHA256)."
+);
+nist_group!(
+    P384,
+    KemAlgorithm::DhKemP384,
+    &agreement::ECDH_P384,
+    &P384_ORDER,
+    0xff,
+    "The P-384 group, for DHKEM(P-384, HKDF-SHA384)."
+);
+nist_group!(
+    P521,
+    KemAlgorithm::DhKemP521,
+    &agreement::ECDH_P521,
+    &P521_ORDER,
+    0x01,
+    "The P-521 group, for DHKEM(P-521, HKDF-SHA512)."
+);
+
+/// The KEM implementation for a KEM algorithm.
+pub fn kem_for(kem: KemAlgorithm) -> Box<dyn Kem> {
+    match kem {
+        KemAlgorithm::DhKemP256 => Box::new(DhKem::<P256>::new()),
+        KemAlgorithm::DhKemP384 => Box::new(DhKem::<P384>::new()),
+        KemAlgorithm::DhKemP521 => Box::new(DhKem::<P521>::new()),
+        KemAlgorithm::DhKemX25519 => Box::new(DhKem::<X25519>::new()),
+        KemAlgorithm::DhKemX448 => Box::new(DhKem::<curve448::X448>::new()),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The provider
+
+/// The default [`CryptoProvider`]: every RFC 9420 suite (0x0001-0x0007) on aws-lc-rs, with
+/// X448/Ed448 from RustCrypto.
+#[derive(Debug)]
+pub struct AwsLcProvider {
+    suites: Vec<AwsLcSuite>,
+}
+
+impl AwsLcProvider {
+    /// A provider for all seven suites.
+    pub fn new() -> Self {
+        let suites = CipherSuite::ALL
+            .iter()
+            .filter_map(|cs| AwsLcSuite::new(*cs).ok())
+            .collect();
+        Self { suites }
+    }
+}
+
+impl Default for AwsLcProvider {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl CryptoProvider for AwsLcProvider {
+    fn suite(&self, cs: CipherSuite) -> Result<&dyn CipherSuiteProvider, CryptoError> {
+        self.suites
+            .iter()
+            .find(|s| s.suite == cs)
+            .map(|s| s as &dyn CipherSuiteProvider)
+            .ok_or(CryptoError::UnsupportedCipherSuite(cs))
+    }
+
+    fn supported_suites(&self) -> Vec<CipherSuite> {
+        self.suites.iter().map(|s| s.suite).collect()
+    }
+}
+
+/// One cipher suite on aws-lc-rs.
+pub struct AwsLcSuite {
+    suite: CipherSuite,
+    algs: SuiteAlgorithms,
+    hpke: Hpke,
+}
+
+impl std::fmt::Debug for AwsLcSuite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AwsLcSuite")
+            .field("suite", &self.suite)
+            .field("algs", &self.algs)
+            .finish()
+    }
+}
+
+impl AwsLcSuite {
+    /// The provider for one suite, or `UnsupportedCipherSuite`.
+    pub fn new(suite: CipherSuite) -> Result<Self, CryptoError> {
+        let algs = suite
+            .algorithms()
+            .ok_or(CryptoError::UnsupportedCipherSuite(suite))?;
+        let hpke = Hpke::new(kem_for(algs.kem), algs.hash, algs.aead);
+        Ok(Self { suite, algs, hpke })
+    }
+
+    /// The suite's HPKE instance (for contexts and exports beyond the trait's one-shot calls).
+    pub fn hpke(&self) -> &Hpke {
+        &self.hpke
+    }
+}
+
+impl CipherSuiteProvider for AwsLcSuite {
+    fn cipher_suite(&self) -> CipherSuite {
+        self.suite
+    }
+
+    fn algorithms(&self) -> SuiteAlgorithms {
+        self.algs
+    }
+
+    fn hash(&self, data: &[u8]) -> Vec<u8> {
+        hash(self.algs.hash, data)
+    }
+
+    fn mac(&self, key: &[u8], data: &[u8]) -> Vec<u8> {
+        hmac_parts(self.algs.hash, key, &[data])
+    }
+
+    fn mac_verify(&self, key: &[u8], data: &[u8], tag: &[u8]) -> Result<(), CryptoError> {
+        hmac_verify(self.algs.hash, key, data, tag)
+    }
+
+    fn kdf_extract(&self, salt: &[u8], ikm: &[u8]) -> Secret {
+        hkdf_extract(self.algs.hash, salt, &[ikm])
+    }
+
+    fn kdf_expand(&self, prk: &[u8], info: &[u8], len: usize) -> Result<Secret, CryptoError> {
+        hkdf_expand(self.algs.hash, prk, &[info], len)
+    }
+
+    fn aead_seal(
+        &self,
+        key: &[u8],
+        nonce: &[u8],
+        aad: &[u8],
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
+        aead_seal(self.algs.aead, key, nonce, aad, plaintext)
+    }
+
+    fn aead_open(
+        &self,
+        key: &[u8],
+        nonce: &[u8],
+        aad: &[u8],
+        ciphertext: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
+        aead_open(self.algs.aead, key, nonce, aad, ciphertext)
+    }
+
+    fn signature_generate(&self) -> Result<(Secret, SignaturePublicKey), CryptoError> {
+        let (sk, pk) = signature_generate(self.algs.signature)?;
+        Ok((sk, SignaturePublicKey(pk.into())))
+    }
+
+    fn signature_public_key(&self, sk: &Secret) -> Result<SignaturePublicKey, CryptoError> {
+        let pk = signature_public_key(self.algs.signature, sk.as_bytes())?;
+        Ok(SignaturePublicKey(pk.into()))
+    }
+
+    fn sign(&self, sk: &Secret, msg: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        sign(self.algs.signature, sk.as_bytes(), msg)
+    }
+
+    fn verify(&self, pk: &SignaturePublicKey, msg: &[u8], sig: &[u8]) -> Result<(), CryptoError> {
+        verify(self.algs.signature, pk.0.as_slice(), msg, sig)
+    }
+
+    fn kem_generate(&self) -> Result<(Secret, HpkePublicKey), CryptoError> {
+        let (sk, pk) = self.hpke.kem().generate_key_pair()?;
+        Ok((sk, HpkePublicKey(pk.into())))
+    }
+
+    fn kem_derive(&self, ikm: &[u8]) -> Result<(Secret, HpkePublicKey), CryptoError> {
+        let (sk, pk) = self.hpke.kem().derive_key_pair(ikm)?;
+        Ok((sk, HpkePublicKey(pk.into())))
+    }
+
+    fn kem_public_key(&self, sk: &Secret) -> Result<HpkePublicKey, CryptoError> {
+        let pk = self.hpke.kem().public_key(sk.as_bytes())?;
+        Ok(HpkePublicKey(pk.into()))
+    }
+
+    fn hpke_prepare(
+        &self,
+        info: &[u8],
+        psk: Option<(&[u8], &[u8])>,
+    ) -> Result<PreparedInfo, CryptoError> {
+        let mode = match psk {
+            None => HpkeMode::Base,
+            Some((psk, psk_id)) => HpkeMode::Psk {
+                psk: Secret::from_slice(psk),
+                psk_id: psk_id.to_vec(),
+            },
+        };
+        self.hpke.prepare(mode, info)
+    }
+
+    fn hpke_seal_prepared(
+        &self,
+        prepared: &PreparedInfo,
+        pk: &HpkePublicKey,
+        aad: &[u8],
+        plaintext: &[u8],
+    ) -> Result<HpkeCiphertext, CryptoError> {
+        self.hpke
+            .seal_prepared(prepared, pk.0.as_slice(), aad, plaintext)
+    }
+
+    fn hpke_open_prepared(
+        &self,
+        prepared: &PreparedInfo,
+        ct: &HpkeCiphertext,
+        sk: &Secret,
+        aad: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
+        self.hpke.open_prepared(
+            prepared,
+            ct.kem_output.as_slice(),
+            sk.as_bytes(),
+            aad,
+            ct.ciphertext.as_slice(),
+        )
+    }
+
+    fn hpke_export_sender(
+        &self,
+        pk: &HpkePublicKey,
+        info: &[u8],
+        exporter_context: &[u8],
+        len: usize,
+    ) -> Result<(Vec<u8>, Secret), CryptoError> {
+        let (enc, ctx) = self
+            .hpke
+            .setup_sender(&HpkeMode::Base, pk.0.as_slice(), info)?;
+        Ok((enc, ctx.export(exporter_context, len)?))
+    }
+
+    fn hpke_export_receiver(
+        &self,
+        enc: &[u8],
+        sk: &Secret,
+        info: &[u8],
+        exporter_context: &[u8],
+        len: usize,
+    ) -> Result<Secret, CryptoError> {
+        let ctx = self
+            .hpke
+            .setup_receiver(&HpkeMode::Base, enc, sk.as_bytes(), info)?;
+        ctx.export(exporter_context, len)
+    }
+
+    fn random_bytes(&self, out: &mut [u8]) -> Result<(), CryptoError> {
+        random_fill(out)
+    }
+}

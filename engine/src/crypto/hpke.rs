@@ -1,0 +1,397 @@
+//! HPKE (RFC 9180) on aws-lc-rs primitives: the labelled KDF, the key schedule, base and PSK
+//! modes, single-shot seal/open, encryption contexts and the secret export. The KEM is any
+//! [`Kem`]; nothing here assumes Diffie-Hellman.
+//!
+//! The recipient-independent part of the key schedule (`psk_id_hash`, `info_hash`,
+//! `key_schedule_context`) can be computed once as a [`PreparedInfo`] and reused for any number
+//! of recipients.
+
+use super::aws_lc::{aead_open, aead_seal, hkdf_expand, hkdf_extract};
+use super::error::CryptoError;
+use super::kem::Kem;
+use super::secret::Secret;
+use super::suite::{AeadAlgorithm, HashAlgorithm};
+use super::HpkeCiphertext;
+
+/// The RFC 9180 §4 version label.
+const HPKE_V1: &[u8] = b"HPKE-v1";
+
+/// `LabeledExtract(salt, label, ikm)` (RFC 9180 §4).
+pub(crate) fn labeled_extract(
+    kdf: HashAlgorithm,
+    suite_id: &[u8],
+    salt: &[u8],
+    label: &[u8],
+    ikm: &[u8],
+) -> Secret {
+    hkdf_extract(kdf, salt, &[HPKE_V1, suite_id, label, ikm])
+}
+
+/// `LabeledExpand(prk, label, info, L)` (RFC 9180 §4).
+pub(crate) fn labeled_expand(
+    kdf: HashAlgorithm,
+    suite_id: &[u8],
+    prk: &[u8],
+    label: &[u8],
+    info: &[u8],
+    len: usize,
+) -> Result<Secret, CryptoError> {
+    // I2OSP(L, 2): L must fit in two bytes.
+    let l = u16::try_from(len).map_err(|_| CryptoError::KdfOutputTooLong(len))?;
+    hkdf_expand(
+        kdf,
+        prk,
+        &[&l.to_be_bytes(), HPKE_V1, suite_id, label, info],
+        len,
+    )
+}
+
+/// The HPKE mode and its PSK inputs (RFC 9180 §5). Auth modes are not needed by MLS.
+#[derive(Clone, Debug)]
+pub enum HpkeMode {
+    /// `mode_base` (0x00).
+    Base,
+    /// `mode_psk` (0x01) with the PSK and its identifier; both must be non-empty.
+    Psk {
+        /// The pre-shared key.
+        psk: Secret,
+        /// The PSK identifier.
+        psk_id: Vec<u8>,
+    },
+}
+
+impl HpkeMode {
+    fn id(&self) -> u8 {
+        match self {
+            HpkeMode::Base => 0x00,
+            HpkeMode::Psk { .. } => 0x01,
+        }
+    }
+}
+
+/// The recipient-independent part of the HPKE key schedule for one `(mode, psk, info)`:
+/// computed once by [`Hpke::prepare`], then reused for any number of recipients.
+#[derive(Clone, Debug)]
+pub struct PreparedInfo {
+    /// The HPKE suite it was prepared for.
+    suite_id: [u8; 10],
+    /// The PSK (empty in base mode, RFC 9180 §5.1 `default_psk`).
+    psk: Secret,
+    /// `mode || psk_id_hash || info_hash`.
+    key_schedule_context: Vec<u8>,
+}
+
+/// An HPKE instance: one KEM, KDF and AEAD (RFC 9180 §5).
+pub struct Hpke {
+    kem: Box<dyn Kem>,
+    kdf: HashAlgorithm,
+    aead: AeadAlgorithm,
+    /// `"HPKE" || I2OSP(kem_id, 2) || I2OSP(kdf_id, 2) || I2OSP(aead_id, 2)`.
+    suite_id: [u8; 10],
+}
+
+impl std::fmt::Debug for Hpke {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hpke")
+            .field("kem", &self.kem.algorithm())
+            .field("kdf", &self.kdf)
+            .field("aead", &self.aead)
+            .finish()
+    }
+}
+
+impl Hpke {
+    /// HPKE with the given KEM, KDF and AEAD.
+    pub fn new(kem: Box<dyn Kem>, kdf: HashAlgorithm, aead: AeadAlgorithm) -> Self {
+        let k = kem.id().to_be_bytes();
+        let d = kdf.hpke_kdf_id().to_be_bytes();
+        let a = aead.hpke_aead_id().to_be_bytes();
+        let suite_id = [b'H', b'P', b'K', b'E', k[0], k[1], d[0], d[1], a[0], a[1]];
+        Self {
+            kem,
+            kdf,
+            aead,
+            suite_id,
+        }
+    }
+
+    /// The KEM.
+    pub fn kem(&self) -> &dyn Kem {
+        self.kem.as_ref()
+    }
+
+    /// The KDF.
+    pub fn kdf(&self) -> HashAlgorithm {
+        self.kdf
+    }
+
+    /// The AEAD.
+    pub fn aead(&self) -> AeadAlgorithm {
+        self.aead
+    }
+
+    /// The first half of `KeySchedule` (RFC 9180 §5.1): `VerifyPSKInputs`, `psk_id_hash`,
+    /// `info_hash` and `key_schedule_context`, none of which depend on the recipient.
+    pub fn prepare(&self, mode: HpkeMode, info: &[u8]) -> Result<PreparedInfo, CryptoError> {
+        let mode_id = mode.id();
+        let (psk, psk_id) = match mode {
+            HpkeMode::Base => (Secret::default(), Vec::new()),
+            HpkeMode::Psk { psk, psk_id } => {
+                // VerifyPSKInputs: in PSK mode both the PSK and its id must be given.
+                if psk.is_empty() || psk_id.is_empty() {
+                    return Err(CryptoError::InconsistentPsk);
+                }
+                (psk, psk_id)
+            }
+        };
+        let psk_id_hash = labeled_extract(self.kdf, &self.suite_id, b"", b"psk_id_hash", &psk_id);
+        let info_hash = labeled_extract(self.kdf, &self.suite_id, b"", b"info_hash", info);
+        let mut key_schedule_context = Vec::with_capacity(1 + 2 * self.kdf.output_len());
+        key_schedule_context.push(mode_id);
+        key_schedule_context.extend_from_slice(psk_id_hash.as_bytes());
+        key_schedule_context.extend_from_slice(info_hash.as_bytes());
+        Ok(PreparedInfo {
+            suite_id: self.suite_id,
+            psk,
+            key_schedule_context,
+        })
+    }
+
+    /// The second half of `KeySchedule` (RFC 9180 §5.1). The exporter secret is derived only
+    /// when asked for (single-shot seal/open never use it).
+    fn key_schedule(
+        &self,
+        prepared: &PreparedInfo,
+        shared_secret: &Secret,
+        with_exporter: bool,
+    ) -> Result<Context, CryptoError> {
+        if prepared.suite_id != self.suite_id {
+            return Err(CryptoError::SuiteMismatch);
+        }
+        let ksc = &prepared.key_schedule_context;
+        let secret = labeled_extract(
+            self.kdf,
+            &self.suite_id,
+            shared_secret.as_bytes(),
+            b"secret",
+            prepared.psk.as_bytes(),
+        );
+        let expand = |label: &[u8], len| {
+            labeled_expand(self.kdf, &self.suite_id, secret.as_bytes(), label, ksc, len)
+        };
+        let key = expand(b"key", self.aead.key_len())?;
+        let base_nonce = expand(b"base_nonce", self.aead.nonce_len())?;
+        let exporter_secret = if with_exporter {
+            Some(expand(b"exp", self.kdf.output_len())?)
+        } else {
+            None
+        };
+        Ok(Context {
+            kdf: self.kdf,
+            aead: self.aead,
+            suite_id: self.suite_id,
+            key,
+            base_nonce,
+            exporter_secret,
+            seq: 0,
+        })
+    }
+
+    /// `SetupBaseS` / `SetupPSKS` with a prepared info: `(enc, context)`.
+    pub fn setup_sender_prepared(
+        &self,
+        prepared: &PreparedInfo,
+        pk: &[u8],
+    ) -> Result<(Vec<u8>, Context), CryptoError> {
+        let (shared_secret, enc) = self.kem.encap(pk)?;
+        Ok((enc, self.key_schedule(prepared, &shared_secret, true)?))
+    }
+
+    /// `SetupBaseR` / `SetupPSKR` with a prepared info.
+    pub fn setup_receiver_prepared(
+        &self,
+        prepared: &PreparedInfo,
+        enc: &[u8],
+        sk: &[u8],
+    ) -> Result<Context, CryptoError> {
+        let shared_secret = self.kem.decap(enc, sk)?;
+        self.key_schedule(prepared, &shared_secret, true)
+    }
+
+    /// `SetupBaseS` / `SetupPSKS` (RFC 9180 §5.1.1, §5.1.2): `(enc, context)`.
+    pub fn setup_sender(
+        &self,
+        mode: &HpkeMode,
+        pk: &[u8],
+        info: &[u8],
+    ) -> Result<(Vec<u8>, Context), CryptoError> {
+        let prepared = self.prepare(mode.clone(), info)?;
+        self.setup_sender_prepared(&prepared, pk)
+    }
+
+    /// `SetupBaseR` / `SetupPSKR` (RFC 9180 §5.1.1, §5.1.2).
+    pub fn setup_receiver(
+        &self,
+        mode: &HpkeMode,
+        enc: &[u8],
+        sk: &[u8],
+        info: &[u8],
+    ) -> Result<Context, CryptoError> {
+        let prepared = self.prepare(mode.clone(), info)?;
+        self.setup_receiver_prepared(&prepared, enc, sk)
+    }
+
+    /// Single-shot `Seal` (RFC 9180 §6.1) with a prepared info.
+    pub fn seal_prepared(
+        &self,
+        prepared: &PreparedInfo,
+        pk: &[u8],
+        aad: &[u8],
+        plaintext: &[u8],
+    ) -> Result<HpkeCiphertext, CryptoError> {
+        let (shared_secret, enc) = self.kem.encap(pk)?;
+        let mut ctx = self.key_schedule(prepared, &shared_secret, false)?;
+        let ciphertext = ctx.seal(aad, plaintext)?;
+        Ok(HpkeCiphertext {
+            kem_output: enc.into(),
+            ciphertext: ciphertext.into(),
+        })
+    }
+
+    /// Single-shot `Open` (RFC 9180 §6.1) with a prepared info.
+    pub fn open_prepared(
+        &self,
+        prepared: &PreparedInfo,
+        enc: &[u8],
+        sk: &[u8],
+        aad: &[u8],
+        ciphertext: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
+        let shared_secret = self.kem.decap(enc, sk)?;
+        let mut ctx = self.key_schedule(prepared, &shared_secret, false)?;
+        ctx.open(aad, ciphertext)
+    }
+
+    /// `SealBase(pkR, info, aad, pt)`.
+    pub fn seal_base(
+        &self,
+        pk: &[u8],
+        info: &[u8],
+        aad: &[u8],
+        plaintext: &[u8],
+    ) -> Result<HpkeCiphertext, CryptoError> {
+        let prepared = self.prepare(HpkeMode::Base, info)?;
+        self.seal_prepared(&prepared, pk, aad, plaintext)
+    }
+
+    /// `OpenBase(enc, skR, info, aad, ct)`.
+    pub fn open_base(
+        &self,
+        enc: &[u8],
+        sk: &[u8],
+        info: &[u8],
+        aad: &[u8],
+        ciphertext: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
+        let prepared = self.prepare(HpkeMode::Base, info)?;
+        self.open_prepared(&prepared, enc, sk, aad, ciphertext)
+    }
+
+    /// `SealBase` of one plaintext to many recipients, with `info` hashed once.
+    pub fn seal_base_many(
+        &self,
+        pks: &[&[u8]],
+        info: &[u8],
+        aad: &[u8],
+        plaintext: &[u8],
+    ) -> Result<Vec<HpkeCiphertext>, CryptoError> {
+        let prepared = self.prepare(HpkeMode::Base, info)?;
+        pks.iter()
+            .map(|pk| self.seal_prepared(&prepared, pk, aad, plaintext))
+            .collect()
+    }
+}
+
+/// An HPKE encryption context (RFC 9180 §5.2), for a sender or a recipient.
+pub struct Context {
+    kdf: HashAlgorithm,
+    aead: AeadAlgorithm,
+    suite_id: [u8; 10],
+    key: Secret,
+    base_nonce: Secret,
+    exporter_secret: Option<Secret>,
+    seq: u64,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("aead", &self.aead)
+            .field("seq", &self.seq)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Context {
+    /// `ComputeNonce(seq)`: `base_nonce XOR I2OSP(seq, Nn)`.
+    fn nonce(&self) -> Vec<u8> {
+        let mut nonce = self.base_nonce.as_bytes().to_vec();
+        let seq = self.seq.to_be_bytes();
+        let offset = nonce.len().saturating_sub(seq.len());
+        for (n, s) in nonce[offset..].iter_mut().zip(seq.iter()) {
+            *n ^= s;
+        }
+        nonce
+    }
+
+    /// `IncrementSeq()`: an error once the sequence number would overflow.
+    fn increment(&mut self) -> Result<(), CryptoError> {
+        self.seq = self
+            .seq
+            .checked_add(1)
+            .ok_or(CryptoError::MessageLimitReached)?;
+        Ok(())
+    }
+
+    /// `ContextS.Seal(aad, pt)`.
+    pub fn seal(&mut self, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        let ct = aead_seal(
+            self.aead,
+            self.key.as_bytes(),
+            &self.nonce(),
+            aad,
+            plaintext,
+        )?;
+        self.increment()?;
+        Ok(ct)
+    }
+
+    /// `ContextR.Open(aad, ct)`.
+    pub fn open(&mut self, aad: &[u8], ciphertext: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        let pt = aead_open(
+            self.aead,
+            self.key.as_bytes(),
+            &self.nonce(),
+            aad,
+            ciphertext,
+        )?;
+        self.increment()?;
+        Ok(pt)
+    }
+
+    /// `Context.Export(exporter_context, L)` (RFC 9180 §5.3).
+    pub fn export(&self, exporter_context: &[u8], len: usize) -> Result<Secret, CryptoError> {
+        let exporter_secret = self
+            .exporter_secret
+            .as_ref()
+            .ok_or(CryptoError::Library("context without exporter secret"))?;
+        labeled_expand(
+            self.kdf,
+            &self.suite_id,
+            exporter_secret.as_bytes(),
+            b"sec",
+            exporter_context,
+            len,
+        )
+    }
+}

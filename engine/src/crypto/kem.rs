@@ -1,0 +1,241 @@
+//! HPKE KEMs (RFC 9180 §4): the [`Kem`] trait every KEM implements, and [`DhKem`], the
+//! DH-based KEM of RFC 9180 §4.1, generic over a [`DhGroup`].
+//!
+//! Nothing outside this module assumes a KEM is Diffie-Hellman: HPKE sees only
+//! `encap`/`decap`/`derive_key_pair`, so post-quantum KEMs (ML-KEM, X-Wing) can be added as
+//! further implementations of [`Kem`].
+
+use std::marker::PhantomData;
+
+use subtle::ConstantTimeEq;
+
+use super::aws_lc::random_secret;
+use super::error::{check_len, CryptoError};
+use super::hpke::{labeled_expand, labeled_extract};
+use super::secret::Secret;
+use super::suite::KemAlgorithm;
+
+/// A key encapsulation mechanism (RFC 9180 §4). Keys are in their serialized forms
+/// (`SerializePublicKey`, `SerializePrivateKey`).
+pub trait Kem: Send + Sync {
+    /// Which KEM this is.
+    fn algorithm(&self) -> KemAlgorithm;
+
+    /// The HPKE KEM identifier.
+    fn id(&self) -> u16 {
+        self.algorithm().id()
+    }
+
+    /// `Nsecret`.
+    fn secret_len(&self) -> usize {
+        self.algorithm().secret_len()
+    }
+
+    /// `Nenc`.
+    fn enc_len(&self) -> usize {
+        self.algorithm().enc_len()
+    }
+
+    /// `Npk`.
+    fn public_key_len(&self) -> usize {
+        self.algorithm().public_key_len()
+    }
+
+    /// `Nsk`.
+    fn private_key_len(&self) -> usize {
+        self.algorithm().private_key_len()
+    }
+
+    /// `GenerateKeyPair()`: `(private key, public key)`.
+    fn generate_key_pair(&self) -> Result<(Secret, Vec<u8>), CryptoError>;
+
+    /// `DeriveKeyPair(ikm)`: `(private key, public key)`, deterministic in `ikm`.
+    fn derive_key_pair(&self, ikm: &[u8]) -> Result<(Secret, Vec<u8>), CryptoError>;
+
+    /// The public key of a private key.
+    fn public_key(&self, sk: &[u8]) -> Result<Vec<u8>, CryptoError>;
+
+    /// `Encap(pkR)`: `(shared_secret, enc)`.
+    fn encap(&self, pk: &[u8]) -> Result<(Secret, Vec<u8>), CryptoError>;
+
+    /// `Decap(enc, skR)`: the shared secret.
+    fn decap(&self, enc: &[u8], sk: &[u8]) -> Result<Secret, CryptoError>;
+}
+
+/// A Diffie-Hellman group as DHKEM needs it (RFC 9180 §4.1). Private keys are serialized with
+/// SerializePrivateKey (RFC 9180 §7.1.2), public keys with SerializePublicKey.
+pub trait DhGroup: Send + Sync + 'static {
+    /// The DHKEM built on this group (identifier, sizes and KDF).
+    const KEM: KemAlgorithm;
+    /// The group order, big-endian and `Nsk` bytes long, for the NIST curves' DeriveKeyPair
+    /// rejection loop; `None` for X25519/X448, whose every `Nsk`-byte string is a key.
+    const ORDER: Option<&'static [u8]>;
+    /// The mask applied to the first candidate byte (RFC 9180 §7.1.3: 0xff for P-256 and P-384,
+    /// 0x01 for P-521).
+    const BITMASK: u8;
+
+    /// The public key of a private key.
+    fn public_key(sk: &[u8]) -> Result<Vec<u8>, CryptoError>;
+
+    /// A fresh key pair.
+    fn generate() -> Result<(Secret, Vec<u8>), CryptoError>;
+
+    /// `DH(sk, pk)`: the raw shared value; invalid public keys are errors.
+    fn dh(sk: &[u8], pk: &[u8]) -> Result<Secret, CryptoError>;
+
+    /// A fresh ephemeral key pair used at once: `(DH(skE, pk), pkE)`.
+    fn ephemeral_dh(pk: &[u8]) -> Result<(Secret, Vec<u8>), CryptoError> {
+        let (sk, pk_e) = Self::generate()?;
+        Ok((Self::dh(sk.as_bytes(), pk)?, pk_e))
+    }
+}
+
+/// DHKEM(Group, KDF) of RFC 9180 §4.1.
+pub struct DhKem<G: DhGroup> {
+    /// `"KEM" || I2OSP(kem_id, 2)`.
+    suite_id: [u8; 5],
+    _group: PhantomData<G>,
+}
+
+impl<G: DhGroup> Default for DhKem<G> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<G: DhGroup> std::fmt::Debug for DhKem<G> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DhKem({:?})", G::KEM)
+    }
+}
+
+/// Constant-time `a < b` for equal-length big-endian integers.
+fn ct_less_than(a: &[u8], b: &[u8]) -> bool {
+    // Subtract b from a from the least significant byte up; a final borrow means a < b.
+    let mut borrow: u16 = 0;
+    for (x, y) in a.iter().rev().zip(b.iter().rev()) {
+        let diff = u16::from(*x)
+            .wrapping_sub(u16::from(*y))
+            .wrapping_sub(borrow);
+        borrow = (diff >> 8) & 1;
+    }
+    borrow == 1
+}
+
+impl<G: DhGroup> DhKem<G> {
+    /// The KEM.
+    pub fn new() -> Self {
+        let id = G::KEM.id().to_be_bytes();
+        Self {
+            suite_id: [b'K', b'E', b'M', id[0], id[1]],
+            _group: PhantomData,
+        }
+    }
+
+    /// `ExtractAndExpand(dh, kem_context)` (RFC 9180 §4.1).
+    fn extract_and_expand(&self, dh: &Secret, kem_context: &[u8]) -> Result<Secret, CryptoError> {
+        // RFC 9180 §7.1.4: an all-zero DH output (X25519/X448 low-order input) is an error.
+        let zero = dh.as_bytes().iter().fold(0u8, |acc, b| acc | b);
+        if bool::from(zero.ct_eq(&0)) {
+            return Err(CryptoError::KeyAgreementFailed);
+        }
+        let kdf = G::KEM.kdf();
+        let eae_prk = labeled_extract(kdf, &self.suite_id, b"", b"eae_prk", dh.as_bytes());
+        labeled_expand(
+            kdf,
+            &self.suite_id,
+            eae_prk.as_bytes(),
+            b"shared_secret",
+            kem_context,
+            G::KEM.secret_len(),
+        )
+    }
+}
+
+impl<G: DhGroup> Kem for DhKem<G> {
+    fn algorithm(&self) -> KemAlgorithm {
+        G::KEM
+    }
+
+    fn generate_key_pair(&self) -> Result<(Secret, Vec<u8>), CryptoError> {
+        G::generate()
+    }
+
+    fn derive_key_pair(&self, ikm: &[u8]) -> Result<(Secret, Vec<u8>), CryptoError> {
+        // RFC 9180 §7.1.3.
+        let kdf = G::KEM.kdf();
+        let nsk = G::KEM.private_key_len();
+        let dkp_prk = labeled_extract(kdf, &self.suite_id, b"", b"dkp_prk", ikm);
+        let sk = match G::ORDER {
+            None => labeled_expand(kdf, &self.suite_id, dkp_prk.as_bytes(), b"sk", b"", nsk)?,
+            Some(order) => {
+                let mut found: Option<Secret> = None;
+                for counter in 0u8..=255 {
+                    let mut candidate = labeled_expand(
+                        kdf,
+                        &self.suite_id,
+                        dkp_prk.as_bytes(),
+                        b"candidate",
+                        &[counter],
+                        nsk,
+                    )?;
+                    let bytes = candidate.as_mut_bytes();
+                    if let Some(first) = bytes.first_mut() {
+                        *first &= G::BITMASK;
+                    }
+                    let nonzero = bytes.iter().fold(0u8, |acc, b| acc | b);
+                    let nonzero = !bool::from(nonzero.ct_eq(&0));
+                    if nonzero && ct_less_than(bytes, order) {
+                        found = Some(candidate);
+                        break;
+                    }
+                }
+                found.ok_or(CryptoError::DeriveKeyPairError)?
+            }
+        };
+        let pk = G::public_key(sk.as_bytes())?;
+        Ok((sk, pk))
+    }
+
+    fn public_key(&self, sk: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        G::public_key(sk)
+    }
+
+    fn encap(&self, pk: &[u8]) -> Result<(Secret, Vec<u8>), CryptoError> {
+        check_len("KEM public key", G::KEM.public_key_len(), pk.len())?;
+        let (dh, enc) = G::ephemeral_dh(pk)?;
+        let mut kem_context = Vec::with_capacity(enc.len() + pk.len());
+        kem_context.extend_from_slice(&enc);
+        kem_context.extend_from_slice(pk);
+        let shared = self.extract_and_expand(&dh, &kem_context)?;
+        Ok((shared, enc))
+    }
+
+    fn decap(&self, enc: &[u8], sk: &[u8]) -> Result<Secret, CryptoError> {
+        check_len("KEM encapsulation", G::KEM.enc_len(), enc.len())?;
+        let dh = G::dh(sk, enc)?;
+        let pk_rm = G::public_key(sk)?;
+        let mut kem_context = Vec::with_capacity(enc.len() + pk_rm.len());
+        kem_context.extend_from_slice(enc);
+        kem_context.extend_from_slice(&pk_rm);
+        self.extract_and_expand(&dh, &kem_context)
+    }
+}
+
+/// Random `Nsk` bytes, for groups whose every byte string is a valid private key.
+pub(crate) fn random_private_key(len: usize) -> Result<Secret, CryptoError> {
+    random_secret(len)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn less_than() {
+        assert!(ct_less_than(&[0, 1], &[0, 2]));
+        assert!(ct_less_than(&[0, 0xff], &[1, 0]));
+        assert!(!ct_less_than(&[1, 0], &[1, 0]));
+        assert!(!ct_less_than(&[2, 0], &[1, 0xff]));
+    }
+}

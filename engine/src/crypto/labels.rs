@@ -1,0 +1,187 @@
+//! The labelled operations of RFC 9420 §5 and §8 over any [`CipherSuiteProvider`]:
+//! ExpandWithLabel, DeriveSecret, DeriveTreeSecret, SignWithLabel/VerifyWithLabel,
+//! EncryptWithLabel/DecryptWithLabel and RefHash (KeyPackageRef, ProposalRef).
+
+use crate::codec::write_varint;
+
+use super::error::CryptoError;
+use super::hpke::PreparedInfo;
+use super::provider::CipherSuiteProvider;
+use super::secret::Secret;
+use super::{HpkeCiphertext, HpkePublicKey, SignaturePublicKey};
+
+/// The prefix every MLS label carries (RFC 9420 §5.1.2, §5.1.3, §8).
+const MLS_PREFIX: &[u8] = b"MLS 1.0 ";
+
+/// Appends `opaque data<V>` (RFC 9420 §2.1.2).
+fn write_opaque(out: &mut Vec<u8>, bytes: &[u8]) -> Result<(), CryptoError> {
+    write_varint(out, bytes.len())?;
+    out.extend_from_slice(bytes);
+    Ok(())
+}
+
+/// Appends `opaque label<V>` = "MLS 1.0 " + `label`.
+fn write_mls_label(out: &mut Vec<u8>, label: &str) -> Result<(), CryptoError> {
+    write_varint(out, MLS_PREFIX.len() + label.len())?;
+    out.extend_from_slice(MLS_PREFIX);
+    out.extend_from_slice(label.as_bytes());
+    Ok(())
+}
+
+/// `struct { opaque label<V>; opaque second<V>; }` with label = "MLS 1.0 " + `label`: the shape
+/// of SignContent and EncryptContext.
+fn labelled_pair(label: &str, second: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    let mut out = Vec::with_capacity(MLS_PREFIX.len() + label.len() + second.len() + 8);
+    write_mls_label(&mut out, label)?;
+    write_opaque(&mut out, second)?;
+    Ok(out)
+}
+
+/// `ExpandWithLabel(Secret, Label, Context, Length)` (RFC 9420 §8): `KDF.Expand(Secret,
+/// KDFLabel, Length)` with `KDFLabel = { uint16 length; opaque label<V>; opaque context<V> }`.
+pub fn expand_with_label(
+    cs: &dyn CipherSuiteProvider,
+    secret: &[u8],
+    label: &str,
+    context: &[u8],
+    length: usize,
+) -> Result<Secret, CryptoError> {
+    // KDFLabel.length is a uint16.
+    let len16 = u16::try_from(length).map_err(|_| CryptoError::KdfOutputTooLong(length))?;
+    let mut info = Vec::with_capacity(2 + MLS_PREFIX.len() + label.len() + context.len() + 8);
+    info.extend_from_slice(&len16.to_be_bytes());
+    write_mls_label(&mut info, label)?;
+    write_opaque(&mut info, context)?;
+    cs.kdf_expand(secret, &info, length)
+}
+
+/// `DeriveSecret(Secret, Label) = ExpandWithLabel(Secret, Label, "", KDF.Nh)` (RFC 9420 §8).
+pub fn derive_secret(
+    cs: &dyn CipherSuiteProvider,
+    secret: &[u8],
+    label: &str,
+) -> Result<Secret, CryptoError> {
+    expand_with_label(cs, secret, label, b"", cs.hash_len())
+}
+
+/// `DeriveTreeSecret(Secret, Label, Generation, Length)` (RFC 9420 §9.1): ExpandWithLabel with
+/// the generation as a big-endian uint32 context.
+pub fn derive_tree_secret(
+    cs: &dyn CipherSuiteProvider,
+    secret: &[u8],
+    label: &str,
+    generation: u32,
+    length: usize,
+) -> Result<Secret, CryptoError> {
+    expand_with_label(cs, secret, label, &generation.to_be_bytes(), length)
+}
+
+/// The encoded `SignContent` (RFC 9420 §5.1.2).
+pub fn sign_content(label: &str, content: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    labelled_pair(label, content)
+}
+
+/// `SignWithLabel(SignatureKey, Label, Content)` (RFC 9420 §5.1.2).
+pub fn sign_with_label(
+    cs: &dyn CipherSuiteProvider,
+    sk: &Secret,
+    label: &str,
+    content: &[u8],
+) -> Result<Vec<u8>, CryptoError> {
+    cs.sign(sk, &sign_content(label, content)?)
+}
+
+/// `VerifyWithLabel(VerificationKey, Label, Content, SignatureValue)` (RFC 9420 §5.1.2).
+pub fn verify_with_label(
+    cs: &dyn CipherSuiteProvider,
+    pk: &SignaturePublicKey,
+    label: &str,
+    content: &[u8],
+    signature: &[u8],
+) -> Result<(), CryptoError> {
+    cs.verify(pk, &sign_content(label, content)?, signature)
+}
+
+/// The encoded `EncryptContext` (RFC 9420 §5.1.3).
+pub fn encrypt_context(label: &str, context: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    labelled_pair(label, context)
+}
+
+/// Prepares EncryptWithLabel for one `(Label, Context)` so it can be sealed to many public keys
+/// with [`encrypt_with_label_prepared`] (the HPKE `info` is hashed once).
+pub fn prepare_encrypt_with_label(
+    cs: &dyn CipherSuiteProvider,
+    label: &str,
+    context: &[u8],
+) -> Result<PreparedInfo, CryptoError> {
+    cs.hpke_prepare(&encrypt_context(label, context)?, None)
+}
+
+/// EncryptWithLabel with a prepared `(Label, Context)`.
+pub fn encrypt_with_label_prepared(
+    cs: &dyn CipherSuiteProvider,
+    prepared: &PreparedInfo,
+    pk: &HpkePublicKey,
+    plaintext: &[u8],
+) -> Result<HpkeCiphertext, CryptoError> {
+    // RFC 9420 §5.1.3: the AAD is empty.
+    cs.hpke_seal_prepared(prepared, pk, b"", plaintext)
+}
+
+/// `EncryptWithLabel(PublicKey, Label, Context, Plaintext) = SealBase(PublicKey,
+/// EncryptContext, "", Plaintext)` (RFC 9420 §5.1.3).
+pub fn encrypt_with_label(
+    cs: &dyn CipherSuiteProvider,
+    pk: &HpkePublicKey,
+    label: &str,
+    context: &[u8],
+    plaintext: &[u8],
+) -> Result<HpkeCiphertext, CryptoError> {
+    let prepared = prepare_encrypt_with_label(cs, label, context)?;
+    encrypt_with_label_prepared(cs, &prepared, pk, plaintext)
+}
+
+/// `DecryptWithLabel(PrivateKey, Label, Context, KEMOutput, Ciphertext) = OpenBase(KEMOutput,
+/// PrivateKey, EncryptContext, "", Ciphertext)` (RFC 9420 §5.1.3).
+pub fn decrypt_with_label(
+    cs: &dyn CipherSuiteProvider,
+    sk: &Secret,
+    label: &str,
+    context: &[u8],
+    ct: &HpkeCiphertext,
+) -> Result<Vec<u8>, CryptoError> {
+    cs.hpke_open_base(ct, sk, &encrypt_context(label, context)?, b"")
+}
+
+/// `RefHash(label, value) = Hash(RefHashInput)` with `RefHashInput = { opaque label<V>;
+/// opaque value<V>; }` (RFC 9420 §5.2). The label is used as given (no "MLS 1.0 " prefix).
+pub fn ref_hash(
+    cs: &dyn CipherSuiteProvider,
+    label: &str,
+    value: &[u8],
+) -> Result<Vec<u8>, CryptoError> {
+    let mut input = Vec::with_capacity(label.len() + value.len() + 8);
+    write_opaque(&mut input, label.as_bytes())?;
+    write_opaque(&mut input, value)?;
+    Ok(cs.hash(&input))
+}
+
+/// `MakeKeyPackageRef(value)` over an encoded KeyPackage (RFC 9420 §5.2).
+pub fn key_package_ref(
+    cs: &dyn CipherSuiteProvider,
+    encoded_key_package: &[u8],
+) -> Result<Vec<u8>, CryptoError> {
+    ref_hash(cs, "MLS 1.0 KeyPackage Reference", encoded_key_package)
+}
+
+/// `MakeProposalRef(value)` over an encoded AuthenticatedContent (RFC 9420 §5.2).
+pub fn proposal_ref(
+    cs: &dyn CipherSuiteProvider,
+    encoded_authenticated_content: &[u8],
+) -> Result<Vec<u8>, CryptoError> {
+    ref_hash(
+        cs,
+        "MLS 1.0 Proposal Reference",
+        encoded_authenticated_content,
+    )
+}

@@ -1,0 +1,222 @@
+//! The provider seam: [`CryptoProvider`] hands out one [`CipherSuiteProvider`] per cipher suite,
+//! and the engine calls cryptography only through these two traits.
+
+use super::error::CryptoError;
+use super::hpke::PreparedInfo;
+use super::secret::Secret;
+use super::suite::SuiteAlgorithms;
+use super::{CipherSuite, HpkeCiphertext, HpkePublicKey, SignaturePublicKey};
+
+/// A source of cipher-suite implementations.
+pub trait CryptoProvider: Send + Sync {
+    /// The implementation of `suite`, or [`CryptoError::UnsupportedCipherSuite`].
+    fn suite(&self, suite: CipherSuite) -> Result<&dyn CipherSuiteProvider, CryptoError>;
+
+    /// Every suite this provider implements.
+    fn supported_suites(&self) -> Vec<CipherSuite>;
+}
+
+/// Every primitive of one MLS cipher suite (RFC 9420 §5.1): hash, MAC, KDF, AEAD, signature,
+/// HPKE (RFC 9180) and randomness. Private keys are [`Secret`]s in their raw serialization:
+/// HPKE keys as SerializePrivateKey (RFC 9180 §7.1.2), ECDSA keys as fixed-length big-endian
+/// scalars, EdDSA keys as the RFC 8032 private key.
+pub trait CipherSuiteProvider: Send + Sync {
+    /// The suite implemented.
+    fn cipher_suite(&self) -> CipherSuite;
+
+    /// The suite's algorithms (and through them every size).
+    fn algorithms(&self) -> SuiteAlgorithms;
+
+    /// `KDF.Nh`: hash and KDF-Extract output size.
+    fn hash_len(&self) -> usize {
+        self.algorithms().hash.output_len()
+    }
+
+    /// `AEAD.Nk`.
+    fn aead_key_len(&self) -> usize {
+        self.algorithms().aead.key_len()
+    }
+
+    /// `AEAD.Nn`.
+    fn aead_nonce_len(&self) -> usize {
+        self.algorithms().aead.nonce_len()
+    }
+
+    /// `Hash(data)`.
+    fn hash(&self, data: &[u8]) -> Vec<u8>;
+
+    /// `MAC(key, data)`: HMAC with the suite's hash.
+    fn mac(&self, key: &[u8], data: &[u8]) -> Vec<u8>;
+
+    /// Verifies a MAC tag in constant time; `InvalidMac` on mismatch.
+    fn mac_verify(&self, key: &[u8], data: &[u8], tag: &[u8]) -> Result<(), CryptoError>;
+
+    /// `KDF.Extract(salt, ikm)`.
+    fn kdf_extract(&self, salt: &[u8], ikm: &[u8]) -> Secret;
+
+    /// `KDF.Expand(prk, info, len)`.
+    fn kdf_expand(&self, prk: &[u8], info: &[u8], len: usize) -> Result<Secret, CryptoError>;
+
+    /// AEAD encryption; the tag is appended to the ciphertext.
+    fn aead_seal(
+        &self,
+        key: &[u8],
+        nonce: &[u8],
+        aad: &[u8],
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, CryptoError>;
+
+    /// AEAD decryption; `AeadOpenFailed` when the ciphertext, AAD, key or nonce do not match.
+    fn aead_open(
+        &self,
+        key: &[u8],
+        nonce: &[u8],
+        aad: &[u8],
+        ciphertext: &[u8],
+    ) -> Result<Vec<u8>, CryptoError>;
+
+    /// A fresh signature key pair.
+    fn signature_generate(&self) -> Result<(Secret, SignaturePublicKey), CryptoError>;
+
+    /// The public key of a signature private key.
+    fn signature_public_key(&self, sk: &Secret) -> Result<SignaturePublicKey, CryptoError>;
+
+    /// `Signature.Sign(sk, msg)`.
+    fn sign(&self, sk: &Secret, msg: &[u8]) -> Result<Vec<u8>, CryptoError>;
+
+    /// `Signature.Verify(pk, msg, sig)`; `InvalidSignature` when it does not verify.
+    fn verify(&self, pk: &SignaturePublicKey, msg: &[u8], sig: &[u8]) -> Result<(), CryptoError>;
+
+    /// A fresh HPKE key pair (`GenerateKeyPair`).
+    fn kem_generate(&self) -> Result<(Secret, HpkePublicKey), CryptoError>;
+
+    /// `DeriveKeyPair(ikm)` (RFC 9180 §7.1.3).
+    fn kem_derive(&self, ikm: &[u8]) -> Result<(Secret, HpkePublicKey), CryptoError>;
+
+    /// The public key of an HPKE private key.
+    fn kem_public_key(&self, sk: &Secret) -> Result<HpkePublicKey, CryptoError>;
+
+    /// Prepares the recipient-independent part of the HPKE key schedule (RFC 9180 §5.1:
+    /// `psk_id_hash`, `info_hash`, `key_schedule_context`) for `info`, in base mode (`psk` is
+    /// `None`) or PSK mode (`Some((psk, psk_id))`). Reuse it to seal to many recipients.
+    fn hpke_prepare(
+        &self,
+        info: &[u8],
+        psk: Option<(&[u8], &[u8])>,
+    ) -> Result<PreparedInfo, CryptoError>;
+
+    /// Single-shot HPKE seal (RFC 9180 §6.1) with a prepared info.
+    fn hpke_seal_prepared(
+        &self,
+        prepared: &PreparedInfo,
+        pk: &HpkePublicKey,
+        aad: &[u8],
+        plaintext: &[u8],
+    ) -> Result<HpkeCiphertext, CryptoError>;
+
+    /// Single-shot HPKE open (RFC 9180 §6.1) with a prepared info.
+    fn hpke_open_prepared(
+        &self,
+        prepared: &PreparedInfo,
+        ct: &HpkeCiphertext,
+        sk: &Secret,
+        aad: &[u8],
+    ) -> Result<Vec<u8>, CryptoError>;
+
+    /// `SealBase(pk, info, aad, pt)`.
+    fn hpke_seal_base(
+        &self,
+        pk: &HpkePublicKey,
+        info: &[u8],
+        aad: &[u8],
+        plaintext: &[u8],
+    ) -> Result<HpkeCiphertext, CryptoError> {
+        let prepared = self.hpke_prepare(info, None)?;
+        self.hpke_seal_prepared(&prepared, pk, aad, plaintext)
+    }
+
+    /// `OpenBase(enc, sk, info, aad, ct)`.
+    fn hpke_open_base(
+        &self,
+        ct: &HpkeCiphertext,
+        sk: &Secret,
+        info: &[u8],
+        aad: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
+        let prepared = self.hpke_prepare(info, None)?;
+        self.hpke_open_prepared(&prepared, ct, sk, aad)
+    }
+
+    /// `SealPSK(pk, info, aad, pt, psk, psk_id)`.
+    fn hpke_seal_psk(
+        &self,
+        pk: &HpkePublicKey,
+        info: &[u8],
+        aad: &[u8],
+        plaintext: &[u8],
+        psk: &[u8],
+        psk_id: &[u8],
+    ) -> Result<HpkeCiphertext, CryptoError> {
+        let prepared = self.hpke_prepare(info, Some((psk, psk_id)))?;
+        self.hpke_seal_prepared(&prepared, pk, aad, plaintext)
+    }
+
+    /// `OpenPSK(enc, sk, info, aad, ct, psk, psk_id)`.
+    fn hpke_open_psk(
+        &self,
+        ct: &HpkeCiphertext,
+        sk: &Secret,
+        info: &[u8],
+        aad: &[u8],
+        psk: &[u8],
+        psk_id: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
+        let prepared = self.hpke_prepare(info, Some((psk, psk_id)))?;
+        self.hpke_open_prepared(&prepared, ct, sk, aad)
+    }
+
+    /// `SealBase` of one plaintext to many recipients, hashing `info` once. Sequential; callers
+    /// wanting parallelism can share one [`PreparedInfo`] across threads instead.
+    fn hpke_seal_base_many(
+        &self,
+        pks: &[HpkePublicKey],
+        info: &[u8],
+        aad: &[u8],
+        plaintext: &[u8],
+    ) -> Result<Vec<HpkeCiphertext>, CryptoError> {
+        let prepared = self.hpke_prepare(info, None)?;
+        pks.iter()
+            .map(|pk| self.hpke_seal_prepared(&prepared, pk, aad, plaintext))
+            .collect()
+    }
+
+    /// `SetupBaseS(pk, info)` then `Export(exporter_context, len)`: returns `(enc, secret)`
+    /// (RFC 9420 §8.3 external init).
+    fn hpke_export_sender(
+        &self,
+        pk: &HpkePublicKey,
+        info: &[u8],
+        exporter_context: &[u8],
+        len: usize,
+    ) -> Result<(Vec<u8>, Secret), CryptoError>;
+
+    /// `SetupBaseR(enc, sk, info)` then `Export(exporter_context, len)`.
+    fn hpke_export_receiver(
+        &self,
+        enc: &[u8],
+        sk: &Secret,
+        info: &[u8],
+        exporter_context: &[u8],
+        len: usize,
+    ) -> Result<Secret, CryptoError>;
+
+    /// Fills `out` with random bytes from the operating system.
+    fn random_bytes(&self, out: &mut [u8]) -> Result<(), CryptoError>;
+
+    /// `len` random bytes.
+    fn random_vec(&self, len: usize) -> Result<Vec<u8>, CryptoError> {
+        let mut v = vec![0; len];
+        self.random_bytes(&mut v)?;
+        Ok(v)
+    }
+}
