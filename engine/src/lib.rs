@@ -5,4 +5,5 @@
 
 pub mod codec;
 pub mod crypto;
+pub mod messages;
 pub mod tree_math;

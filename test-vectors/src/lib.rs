@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 use serde::de::DeserializeOwned;
 
 mod crypto_basics;
+mod deserialization;
 mod hexbytes;
+mod messages;
 mod tree_math;
 
 pub use hexbytes::HexBytes;
@@ -135,6 +137,8 @@ pub fn check_json(kind: Kind, json: &str) -> Result<Outcome, String> {
     match kind {
         Kind::TreeMath => check_cases(json, tree_math::check),
         Kind::CryptoBasics => check_cases(json, crypto_basics::check),
+        Kind::Deserialization => check_cases(json, deserialization::check),
+        Kind::Messages => check_cases(json, messages::check),
         _ => Ok(Outcome::Unsupported),
     }
 }
