@@ -6,4 +6,5 @@
 pub mod codec;
 pub mod crypto;
 pub mod messages;
+pub mod tree;
 pub mod tree_math;
