@@ -13,6 +13,9 @@ mod deserialization;
 mod hexbytes;
 mod messages;
 mod tree_math;
+mod tree_operations;
+mod tree_validation;
+mod treekem;
 
 pub use hexbytes::HexBytes;
 
@@ -136,6 +139,9 @@ pub(crate) fn check_cases<T: DeserializeOwned>(
 pub fn check_json(kind: Kind, json: &str) -> Result<Outcome, String> {
     match kind {
         Kind::TreeMath => check_cases(json, tree_math::check),
+        Kind::TreeValidation => check_cases(json, tree_validation::check),
+        Kind::TreeOperations => check_cases(json, tree_operations::check),
+        Kind::TreeKem => check_cases(json, treekem::check),
         Kind::CryptoBasics => check_cases(json, crypto_basics::check),
         Kind::Deserialization => check_cases(json, deserialization::check),
         Kind::Messages => check_cases(json, messages::check),
