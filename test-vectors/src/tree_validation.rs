@@ -35,8 +35,7 @@ pub(crate) fn check(case: &Case) -> Result<(), String> {
             case.resolutions.len()
         ));
     }
-    for i in 0..width {
-        let n = NodeIndex(i as u32);
+    for (i, n) in (0..width).zip((0u32..).map(NodeIndex)) {
         let res: Vec<u32> = tree.resolution(n).iter().map(|x| x.0).collect();
         if res != case.resolutions[i] {
             return Err(format!(

@@ -12,6 +12,7 @@
 
 mod cow;
 mod error;
+pub mod generate;
 pub mod parent_hash;
 mod ratchet_tree;
 pub mod tree_hash;
@@ -25,3 +26,6 @@ pub use tree_kem::{DecryptedUpdatePath, GeneratedUpdatePath, PathPrivateKeys, Pe
 pub use tree_validation::{
     validate_tree, LifetimePolicy, TreeValidationError, TreeValidationParams,
 };
+
+#[cfg(test)]
+mod tests;

@@ -86,14 +86,14 @@ impl Tree {
         let size = TreeSize::for_leaves(n_leaves).ok_or(TreeError::TooLarge)?;
         let width = size.node_width() as usize;
         nodes.resize(width, None);
-        for (i, node) in nodes.iter().enumerate() {
+        for (i, node) in (0u32..).zip(nodes.iter()) {
             let ok = match node {
                 None => true,
                 Some(Node::Leaf(_)) => i % 2 == 0,
                 Some(Node::Parent(_)) => i % 2 == 1,
             };
             if !ok {
-                return Err(TreeError::WrongNodeType(NodeIndex(i as u32)));
+                return Err(TreeError::WrongNodeType(NodeIndex(i)));
             }
         }
         let counts = compute_counts(&nodes);
@@ -176,9 +176,9 @@ impl Tree {
         self.nodes
             .iter()
             .step_by(2)
-            .enumerate()
-            .filter_map(|(i, n)| match n.as_deref() {
-                Some(Node::Leaf(l)) => Some((LeafIndex(i as u32), l)),
+            .zip(0u32..)
+            .filter_map(|(n, i)| match n.as_deref() {
+                Some(Node::Leaf(l)) => Some((LeafIndex(i), l)),
                 _ => None,
             })
     }
@@ -462,25 +462,32 @@ impl Tree {
 
 /// Non-blank counts for a full array, bottom-up, in O(N).
 fn compute_counts(nodes: &[Option<Node>]) -> Vec<Counts> {
-    let mut counts = vec![Counts::default(); nodes.len()];
-    for (i, n) in nodes.iter().enumerate() {
-        if n.is_some() {
-            counts[i].nodes = 1;
-            counts[i].leaves = u32::from(i % 2 == 0);
-        }
-    }
-    let max_level = (nodes.len() + 1).trailing_zeros();
+    let mut counts: Vec<Counts> = nodes
+        .iter()
+        .zip(0u32..)
+        .map(|(n, i)| match n {
+            Some(_) => Counts {
+                nodes: 1,
+                leaves: u32::from(i % 2 == 0),
+            },
+            None => Counts::default(),
+        })
+        .collect();
+    let width = u32::try_from(nodes.len()).unwrap_or(u32::MAX);
+    let max_level = width.saturating_add(1).trailing_zeros();
     for level in 1..max_level {
-        let step = 1usize << (level + 1);
-        let mut i = (1usize << level) - 1;
-        while i < nodes.len() {
-            let x = NodeIndex(i as u32);
+        let step = 1u32 << (level + 1);
+        let mut x = NodeIndex((1u32 << level) - 1);
+        while x.0 < width {
             if let (Some(l), Some(r)) = (x.left(), x.right()) {
-                let (a, b) = (counts[l.0 as usize], counts[r.0 as usize]);
-                counts[i].nodes += a.nodes + b.nodes;
-                counts[i].leaves += a.leaves + b.leaves;
+                let a = counts.get(l.0 as usize).copied().unwrap_or_default();
+                let b = counts.get(r.0 as usize).copied().unwrap_or_default();
+                if let Some(c) = counts.get_mut(x.0 as usize) {
+                    c.nodes += a.nodes + b.nodes;
+                    c.leaves += a.leaves + b.leaves;
+                }
             }
-            i += step;
+            x.0 += step;
         }
     }
     counts

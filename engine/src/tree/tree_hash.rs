@@ -164,8 +164,8 @@ impl Tree {
                 .into_par_iter()
                 .map(|m| this.compute_hash(cs, NodeIndex(first + m * step)))
                 .collect::<Result<_, _>>()?;
-            for (m, d) in digests.into_iter().enumerate() {
-                self.hashes.set((first + m as u32 * step) as usize, d);
+            for (m, d) in (0u32..).zip(digests) {
+                self.hashes.set((first + m * step) as usize, d);
             }
         }
         self.dirty.clear();

@@ -352,8 +352,8 @@ fn check_leaves(tree: &Tree, params: &TreeValidationParams<'_>) -> Result<(), Tr
 fn check_unique_keys(tree: &Tree) -> Result<(), TreeValidationError> {
     let mut sig: HashMap<&[u8], LeafIndex> = HashMap::new();
     let mut enc: HashMap<&[u8], NodeIndex> = HashMap::new();
-    for (i, node) in tree.nodes.iter().enumerate() {
-        let at = NodeIndex(i as u32);
+    for (i, node) in (0u32..).zip(tree.nodes.iter()) {
+        let at = NodeIndex(i);
         let Some(node) = node.as_deref() else {
             continue;
         };
