@@ -89,7 +89,7 @@ impl Builder<'_> {
         let i = x.0 as usize;
         if let Some(leaf) = x.leaf() {
             let Some(Some(Node::Leaf(mut node))) = self.nodes.get_mut(i).map(Option::take) else {
-                return Err(TreeError::BlankLeaf(leaf));
+                return hash_leaf(self.cs, leaf, None);
             };
             node.leaf_node_source = LeafNodeSource::Commit(parent_hash.into());
             let tbs = leaf_tbs(&node, self.group_id, leaf)?;
@@ -106,7 +106,10 @@ impl Builder<'_> {
             return Err(TreeError::WrongNodeType(x));
         };
         let Some(Some(Node::Parent(mut node))) = self.nodes.get_mut(i).map(Option::take) else {
-            return Err(TreeError::WrongNodeType(x));
+            // A blank parent (its right subtree has no member): the chain passes through.
+            let rh = self.build(r, Vec::new())?;
+            let lh = self.build(l, parent_hash)?;
+            return hash_parent(self.cs, None, &lh, &rh);
         };
         node.parent_hash = parent_hash.into();
         // A right child's parent hash is stale: from an earlier commit through it.
@@ -120,16 +123,25 @@ impl Builder<'_> {
     }
 }
 
-/// A tree of `n_leaves` (a power of two) members in group `group_id`: all parents set with
-/// valid parent hashes when `full`, else all parents blank (`key_package` leaves).
+/// A tree of `n_leaves` members (leaves `0..n_leaves`) in group `group_id`. When `full`, every
+/// parent that can be set is (those with a member in their right subtree; the others would
+/// not be on any filtered direct path), with valid parent hashes and `commit` leaves; else
+/// every parent is blank and leaves have source `key_package`.
 pub fn generate_tree(
     cs: &dyn CipherSuiteProvider,
     n_leaves: u32,
     group_id: &[u8],
     full: bool,
 ) -> Result<GeneratedTree, TreeError> {
-    let size = TreeSize::new(n_leaves).ok_or(TreeError::TooLarge)?;
+    let size = TreeSize::for_leaves(n_leaves).ok_or(TreeError::TooLarge)?;
     let width = size.node_width();
+    let present = |i: u32| {
+        let x = NodeIndex(i);
+        match x.leaf() {
+            Some(l) => l.0 < n_leaves,
+            None => full && x.right().is_some_and(|r| TreeSize::leaf_span(r).0 < n_leaves),
+        }
+    };
     // Key pairs for every leaf (signature + HPKE) and every parent (HPKE), in parallel.
     let sig: Vec<(Secret, SignaturePublicKey)> = (0..n_leaves)
         .into_par_iter()
@@ -138,7 +150,7 @@ pub fn generate_tree(
     let hpke: Vec<Option<(Secret, HpkePublicKey)>> = (0..width)
         .into_par_iter()
         .map(|i| {
-            if i % 2 == 1 && !full {
+            if !present(i) {
                 return Ok(None);
             }
             cs.kem_generate().map(Some)
@@ -198,6 +210,9 @@ pub fn generate_tree(
             })
             .collect::<Result<_, TreeError>>()?;
         nodes = signed;
+    }
+    while nodes.last().is_some_and(Option::is_none) {
+        nodes.pop();
     }
     let mut tree = Tree::from_nodes(cs.cipher_suite(), nodes)?;
     tree.hash_all(cs)?;

@@ -45,7 +45,7 @@ fn fresh_hash(cs: &dyn CipherSuiteProvider, tree: &Tree) -> Vec<u8> {
 fn generated_trees_validate() {
     let cs = suite();
     for full in [true, false] {
-        for n in [1, 2, 8, 32] {
+        for n in [1, 2, 3, 8, 13, 32] {
             let mut g = generate_tree(&cs, n, GROUP, full).unwrap();
             validate_tree(&mut g.tree, &cs, &params())
                 .unwrap_or_else(|e| panic!("{n} {full}: {e}"));
@@ -445,6 +445,9 @@ fn update_path_round_trip_full_and_blank_trees_with_joiners() {
     holes.tree.remove_leaf(LeafIndex(2)).unwrap();
     holes.tree.remove_leaf(LeafIndex(6)).unwrap();
     commit_round_trip(&holes, LeafIndex(7), &joiners[2..4]);
+    let ragged = generate_tree(&cs, 13, GROUP, true).unwrap();
+    commit_round_trip(&ragged, LeafIndex(12), &joiners[..1]);
+    commit_round_trip(&ragged, LeafIndex(4), &[]);
 }
 
 #[test]
