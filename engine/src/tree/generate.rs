@@ -139,7 +139,11 @@ pub fn generate_tree(
         let x = NodeIndex(i);
         match x.leaf() {
             Some(l) => l.0 < n_leaves,
-            None => full && x.right().is_some_and(|r| TreeSize::leaf_span(r).0 < n_leaves),
+            None => {
+                full && x
+                    .right()
+                    .is_some_and(|r| TreeSize::leaf_span(r).0 < n_leaves)
+            }
         }
     };
     // Key pairs for every leaf (signature + HPKE) and every parent (HPKE), in parallel.

@@ -210,11 +210,16 @@ impl Tree {
         out
     }
 
-    /// The resolution of `node` without the given leaves (new members, RFC 9420 §7.6);
-    /// `exclude` must be sorted.
+    /// The resolution of `node` without the given leaves (new members, RFC 9420 §7.6).
     pub fn resolution_excluding(&self, node: NodeIndex, exclude: &[LeafIndex]) -> Vec<NodeIndex> {
         let mut out = Vec::new();
-        self.resolution_into(node, exclude, &mut out);
+        if exclude.windows(2).all(|w| w[0] <= w[1]) {
+            self.resolution_into(node, exclude, &mut out);
+        } else {
+            let mut sorted = exclude.to_vec();
+            sorted.sort_unstable();
+            self.resolution_into(node, &sorted, &mut out);
+        }
         out
     }
 

@@ -179,16 +179,16 @@ impl Tree {
         if self.dirty.is_empty() {
             return Ok(());
         }
-        let mut dirty: Vec<NodeIndex> = self.dirty.iter().map(|&n| NodeIndex(n)).collect();
-        dirty.sort_unstable_by_key(|n| (n.level(), n.0));
-        let mut start = 0;
-        while start < dirty.len() {
-            let level = dirty[start].level();
-            let end = dirty[start..]
-                .iter()
-                .position(|n| n.level() != level)
-                .map_or(dirty.len(), |p| start + p);
-            let batch = &dirty[start..end];
+        // Bucket by level (O(k), no sort): a level depends only on the levels below it.
+        let levels = self.size.root().level() as usize + 1;
+        let mut by_level: Vec<Vec<NodeIndex>> = vec![Vec::new(); levels];
+        for &n in &self.dirty {
+            let x = NodeIndex(n);
+            if let Some(bucket) = by_level.get_mut(x.level() as usize) {
+                bucket.push(x);
+            }
+        }
+        for batch in &by_level {
             let this = &*self;
             let digests: Vec<Digest> = if batch.len() > 64 {
                 batch
@@ -204,7 +204,6 @@ impl Tree {
             for (x, d) in batch.iter().zip(digests) {
                 self.hashes.set(x.0 as usize, d);
             }
-            start = end;
         }
         self.dirty.clear();
         Ok(())
@@ -229,7 +228,7 @@ impl Tree {
     /// The tree hash of the subtree at `s` as it would be with every leaf of `removed` that
     /// lies below `s` blanked and dropped from all `unmerged_leaves` (§7.9). Only the paths
     /// from those leaves up to `s` are re-hashed; everything else comes from the cache, which
-    /// must be current. `removed` must be sorted.
+    /// must be current.
     pub(crate) fn original_tree_hash(
         &self,
         cs: &dyn CipherSuiteProvider,
@@ -237,11 +236,12 @@ impl Tree {
         removed: &[u32],
     ) -> Result<Digest, TreeError> {
         let (lo, hi) = TreeSize::leaf_span(s);
-        let inside: Vec<u32> = removed
+        let mut inside: Vec<u32> = removed
             .iter()
             .copied()
             .filter(|l| (lo..hi).contains(l))
             .collect();
+        inside.sort_unstable();
         if inside.is_empty() {
             return Ok(self.cached_hash(s));
         }
@@ -269,9 +269,14 @@ impl Tree {
                     let lh = patched.get(&l.0).copied().unwrap_or(self.cached_hash(l));
                     let rh = patched.get(&r.0).copied().unwrap_or(self.cached_hash(r));
                     match self.parent(x) {
-                        Some(p) if p.unmerged_leaves.iter().any(|u| inside.contains(u)) => {
+                        Some(p)
+                            if p.unmerged_leaves
+                                .iter()
+                                .any(|u| inside.binary_search(u).is_ok()) =>
+                        {
                             let mut p = p.clone();
-                            p.unmerged_leaves.retain(|u| !inside.contains(u));
+                            p.unmerged_leaves
+                                .retain(|u| inside.binary_search(u).is_err());
                             hash_parent(cs, Some(&p), &lh, &rh)?
                         }
                         p => hash_parent(cs, p, &lh, &rh)?,

@@ -251,7 +251,7 @@ impl Tree {
     /// Step 2 of applying a received UpdatePath (§7.5): after [`Tree::merge_update_path`],
     /// decrypts the one ciphertext meant for `keys.leaf` with the provisional GroupContext
     /// `group_context` (encoded), derives the path secrets and keys from there to the root,
-    /// and checks each derived public key equals the one sent. `new_members` (sorted) are
+    /// and checks each derived public key equals the one sent. `new_members` are
     /// the leaves added by the same commit, excluded from the resolutions.
     pub fn decrypt_update_path(
         &self,
@@ -279,7 +279,9 @@ impl Tree {
             .position(|(p, _)| *p == lca)
             .ok_or(TreeError::NoDecryptionKey(lca))?;
         let (p, copath) = path[i];
-        let resolution = self.resolution_excluding(copath, new_members);
+        let mut excluded = new_members.to_vec();
+        excluded.sort_unstable();
+        let resolution = self.resolution_excluding(copath, &excluded);
         let cts = &update_path.nodes[i].encrypted_path_secret;
         if cts.len() != resolution.len() {
             return Err(TreeError::CiphertextCountMismatch {
@@ -321,7 +323,7 @@ impl PendingUpdatePath {
     }
 
     /// Step 2 of creating an UpdatePath (§7.6): encrypts every path secret to the copath
-    /// child's resolution in `tree` (the staged tree of step 1) minus `new_members` (sorted),
+    /// child's resolution in `tree` (the staged tree of step 1) minus `new_members`,
     /// under the encoded provisional GroupContext. Seals run in parallel; the ciphertexts are
     /// in resolution order.
     pub fn encrypt(
@@ -333,10 +335,12 @@ impl PendingUpdatePath {
     ) -> Result<GeneratedUpdatePath, TreeError> {
         tree.check_suite(cs)?;
         let prepared = prepare_encrypt_with_label(cs, LABEL, group_context)?;
+        let mut excluded = new_members.to_vec();
+        excluded.sort_unstable();
         // (path position, recipient public key), in output order.
         let mut jobs: Vec<(usize, &HpkePublicKey)> = Vec::new();
         for (k, &(_, copath)) in self.path.iter().enumerate() {
-            for n in tree.resolution_excluding(copath, new_members) {
+            for n in tree.resolution_excluding(copath, &excluded) {
                 let node = tree.node(n).ok_or(TreeError::WrongNodeType(n))?;
                 jobs.push((k, node_public_key(node)));
             }
