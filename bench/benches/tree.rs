@@ -6,7 +6,8 @@
 //! - generate one UpdatePath in that tree (floor: its log N HPKE seals) and in a tree whose
 //!   parents are all blank (floor: its N - 1 HPKE seals over all cores);
 //! - apply one UpdatePath (merge, tree hash, decrypt; floor: one HPKE open);
-//! - re-hash after changing one leaf (no crypto floor beyond log N hashes).
+//! - re-hash after changing one leaf (no crypto floor beyond log N hashes);
+//! - staging: the cost of `Tree::stage` (the copy-on-write clone every commit starts from).
 //!
 //! N = 1,000 and 10,000 run under criterion. N = 100,000 is set up once (its generator takes
 //! tens of seconds on 2 cores) and each operation is timed directly, median of a few runs,
@@ -235,6 +236,9 @@ fn criterion_benches(c: &mut Criterion, cs: &AwsLcSuite) {
         });
         g.bench_function(BenchmarkId::new("rehash_one_leaf", n), |b| {
             b.iter(|| rehash_one_leaf(cs, &f))
+        });
+        g.bench_function(BenchmarkId::new("stage_clone", n), |b| {
+            b.iter(|| black_box(f.full.tree.stage()))
         });
         g.finish();
     }
