@@ -367,6 +367,21 @@ fn agreement_dh(
     agree(alg, &key, pk)
 }
 
+/// `(DH(sk, pk), public key of sk)` with the private key parsed once.
+fn agreement_dh_and_public(
+    alg: &'static agreement::Algorithm,
+    sk: &[u8],
+    pk: &[u8],
+) -> Result<(Secret, Vec<u8>), CryptoError> {
+    let key = agreement::PrivateKey::from_private_key(alg, sk)
+        .map_err(|_| CryptoError::InvalidPrivateKey)?;
+    let dh = agree(alg, &key, pk)?;
+    let own = key
+        .compute_public_key()
+        .map_err(|_| CryptoError::InvalidPrivateKey)?;
+    Ok((dh, own.as_ref().to_vec()))
+}
+
 fn agree(
     alg: &'static agreement::Algorithm,
     key: &agreement::PrivateKey,
@@ -434,6 +449,12 @@ impl DhGroup for X25519 {
         agreement_dh(&agreement::X25519, sk, pk)
     }
 
+    fn dh_and_public_key(sk: &[u8], pk: &[u8]) -> Result<(Secret, Vec<u8>), CryptoError> {
+        check_len("X25519 private key", 32, sk.len())?;
+        check_len("X25519 public key", 32, pk.len())?;
+        agreement_dh_and_public(&agreement::X25519, sk, pk)
+    }
+
     fn ephemeral_dh(pk: &[u8]) -> Result<(Secret, Vec<u8>), CryptoError> {
         check_len("X25519 public key", 32, pk.len())?;
         agreement_ephemeral_dh(&agreement::X25519, pk)
@@ -464,6 +485,12 @@ macro_rules! nist_group {
                 let sk = fixed_scalar(sk, Self::KEM.private_key_len())?;
                 check_nist_public(Self::KEM, pk)?;
                 agreement_dh($alg, sk.as_bytes(), pk)
+            }
+
+            fn dh_and_public_key(sk: &[u8], pk: &[u8]) -> Result<(Secret, Vec<u8>), CryptoError> {
+                let sk = fixed_scalar(sk, Self::KEM.private_key_len())?;
+                check_nist_public(Self::KEM, pk)?;
+                agreement_dh_and_public($alg, sk.as_bytes(), pk)
             }
 
             fn ephemeral_dh(pk: &[u8]) -> Result<(Secret, Vec<u8>), CryptoError> {
@@ -756,5 +783,192 @@ impl CipherSuiteProvider for AwsLcSuite {
 
     fn random_bytes(&self, out: &mut [u8]) -> Result<(), CryptoError> {
         random_fill(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn provider() -> AwsLcProvider {
+        AwsLcProvider::new()
+    }
+
+    #[test]
+    fn all_seven_suites_and_nothing_else() {
+        let p = provider();
+        assert_eq!(p.supported_suites(), CipherSuite::ALL.to_vec());
+        for cs in CipherSuite::ALL {
+            assert_eq!(p.suite(cs).unwrap().cipher_suite(), cs);
+        }
+        for bad in [0u16, 8, 0xfefe] {
+            assert_eq!(
+                p.suite(CipherSuite(bad)).err(),
+                Some(CryptoError::UnsupportedCipherSuite(CipherSuite(bad)))
+            );
+        }
+    }
+
+    #[test]
+    fn signatures_every_suite() {
+        let p = provider();
+        for cs in CipherSuite::ALL {
+            let s = p.suite(cs).unwrap();
+            let (sk, pk) = s.signature_generate().unwrap();
+            assert_eq!(s.signature_public_key(&sk).unwrap(), pk);
+            let sig = s.sign(&sk, b"message").unwrap();
+            s.verify(&pk, b"message", &sig).unwrap();
+            assert_eq!(
+                s.verify(&pk, b"messagf", &sig),
+                Err(CryptoError::InvalidSignature),
+                "{cs:?}"
+            );
+            let mut bad = sig.clone();
+            let last = bad.len() - 1;
+            bad[last] ^= 1;
+            assert!(s.verify(&pk, b"message", &bad).is_err());
+            assert!(s.verify(&pk, b"message", &[]).is_err());
+            let (_, other_pk) = s.signature_generate().unwrap();
+            assert!(s.verify(&other_pk, b"message", &sig).is_err());
+            // Wrong lengths are errors, not panics.
+            assert!(s.sign(&Secret::from_slice(&[1, 2, 3]), b"m").is_err());
+            let short_pk = SignaturePublicKey(pk.0.as_slice()[1..].to_vec().into());
+            assert!(s.verify(&short_pk, b"message", &sig).is_err());
+            assert!(s
+                .verify(&SignaturePublicKey::default(), b"message", &sig)
+                .is_err());
+        }
+    }
+
+    #[test]
+    fn ed25519_rfc8032_test_1() {
+        // RFC 8032 §7.1 TEST 1.
+        let sk = hex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60");
+        let pk = hex("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a");
+        let sig = hex(concat!(
+            "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e06522490155",
+            "5fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b"
+        ));
+        assert_eq!(
+            signature_public_key(SignatureAlgorithm::Ed25519, &sk).unwrap(),
+            pk
+        );
+        assert_eq!(sign(SignatureAlgorithm::Ed25519, &sk, b"").unwrap(), sig);
+    }
+
+    #[test]
+    fn ed448_rfc8032_blank() {
+        // RFC 8032 §7.4 "Blank".
+        let sk = hex(concat!(
+            "6c82a562cb808d10d632be89c8513ebf6c929f34ddfa8c9f63c9960ef6e348a3",
+            "528c8a3fcc2f044e39a3fc5b94492f8f032e7549a20098f95b"
+        ));
+        let pk = hex(concat!(
+            "5fd7449b59b461fd2ce787ec616ad46a1da1342485a70e1f8a0ea75d80e96778",
+            "edf124769b46c7061bd6783df1e50f6cd1fa1abeafe8256180"
+        ));
+        let sig = hex(concat!(
+            "533a37f6bbe457251f023c0d88f976ae2dfb504a843e34d2074fd823d41a591f",
+            "2b233f034f628281f2fd7a22ddd47d7828c59bd0a21bfd3980ff0d2028d4b18a",
+            "9df63e006c5d1c2d345b925d8dc00b4104852db99ac5c7cdda8530a113a0f4db",
+            "b61149f05a7363268c71d95808ff2e652600"
+        ));
+        assert_eq!(
+            signature_public_key(SignatureAlgorithm::Ed448, &sk).unwrap(),
+            pk
+        );
+        assert_eq!(sign(SignatureAlgorithm::Ed448, &sk, b"").unwrap(), sig);
+        verify(SignatureAlgorithm::Ed448, &pk, b"", &sig).unwrap();
+    }
+
+    fn hex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn aead_every_suite() {
+        let p = provider();
+        for cs in CipherSuite::ALL {
+            let s = p.suite(cs).unwrap();
+            let key = vec![3u8; s.aead_key_len()];
+            let nonce = vec![9u8; s.aead_nonce_len()];
+            let ct = s.aead_seal(&key, &nonce, b"aad", b"plaintext").unwrap();
+            assert_eq!(
+                s.aead_open(&key, &nonce, b"aad", &ct).unwrap(),
+                b"plaintext"
+            );
+            let mut bad = ct.clone();
+            bad[0] ^= 1;
+            assert_eq!(
+                s.aead_open(&key, &nonce, b"aad", &bad),
+                Err(CryptoError::AeadOpenFailed)
+            );
+            assert!(s.aead_open(&key, &nonce, b"aaX", &ct).is_err());
+            assert!(s.aead_open(&key, &nonce, b"aad", &ct[..10]).is_err());
+            assert!(matches!(
+                s.aead_seal(&key[1..], &nonce, b"", b""),
+                Err(CryptoError::InvalidLength { .. })
+            ));
+            assert!(matches!(
+                s.aead_open(&key, &nonce[1..], b"", &ct),
+                Err(CryptoError::InvalidLength { .. })
+            ));
+        }
+    }
+
+    #[test]
+    fn mac_and_kdf() {
+        let p = provider();
+        for cs in CipherSuite::ALL {
+            let s = p.suite(cs).unwrap();
+            let tag = s.mac(b"key", b"data");
+            assert_eq!(tag.len(), s.hash_len());
+            s.mac_verify(b"key", b"data", &tag).unwrap();
+            assert_eq!(
+                s.mac_verify(b"key", b"datb", &tag),
+                Err(CryptoError::InvalidMac)
+            );
+            assert!(s.mac_verify(b"key", b"data", &tag[1..]).is_err());
+            let prk = s.kdf_extract(b"", b"ikm");
+            // An empty salt is Nh zero bytes (RFC 5869 §2.2).
+            assert_eq!(prk, s.kdf_extract(&vec![0; s.hash_len()], b"ikm"));
+            assert_eq!(
+                s.kdf_expand(prk.as_bytes(), b"info", 100).unwrap().len(),
+                100
+            );
+            assert!(s
+                .kdf_expand(prk.as_bytes(), b"info", 255 * s.hash_len() + 1)
+                .is_err());
+        }
+    }
+
+    #[test]
+    fn hkdf_sha256_rfc5869_case_1() {
+        let ikm = [0x0bu8; 22];
+        let salt = hex("000102030405060708090a0b0c");
+        let info = hex("f0f1f2f3f4f5f6f7f8f9");
+        let prk = hkdf_extract(HashAlgorithm::Sha256, &salt, &[&ikm]);
+        assert_eq!(
+            prk.as_bytes(),
+            hex("077709362c2e32df0ddc3f0dc47bba6390b6c73bb50f9c3122ec844ad7c2b3e5")
+        );
+        let okm = hkdf_expand(HashAlgorithm::Sha256, prk.as_bytes(), &[&info], 42).unwrap();
+        assert_eq!(
+            okm.as_bytes(),
+            hex(concat!(
+                "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf",
+                "34007208d5b887185865"
+            ))
+        );
+    }
+
+    #[test]
+    fn random_bytes_differ() {
+        let p = provider();
+        let s = p.suite(CipherSuite(1)).unwrap();
+        assert_ne!(s.random_vec(32).unwrap(), s.random_vec(32).unwrap());
     }
 }

@@ -395,3 +395,180 @@ impl Context {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::{
+        AwsLcProvider, AwsLcSuite, CipherSuite, CipherSuiteProvider, CryptoProvider,
+    };
+
+    fn suites() -> Vec<&'static dyn CipherSuiteProvider> {
+        let provider: &'static AwsLcProvider = Box::leak(Box::new(AwsLcProvider::new()));
+        CipherSuite::ALL
+            .iter()
+            .map(|cs| provider.suite(*cs).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn base_round_trip_every_suite() {
+        for cs in suites() {
+            let (sk, pk) = cs.kem_generate().unwrap();
+            let ct = cs.hpke_seal_base(&pk, b"info", b"aad", b"hello").unwrap();
+            assert_eq!(ct.kem_output.len(), cs.algorithms().kem.enc_len());
+            assert_eq!(ct.ciphertext.len(), 5 + 16);
+            let pt = cs.hpke_open_base(&ct, &sk, b"info", b"aad").unwrap();
+            assert_eq!(pt, b"hello", "{:?}", cs.cipher_suite());
+        }
+    }
+
+    #[test]
+    fn psk_round_trip_every_suite() {
+        for cs in suites() {
+            let (sk, pk) = cs.kem_generate().unwrap();
+            let psk = [7u8; 32];
+            let ct = cs
+                .hpke_seal_psk(&pk, b"info", b"aad", b"pt", &psk, b"id")
+                .unwrap();
+            let pt = cs
+                .hpke_open_psk(&ct, &sk, b"info", b"aad", &psk, b"id")
+                .unwrap();
+            assert_eq!(pt, b"pt");
+            // Wrong PSK, wrong id, or base mode must all fail.
+            assert_eq!(
+                cs.hpke_open_psk(&ct, &sk, b"info", b"aad", &[8u8; 32], b"id"),
+                Err(CryptoError::AeadOpenFailed)
+            );
+            assert!(cs
+                .hpke_open_psk(&ct, &sk, b"info", b"aad", &psk, b"other")
+                .is_err());
+            assert!(cs.hpke_open_base(&ct, &sk, b"info", b"aad").is_err());
+        }
+    }
+
+    #[test]
+    fn psk_inputs_must_be_consistent() {
+        let cs = suites()[0];
+        let (_, pk) = cs.kem_generate().unwrap();
+        assert_eq!(
+            cs.hpke_seal_psk(&pk, b"", b"", b"", b"", b"id")
+                .unwrap_err(),
+            CryptoError::InconsistentPsk
+        );
+        assert_eq!(
+            cs.hpke_seal_psk(&pk, b"", b"", b"", b"psk", b"")
+                .unwrap_err(),
+            CryptoError::InconsistentPsk
+        );
+    }
+
+    #[test]
+    fn export_matches_every_suite() {
+        for cs in suites() {
+            let (sk, pk) = cs.kem_generate().unwrap();
+            let (enc, s1) = cs.hpke_export_sender(&pk, b"info", b"ctx", 40).unwrap();
+            let s2 = cs
+                .hpke_export_receiver(&enc, &sk, b"info", b"ctx", 40)
+                .unwrap();
+            assert_eq!(s1, s2);
+            assert_eq!(s1.len(), 40);
+            let s3 = cs
+                .hpke_export_receiver(&enc, &sk, b"info", b"other", 40)
+                .unwrap();
+            assert_ne!(s1, s3);
+        }
+    }
+
+    #[test]
+    fn wrong_key_and_tampering_fail() {
+        for cs in suites() {
+            let (sk, pk) = cs.kem_generate().unwrap();
+            let (other_sk, _) = cs.kem_generate().unwrap();
+            let ct = cs.hpke_seal_base(&pk, b"info", b"aad", b"secret").unwrap();
+            assert!(cs.hpke_open_base(&ct, &other_sk, b"info", b"aad").is_err());
+            assert!(cs.hpke_open_base(&ct, &sk, b"info2", b"aad").is_err());
+            assert!(cs.hpke_open_base(&ct, &sk, b"info", b"aad2").is_err());
+            let mut bad = ct.clone();
+            bad.ciphertext.0[0] ^= 1;
+            assert_eq!(
+                cs.hpke_open_base(&bad, &sk, b"info", b"aad"),
+                Err(CryptoError::AeadOpenFailed)
+            );
+            let mut bad = ct.clone();
+            let last = bad.kem_output.len() - 1;
+            bad.kem_output.0[last] ^= 1;
+            assert!(cs.hpke_open_base(&bad, &sk, b"info", b"aad").is_err());
+            let mut bad = ct.clone();
+            bad.kem_output.0.pop();
+            assert!(matches!(
+                cs.hpke_open_base(&bad, &sk, b"info", b"aad"),
+                Err(CryptoError::InvalidLength { .. })
+            ));
+            let mut bad = ct;
+            bad.ciphertext.0.truncate(3);
+            assert_eq!(
+                cs.hpke_open_base(&bad, &sk, b"info", b"aad"),
+                Err(CryptoError::AeadOpenFailed)
+            );
+            let short_pk = crate::crypto::HpkePublicKey(vec![4u8; 3].into());
+            assert!(cs.hpke_seal_base(&short_pk, b"", b"", b"").is_err());
+            let short_sk = Secret::from_slice(&[1, 2, 3]);
+            let ct = cs.hpke_seal_base(&pk, b"", b"", b"").unwrap();
+            assert!(cs.hpke_open_base(&ct, &short_sk, b"", b"").is_err());
+        }
+    }
+
+    #[test]
+    fn seal_many_with_prepared_info() {
+        for cs in suites() {
+            let keys: Vec<_> = (0..5).map(|_| cs.kem_generate().unwrap()).collect();
+            let pks: Vec<_> = keys.iter().map(|(_, pk)| pk.clone()).collect();
+            let cts = cs
+                .hpke_seal_base_many(&pks, b"shared info", b"aad", b"group secret")
+                .unwrap();
+            assert_eq!(cts.len(), 5);
+            for ((sk, _), ct) in keys.iter().zip(&cts) {
+                let pt = cs.hpke_open_base(ct, sk, b"shared info", b"aad").unwrap();
+                assert_eq!(pt, b"group secret");
+            }
+            // A prepared info reused across different plaintexts.
+            let prepared = cs.hpke_prepare(b"shared info", None).unwrap();
+            for (i, (sk, pk)) in keys.iter().enumerate() {
+                let pt = vec![u8::try_from(i).unwrap(); 10];
+                let ct = cs.hpke_seal_prepared(&prepared, pk, b"", &pt).unwrap();
+                assert_eq!(cs.hpke_open_prepared(&prepared, &ct, sk, b"").unwrap(), pt);
+            }
+        }
+    }
+
+    #[test]
+    fn prepared_info_is_bound_to_its_suite() {
+        let s = suites();
+        let prepared = s[0].hpke_prepare(b"info", None).unwrap();
+        let (_, pk) = s[6].kem_generate().unwrap();
+        assert_eq!(
+            s[6].hpke_seal_prepared(&prepared, &pk, b"", b"")
+                .unwrap_err(),
+            CryptoError::SuiteMismatch
+        );
+    }
+
+    #[test]
+    fn multi_message_context() {
+        let suite = AwsLcSuite::new(CipherSuite(1)).unwrap();
+        let hpke = suite.hpke();
+        let (sk, pk) = hpke.kem().generate_key_pair().unwrap();
+        let (enc, mut s) = hpke.setup_sender(&HpkeMode::Base, &pk, b"i").unwrap();
+        let mut r = hpke
+            .setup_receiver(&HpkeMode::Base, &enc, sk.as_bytes(), b"i")
+            .unwrap();
+        let c0 = s.seal(b"", b"zero").unwrap();
+        let c1 = s.seal(b"", b"one").unwrap();
+        assert_eq!(r.open(b"", &c0).unwrap(), b"zero");
+        assert_eq!(r.open(b"", &c1).unwrap(), b"one");
+        // Replaying c0 at sequence 2 fails: the nonce moved on.
+        assert!(r.open(b"", &c0).is_err());
+        assert_eq!(s.export(b"e", 32).unwrap(), r.export(b"e", 32).unwrap());
+    }
+}

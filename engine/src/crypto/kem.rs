@@ -83,6 +83,12 @@ pub trait DhGroup: Send + Sync + 'static {
     /// `DH(sk, pk)`: the raw shared value; invalid public keys are errors.
     fn dh(sk: &[u8], pk: &[u8]) -> Result<Secret, CryptoError>;
 
+    /// `(DH(sk, pk), public key of sk)`: what Decap needs, in one call so that implementations
+    /// can parse the private key once.
+    fn dh_and_public_key(sk: &[u8], pk: &[u8]) -> Result<(Secret, Vec<u8>), CryptoError> {
+        Ok((Self::dh(sk, pk)?, Self::public_key(sk)?))
+    }
+
     /// A fresh ephemeral key pair used at once: `(DH(skE, pk), pkE)`.
     fn ephemeral_dh(pk: &[u8]) -> Result<(Secret, Vec<u8>), CryptoError> {
         let (sk, pk_e) = Self::generate()?;
@@ -213,8 +219,7 @@ impl<G: DhGroup> Kem for DhKem<G> {
 
     fn decap(&self, enc: &[u8], sk: &[u8]) -> Result<Secret, CryptoError> {
         check_len("KEM encapsulation", G::KEM.enc_len(), enc.len())?;
-        let dh = G::dh(sk, enc)?;
-        let pk_rm = G::public_key(sk)?;
+        let (dh, pk_rm) = G::dh_and_public_key(sk, enc)?;
         let mut kem_context = Vec::with_capacity(enc.len() + pk_rm.len());
         kem_context.extend_from_slice(enc);
         kem_context.extend_from_slice(&pk_rm);
@@ -237,5 +242,201 @@ mod tests {
         assert!(ct_less_than(&[0, 0xff], &[1, 0]));
         assert!(!ct_less_than(&[1, 0], &[1, 0]));
         assert!(!ct_less_than(&[2, 0], &[1, 0xff]));
+    }
+}
+
+#[cfg(test)]
+mod dhkem_tests {
+    use crate::crypto::aws_lc::kem_for;
+    use crate::crypto::suite::KemAlgorithm;
+    use crate::crypto::CryptoError;
+
+    const ALL: [KemAlgorithm; 5] = [
+        KemAlgorithm::DhKemP256,
+        KemAlgorithm::DhKemP384,
+        KemAlgorithm::DhKemP521,
+        KemAlgorithm::DhKemX25519,
+        KemAlgorithm::DhKemX448,
+    ];
+
+    #[test]
+    fn derive_key_pair_is_deterministic() {
+        for alg in ALL {
+            let kem = kem_for(alg);
+            let (sk1, pk1) = kem
+                .derive_key_pair(b"some input keying material 32 b!")
+                .unwrap();
+            let (sk2, pk2) = kem
+                .derive_key_pair(b"some input keying material 32 b!")
+                .unwrap();
+            let (sk3, _) = kem
+                .derive_key_pair(b"other input keying material 32 b")
+                .unwrap();
+            assert_eq!(sk1, sk2);
+            assert_eq!(pk1, pk2);
+            assert_ne!(sk1, sk3);
+            assert_eq!(sk1.len(), alg.private_key_len());
+            assert_eq!(pk1.len(), alg.public_key_len());
+            assert_eq!(kem.public_key(sk1.as_bytes()).unwrap(), pk1);
+        }
+    }
+
+    #[test]
+    fn encap_decap_agree() {
+        for alg in ALL {
+            let kem = kem_for(alg);
+            let (sk, pk) = kem.generate_key_pair().unwrap();
+            let (ss, enc) = kem.encap(&pk).unwrap();
+            assert_eq!(ss.len(), alg.secret_len());
+            assert_eq!(enc.len(), alg.enc_len());
+            assert_eq!(kem.decap(&enc, sk.as_bytes()).unwrap(), ss);
+        }
+    }
+
+    #[test]
+    fn invalid_public_keys_are_errors() {
+        for alg in ALL {
+            let kem = kem_for(alg);
+            let n = alg.public_key_len();
+            // All-zero: the identity / a low-order point (RFC 9180 §7.1.4).
+            assert!(kem.encap(&vec![0u8; n]).is_err(), "{alg:?}");
+            assert!(kem.encap(&vec![4u8; n - 1]).is_err());
+            assert!(kem.encap(&[]).is_err());
+        }
+        // A P-256 point that is not on the curve.
+        let kem = kem_for(KemAlgorithm::DhKemP256);
+        let mut pt = vec![4u8];
+        pt.extend_from_slice(&[1u8; 64]);
+        assert!(kem.encap(&pt).is_err());
+        // Compressed encodings are not SerializePublicKey.
+        let (_, pk) = kem.generate_key_pair().unwrap();
+        let mut compressed = vec![2 + (pk[64] & 1)];
+        compressed.extend_from_slice(&pk[1..33]);
+        assert!(matches!(
+            kem.encap(&compressed),
+            Err(CryptoError::InvalidLength { .. })
+        ));
+    }
+
+    #[test]
+    fn invalid_private_keys_are_errors() {
+        for alg in [
+            KemAlgorithm::DhKemP256,
+            KemAlgorithm::DhKemP384,
+            KemAlgorithm::DhKemP521,
+        ] {
+            let kem = kem_for(alg);
+            let n = alg.private_key_len();
+            assert!(
+                kem.public_key(&vec![0u8; n]).is_err(),
+                "zero scalar {alg:?}"
+            );
+            assert!(
+                kem.public_key(&vec![0xffu8; n]).is_err(),
+                "scalar >= order {alg:?}"
+            );
+            assert!(kem.public_key(&vec![1u8; n + 1]).is_err());
+        }
+        for alg in ALL {
+            assert!(kem_for(alg).public_key(&[1, 2, 3]).is_err());
+        }
+    }
+
+    #[test]
+    fn p521_accepts_65_byte_private_key() {
+        let kem = kem_for(KemAlgorithm::DhKemP521);
+        let (sk, pk) = kem.generate_key_pair().unwrap();
+        let mut short = sk.as_bytes().to_vec();
+        short[0] = 0;
+        short[1] &= 0x7f; // keep it below the order
+        let pk_full = kem.public_key(&short).unwrap();
+        let pk_short = kem.public_key(&short[1..]).unwrap();
+        assert_eq!(pk_full, pk_short);
+        let _ = pk;
+    }
+}
+
+#[cfg(test)]
+mod derive_loop_tests {
+    use super::*;
+    use crate::crypto::suite::HashAlgorithm;
+
+    /// A fake group with a small order so the RFC 9180 §7.1.3 rejection loop really loops.
+    struct SmallOrder;
+    static SMALL: [u8; 32] = {
+        let mut o = [0u8; 32];
+        o[0] = 0x40; // accepts about one candidate in four
+        o
+    };
+    impl DhGroup for SmallOrder {
+        const KEM: KemAlgorithm = KemAlgorithm::DhKemP256;
+        const ORDER: Option<&'static [u8]> = Some(&SMALL);
+        const BITMASK: u8 = 0xff;
+        fn public_key(sk: &[u8]) -> Result<Vec<u8>, CryptoError> {
+            Ok(sk.to_vec())
+        }
+        fn generate() -> Result<(Secret, Vec<u8>), CryptoError> {
+            Err(CryptoError::Library("unused"))
+        }
+        fn dh(_: &[u8], _: &[u8]) -> Result<Secret, CryptoError> {
+            Err(CryptoError::Library("unused"))
+        }
+    }
+
+    /// An order nothing is below (except zero, which is also refused).
+    struct NoKey;
+    static ONE: [u8; 32] = {
+        let mut o = [0u8; 32];
+        o[31] = 1;
+        o
+    };
+    impl DhGroup for NoKey {
+        const KEM: KemAlgorithm = KemAlgorithm::DhKemP256;
+        const ORDER: Option<&'static [u8]> = Some(&ONE);
+        const BITMASK: u8 = 0xff;
+        fn public_key(sk: &[u8]) -> Result<Vec<u8>, CryptoError> {
+            Ok(sk.to_vec())
+        }
+        fn generate() -> Result<(Secret, Vec<u8>), CryptoError> {
+            Err(CryptoError::Library("unused"))
+        }
+        fn dh(_: &[u8], _: &[u8]) -> Result<Secret, CryptoError> {
+            Err(CryptoError::Library("unused"))
+        }
+    }
+
+    #[test]
+    fn rejection_loop_takes_first_candidate_below_order() {
+        let kem = DhKem::<SmallOrder>::new();
+        let suite_id = b"KEM\x00\x10";
+        let mut looped = false;
+        for i in 0u8..20 {
+            let ikm = [i; 32];
+            let (sk, _) = kem.derive_key_pair(&ikm).unwrap();
+            let prk = labeled_extract(HashAlgorithm::Sha256, suite_id, b"", b"dkp_prk", &ikm);
+            let mut expected = None;
+            for counter in 0u8..=255 {
+                let c = labeled_expand(
+                    HashAlgorithm::Sha256,
+                    suite_id,
+                    prk.as_bytes(),
+                    b"candidate",
+                    &[counter],
+                    32,
+                )
+                .unwrap();
+                if c.as_bytes()[0] < 0x40 {
+                    looped |= counter > 0;
+                    expected = Some(c);
+                    break;
+                }
+            }
+            assert_eq!(Some(sk), expected);
+        }
+        assert!(looped, "no ikm needed a second candidate");
+        assert_eq!(
+            DhKem::<NoKey>::new().derive_key_pair(b"x").unwrap_err(),
+            CryptoError::DeriveKeyPairError
+        );
     }
 }

@@ -1,0 +1,140 @@
+//! Suite 1 (X25519, AES-128-GCM, SHA-256, Ed25519) primitives as the engine calls them, plus
+//! the same HPKE seal/open through the `hpke` crate for comparison.
+
+// criterion's macros generate undocumented public items; test code may unwrap.
+#![allow(missing_docs, clippy::unwrap_used)]
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use hpke::{Deserializable, OpModeR, OpModeS, Serializable};
+use mls_engine::crypto::aws_lc::X25519;
+use mls_engine::crypto::{CipherSuiteProvider, DhGroup};
+
+/// An RNG for the `hpke` crate backed by the OS RNG through our provider.
+struct OsRandom(&'static dyn CipherSuiteProvider);
+
+impl hpke::rand_core::RngCore for OsRandom {
+    fn next_u32(&mut self) -> u32 {
+        let mut b = [0u8; 4];
+        self.fill_bytes(&mut b);
+        u32::from_le_bytes(b)
+    }
+    fn next_u64(&mut self) -> u64 {
+        let mut b = [0u8; 8];
+        self.fill_bytes(&mut b);
+        u64::from_le_bytes(b)
+    }
+    fn fill_bytes(&mut self, dst: &mut [u8]) {
+        self.0.random_bytes(dst).unwrap();
+    }
+}
+
+impl hpke::rand_core::CryptoRng for OsRandom {}
+
+type TheirKem = hpke::kem::X25519HkdfSha256;
+type TheirKdf = hpke::kdf::HkdfSha256;
+type TheirAead = hpke::aead::AesGcm128;
+
+fn primitives(c: &mut Criterion) {
+    let cs = bench::suite(1);
+    let pt32 = [7u8; 32];
+
+    let (sk, pk) = cs.kem_generate().unwrap();
+    let (_, peer_pk) = cs.kem_generate().unwrap();
+    c.bench_function("x25519_dh", |b| {
+        b.iter(|| X25519::dh(black_box(sk.as_bytes()), black_box(peer_pk.0.as_slice())).unwrap())
+    });
+
+    c.bench_function("hpke_seal_32B", |b| {
+        b.iter(|| {
+            cs.hpke_seal_base(black_box(&pk), b"info", b"", &pt32)
+                .unwrap()
+        })
+    });
+    let prepared = cs.hpke_prepare(b"info", None).unwrap();
+    c.bench_function("hpke_seal_32B_prepared_info", |b| {
+        b.iter(|| {
+            cs.hpke_seal_prepared(&prepared, black_box(&pk), b"", &pt32)
+                .unwrap()
+        })
+    });
+    let ct = cs.hpke_seal_base(&pk, b"info", b"", &pt32).unwrap();
+    c.bench_function("hpke_open_32B", |b| {
+        b.iter(|| {
+            cs.hpke_open_base(black_box(&ct), &sk, b"info", b"")
+                .unwrap()
+        })
+    });
+
+    c.bench_function("derive_key_pair", |b| {
+        b.iter(|| cs.kem_derive(black_box(&[5u8; 32])).unwrap())
+    });
+
+    let (ssk, spk) = cs.signature_generate().unwrap();
+    let msg = [1u8; 128];
+    c.bench_function("ed25519_sign_128B", |b| {
+        b.iter(|| cs.sign(&ssk, black_box(&msg)).unwrap())
+    });
+    let sig = cs.sign(&ssk, &msg).unwrap();
+    c.bench_function("ed25519_verify_128B", |b| {
+        b.iter(|| cs.verify(&spk, black_box(&msg), &sig).unwrap())
+    });
+
+    let data64 = [3u8; 64];
+    c.bench_function("sha256_64B", |b| b.iter(|| cs.hash(black_box(&data64))));
+    let prk = [9u8; 32];
+    c.bench_function("hkdf_expand_32B", |b| {
+        b.iter(|| cs.kdf_expand(black_box(&prk), b"info", 32).unwrap())
+    });
+    let key = [2u8; 16];
+    let nonce = [4u8; 12];
+    let kib = [6u8; 1024];
+    c.bench_function("aes128gcm_seal_1KiB", |b| {
+        b.iter(|| cs.aead_seal(&key, &nonce, b"", black_box(&kib)).unwrap())
+    });
+
+    // The same HPKE operations through the `hpke` crate (RustCrypto backends).
+    let mut rng = OsRandom(cs);
+    let their_sk = <TheirKem as hpke::Kem>::PrivateKey::from_bytes(sk.as_bytes()).unwrap();
+    let their_pk = <TheirKem as hpke::Kem>::PublicKey::from_bytes(pk.0.as_slice()).unwrap();
+    c.bench_function("hpke_crate_seal_32B", |b| {
+        b.iter(|| {
+            hpke::single_shot_seal::<TheirAead, TheirKdf, TheirKem, _>(
+                &OpModeS::Base,
+                black_box(&their_pk),
+                b"info",
+                &pt32,
+                b"",
+                &mut rng,
+            )
+            .unwrap()
+        })
+    });
+    let (enc, tct) = hpke::single_shot_seal::<TheirAead, TheirKdf, TheirKem, _>(
+        &OpModeS::Base,
+        &their_pk,
+        b"info",
+        &pt32,
+        b"",
+        &mut rng,
+    )
+    .unwrap();
+    let enc = <TheirKem as hpke::Kem>::EncappedKey::from_bytes(&enc.to_bytes()).unwrap();
+    c.bench_function("hpke_crate_open_32B", |b| {
+        b.iter(|| {
+            hpke::single_shot_open::<TheirAead, TheirKdf, TheirKem>(
+                &OpModeR::Base,
+                &their_sk,
+                black_box(&enc),
+                b"info",
+                &tct,
+                b"",
+            )
+            .unwrap()
+        })
+    });
+}
+
+criterion_group!(benches, primitives);
+criterion_main!(benches);
