@@ -276,7 +276,6 @@ pub fn decode_exact<T: DeserializeBytes>(bytes: &[u8]) -> Result<T, TlsError> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
 mod tests {
     use super::*;
 

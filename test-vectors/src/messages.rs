@@ -3,8 +3,9 @@
 
 use mls_engine::codec::{decode_exact, encode};
 use mls_engine::messages::{
-    Add, Commit, ExternalInit, GroupContextExtensions, GroupSecrets, MlsMessage, PreSharedKey,
-    RatchetTree, ReInit, Remove, Update,
+    Add, Commit, ContentType, ExternalInit, GroupContextExtensions, GroupSecrets, MlsMessage,
+    MlsMessageBody, PreSharedKey, Proposal, ProposalType, RatchetTree, ReInit, Remove, Update,
+    WireFormat,
 };
 use serde::Deserialize;
 use tls_codec::{DeserializeBytes, Serialize, Size};
@@ -49,7 +50,114 @@ fn round_trip<T: DeserializeBytes + Serialize + Size>(
     Ok(())
 }
 
+/// The MLSMessage must also carry the expected wire format (and, for PublicMessages, content
+/// type).
+fn expect_kind(
+    name: &str,
+    bytes: &[u8],
+    wire_format: WireFormat,
+    content_type: Option<ContentType>,
+) -> Result<(), String> {
+    let msg: MlsMessage = decode_exact(bytes).map_err(|e| format!("{name}: decode: {e:?}"))?;
+    if msg.wire_format() != wire_format {
+        return Err(format!("{name}: wire format {:?}", msg.wire_format()));
+    }
+    if let (MlsMessageBody::PublicMessage(pm), Some(ct)) = (&msg.body, content_type) {
+        if pm.content.content_type() != ct {
+            return Err(format!(
+                "{name}: content type {:?}",
+                pm.content.content_type()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A proposal body must also decode as a whole `Proposal` once its u16 type is prepended.
+fn as_proposal(name: &str, proposal_type: ProposalType, body: &[u8]) -> Result<(), String> {
+    let mut bytes = proposal_type.0.to_be_bytes().to_vec();
+    bytes.extend_from_slice(body);
+    round_trip::<Proposal>(name, &bytes)?;
+    let p: Proposal = decode_exact(&bytes).map_err(|e| format!("{name}: {e:?}"))?;
+    if p.proposal_type() != proposal_type || matches!(p, Proposal::Unknown { .. }) {
+        return Err(format!("{name}: decoded as {:?}", p.proposal_type()));
+    }
+    Ok(())
+}
+
 pub(crate) fn check(case: &Case) -> Result<(), String> {
+    expect_kind("mls_welcome", &case.mls_welcome, WireFormat::WELCOME, None)?;
+    expect_kind(
+        "mls_group_info",
+        &case.mls_group_info,
+        WireFormat::GROUP_INFO,
+        None,
+    )?;
+    expect_kind(
+        "mls_key_package",
+        &case.mls_key_package,
+        WireFormat::KEY_PACKAGE,
+        None,
+    )?;
+    expect_kind(
+        "public_message_application",
+        &case.public_message_application,
+        WireFormat::PUBLIC_MESSAGE,
+        Some(ContentType::APPLICATION),
+    )?;
+    expect_kind(
+        "public_message_proposal",
+        &case.public_message_proposal,
+        WireFormat::PUBLIC_MESSAGE,
+        Some(ContentType::PROPOSAL),
+    )?;
+    expect_kind(
+        "public_message_commit",
+        &case.public_message_commit,
+        WireFormat::PUBLIC_MESSAGE,
+        Some(ContentType::COMMIT),
+    )?;
+    expect_kind(
+        "private_message",
+        &case.private_message,
+        WireFormat::PRIVATE_MESSAGE,
+        None,
+    )?;
+    for (name, ty, body) in [
+        ("add_proposal", ProposalType::ADD, &case.add_proposal),
+        (
+            "update_proposal",
+            ProposalType::UPDATE,
+            &case.update_proposal,
+        ),
+        (
+            "remove_proposal",
+            ProposalType::REMOVE,
+            &case.remove_proposal,
+        ),
+        (
+            "pre_shared_key_proposal",
+            ProposalType::PSK,
+            &case.pre_shared_key_proposal,
+        ),
+        (
+            "re_init_proposal",
+            ProposalType::REINIT,
+            &case.re_init_proposal,
+        ),
+        (
+            "external_init_proposal",
+            ProposalType::EXTERNAL_INIT,
+            &case.external_init_proposal,
+        ),
+        (
+            "group_context_extensions_proposal",
+            ProposalType::GROUP_CONTEXT_EXTENSIONS,
+            &case.group_context_extensions_proposal,
+        ),
+    ] {
+        as_proposal(name, ty, body)?;
+    }
     round_trip::<MlsMessage>("mls_welcome", &case.mls_welcome)?;
     round_trip::<MlsMessage>("mls_group_info", &case.mls_group_info)?;
     round_trip::<MlsMessage>("mls_key_package", &case.mls_key_package)?;

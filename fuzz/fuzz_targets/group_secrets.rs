@@ -1,0 +1,9 @@
+//! Fuzz target: decode arbitrary bytes as `GroupSecrets`; re-encoding must give the input back.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use mls_engine::messages::GroupSecrets;
+
+fuzz_target!(|data: &[u8]| {
+    mls_engine_fuzz::round_trip::<GroupSecrets>(data);
+});
