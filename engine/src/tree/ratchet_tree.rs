@@ -16,9 +16,10 @@
 //! `unmerged_leaves` is sorted ascending (additions insert in place); the dirty set is closed
 //! under "parent of".
 //!
-//! Staging: a [`Tree`] is stored in copy-on-write chunks, so [`Tree::stage`] (a clone) costs
-//! one reference-count increment per 64 nodes, and a change to a staged tree copies only the
-//! chunks it writes. Proposals and UpdatePaths are applied to a staged tree; the current tree
+//! Staging: a [`Tree`] is stored in two-level copy-on-write chunks, so [`Tree::stage`] (a
+//! clone) costs one reference-count increment per 4,096 nodes for each of the three arrays,
+//! and a change to a staged tree copies only the 64-element chunks (and 64-pointer tables) it
+//! writes. Proposals and UpdatePaths are applied to a staged tree; the current tree
 //! is untouched until the caller swaps the staged one in with [`Tree::merge_staged`].
 
 use std::collections::HashSet;
@@ -125,7 +126,8 @@ impl Tree {
     }
 
     /// A staged copy to apply proposals and paths to; the original is unchanged. Costs one
-    /// reference-count increment per 64 nodes; later writes copy only the chunks they touch.
+    /// reference-count increment per 4,096 nodes per array; later writes copy only the chunks
+    /// they touch.
     pub fn stage(&self) -> Tree {
         self.clone()
     }
