@@ -83,7 +83,9 @@ impl Tree {
             Some(None) => return Err(TreeError::TrailingBlank),
             Some(Some(_)) => {}
         }
-        let n_leaves = u32::try_from(nodes.len().div_ceil(2)).map_err(|_| TreeError::TooLarge)?;
+        // Smallest power of two n with 2n - 1 >= len (a tree may end at a parent).
+        let n_leaves =
+            u32::try_from((nodes.len() + 1).div_ceil(2)).map_err(|_| TreeError::TooLarge)?;
         let size = TreeSize::for_leaves(n_leaves).ok_or(TreeError::TooLarge)?;
         let width = size.node_width() as usize;
         nodes.resize(width, None);

@@ -79,6 +79,13 @@ fn wire_round_trip_drops_trailing_blanks() {
         Tree::from_wire(&cs, &RatchetTree::default()).unwrap_err(),
         TreeError::EmptyTree
     );
+    // A tree may end at a parent node: the width still covers it.
+    let g4 = generate_tree(&cs, 4, GROUP, true).unwrap();
+    let mut two = g4.tree.to_wire();
+    two.0.truncate(2);
+    let t = Tree::from_wire(&cs, &two).unwrap();
+    assert_eq!(t.size().leaves(), 2);
+    assert!(t.parent(NodeIndex(1)).is_some());
 }
 
 #[test]
