@@ -368,6 +368,91 @@ fn lifetime_policy_is_switchable() {
     ));
 }
 
+#[test]
+fn member_index_checks_new_leaves_in_constant_time() {
+    use crate::codec::VarVec;
+    use crate::messages::{Credential, CredentialType};
+    let cs = suite();
+    let g = generate_tree(&cs, 8, GROUP, true).unwrap();
+    let mut index = MemberIndex::from_tree(&g.tree).unwrap();
+    let joiners = new_members(&cs, 4);
+    let p = params();
+    // A fresh member is fine at the next leaf.
+    index
+        .check_leaf(&joiners[0], LeafIndex(8), None, &p)
+        .unwrap();
+    // Reusing member 3's signature key is not.
+    let mut dup = joiners[1].clone();
+    dup.signature_key = g.tree.leaf(LeafIndex(3)).unwrap().signature_key.clone();
+    assert_eq!(
+        index.check_leaf(&dup, LeafIndex(8), None, &p),
+        Err(TreeValidationError::DuplicateSignatureKey {
+            leaf: LeafIndex(8),
+            first: LeafIndex(3)
+        })
+    );
+    // An X.509 member that the basic-only members cannot support.
+    let mut x509 = joiners[1].clone();
+    x509.credential = Credential::X509 {
+        certificates: VarVec::default(),
+    };
+    x509.capabilities.credentials = VarVec(vec![CredentialType::BASIC, CredentialType::X509]);
+    assert_eq!(
+        index.check_leaf(&x509, LeafIndex(8), None, &p),
+        Err(TreeValidationError::CredentialTypeUnsupportedByGroup {
+            leaf: LeafIndex(8),
+            credential_type: CredentialType::X509
+        })
+    );
+    // A member that does not support the basic credentials in use.
+    let mut picky = x509.clone();
+    picky.capabilities.credentials = VarVec(vec![CredentialType::X509]);
+    picky.credential = Credential::basic(b"x".to_vec());
+    assert!(matches!(
+        index.check_leaf(&picky, LeafIndex(8), None, &p),
+        Err(TreeValidationError::CredentialNotInOwnCapabilities { .. })
+    ));
+    // An update that keeps its encryption key.
+    let old = g.tree.leaf(LeafIndex(2)).unwrap().clone();
+    let mut same = joiners[2].clone();
+    same.encryption_key = old.encryption_key.clone();
+    assert_eq!(
+        index.check_leaf(&same, LeafIndex(2), Some(&old), &p),
+        Err(TreeValidationError::EncryptionKeyNotUpdated { leaf: LeafIndex(2) })
+    );
+    // An update keeping its own signature key is fine.
+    let mut upd = joiners[2].clone();
+    upd.signature_key = old.signature_key.clone();
+    index
+        .check_leaf(&upd, LeafIndex(2), Some(&old), &p)
+        .unwrap();
+    // Once every member supports X.509, an X.509 member may join.
+    let mut all = MemberIndex::default();
+    for (i, l) in g.tree.leaves() {
+        let mut l = l.clone();
+        l.capabilities.credentials = VarVec(vec![CredentialType::BASIC, CredentialType::X509]);
+        all.insert(i, &l).unwrap();
+    }
+    all.check_leaf(&x509, LeafIndex(8), None, &p).unwrap();
+    // An X.509-only member cannot join a group whose members use basic credentials.
+    let mut x509_only = x509.clone();
+    x509_only.capabilities.credentials = VarVec(vec![CredentialType::X509]);
+    assert_eq!(
+        all.check_leaf(&x509_only, LeafIndex(8), None, &p),
+        Err(TreeValidationError::CredentialTypeNotSupported {
+            leaf: LeafIndex(8),
+            credential_type: CredentialType::BASIC
+        })
+    );
+    // Remove then re-insert round-trips.
+    index.remove(LeafIndex(3), g.tree.leaf(LeafIndex(3)).unwrap());
+    index.check_leaf(&dup, LeafIndex(8), None, &p).unwrap();
+    index
+        .insert(LeafIndex(3), g.tree.leaf(LeafIndex(3)).unwrap())
+        .unwrap();
+    assert!(index.check_leaf(&dup, LeafIndex(8), None, &p).is_err());
+}
+
 // ---- TreeKEM ----
 
 fn group_context(tree_hash: &[u8]) -> Vec<u8> {
