@@ -67,8 +67,15 @@ impl Tree {
     /// Only the shape is checked here (node types by position, no trailing blank); the
     /// validation a joiner owes the tree (§12.4.3.1) is [`super::validate_tree`].
     pub fn from_wire(cs: &dyn CipherSuiteProvider, wire: &RatchetTree) -> Result<Tree, TreeError> {
-        let nodes: Vec<Option<Node>> = wire.0.iter().cloned().collect();
-        let mut tree = Tree::from_nodes(cs.cipher_suite(), nodes)?;
+        Tree::from_wire_owned(cs, wire.clone())
+    }
+
+    /// [`Tree::from_wire`] taking the decoded extension by value (no copy of the nodes).
+    pub fn from_wire_owned(
+        cs: &dyn CipherSuiteProvider,
+        wire: RatchetTree,
+    ) -> Result<Tree, TreeError> {
+        let mut tree = Tree::from_nodes(cs.cipher_suite(), wire.0.into_vec())?;
         tree.hash_all(cs)?;
         Ok(tree)
     }
