@@ -597,3 +597,69 @@ fn tampered_update_paths_are_rejected() {
         Err(TreeError::Crypto(_))
     ));
 }
+
+// ---- Property: any sequence of adds, removes and updates keeps the caches exact. ----
+
+fn fixture() -> &'static (GeneratedTree, Vec<LeafNode>) {
+    static F: std::sync::OnceLock<(GeneratedTree, Vec<LeafNode>)> = std::sync::OnceLock::new();
+    F.get_or_init(|| {
+        let cs = suite();
+        (
+            generate_tree(&cs, 13, GROUP, true).unwrap(),
+            new_members(&cs, 16),
+        )
+    })
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(32))]
+    #[test]
+    fn random_changes_keep_hashes_counts_and_original_exact(
+        ops in proptest::collection::vec((0u8..3, 0u32..64), 1..40)
+    ) {
+        let cs = suite();
+        let (base, pool) = fixture();
+        let base_wire = base.tree.to_wire();
+        let mut t = base.tree.stage();
+        for (k, (op, x)) in ops.into_iter().enumerate() {
+            let leaf = LeafIndex(x % t.size().leaves());
+            match op {
+                0 => {
+                    t.add_leaf(pool[k % pool.len()].clone()).unwrap();
+                }
+                1 if t.leaf(leaf).is_some() && t.member_count() > 1 => {
+                    t.remove_leaf(leaf).unwrap();
+                }
+                2 if t.leaf(leaf).is_some() => {
+                    t.update_leaf(leaf, pool[k % pool.len()].clone()).unwrap();
+                }
+                _ => {}
+            }
+            // Hash a prefix of the steps incrementally too.
+            if k % 3 == 0 {
+                t.update_hashes(&cs).unwrap();
+            }
+        }
+        proptest::prop_assert_eq!(t.tree_hash(&cs).unwrap(), fresh_hash(&cs, &t));
+        let width = t.size().node_width();
+        let scan_blank = (0..t.size().leaves()).map(LeafIndex).find(|l| t.leaf(*l).is_none());
+        proptest::prop_assert_eq!(t.leftmost_blank_leaf(), scan_blank);
+        proptest::prop_assert_eq!(t.member_count() as usize, t.leaves().count());
+        for n in (0..width).map(NodeIndex) {
+            let brute = {
+                let (lo, hi) = crate::tree_math::TreeSize::leaf_span(n);
+                let leaves_set = (lo..hi).any(|l| t.leaf(LeafIndex(l)).is_some());
+                let parents_set = (lo * 2..hi * 2)
+                    .map(NodeIndex)
+                    .filter(|x| !x.is_leaf())
+                    .any(|x| t.parent(x).is_some());
+                !(leaves_set || parents_set)
+            };
+            proptest::prop_assert_eq!(t.resolution_is_empty(n), brute, "node {}", n.0);
+        }
+        // The tree ends in a non-blank leaf or has one leaf, and the original is unchanged.
+        proptest::prop_assert!(t.size().leaves() == 1 || t.leaf(LeafIndex(t.size().leaves() - 1)).is_some()
+            || (t.size().leaves() / 2..t.size().leaves()).any(|l| t.leaf(LeafIndex(l)).is_some()));
+        proptest::prop_assert_eq!(base.tree.to_wire(), base_wire);
+    }
+}
