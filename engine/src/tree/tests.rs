@@ -581,6 +581,47 @@ fn tampered_update_paths_are_rejected() {
             .merge_update_path(&cs, sender, &out.update_path, b"x"),
         Err(TreeError::LeafSignature(sender))
     );
+    // After a correct merge, a path whose keys or ciphertexts differ from the merged one is
+    // caught by decryption itself.
+    let mut merged = g.tree.stage();
+    merged
+        .merge_update_path(&cs, sender, &out.update_path, GROUP)
+        .unwrap();
+    let receiver = g.private_keys(LeafIndex(0)); // below node 1, the first path node
+    let mut other_key = out.update_path.clone();
+    let last = other_key.nodes.len() - 1;
+    other_key.nodes[last].encryption_key = cs.kem_generate().unwrap().1;
+    assert_eq!(
+        merged
+            .decrypt_update_path(&cs, sender, &other_key, &[], &receiver, &gc)
+            .err(),
+        Some(TreeError::PublicKeyMismatch(NodeIndex(7)))
+    );
+    let mut fewer = out.update_path.clone();
+    fewer.nodes[0].encrypted_path_secret.pop();
+    assert_eq!(
+        merged
+            .decrypt_update_path(&cs, sender, &fewer, &[], &receiver, &gc)
+            .err(),
+        Some(TreeError::CiphertextCountMismatch {
+            node: NodeIndex(1),
+            expected: 1,
+            got: 0
+        })
+    );
+    assert_eq!(
+        merged
+            .decrypt_update_path(
+                &cs,
+                sender,
+                &out.update_path,
+                &[],
+                &g.private_keys(sender),
+                &gc
+            )
+            .err(),
+        Some(TreeError::OwnPath)
+    );
     // The wrong group context: decryption fails.
     let mut f = g.tree.stage();
     f.merge_update_path(&cs, sender, &out.update_path, GROUP)
