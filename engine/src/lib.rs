@@ -14,3 +14,4 @@ pub mod psk;
 pub mod secret_tree;
 pub mod transcript_hash;
 pub mod welcome;
+pub mod tree;

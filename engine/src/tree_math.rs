@@ -284,7 +284,7 @@ mod tests {
                 prop_assert_eq!(p.level(), x.level() + 1);
             }
             let dp: Vec<_> = t.direct_path(x).collect();
-            prop_assert_eq!(dp.len(), (log - x.level().min(log)) as usize);
+            prop_assert_eq!(u32::try_from(dp.len()).unwrap(), log - x.level().min(log));
             let cp: Vec<_> = t.copath(x).collect();
             prop_assert_eq!(cp.len(), dp.len());
             if let Some(l) = x.leaf() {

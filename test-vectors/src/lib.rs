@@ -19,6 +19,9 @@ mod secret_tree;
 mod transcript_hashes;
 mod tree_math;
 mod welcome;
+mod tree_operations;
+mod tree_validation;
+mod treekem;
 
 pub use hexbytes::HexBytes;
 
@@ -151,6 +154,9 @@ pub fn check_json(kind: Kind, json: &str) -> Result<Outcome, String> {
         Kind::PskSecret => check_cases(json, psk_secret::check),
         Kind::SecretTree => check_cases(json, secret_tree::check),
         Kind::TranscriptHashes => check_cases(json, transcript_hashes::check),
+        Kind::TreeValidation => check_cases(json, tree_validation::check),
+        Kind::TreeOperations => check_cases(json, tree_operations::check),
+        Kind::TreeKem => check_cases(json, treekem::check),
         _ => Ok(Outcome::Unsupported),
     }
 }
