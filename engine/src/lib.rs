@@ -9,6 +9,7 @@ pub mod messages;
 pub mod tree_math;
 
 pub mod framing;
+pub mod group;
 pub mod key_schedule;
 pub mod psk;
 pub mod secret_tree;

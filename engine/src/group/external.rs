@@ -1,0 +1,4 @@
+//! external (placeholder).
+/// Options for an external commit.
+#[derive(Clone, Debug, Default)]
+pub struct ExternalCommitOptions {}

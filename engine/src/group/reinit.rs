@@ -1,0 +1,1 @@
+//! reinit (placeholder).
