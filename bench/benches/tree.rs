@@ -306,6 +306,15 @@ fn large(cs: &AwsLcSuite) {
             "rehash_one_leaf".into(),
             median(|| rehash_one_leaf(cs, &f), 5),
         ),
+        (
+            "stage_clone".into(),
+            median(
+                || {
+                    black_box(f.full.tree.stage());
+                },
+                9,
+            ),
+        ),
     ];
     println!("\ntree/N=100000 (single timed runs, median):");
     for (name, d) in rows {

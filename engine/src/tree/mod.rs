@@ -25,7 +25,7 @@ pub use ratchet_tree::Tree;
 pub use tree_hash::Digest;
 pub use tree_kem::{DecryptedUpdatePath, GeneratedUpdatePath, PathPrivateKeys, PendingUpdatePath};
 pub use tree_validation::{
-    validate_tree, LifetimePolicy, TreeValidationError, TreeValidationParams,
+    validate_tree, LifetimePolicy, MemberIndex, TreeValidationError, TreeValidationParams,
 };
 
 #[cfg(test)]

@@ -67,8 +67,15 @@ impl Tree {
     /// Only the shape is checked here (node types by position, no trailing blank); the
     /// validation a joiner owes the tree (§12.4.3.1) is [`super::validate_tree`].
     pub fn from_wire(cs: &dyn CipherSuiteProvider, wire: &RatchetTree) -> Result<Tree, TreeError> {
-        let nodes: Vec<Option<Node>> = wire.0.iter().cloned().collect();
-        let mut tree = Tree::from_nodes(cs.cipher_suite(), nodes)?;
+        Tree::from_wire_owned(cs, wire.clone())
+    }
+
+    /// [`Tree::from_wire`] taking the decoded extension by value (no copy of the nodes).
+    pub fn from_wire_owned(
+        cs: &dyn CipherSuiteProvider,
+        wire: RatchetTree,
+    ) -> Result<Tree, TreeError> {
+        let mut tree = Tree::from_nodes(cs.cipher_suite(), wire.0.into_vec())?;
         tree.hash_all(cs)?;
         Ok(tree)
     }
@@ -83,7 +90,9 @@ impl Tree {
             Some(None) => return Err(TreeError::TrailingBlank),
             Some(Some(_)) => {}
         }
-        let n_leaves = u32::try_from(nodes.len().div_ceil(2)).map_err(|_| TreeError::TooLarge)?;
+        // Smallest power of two n with 2n - 1 >= len (a tree may end at a parent).
+        let n_leaves =
+            u32::try_from((nodes.len() + 1).div_ceil(2)).map_err(|_| TreeError::TooLarge)?;
         let size = TreeSize::for_leaves(n_leaves).ok_or(TreeError::TooLarge)?;
         let width = size.node_width() as usize;
         nodes.resize(width, None);

@@ -79,6 +79,13 @@ fn wire_round_trip_drops_trailing_blanks() {
         Tree::from_wire(&cs, &RatchetTree::default()).unwrap_err(),
         TreeError::EmptyTree
     );
+    // A tree may end at a parent node: the width still covers it.
+    let g4 = generate_tree(&cs, 4, GROUP, true).unwrap();
+    let mut two = g4.tree.to_wire();
+    two.0.truncate(2);
+    let t = Tree::from_wire(&cs, &two).unwrap();
+    assert_eq!(t.size().leaves(), 2);
+    assert!(t.parent(NodeIndex(1)).is_some());
 }
 
 #[test]
@@ -361,6 +368,91 @@ fn lifetime_policy_is_switchable() {
     ));
 }
 
+#[test]
+fn member_index_checks_new_leaves_in_constant_time() {
+    use crate::codec::VarVec;
+    use crate::messages::{Credential, CredentialType};
+    let cs = suite();
+    let g = generate_tree(&cs, 8, GROUP, true).unwrap();
+    let mut index = MemberIndex::from_tree(&g.tree).unwrap();
+    let joiners = new_members(&cs, 4);
+    let p = params();
+    // A fresh member is fine at the next leaf.
+    index
+        .check_leaf(&joiners[0], LeafIndex(8), None, &p)
+        .unwrap();
+    // Reusing member 3's signature key is not.
+    let mut dup = joiners[1].clone();
+    dup.signature_key = g.tree.leaf(LeafIndex(3)).unwrap().signature_key.clone();
+    assert_eq!(
+        index.check_leaf(&dup, LeafIndex(8), None, &p),
+        Err(TreeValidationError::DuplicateSignatureKey {
+            leaf: LeafIndex(8),
+            first: LeafIndex(3)
+        })
+    );
+    // An X.509 member that the basic-only members cannot support.
+    let mut x509 = joiners[1].clone();
+    x509.credential = Credential::X509 {
+        certificates: VarVec::default(),
+    };
+    x509.capabilities.credentials = VarVec(vec![CredentialType::BASIC, CredentialType::X509]);
+    assert_eq!(
+        index.check_leaf(&x509, LeafIndex(8), None, &p),
+        Err(TreeValidationError::CredentialTypeUnsupportedByGroup {
+            leaf: LeafIndex(8),
+            credential_type: CredentialType::X509
+        })
+    );
+    // A member that does not support the basic credentials in use.
+    let mut picky = x509.clone();
+    picky.capabilities.credentials = VarVec(vec![CredentialType::X509]);
+    picky.credential = Credential::basic(b"x".to_vec());
+    assert!(matches!(
+        index.check_leaf(&picky, LeafIndex(8), None, &p),
+        Err(TreeValidationError::CredentialNotInOwnCapabilities { .. })
+    ));
+    // An update that keeps its encryption key.
+    let old = g.tree.leaf(LeafIndex(2)).unwrap().clone();
+    let mut same = joiners[2].clone();
+    same.encryption_key = old.encryption_key.clone();
+    assert_eq!(
+        index.check_leaf(&same, LeafIndex(2), Some(&old), &p),
+        Err(TreeValidationError::EncryptionKeyNotUpdated { leaf: LeafIndex(2) })
+    );
+    // An update keeping its own signature key is fine.
+    let mut upd = joiners[2].clone();
+    upd.signature_key = old.signature_key.clone();
+    index
+        .check_leaf(&upd, LeafIndex(2), Some(&old), &p)
+        .unwrap();
+    // Once every member supports X.509, an X.509 member may join.
+    let mut all = MemberIndex::default();
+    for (i, l) in g.tree.leaves() {
+        let mut l = l.clone();
+        l.capabilities.credentials = VarVec(vec![CredentialType::BASIC, CredentialType::X509]);
+        all.insert(i, &l).unwrap();
+    }
+    all.check_leaf(&x509, LeafIndex(8), None, &p).unwrap();
+    // An X.509-only member cannot join a group whose members use basic credentials.
+    let mut x509_only = x509.clone();
+    x509_only.capabilities.credentials = VarVec(vec![CredentialType::X509]);
+    assert_eq!(
+        all.check_leaf(&x509_only, LeafIndex(8), None, &p),
+        Err(TreeValidationError::CredentialTypeNotSupported {
+            leaf: LeafIndex(8),
+            credential_type: CredentialType::BASIC
+        })
+    );
+    // Remove then re-insert round-trips.
+    index.remove(LeafIndex(3), g.tree.leaf(LeafIndex(3)).unwrap());
+    index.check_leaf(&dup, LeafIndex(8), None, &p).unwrap();
+    index
+        .insert(LeafIndex(3), g.tree.leaf(LeafIndex(3)).unwrap())
+        .unwrap();
+    assert!(index.check_leaf(&dup, LeafIndex(8), None, &p).is_err());
+}
+
 // ---- TreeKEM ----
 
 fn group_context(tree_hash: &[u8]) -> Vec<u8> {
@@ -489,6 +581,47 @@ fn tampered_update_paths_are_rejected() {
             .merge_update_path(&cs, sender, &out.update_path, b"x"),
         Err(TreeError::LeafSignature(sender))
     );
+    // After a correct merge, a path whose keys or ciphertexts differ from the merged one is
+    // caught by decryption itself.
+    let mut merged = g.tree.stage();
+    merged
+        .merge_update_path(&cs, sender, &out.update_path, GROUP)
+        .unwrap();
+    let receiver = g.private_keys(LeafIndex(0)); // below node 1, the first path node
+    let mut other_key = out.update_path.clone();
+    let last = other_key.nodes.len() - 1;
+    other_key.nodes[last].encryption_key = cs.kem_generate().unwrap().1;
+    assert_eq!(
+        merged
+            .decrypt_update_path(&cs, sender, &other_key, &[], &receiver, &gc)
+            .err(),
+        Some(TreeError::PublicKeyMismatch(NodeIndex(7)))
+    );
+    let mut fewer = out.update_path.clone();
+    fewer.nodes[0].encrypted_path_secret.pop();
+    assert_eq!(
+        merged
+            .decrypt_update_path(&cs, sender, &fewer, &[], &receiver, &gc)
+            .err(),
+        Some(TreeError::CiphertextCountMismatch {
+            node: NodeIndex(1),
+            expected: 1,
+            got: 0
+        })
+    );
+    assert_eq!(
+        merged
+            .decrypt_update_path(
+                &cs,
+                sender,
+                &out.update_path,
+                &[],
+                &g.private_keys(sender),
+                &gc
+            )
+            .err(),
+        Some(TreeError::OwnPath)
+    );
     // The wrong group context: decryption fails.
     let mut f = g.tree.stage();
     f.merge_update_path(&cs, sender, &out.update_path, GROUP)
@@ -504,4 +637,70 @@ fn tampered_update_paths_are_rejected() {
         ),
         Err(TreeError::Crypto(_))
     ));
+}
+
+// ---- Property: any sequence of adds, removes and updates keeps the caches exact. ----
+
+fn fixture() -> &'static (GeneratedTree, Vec<LeafNode>) {
+    static F: std::sync::OnceLock<(GeneratedTree, Vec<LeafNode>)> = std::sync::OnceLock::new();
+    F.get_or_init(|| {
+        let cs = suite();
+        (
+            generate_tree(&cs, 13, GROUP, true).unwrap(),
+            new_members(&cs, 16),
+        )
+    })
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(32))]
+    #[test]
+    fn random_changes_keep_hashes_counts_and_original_exact(
+        ops in proptest::collection::vec((0u8..3, 0u32..64), 1..40)
+    ) {
+        let cs = suite();
+        let (base, pool) = fixture();
+        let base_wire = base.tree.to_wire();
+        let mut t = base.tree.stage();
+        for (k, (op, x)) in ops.into_iter().enumerate() {
+            let leaf = LeafIndex(x % t.size().leaves());
+            match op {
+                0 => {
+                    t.add_leaf(pool[k % pool.len()].clone()).unwrap();
+                }
+                1 if t.leaf(leaf).is_some() && t.member_count() > 1 => {
+                    t.remove_leaf(leaf).unwrap();
+                }
+                2 if t.leaf(leaf).is_some() => {
+                    t.update_leaf(leaf, pool[k % pool.len()].clone()).unwrap();
+                }
+                _ => {}
+            }
+            // Hash a prefix of the steps incrementally too.
+            if k % 3 == 0 {
+                t.update_hashes(&cs).unwrap();
+            }
+        }
+        proptest::prop_assert_eq!(t.tree_hash(&cs).unwrap(), fresh_hash(&cs, &t));
+        let width = t.size().node_width();
+        let scan_blank = (0..t.size().leaves()).map(LeafIndex).find(|l| t.leaf(*l).is_none());
+        proptest::prop_assert_eq!(t.leftmost_blank_leaf(), scan_blank);
+        proptest::prop_assert_eq!(t.member_count() as usize, t.leaves().count());
+        for n in (0..width).map(NodeIndex) {
+            let brute = {
+                let (lo, hi) = crate::tree_math::TreeSize::leaf_span(n);
+                let leaves_set = (lo..hi).any(|l| t.leaf(LeafIndex(l)).is_some());
+                let parents_set = (lo * 2..hi * 2)
+                    .map(NodeIndex)
+                    .filter(|x| !x.is_leaf())
+                    .any(|x| t.parent(x).is_some());
+                !(leaves_set || parents_set)
+            };
+            proptest::prop_assert_eq!(t.resolution_is_empty(n), brute, "node {}", n.0);
+        }
+        // The tree ends in a non-blank leaf or has one leaf, and the original is unchanged.
+        proptest::prop_assert!(t.size().leaves() == 1 || t.leaf(LeafIndex(t.size().leaves() - 1)).is_some()
+            || (t.size().leaves() / 2..t.size().leaves()).any(|l| t.leaf(LeafIndex(l)).is_some()));
+        proptest::prop_assert_eq!(base.tree.to_wire(), base_wire);
+    }
 }

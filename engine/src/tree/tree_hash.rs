@@ -229,7 +229,7 @@ impl Tree {
     /// lies below `s` blanked and dropped from all `unmerged_leaves` (§7.9). Only the paths
     /// from those leaves up to `s` are re-hashed; everything else comes from the cache, which
     /// must be current.
-    pub(crate) fn original_tree_hash(
+    pub fn original_tree_hash(
         &self,
         cs: &dyn CipherSuiteProvider,
         s: NodeIndex,

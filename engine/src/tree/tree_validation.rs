@@ -10,7 +10,8 @@
 //!    a pairwise scan), the group's required capabilities if given, and the lifetime of
 //!    `key_package` leaves when the lifetime policy is on (the default);
 //! 3. uniqueness of signature keys among leaves and of encryption keys among all nodes
-//!    (hash-set indexes);
+//!    (hash-map indexes; [`MemberIndex`] keeps the leaf indexes and the per-credential-type
+//!    counters for checking new leaves later in O(1));
 //! 4. every leaf signature, `VerifyWithLabel(., "LeafNodeTBS", LeafNodeTBS)` with the group id
 //!    and leaf index for `update` and `commit` leaves, in parallel across cores;
 //! 5. every non-blank parent parent-hash valid (§7.9.2), in parallel.
@@ -18,7 +19,7 @@
 //! Credential validation itself (§5.3.1: does this identity own this key?) belongs to the
 //! application's credential validator and is not done here.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use rayon::prelude::*;
 use tls_codec::Serialize;
@@ -145,6 +146,20 @@ pub enum TreeValidationError {
         leaf: LeafIndex,
         /// The credential type.
         credential_type: CredentialType,
+    },
+    /// A new leaf's credential type is not supported by every other member (§7.3).
+    #[error("leaf {leaf:?}: credential type {credential_type:?} not supported by all members")]
+    CredentialTypeUnsupportedByGroup {
+        /// The new leaf.
+        leaf: LeafIndex,
+        /// Its credential type.
+        credential_type: CredentialType,
+    },
+    /// An Update leaf keeps the encryption key of the leaf it replaces (§7.3).
+    #[error("leaf {leaf:?}: encryption key not changed by the update")]
+    EncryptionKeyNotUpdated {
+        /// The leaf.
+        leaf: LeafIndex,
     },
     /// A leaf lacks a capability the group requires (§7.3, §11.1).
     #[error("leaf {leaf:?}: lacks a required capability")]
@@ -275,75 +290,226 @@ fn check_unmerged(tree: &Tree) -> Result<(), TreeValidationError> {
     Ok(())
 }
 
-fn check_leaves(tree: &Tree, params: &TreeValidationParams<'_>) -> Result<(), TreeValidationError> {
-    // Credential types in use, and the types every member supports (one intersection).
-    let mut in_use: HashSet<CredentialType> = HashSet::new();
-    let mut supported_by_all: Option<HashSet<CredentialType>> = None;
-    for (i, leaf) in tree.leaves() {
-        let caps = &leaf.capabilities;
-        let ct = leaf.credential.credential_type();
-        if !caps.credentials.contains(&ct) {
-            return Err(TreeValidationError::CredentialNotInOwnCapabilities {
+/// The checks of §7.3 that concern one leaf alone: its extensions and credential type listed in
+/// its own capabilities, the group's required capabilities, its lifetime under the policy.
+fn check_leaf_alone(
+    leaf: &LeafNode,
+    i: LeafIndex,
+    params: &TreeValidationParams<'_>,
+) -> Result<(), TreeValidationError> {
+    let caps = &leaf.capabilities;
+    let ct = leaf.credential.credential_type();
+    if !caps.credentials.contains(&ct) {
+        return Err(TreeValidationError::CredentialNotInOwnCapabilities {
+            leaf: i,
+            credential_type: ct,
+        });
+    }
+    for ext in leaf.extensions.iter() {
+        let t = ext.extension_type;
+        if !is_default_extension(t) && !caps.extensions.contains(&t) {
+            return Err(TreeValidationError::ExtensionNotInCapabilities {
                 leaf: i,
+                extension_type: t,
+            });
+        }
+    }
+    if let Some(rc) = params.required_capabilities {
+        let ok = rc
+            .extension_types
+            .iter()
+            .all(|t| is_default_extension(*t) || caps.extensions.contains(t))
+            && rc
+                .proposal_types
+                .iter()
+                .all(|t| (1..=7).contains(&t.0) || caps.proposals.contains(t))
+            && rc
+                .credential_types
+                .iter()
+                .all(|t| caps.credentials.contains(t));
+        if !ok {
+            return Err(TreeValidationError::RequiredCapabilityMissing { leaf: i });
+        }
+    }
+    if let (LifetimePolicy::Check { now }, LeafNodeSource::KeyPackage(lt)) =
+        (params.lifetime, &leaf.leaf_node_source)
+    {
+        if now < lt.not_before || now > lt.not_after {
+            return Err(TreeValidationError::LifetimeInvalid {
+                leaf: i,
+                not_before: lt.not_before,
+                not_after: lt.not_after,
+                now,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Group-wide indexes for the §7.3 checks that compare a leaf with the other members: the
+/// leaves' signature and encryption keys (hash maps, so uniqueness is O(1) per leaf, never a
+/// pairwise scan) and, per credential type, how many members use it and how many support it
+/// (so "supported by all members" is a counter comparison).
+///
+/// Built in O(N) from a tree ([`MemberIndex::from_tree`]) and kept current by the caller with
+/// [`MemberIndex::insert`] and [`MemberIndex::remove`] as members join, update and leave, so
+/// that each new leaf (Add, Update, Commit) is checked in O(1) with
+/// [`MemberIndex::check_leaf`].
+#[derive(Clone, Debug, Default)]
+pub struct MemberIndex {
+    signature_keys: HashMap<Vec<u8>, LeafIndex>,
+    encryption_keys: HashMap<Vec<u8>, LeafIndex>,
+    members: u32,
+    in_use: HashMap<CredentialType, u32>,
+    supported: HashMap<CredentialType, u32>,
+}
+
+fn supports(leaf: &LeafNode, t: CredentialType) -> bool {
+    leaf.capabilities.credentials.contains(&t)
+}
+
+impl MemberIndex {
+    /// Indexes every leaf of `tree`; fails on the first duplicate key.
+    pub fn from_tree(tree: &Tree) -> Result<Self, TreeValidationError> {
+        let mut index = MemberIndex::default();
+        for (i, leaf) in tree.leaves() {
+            index.insert(i, leaf)?;
+        }
+        Ok(index)
+    }
+
+    /// Adds a member's leaf; fails (and changes nothing) when one of its keys is already used
+    /// by another leaf.
+    pub fn insert(&mut self, at: LeafIndex, leaf: &LeafNode) -> Result<(), TreeValidationError> {
+        let sig = leaf.signature_key.0.as_slice();
+        let enc = leaf.encryption_key.0.as_slice();
+        if let Some(&first) = self.signature_keys.get(sig) {
+            return Err(TreeValidationError::DuplicateSignatureKey { leaf: at, first });
+        }
+        if let Some(&first) = self.encryption_keys.get(enc) {
+            return Err(TreeValidationError::DuplicateEncryptionKey {
+                node: at.node(),
+                first: first.node(),
+            });
+        }
+        self.signature_keys.insert(sig.to_vec(), at);
+        self.encryption_keys.insert(enc.to_vec(), at);
+        self.members += 1;
+        *self
+            .in_use
+            .entry(leaf.credential.credential_type())
+            .or_default() += 1;
+        let mut seen: Vec<CredentialType> = Vec::new();
+        for &t in leaf.capabilities.credentials.iter() {
+            if !seen.contains(&t) {
+                seen.push(t);
+                *self.supported.entry(t).or_default() += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes a member's leaf (the leaf as indexed).
+    pub fn remove(&mut self, at: LeafIndex, leaf: &LeafNode) {
+        let sig = leaf.signature_key.0.as_slice();
+        let enc = leaf.encryption_key.0.as_slice();
+        if self.signature_keys.get(sig) == Some(&at) {
+            self.signature_keys.remove(sig);
+        }
+        if self.encryption_keys.get(enc) == Some(&at) {
+            self.encryption_keys.remove(enc);
+        }
+        self.members = self.members.saturating_sub(1);
+        if let Some(c) = self.in_use.get_mut(&leaf.credential.credential_type()) {
+            *c = c.saturating_sub(1);
+        }
+        let mut seen: Vec<CredentialType> = Vec::new();
+        for &t in leaf.capabilities.credentials.iter() {
+            if !seen.contains(&t) {
+                seen.push(t);
+                if let Some(c) = self.supported.get_mut(&t) {
+                    *c = c.saturating_sub(1);
+                }
+            }
+        }
+    }
+
+    /// Checks a leaf arriving at `at` (§7.3), in O(number of credential types): alone (see
+    /// [`validate_tree`]'s rules), its keys unused by any other member, its credential type
+    /// supported by every other member, and every credential type the others use supported
+    /// by it. `replacing` is the leaf it replaces (Update, Commit), which then does not count
+    /// as another member, and whose encryption key must change. The signature is not checked
+    /// here.
+    pub fn check_leaf(
+        &self,
+        leaf: &LeafNode,
+        at: LeafIndex,
+        replacing: Option<&LeafNode>,
+        params: &TreeValidationParams<'_>,
+    ) -> Result<(), TreeValidationError> {
+        check_leaf_alone(leaf, at, params)?;
+        if let Some(old) = replacing {
+            if old.encryption_key == leaf.encryption_key {
+                return Err(TreeValidationError::EncryptionKeyNotUpdated { leaf: at });
+            }
+        }
+        if let Some(&first) = self.signature_keys.get(leaf.signature_key.0.as_slice()) {
+            if first != at {
+                return Err(TreeValidationError::DuplicateSignatureKey { leaf: at, first });
+            }
+        }
+        if let Some(&first) = self.encryption_keys.get(leaf.encryption_key.0.as_slice()) {
+            if first != at {
+                return Err(TreeValidationError::DuplicateEncryptionKey {
+                    node: at.node(),
+                    first: first.node(),
+                });
+            }
+        }
+        let others = self.members.saturating_sub(u32::from(replacing.is_some()));
+        let ct = leaf.credential.credential_type();
+        let supporting_others = self
+            .supported
+            .get(&ct)
+            .copied()
+            .unwrap_or(0)
+            .saturating_sub(u32::from(replacing.is_some_and(|o| supports(o, ct))));
+        if supporting_others < others {
+            return Err(TreeValidationError::CredentialTypeUnsupportedByGroup {
+                leaf: at,
                 credential_type: ct,
             });
         }
-        for ext in leaf.extensions.iter() {
-            let t = ext.extension_type;
-            if !is_default_extension(t) && !caps.extensions.contains(&t) {
-                return Err(TreeValidationError::ExtensionNotInCapabilities {
-                    leaf: i,
-                    extension_type: t,
+        for (&t, &count) in &self.in_use {
+            let used_by_others = count.saturating_sub(u32::from(
+                replacing.is_some_and(|o| o.credential.credential_type() == t),
+            ));
+            if used_by_others > 0 && !supports(leaf, t) {
+                return Err(TreeValidationError::CredentialTypeNotSupported {
+                    leaf: at,
+                    credential_type: t,
                 });
             }
         }
-        if let Some(rc) = params.required_capabilities {
-            let ok = rc
-                .extension_types
-                .iter()
-                .all(|t| is_default_extension(*t) || caps.extensions.contains(t))
-                && rc
-                    .proposal_types
-                    .iter()
-                    .all(|t| (1..=7).contains(&t.0) || caps.proposals.contains(t))
-                && rc
-                    .credential_types
-                    .iter()
-                    .all(|t| caps.credentials.contains(t));
-            if !ok {
-                return Err(TreeValidationError::RequiredCapabilityMissing { leaf: i });
-            }
-        }
-        if let (LifetimePolicy::Check { now }, LeafNodeSource::KeyPackage(lt)) =
-            (params.lifetime, &leaf.leaf_node_source)
-        {
-            if now < lt.not_before || now > lt.not_after {
-                return Err(TreeValidationError::LifetimeInvalid {
-                    leaf: i,
-                    not_before: lt.not_before,
-                    not_after: lt.not_after,
-                    now,
-                });
-            }
-        }
-        in_use.insert(ct);
-        let supported: HashSet<CredentialType> = caps.credentials.iter().copied().collect();
-        supported_by_all = Some(match supported_by_all {
-            None => supported,
-            Some(all) => all.intersection(&supported).copied().collect(),
-        });
+        Ok(())
     }
-    let supported_by_all = supported_by_all.unwrap_or_default();
-    if let Some(missing) = in_use.iter().find(|t| !supported_by_all.contains(t)) {
-        // Name the first member lacking it.
-        if let Some((leaf, _)) = tree
-            .leaves()
-            .find(|(_, l)| !l.capabilities.credentials.contains(missing))
-        {
-            return Err(TreeValidationError::CredentialTypeNotSupported {
-                leaf,
-                credential_type: *missing,
-            });
+}
+
+fn check_leaves(tree: &Tree, params: &TreeValidationParams<'_>) -> Result<(), TreeValidationError> {
+    for (i, leaf) in tree.leaves() {
+        check_leaf_alone(leaf, i, params)?;
+    }
+    // Signature-key uniqueness and the group capability counters in one O(N) pass.
+    let index = MemberIndex::from_tree(tree)?;
+    // Every credential type in use must be supported by all members.
+    for (&t, &used) in &index.in_use {
+        if used > 0 && index.supported.get(&t).copied().unwrap_or(0) < index.members {
+            if let Some((leaf, _)) = tree.leaves().find(|(_, l)| !supports(l, t)) {
+                return Err(TreeValidationError::CredentialTypeNotSupported {
+                    leaf,
+                    credential_type: t,
+                });
+            }
         }
     }
     Ok(())
