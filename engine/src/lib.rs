@@ -14,5 +14,5 @@ pub mod key_schedule;
 pub mod psk;
 pub mod secret_tree;
 pub mod transcript_hash;
-pub mod welcome;
 pub mod tree;
+pub mod welcome;

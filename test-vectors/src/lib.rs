@@ -19,10 +19,10 @@ mod psk_secret;
 mod secret_tree;
 mod transcript_hashes;
 mod tree_math;
-mod welcome;
 mod tree_operations;
 mod tree_validation;
 mod treekem;
+mod welcome;
 
 pub use hexbytes::HexBytes;
 

@@ -86,7 +86,8 @@ pub(crate) fn check(case: &Case) -> Result<(), String> {
             .collect(),
         resumption_psks: Vec::new(),
     };
-    let mut group = Group::join(cs, &welcome, &bundle, options).map_err(|e| format!("join: {e}"))?;
+    let mut group =
+        Group::join(cs, &welcome, &bundle, options).map_err(|e| format!("join: {e}"))?;
     if group.epoch_authenticator().as_bytes() != case.initial_epoch_authenticator.0.as_slice() {
         return Err("initial epoch authenticator differs".into());
     }

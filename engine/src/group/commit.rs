@@ -30,8 +30,7 @@ use crate::messages::{
 };
 use crate::psk::{resolve_psk_secret, PskSecret};
 use crate::transcript_hash::{
-    confirmation_tag, confirmed_transcript_hash, interim_transcript_hash,
-    verify_confirmation_tag,
+    confirmation_tag, confirmed_transcript_hash, interim_transcript_hash, verify_confirmation_tag,
 };
 use crate::tree::Tree;
 use crate::tree_math::{LeafIndex, NodeIndex};
@@ -184,21 +183,23 @@ pub(crate) fn build_welcome(
     let prepared = prepare_encrypt_with_label(cs, "Welcome", &encrypted_group_info)?;
     let secrets: Vec<EncryptedGroupSecrets> = joiners
         .par_iter()
-        .map(|(kp, path_secret)| -> Result<EncryptedGroupSecrets, GroupError> {
-            let gs = GroupSecrets {
-                joiner_secret: VarBytes(joiner_secret.as_secret().as_bytes().to_vec()),
-                path_secret: path_secret.as_ref().map(|s| PathSecret {
-                    path_secret: VarBytes(s.as_bytes().to_vec()),
-                }),
-                psks: VarVec(psks.to_vec()),
-            };
-            let plain = zeroize::Zeroizing::new(encode(&gs)?);
-            let ct = encrypt_with_label_prepared(cs, &prepared, &kp.init_key, &plain)?;
-            Ok(EncryptedGroupSecrets {
-                new_member: KeyPackageRef(VarBytes(key_package_ref(cs, &encode(kp)?)?)),
-                encrypted_group_secrets: ct,
-            })
-        })
+        .map(
+            |(kp, path_secret)| -> Result<EncryptedGroupSecrets, GroupError> {
+                let gs = GroupSecrets {
+                    joiner_secret: VarBytes(joiner_secret.as_secret().as_bytes().to_vec()),
+                    path_secret: path_secret.as_ref().map(|s| PathSecret {
+                        path_secret: VarBytes(s.as_bytes().to_vec()),
+                    }),
+                    psks: VarVec(psks.to_vec()),
+                };
+                let plain = zeroize::Zeroizing::new(encode(&gs)?);
+                let ct = encrypt_with_label_prepared(cs, &prepared, &kp.init_key, &plain)?;
+                Ok(EncryptedGroupSecrets {
+                    new_member: KeyPackageRef(VarBytes(key_package_ref(cs, &encode(kp)?)?)),
+                    encrypted_group_secrets: ct,
+                })
+            },
+        )
         .collect::<Result<_, _>>()?;
     Ok(Welcome {
         cipher_suite: cs.cipher_suite(),
@@ -248,8 +249,7 @@ impl Group {
         let applied = self.validate_and_apply(cs, &mut tree, &list, committer)?;
         // RFC 9420 §12.4: path required for an empty list or path-requiring types (and
         // always for an external commit, §12.4.3.2).
-        if (applied.path_required || committer == Committer::External) && commit.path.is_none()
-        {
+        if (applied.path_required || committer == Committer::External) && commit.path.is_none() {
             return Err(GroupError::rule(None, ProposalRule::PathRequired));
         }
         let mut ctx = self.next_context(&applied);
@@ -544,7 +544,8 @@ impl Group {
                 .ok_or(MisuseError::NotAMember(own))?;
             touched.push(own.node());
             touched.extend(tree.size().direct_path(own.node()));
-            let pending = tree.generate_update_path(cs, own, leaf, &self.signer, self.group_id())?;
+            let pending =
+                tree.generate_update_path(cs, own, leaf, &self.signer, self.group_id())?;
             ctx.tree_hash = VarBytes(tree.tree_hash(cs)?);
             let generated = pending.encrypt(cs, &tree, &added, &encode(&ctx)?)?;
             commit_secret = generated.commit_secret;
@@ -616,7 +617,9 @@ impl Group {
         let tag = confirmation_tag(cs, &secrets.confirmation_key, &confirmed);
         let interim = interim_transcript_hash(cs, &confirmed, &tag)?;
         ac.auth.confirmation_tag = Some(tag.clone());
-        let commit = self.frame_own_commit(cs, tbs, ac)?;
+        // The handshake key used is of the epoch being left, whose secret tree is replaced on
+        // merge: a clone is enough.
+        let commit = self.frame_signed(cs, tbs, ac, &mut self.keys.secret_tree.clone())?;
         let keys = EpochKeys::new(secrets, tree.size().leaves(), &self.config)?;
 
         let welcome = if applied.added.is_empty() {
@@ -688,13 +691,15 @@ impl Group {
         })
     }
 
-    /// Frames our signed commit as a PublicMessage (with membership tag, §6.2) or a
-    /// PrivateMessage (§6.3), keeping the signature that entered the transcript hash.
-    fn frame_own_commit(
+    /// Frames our signed content as a PublicMessage (with membership tag for members, §6.2)
+    /// or a PrivateMessage (§6.3) keyed from `secret_tree`, keeping the signature already
+    /// computed (for commits it entered the transcript hash).
+    pub(crate) fn frame_signed(
         &self,
         cs: &dyn CipherSuiteProvider,
         tbs: FramedContentTbs,
         ac: AuthenticatedContent,
+        secret_tree: &mut crate::secret_tree::SecretTree,
     ) -> Result<MlsMessage, GroupError> {
         if ac.wire_format == WireFormat::PRIVATE_MESSAGE {
             let mp = MessageProtection::new(
@@ -703,24 +708,27 @@ impl Group {
                 &self.keys.membership_key,
                 &self.keys.sender_data_secret,
             );
-            // The handshake key used is of the epoch being left: its secret tree is replaced
-            // on merge, so a clone is enough.
-            let mut st = self.keys.secret_tree.clone();
-            let pm = mp.protect_private_signed(&mut st, ac.content, ac.auth, self.config.padding)?;
+            let pm =
+                mp.protect_private_signed(secret_tree, ac.content, ac.auth, self.config.padding)?;
             return Ok(MlsMessage::new(MlsMessageBody::PrivateMessage(pm)));
         }
-        let tbm = AuthenticatedContentTbm {
-            content_tbs: tbs,
-            auth: ac.auth.clone(),
+        let membership_tag = match ac.content.sender {
+            Sender::Member(_) => {
+                let tbm = AuthenticatedContentTbm {
+                    content_tbs: tbs,
+                    auth: ac.auth.clone(),
+                };
+                Some(Mac(VarBytes(
+                    cs.mac(self.keys.membership_key.as_bytes(), &encode(&tbm)?),
+                )))
+            }
+            _ => None,
         };
-        let membership_tag = Mac(VarBytes(
-            cs.mac(self.keys.membership_key.as_bytes(), &encode(&tbm)?),
-        ));
         Ok(MlsMessage::new(MlsMessageBody::PublicMessage(
             PublicMessage {
                 content: ac.content,
                 auth: ac.auth,
-                membership_tag: Some(membership_tag),
+                membership_tag,
             },
         )))
     }

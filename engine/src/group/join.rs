@@ -14,7 +14,7 @@ use crate::crypto::labels::derive_secret;
 use crate::crypto::{CipherSuiteProvider, Secret};
 use crate::key_schedule::{advance_epoch, InitSecret, JoinerSecret};
 use crate::messages::{
-    Extension, GroupContext, Psk, ProtocolVersion, RatchetTree, ResumptionPskUsage, Welcome,
+    Extension, GroupContext, ProtocolVersion, Psk, RatchetTree, ResumptionPskUsage, Welcome,
 };
 use crate::psk::{resolve_psk_secret, PskSecret, ResumptionPskStore};
 use crate::transcript_hash::{confirmation_tag, interim_transcript_hash};
@@ -130,7 +130,8 @@ impl Group {
             resumption.insert(g, *e, s.clone());
         }
         let external: BTreeMap<Vec<u8>, Secret> = options.external_psks.into_iter().collect();
-        let psk_secret = resolve_psk_secret(cs, &gs.psks, |id| external.get(id).cloned(), &resumption)?;
+        let psk_secret =
+            resolve_psk_secret(cs, &gs.psks, |id| external.get(id).cloned(), &resumption)?;
         let joiner = JoinerSecret::new(Secret::from_slice(&gs.joiner_secret));
         let gi = decrypt_group_info(cs, welcome, &joiner, &psk_secret)?;
         let ctx = &gi.group_context;
@@ -212,14 +213,15 @@ impl Group {
         }
         // §12.4.3.1: key schedule and confirmation tag.
         let secrets = join_secrets(cs, &gi, &joiner, &psk_secret)?;
-        let interim = interim_transcript_hash(
-            cs,
-            &ctx.confirmed_transcript_hash,
-            &gi.confirmation_tag,
-        )?;
+        let interim =
+            interim_transcript_hash(cs, &ctx.confirmed_transcript_hash, &gi.confirmation_tag)?;
         let keys = EpochKeys::new(secrets, tree.size().leaves(), &config)?;
         // The join epoch's resumption PSK is kept (a later commit may inject it).
-        resumption.insert(ctx.group_id.as_slice(), ctx.epoch, keys.resumption_psk.clone());
+        resumption.insert(
+            ctx.group_id.as_slice(),
+            ctx.epoch,
+            keys.resumption_psk.clone(),
+        );
         Ok(Group {
             index,
             config,

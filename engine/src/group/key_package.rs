@@ -112,8 +112,12 @@ pub fn generate_key_package(
         signature: VarBytes::default(),
     };
     let tbs = encode(&key_package.to_be_signed())?;
-    key_package.signature =
-        VarBytes(sign_with_label(cs, &signature_private_key, "KeyPackageTBS", &tbs)?);
+    key_package.signature = VarBytes(sign_with_label(
+        cs,
+        &signature_private_key,
+        "KeyPackageTBS",
+        &tbs,
+    )?);
     Ok(KeyPackageBundle {
         key_package,
         init_private_key,
@@ -216,7 +220,8 @@ impl LeafCheck<'_> {
         // §7.3: extensions listed in capabilities.
         for ext in leaf.extensions.iter() {
             let t = ext.extension_type.0;
-            if !is_default_extension(t) && !leaf.capabilities.extensions.contains(&ext.extension_type)
+            if !is_default_extension(t)
+                && !leaf.capabilities.extensions.contains(&ext.extension_type)
             {
                 return Err(LeafNodeError::Extension(t));
             }
@@ -393,8 +398,7 @@ impl MemberIndex {
     ) -> Result<(), LeafNodeError> {
         let ct = leaf.credential.credential_type();
         let supporting = self.cred_support.get(&ct.0).copied().unwrap_or(0);
-        let replaced_lacks =
-            replaced.is_some_and(|r| !r.capabilities.credentials.contains(&ct));
+        let replaced_lacks = replaced.is_some_and(|r| !r.capabilities.credentials.contains(&ct));
         let lacking = self.members.saturating_sub(supporting);
         if lacking > u32::from(replaced_lacks) {
             return Err(LeafNodeError::CredentialType(ct.0));
@@ -402,7 +406,9 @@ impl MemberIndex {
         for (&t, &count) in &self.cred_in_use {
             let only_replaced = count == 1
                 && replaced.is_some_and(|r| r.credential.credential_type() == CredentialType(t));
-            if count > 0 && !only_replaced && !leaf.capabilities.credentials.contains(&CredentialType(t))
+            if count > 0
+                && !only_replaced
+                && !leaf.capabilities.credentials.contains(&CredentialType(t))
             {
                 return Err(LeafNodeError::CredentialType(t));
             }

@@ -32,14 +32,14 @@ pub mod state;
 
 use std::collections::{BTreeMap, VecDeque};
 
-use crate::codec::{encode, VarBytes};
+use crate::codec::VarBytes;
 use crate::crypto::{CipherSuite, CipherSuiteProvider, HpkePublicKey, Secret, SignaturePublicKey};
 use crate::framing::MessageProtection;
 use crate::key_schedule::{mls_exporter, EpochSecrets};
 use crate::messages::{
-    AuthenticatedContent, ContentType, ExternalSenders, Extension, FramedContent,
-    FramedContentBody, GroupContext, LeafNode, MlsMessage, MlsMessageBody, Node, Proposal,
-    ReInit, RequiredCapabilities, Sender,
+    AuthenticatedContent, ContentType, Extension, ExternalSenders, FramedContent,
+    FramedContentBody, GroupContext, LeafNode, MlsMessage, MlsMessageBody, Node, Proposal, ReInit,
+    RequiredCapabilities, Sender,
 };
 use crate::psk::ResumptionPskStore;
 use crate::secret_tree::SecretTree;
@@ -57,7 +57,7 @@ pub use join::JoinOptions;
 pub use key_package::{
     generate_key_package, validate_key_package, KeyPackageBundle, KeyPackageOptions,
 };
-pub use proposal::CachedProposal;
+pub use proposal::{external_proposal, CachedProposal};
 
 use key_package::MemberIndex;
 use proposal::ProposalCache;
@@ -68,7 +68,6 @@ pub(crate) struct EpochKeys {
     pub(crate) sender_data_secret: Secret,
     pub(crate) exporter_secret: Secret,
     pub(crate) external_secret: Secret,
-    pub(crate) confirmation_key: Secret,
     pub(crate) membership_key: Secret,
     pub(crate) resumption_psk: Secret,
     pub(crate) epoch_authenticator: Secret,
@@ -91,7 +90,6 @@ impl EpochKeys {
             sender_data_secret: secrets.sender_data_secret,
             exporter_secret: secrets.exporter_secret,
             external_secret: secrets.external_secret,
-            confirmation_key: secrets.confirmation_key,
             membership_key: secrets.membership_key,
             resumption_psk: secrets.resumption_psk,
             epoch_authenticator: secrets.epoch_authenticator,
@@ -379,12 +377,12 @@ impl Group {
         );
         let (tree, context) = (&self.tree, &self.context);
         match &msg.body {
-            MlsMessageBody::PublicMessage(pm) => Ok(mp.unprotect_public(pm, |c| {
-                Self::sender_key(tree, context, c)
-            })?),
-            MlsMessageBody::PrivateMessage(pm) => Ok(mp.unprotect_private(secret_tree, pm, |c| {
-                Self::sender_key(tree, context, c)
-            })?),
+            MlsMessageBody::PublicMessage(pm) => {
+                Ok(mp.unprotect_public(pm, |c| Self::sender_key(tree, context, c))?)
+            }
+            MlsMessageBody::PrivateMessage(pm) => {
+                Ok(mp.unprotect_private(secret_tree, pm, |c| Self::sender_key(tree, context, c))?)
+            }
             _ => Err(MalformedError::UnexpectedMessage {
                 expected: "PublicMessage or PrivateMessage",
             }
@@ -511,11 +509,6 @@ impl Group {
         while self.past_epochs.len() > self.config.epoch_retention {
             self.past_epochs.pop_front();
         }
-    }
-
-    /// Encoded current GroupContext.
-    pub(crate) fn encoded_context(&self) -> Result<Vec<u8>, GroupError> {
-        Ok(encode(&self.context)?)
     }
 }
 

@@ -8,19 +8,22 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::codec::encode;
-use crate::crypto::labels::proposal_ref;
-use crate::crypto::CipherSuiteProvider;
+use crate::codec::{encode, VarBytes, VarVec};
+use crate::crypto::labels::{proposal_ref, sign_with_label};
+use crate::crypto::{CipherSuiteProvider, Secret};
 use crate::messages::{
-    AuthenticatedContent, Extension, ExternalInit, FramedContentBody, KeyPackage, Proposal,
-    ProposalRef, ProposalType, Psk, PreSharedKeyId, ProtocolVersion, ReInit,
-    RequiredCapabilities, ResumptionPskUsage, Sender,
+    Add, AuthenticatedContent, Extension, ExternalInit, ExternalPsk, FramedContent,
+    FramedContentAuthData, FramedContentBody, FramedContentTbs, GroupContextExtensions, KeyPackage,
+    LeafNodeSource, MlsMessage, MlsMessageBody, PreSharedKey, PreSharedKeyId, Proposal,
+    ProposalRef, ProposalType, ProtocolVersion, Psk, PublicMessage, ReInit, Remove,
+    RequiredCapabilities, ResumptionPskUsage, Sender, Update, WireFormat,
 };
+use crate::psk::fresh_psk_nonce;
 use crate::tree::Tree;
 use crate::tree_math::{LeafIndex, NodeIndex};
 
-use super::error::{GroupError, InvalidProposal, ProposalRule, ProtocolError};
-use super::key_package::{satisfies_required, LeafCheck, LeafRole};
+use super::error::{GroupError, InvalidProposal, MisuseError, ProposalRule, ProtocolError};
+use super::key_package::{satisfies_required, sign_leaf, LeafCheck, LeafRole};
 use super::Group;
 
 /// A proposal received in the current epoch.
@@ -60,10 +63,6 @@ impl ProposalCache {
     pub(crate) fn clear(&mut self) {
         self.order.clear();
         self.by_ref.clear();
-    }
-
-    pub(crate) fn len(&self) -> usize {
-        self.order.len()
     }
 }
 
@@ -279,11 +278,19 @@ impl Group {
         let mut seen_psk: HashSet<Vec<u8>> = HashSet::new();
         for (i, id) in &psks {
             if id.psk_nonce.len() != cs.hash_len() {
-                return Err(invalid(*i, InvalidProposal::Psk("psk_nonce is not KDF.Nh bytes".into())));
+                return Err(invalid(
+                    *i,
+                    InvalidProposal::Psk("psk_nonce is not KDF.Nh bytes".into()),
+                ));
             }
             if let Psk::Resumption(r) = &id.psk {
-                if r.usage != ResumptionPskUsage::APPLICATION {
-                    return Err(invalid(*i, InvalidProposal::Psk("resumption usage must be application".into())));
+                // §12.1.4: only `application` resumption PSKs, except in the first commit of
+                // a group created by ReInit or branch (§11.2, §11.3), from epoch 0.
+                if r.usage != ResumptionPskUsage::APPLICATION && self.context.epoch != 0 {
+                    return Err(invalid(
+                        *i,
+                        InvalidProposal::Psk("resumption usage must be application".into()),
+                    ));
                 }
             }
             if !seen_psk.insert(encode(*id)?) {
@@ -317,30 +324,41 @@ impl Group {
 
         // §12.3 step 2: Updates.
         for (i, leaf, r) in &updates {
-            let Proposal::Update(u) = &r.proposal else { continue };
+            let Proposal::Update(u) = &r.proposal else {
+                continue;
+            };
             let current = tree
                 .leaf(*leaf)
                 .ok_or_else(|| {
-                    invalid(*i, InvalidProposal::Update {
-                        leaf: *leaf,
-                        reason: "sender's leaf is blank".into(),
-                    })
+                    invalid(
+                        *i,
+                        InvalidProposal::Update {
+                            leaf: *leaf,
+                            reason: "sender's leaf is blank".into(),
+                        },
+                    )
                 })?
                 .clone();
             check
                 .validate(&u.leaf_node, LeafRole::Update(*leaf), Some(&current))
                 .map_err(|e| {
-                    invalid(*i, InvalidProposal::Update {
-                        leaf: *leaf,
-                        reason: e.to_string(),
-                    })
+                    invalid(
+                        *i,
+                        InvalidProposal::Update {
+                            leaf: *leaf,
+                            reason: e.to_string(),
+                        },
+                    )
                 })?;
             // §7.3: an Update must change the encryption key.
             if u.leaf_node.encryption_key == current.encryption_key {
-                return Err(invalid(*i, InvalidProposal::Update {
-                    leaf: *leaf,
-                    reason: "encryption key unchanged".into(),
-                }));
+                return Err(invalid(
+                    *i,
+                    InvalidProposal::Update {
+                        leaf: *leaf,
+                        reason: "encryption key unchanged".into(),
+                    },
+                ));
             }
             out.touched.push(leaf.node());
             out.touched.extend(tree.size().direct_path(leaf.node()));
@@ -369,7 +387,9 @@ impl Group {
                 return Err(GroupError::rule(Some(*i), ProposalRule::DuplicateAdd));
             }
             // R6: not a client already in the group, unless removed by this commit.
-            if let Some(existing) = self.index.sig_holder(&self.tree, &kp.leaf_node.signature_key)
+            if let Some(existing) = self
+                .index
+                .sig_holder(&self.tree, &kp.leaf_node.signature_key)
             {
                 if !out.removed.contains(&existing) {
                     return Err(GroupError::rule(
@@ -396,7 +416,9 @@ impl Group {
             .chain(out.added.iter().map(|(l, _)| *l))
             .collect::<Vec<_>>();
         for leaf in new_leaves {
-            let Some(node) = tree.leaf(leaf) else { continue };
+            let Some(node) = tree.leaf(leaf) else {
+                continue;
+            };
             let key = node.encryption_key.0.as_slice();
             if !fresh_enc.insert(key) || self.index.enc_holder(tree, key).is_some() {
                 return Err(GroupError::rule(
@@ -426,9 +448,9 @@ impl Group {
         let rc: Option<RequiredCapabilities> = Self::required_capabilities(exts)?;
         for (leaf, node) in self.tree.leaves() {
             let caps = &node.capabilities;
-            let exts_ok = exts
-                .iter()
-                .all(|e| (1..=5).contains(&e.extension_type.0) || caps.extensions.contains(&e.extension_type));
+            let exts_ok = exts.iter().all(|e| {
+                (1..=5).contains(&e.extension_type.0) || caps.extensions.contains(&e.extension_type)
+            });
             let rc_ok = rc.as_ref().is_none_or(|rc| satisfies_required(caps, rc));
             if !exts_ok || !rc_ok {
                 return Err(invalid(i, InvalidProposal::ExtensionsUnsupported(leaf)));
@@ -492,9 +514,171 @@ fn check_sender_may_propose(i: usize, sender: &Sender, p: &Proposal) -> Result<(
         ),
     };
     if !ok {
-        return Err(invalid(i, InvalidProposal::SenderNotAllowed {
-            proposal_type: t.0,
-        }));
+        return Err(invalid(
+            i,
+            InvalidProposal::SenderNotAllowed { proposal_type: t.0 },
+        ));
     }
     Ok(())
+}
+
+impl Group {
+    /// Sends a proposal (RFC 9420 §12.1) as a member: signs and frames it (PublicMessage, or
+    /// PrivateMessage with `encrypt_handshake`) and caches it so our next commit includes
+    /// it. Returns the message to send.
+    pub fn propose(
+        &mut self,
+        cs: &dyn CipherSuiteProvider,
+        proposal: Proposal,
+    ) -> Result<(MlsMessage, CachedProposal), GroupError> {
+        self.check_suite(cs)?;
+        self.check_active()?;
+        let wire_format = if self.config.encrypt_handshake {
+            WireFormat::PRIVATE_MESSAGE
+        } else {
+            WireFormat::PUBLIC_MESSAGE
+        };
+        let content = FramedContent {
+            group_id: self.context.group_id.clone(),
+            epoch: self.context.epoch,
+            sender: Sender::Member(self.own_leaf.0),
+            authenticated_data: VarBytes::default(),
+            body: FramedContentBody::Proposal(proposal),
+        };
+        let tbs = FramedContentTbs {
+            version: ProtocolVersion::MLS10,
+            wire_format,
+            content: content.clone(),
+            context: Some(self.context.clone()),
+        };
+        let signature = sign_with_label(cs, &self.signer, "FramedContentTBS", &encode(&tbs)?)?;
+        let ac = AuthenticatedContent {
+            wire_format,
+            content,
+            auth: FramedContentAuthData {
+                signature: VarBytes(signature),
+                confirmation_tag: None,
+            },
+        };
+        let mut secret_tree = self.keys.secret_tree.clone();
+        let msg = self.frame_signed(cs, tbs, ac.clone(), &mut secret_tree)?;
+        let cached = self.cache_proposal(cs, &ac)?;
+        self.keys.secret_tree = secret_tree;
+        Ok((msg, cached))
+    }
+
+    /// Proposes adding the owner of `key_package` (RFC 9420 §12.1.1), after validating it
+    /// (§10.1).
+    pub fn propose_add(
+        &mut self,
+        cs: &dyn CipherSuiteProvider,
+        key_package: KeyPackage,
+    ) -> Result<(MlsMessage, CachedProposal), GroupError> {
+        self.propose(cs, Proposal::Add(Add { key_package }))
+    }
+
+    /// Proposes removing `leaf` (RFC 9420 §12.1.3).
+    pub fn propose_remove(
+        &mut self,
+        cs: &dyn CipherSuiteProvider,
+        leaf: LeafIndex,
+    ) -> Result<(MlsMessage, CachedProposal), GroupError> {
+        if self.tree.leaf(leaf).is_none() {
+            return Err(MisuseError::NotAMember(leaf).into());
+        }
+        self.propose(cs, Proposal::Remove(Remove { removed: leaf.0 }))
+    }
+
+    /// Proposes a new leaf for ourselves (RFC 9420 §12.1.2) with a fresh encryption key;
+    /// the private key is kept until a commit includes the proposal.
+    pub fn propose_update(
+        &mut self,
+        cs: &dyn CipherSuiteProvider,
+    ) -> Result<(MlsMessage, CachedProposal), GroupError> {
+        let mut leaf = self
+            .tree
+            .leaf(self.own_leaf)
+            .cloned()
+            .ok_or(MisuseError::NotAMember(self.own_leaf))?;
+        let (sk, pk) = cs.kem_generate()?;
+        leaf.encryption_key = pk.clone();
+        leaf.leaf_node_source = LeafNodeSource::Update;
+        let group_id = self.group_id().to_vec();
+        sign_leaf(cs, &mut leaf, &self.signer, &group_id, self.own_leaf)?;
+        let out = self.propose(cs, Proposal::Update(Update { leaf_node: leaf }))?;
+        self.pending_updates
+            .insert(out.1.proposal_ref.0.to_vec(), (sk, pk));
+        Ok(out)
+    }
+
+    /// Proposes injecting an external PSK (RFC 9420 §12.1.4) registered under `psk_id`.
+    pub fn propose_external_psk(
+        &mut self,
+        cs: &dyn CipherSuiteProvider,
+        psk_id: Vec<u8>,
+    ) -> Result<(MlsMessage, CachedProposal), GroupError> {
+        let psk = PreSharedKeyId {
+            psk: Psk::External(ExternalPsk {
+                psk_id: VarBytes(psk_id),
+            }),
+            psk_nonce: fresh_psk_nonce(cs)?,
+        };
+        self.propose(cs, Proposal::PreSharedKey(PreSharedKey { psk }))
+    }
+
+    /// Proposes new GroupContext extensions (RFC 9420 §12.1.7).
+    pub fn propose_group_context_extensions(
+        &mut self,
+        cs: &dyn CipherSuiteProvider,
+        extensions: Vec<Extension>,
+    ) -> Result<(MlsMessage, CachedProposal), GroupError> {
+        self.propose(
+            cs,
+            Proposal::GroupContextExtensions(GroupContextExtensions {
+                extensions: VarVec(extensions),
+            }),
+        )
+    }
+}
+
+/// A proposal from a non-member (RFC 9420 §12.1.8): an external sender listed at
+/// `sender_index` in the group's `external_senders` extension, or a new member proposing
+/// its own Add (`sender_index = None`, `new_member_proposal`). Sent as a PublicMessage
+/// without membership tag, signed without GroupContext (§6.1).
+pub fn external_proposal(
+    cs: &dyn CipherSuiteProvider,
+    group_id: &[u8],
+    epoch: u64,
+    sender_index: Option<u32>,
+    signer: &Secret,
+    proposal: Proposal,
+) -> Result<MlsMessage, GroupError> {
+    let sender = match sender_index {
+        Some(i) => Sender::External(i),
+        None => Sender::NewMemberProposal,
+    };
+    let content = FramedContent {
+        group_id: VarBytes(group_id.to_vec()),
+        epoch,
+        sender,
+        authenticated_data: VarBytes::default(),
+        body: FramedContentBody::Proposal(proposal),
+    };
+    let tbs = FramedContentTbs {
+        version: ProtocolVersion::MLS10,
+        wire_format: WireFormat::PUBLIC_MESSAGE,
+        content: content.clone(),
+        context: None,
+    };
+    let signature = sign_with_label(cs, signer, "FramedContentTBS", &encode(&tbs)?)?;
+    Ok(MlsMessage::new(MlsMessageBody::PublicMessage(
+        PublicMessage {
+            content,
+            auth: FramedContentAuthData {
+                signature: VarBytes(signature),
+                confirmation_tag: None,
+            },
+            membership_tag: None,
+        },
+    )))
 }
