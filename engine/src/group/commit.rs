@@ -280,8 +280,9 @@ impl Group {
             self.check_path_leaf(cs, &tree, &applied, committer, sender, path)?;
             touched.push(sender.node());
             touched.extend(tree.size().direct_path(sender.node()));
-            tree.merge_update_path(cs, sender, path, self.group_id())?;
+            // Keys first (a reused key is named as such), then the path (parent hashes).
             self.check_path_keys(&tree, sender, path, &applied)?;
+            tree.merge_update_path(cs, sender, path, self.group_id())?;
             ctx.tree_hash = VarBytes(tree.tree_hash(cs)?);
             if !removed_self {
                 // §12.4.2: decrypt with the provisional GroupContext (new epoch, tree hash
@@ -689,6 +690,33 @@ impl Group {
             group_info,
             staged,
         })
+    }
+
+    /// Signs and frames arbitrary content as this member, with `confirmation_tag` (for
+    /// commits). A test hook for building invalid messages; not for production use.
+    #[doc(hidden)]
+    pub fn sign_and_frame_for_tests(
+        &self,
+        cs: &dyn CipherSuiteProvider,
+        content: FramedContent,
+        confirmation_tag: Option<Mac>,
+    ) -> Result<MlsMessage, GroupError> {
+        let tbs = FramedContentTbs {
+            version: ProtocolVersion::MLS10,
+            wire_format: WireFormat::PUBLIC_MESSAGE,
+            content: content.clone(),
+            context: Some(self.context.clone()),
+        };
+        let signature = sign_with_label(cs, &self.signer, "FramedContentTBS", &encode(&tbs)?)?;
+        let ac = AuthenticatedContent {
+            wire_format: WireFormat::PUBLIC_MESSAGE,
+            content,
+            auth: FramedContentAuthData {
+                signature: VarBytes(signature),
+                confirmation_tag,
+            },
+        };
+        self.frame_signed(cs, tbs, ac, &mut self.keys.secret_tree.clone())
     }
 
     /// Frames our signed content as a PublicMessage (with membership tag for members, §6.2)
