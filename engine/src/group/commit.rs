@@ -347,7 +347,7 @@ impl Group {
             touched,
             reinit: applied.reinit.clone(),
             removed_self,
-            sender: ac.content.sender.clone(),
+            sender: ac.content.sender,
             added,
             removed: applied.removed.clone(),
             updated: applied.updated.iter().map(|(l, _)| *l).collect(),
@@ -516,7 +516,7 @@ impl Group {
             for c in self.proposals.iter() {
                 list.push(Resolved {
                     proposal: c.proposal.clone(),
-                    sender: c.sender.clone(),
+                    sender: c.sender,
                     proposal_ref: Some(c.proposal_ref.0.to_vec()),
                 });
                 refs.push(ProposalOrRef::Reference(c.proposal_ref.clone()));
@@ -525,7 +525,7 @@ impl Group {
         for p in &options.proposals {
             list.push(Resolved {
                 proposal: p.clone(),
-                sender: sender.clone(),
+                sender,
                 proposal_ref: None,
             });
             refs.push(ProposalOrRef::Proposal(p.clone()));
@@ -583,7 +583,7 @@ impl Group {
         let content = FramedContent {
             group_id: self.context.group_id.clone(),
             epoch: self.context.epoch,
-            sender: sender.clone(),
+            sender,
             authenticated_data: VarBytes(options.authenticated_data.clone()),
             body: FramedContentBody::Commit(Commit {
                 proposals: VarVec(refs),

@@ -152,7 +152,7 @@ pub(crate) fn node_public_key(node: &Node) -> &HpkePublicKey {
 #[non_exhaustive]
 pub enum ProcessedMessage {
     /// A proposal, now cached for this epoch under its reference.
-    Proposal(CachedProposal),
+    Proposal(Box<CachedProposal>),
     /// A commit, validated and staged: merge it with [`Group::merge_staged_commit`].
     Commit(Box<StagedCommit>),
     /// Application data from a member.
@@ -425,7 +425,7 @@ impl Group {
             FramedContentBody::Proposal(_) => {
                 let cached = self.cache_proposal(cs, &ac)?;
                 self.keys.secret_tree = secret_tree;
-                Ok(ProcessedMessage::Proposal(cached))
+                Ok(ProcessedMessage::Proposal(Box::new(cached)))
             }
             // The secret tree is replaced by the next epoch's on merge: the consumed key
             // is not kept (a staged commit changes nothing).

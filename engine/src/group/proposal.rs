@@ -138,7 +138,7 @@ impl Group {
         let cached = CachedProposal {
             proposal_ref: ProposalRef(r.into()),
             proposal: p.clone(),
-            sender: ac.content.sender.clone(),
+            sender: ac.content.sender,
         };
         self.proposals.insert(cached.clone());
         Ok(cached)
@@ -472,7 +472,7 @@ impl Group {
             .map(|p| match p {
                 crate::messages::ProposalOrRef::Proposal(p) => Ok(Resolved {
                     proposal: p.clone(),
-                    sender: committer_sender.clone(),
+                    sender: *committer_sender,
                     proposal_ref: None,
                 }),
                 crate::messages::ProposalOrRef::Reference(r) => {
@@ -482,7 +482,7 @@ impl Group {
                         .ok_or(GroupError::Protocol(ProtocolError::UnknownProposalRef))?;
                     Ok(Resolved {
                         proposal: c.proposal.clone(),
-                        sender: c.sender.clone(),
+                        sender: c.sender,
                         proposal_ref: Some(r.0.to_vec()),
                     })
                 }

@@ -173,7 +173,7 @@ impl Group {
                 .map(|c| ProposalWire {
                     proposal_ref: c.proposal_ref.clone(),
                     proposal: c.proposal.clone(),
-                    sender: c.sender.clone(),
+                    sender: c.sender,
                 })
                 .collect(),
             pending_updates: self
