@@ -24,7 +24,7 @@ use crate::welcome::{
     decrypt_group_info, decrypt_group_secrets, join_secrets, verify_group_info_signature,
 };
 
-use super::error::{GroupError, JoinCheck, MalformedError};
+use super::error::{GroupError, JoinCheck};
 use super::key_package::{KeyPackageBundle, MemberIndex};
 use super::proposal::ProposalCache;
 use super::{EpochKeys, Group, GroupConfig, OwnKeys};
@@ -242,10 +242,4 @@ impl Group {
             active: true,
         })
     }
-}
-
-/// Reports a codec failure of a joiner input.
-#[allow(dead_code)]
-pub(crate) fn malformed(what: &'static str) -> GroupError {
-    MalformedError::UnexpectedMessage { expected: what }.into()
 }

@@ -511,6 +511,3 @@ impl Group {
         }
     }
 }
-
-#[cfg(test)]
-mod tests;
