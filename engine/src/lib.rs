@@ -6,12 +6,13 @@
 pub mod codec;
 pub mod crypto;
 pub mod messages;
+pub mod tree_math;
 
 pub mod framing;
+pub mod group;
 pub mod key_schedule;
 pub mod psk;
 pub mod secret_tree;
 pub mod transcript_hash;
 pub mod tree;
-pub mod tree_math;
 pub mod welcome;

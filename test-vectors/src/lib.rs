@@ -14,6 +14,7 @@ mod hexbytes;
 mod key_schedule;
 mod message_protection;
 mod messages;
+mod passive_client;
 mod psk_secret;
 mod secret_tree;
 mod transcript_hashes;
@@ -157,7 +158,7 @@ pub fn check_json(kind: Kind, json: &str) -> Result<Outcome, String> {
         Kind::TreeValidation => check_cases(json, tree_validation::check),
         Kind::TreeOperations => check_cases(json, tree_operations::check),
         Kind::TreeKem => check_cases(json, treekem::check),
-        _ => Ok(Outcome::Unsupported),
+        Kind::PassiveClient => check_cases(json, passive_client::check),
     }
 }
 
