@@ -448,6 +448,49 @@ impl<'a> MessageProtection<'a> {
         )
     }
 
+    /// Encrypts already-signed member content as a PrivateMessage (§6.3). For commits, whose
+    /// signature enters the transcript hash before the confirmation tag exists (§8.2): the
+    /// caller signs, computes the tag, and frames the content here without re-signing.
+    pub fn protect_private_signed(
+        &self,
+        tree: &mut SecretTree,
+        content: FramedContent,
+        auth: FramedContentAuthData,
+        padding: PaddingPolicy,
+    ) -> Result<PrivateMessage, ProtectionError> {
+        let wf = WireFormat::PRIVATE_MESSAGE;
+        self.check_group_and_epoch(&content.group_id, content.epoch)?;
+        check_content_rules(&content.sender, &content.body, wf)?;
+        if auth.confirmation_tag.is_some() != (content.content_type() == ContentType::COMMIT) {
+            return Err(ProtectionError::ConfirmationTagMismatch);
+        }
+        let Sender::Member(leaf) = content.sender else {
+            return Err(ProtectionError::SenderNotAllowed {
+                sender_type: content.sender.sender_type().0,
+                content_type: content.content_type().0,
+                wire_format: wf.0,
+            });
+        };
+        let content_type = content.content_type();
+        let mut pmc = PrivateMessageContent {
+            content: content.body,
+            auth,
+            padding_len: 0,
+        };
+        let unpadded = tls_codec::Size::tls_serialized_len(&pmc);
+        pmc.padding_len = padding.padding_for(unpadded);
+        let plaintext = zeroize::Zeroizing::new(pmc.to_bytes()?);
+        self.encrypt_private(
+            tree,
+            LeafIndex(leaf),
+            content_type,
+            content.group_id,
+            content.epoch,
+            content.authenticated_data,
+            &plaintext,
+        )
+    }
+
     /// Encrypts an encoded PrivateMessageContent (§6.3.1) and its sender data (§6.3.2).
     #[allow(clippy::too_many_arguments)]
     fn encrypt_private(

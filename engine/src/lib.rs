@@ -9,8 +9,10 @@ pub mod messages;
 pub mod tree_math;
 
 pub mod framing;
+pub mod group;
 pub mod key_schedule;
 pub mod psk;
 pub mod secret_tree;
 pub mod transcript_hash;
+pub mod tree;
 pub mod welcome;

@@ -143,6 +143,16 @@ impl ResumptionPskStore {
         }
     }
 
+    /// Every kept PSK as `(group_id, epoch, psk)` (for state serialisation).
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], u64, &Secret)> {
+        self.psks.iter().map(|((e, g), s)| (g.as_slice(), *e, s))
+    }
+
+    /// The most PSKs kept.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
     /// The `resumption_psk` of `group_id` at `epoch`, if kept.
     pub fn get(&self, group_id: &[u8], epoch: u64) -> Option<&Secret> {
         self.psks.get(&(epoch, group_id.to_vec()))

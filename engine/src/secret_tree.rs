@@ -223,7 +223,146 @@ fn leaf_ratchets(
     })
 }
 
+/// The wire form of a [`SecretTree`] for group-state serialisation (private state).
+#[derive(tls_codec::TlsSerialize, tls_codec::TlsDeserializeBytes, tls_codec::TlsSize)]
+struct SecretTreeWire {
+    n_leaves: u32,
+    max_forward_distance: u32,
+    max_retained_keys: u32,
+    nodes: crate::codec::VarVec<NodeWire>,
+    leaves: crate::codec::VarVec<LeafWire>,
+}
+
+#[derive(tls_codec::TlsSerialize, tls_codec::TlsDeserializeBytes, tls_codec::TlsSize)]
+struct NodeWire {
+    node: u32,
+    secret: crate::codec::VarBytes,
+}
+
+#[derive(tls_codec::TlsSerialize, tls_codec::TlsDeserializeBytes, tls_codec::TlsSize)]
+struct RatchetWire {
+    secret: crate::codec::VarBytes,
+    next: u32,
+    retained: crate::codec::VarVec<RetainedWire>,
+}
+
+#[derive(tls_codec::TlsSerialize, tls_codec::TlsDeserializeBytes, tls_codec::TlsSize)]
+struct RetainedWire {
+    generation: u32,
+    key: crate::codec::VarBytes,
+    nonce: crate::codec::VarBytes,
+}
+
+#[derive(tls_codec::TlsSerialize, tls_codec::TlsDeserializeBytes, tls_codec::TlsSize)]
+struct LeafWire {
+    leaf: u32,
+    handshake: RatchetWire,
+    application: RatchetWire,
+}
+
+fn ratchet_to_wire(r: &Ratchet) -> RatchetWire {
+    RatchetWire {
+        secret: r.secret.as_bytes().to_vec().into(),
+        next: r.next,
+        retained: r
+            .retained
+            .iter()
+            .map(|(g, (k, n))| RetainedWire {
+                generation: *g,
+                key: k.as_bytes().to_vec().into(),
+                nonce: n.as_bytes().to_vec().into(),
+            })
+            .collect(),
+    }
+}
+
+fn ratchet_from_wire(w: RatchetWire) -> Ratchet {
+    Ratchet {
+        secret: Secret::new(w.secret.into_vec()),
+        next: w.next,
+        retained: w
+            .retained
+            .into_vec()
+            .into_iter()
+            .map(|r| {
+                (
+                    r.generation,
+                    (
+                        Secret::new(r.key.into_vec()),
+                        Secret::new(r.nonce.into_vec()),
+                    ),
+                )
+            })
+            .collect(),
+    }
+}
+
 impl SecretTree {
+    /// Encodes the tree (its remaining secrets, in the clear) for the group's private state.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, tls_codec::Error> {
+        let mut nodes: Vec<NodeWire> = self
+            .nodes
+            .iter()
+            .map(|(n, s)| NodeWire {
+                node: *n,
+                secret: s.as_bytes().to_vec().into(),
+            })
+            .collect();
+        nodes.sort_by_key(|n| n.node);
+        let mut leaves: Vec<LeafWire> = self
+            .leaves
+            .iter()
+            .map(|(l, r)| LeafWire {
+                leaf: *l,
+                handshake: ratchet_to_wire(&r.handshake),
+                application: ratchet_to_wire(&r.application),
+            })
+            .collect();
+        leaves.sort_by_key(|l| l.leaf);
+        crate::codec::encode(&SecretTreeWire {
+            n_leaves: self.n_leaves,
+            max_forward_distance: self.config.max_forward_distance,
+            max_retained_keys: u32::try_from(self.config.max_retained_keys).unwrap_or(u32::MAX),
+            nodes: nodes.into(),
+            leaves: leaves.into(),
+        })
+    }
+
+    /// Decodes a tree written by [`SecretTree::to_bytes`].
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, SecretTreeError> {
+        let w: SecretTreeWire =
+            crate::codec::decode_exact(bytes).map_err(|_| SecretTreeError::InvalidLeafCount(0))?;
+        let size = TreeSize::for_leaves(w.n_leaves)
+            .ok_or(SecretTreeError::InvalidLeafCount(w.n_leaves))?;
+        Ok(Self {
+            size,
+            n_leaves: w.n_leaves,
+            config: SecretTreeConfig {
+                max_forward_distance: w.max_forward_distance,
+                max_retained_keys: w.max_retained_keys as usize,
+            },
+            nodes: w
+                .nodes
+                .into_vec()
+                .into_iter()
+                .map(|n| (n.node, Secret::new(n.secret.into_vec())))
+                .collect(),
+            leaves: w
+                .leaves
+                .into_vec()
+                .into_iter()
+                .map(|l| {
+                    (
+                        l.leaf,
+                        LeafRatchets {
+                            handshake: ratchet_from_wire(l.handshake),
+                            application: ratchet_from_wire(l.application),
+                        },
+                    )
+                })
+                .collect(),
+        })
+    }
     /// The secret tree of an epoch whose ratchet tree has `n_leaves` leaves (blank or not), rooted
     /// at `encryption_secret` (§9). Stores one secret.
     pub fn new(

@@ -14,10 +14,14 @@ mod hexbytes;
 mod key_schedule;
 mod message_protection;
 mod messages;
+mod passive_client;
 mod psk_secret;
 mod secret_tree;
 mod transcript_hashes;
 mod tree_math;
+mod tree_operations;
+mod tree_validation;
+mod treekem;
 mod welcome;
 
 pub use hexbytes::HexBytes;
@@ -151,7 +155,10 @@ pub fn check_json(kind: Kind, json: &str) -> Result<Outcome, String> {
         Kind::PskSecret => check_cases(json, psk_secret::check),
         Kind::SecretTree => check_cases(json, secret_tree::check),
         Kind::TranscriptHashes => check_cases(json, transcript_hashes::check),
-        _ => Ok(Outcome::Unsupported),
+        Kind::TreeValidation => check_cases(json, tree_validation::check),
+        Kind::TreeOperations => check_cases(json, tree_operations::check),
+        Kind::TreeKem => check_cases(json, treekem::check),
+        Kind::PassiveClient => check_cases(json, passive_client::check),
     }
 }
 

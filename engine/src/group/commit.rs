@@ -1,0 +1,763 @@
+//! Commits (RFC 9420 §12.4): creating one and processing a received one, both into a
+//! [`StagedCommit`] that holds the complete next epoch and is merged only on acceptance.
+//!
+//! Processing (§12.4.2) resolves the proposals (by value and by reference), validates and
+//! applies them to a staged tree (§12.2, §12.3), enforces the path-required rule, validates
+//! and merges the UpdatePath (new leaf per §7.3, parent hashes, keys never seen in the tree),
+//! decrypts it with the provisional GroupContext, advances the transcript hashes and the key
+//! schedule (with PSKs and external init), and verifies the confirmation tag. Nothing in the
+//! group changes until [`Group::merge_staged_commit`].
+//!
+//! Creating (§12.4.1) does the same from our side, and builds the Welcome: the GroupInfo is
+//! encrypted once, and the GroupSecrets are sealed to every joiner in parallel with one
+//! prepared `EncryptWithLabel(., "Welcome", encrypted_group_info, .)` context.
+
+use rayon::prelude::*;
+
+use crate::codec::{encode, VarBytes, VarVec};
+use crate::crypto::labels::{
+    encrypt_with_label_prepared, key_package_ref, prepare_encrypt_with_label, sign_with_label,
+};
+use crate::crypto::{CipherSuiteProvider, HpkePublicKey, Secret};
+use crate::framing::MessageProtection;
+use crate::key_schedule::{advance_epoch, InitSecret, JoinerSecret, WelcomeSecret};
+use crate::messages::{
+    AuthenticatedContent, AuthenticatedContentTbm, Commit, EncryptedGroupSecrets, Extension,
+    ExternalPub, FramedContent, FramedContentAuthData, FramedContentBody, FramedContentTbs,
+    GroupContext, GroupInfo, GroupSecrets, KeyPackage, KeyPackageRef, Mac, MlsMessage,
+    MlsMessageBody, PathSecret, PreSharedKeyId, Proposal, ProposalOrRef, ProtocolVersion,
+    PublicMessage, ReInit, Sender, UpdatePath, Welcome, WireFormat,
+};
+use crate::psk::{resolve_psk_secret, PskSecret};
+use crate::transcript_hash::{
+    confirmation_tag, confirmed_transcript_hash, interim_transcript_hash, verify_confirmation_tag,
+};
+use crate::tree::Tree;
+use crate::tree_math::{LeafIndex, NodeIndex};
+
+use super::error::{GroupError, MisuseError, ProposalRule, ProtocolError};
+use super::key_package::{LeafCheck, LeafRole};
+use super::proposal::{Applied, Committer, Resolved};
+use super::{EpochKeys, Group, OwnKeys};
+
+/// A validated commit with the complete next epoch, not yet part of the group. Merge it with
+/// [`Group::merge_staged_commit`]; drop it to discard it.
+#[derive(Debug)]
+pub struct StagedCommit {
+    pub(crate) base_epoch: u64,
+    pub(crate) group_id: Vec<u8>,
+    pub(crate) context: GroupContext,
+    pub(crate) tree: Tree,
+    pub(crate) interim: Vec<u8>,
+    pub(crate) confirmation_tag: Mac,
+    pub(crate) keys: Option<EpochKeys>,
+    pub(crate) own_keys: OwnKeys,
+    pub(crate) touched: Vec<NodeIndex>,
+    pub(crate) reinit: Option<ReInit>,
+    pub(crate) removed_self: bool,
+    /// The committer.
+    pub sender: Sender,
+    /// Leaves added, in order.
+    pub added: Vec<LeafIndex>,
+    /// Leaves removed.
+    pub removed: Vec<LeafIndex>,
+    /// Leaves updated by Update proposals.
+    pub updated: Vec<LeafIndex>,
+    /// The PSKs injected.
+    pub psks: Vec<PreSharedKeyId>,
+    /// Whether the commit carried a path.
+    pub has_path: bool,
+}
+
+impl StagedCommit {
+    /// The epoch this commit leads to.
+    pub fn new_epoch(&self) -> u64 {
+        self.context.epoch
+    }
+
+    /// The next epoch's authenticator (RFC 9420 §8.7); `None` when we were removed.
+    pub fn epoch_authenticator(&self) -> Option<&Secret> {
+        self.keys.as_ref().map(|k| &k.epoch_authenticator)
+    }
+
+    /// True if the commit removes us.
+    pub fn removes_self(&self) -> bool {
+        self.removed_self
+    }
+
+    /// The ReInit it commits, if any.
+    pub fn reinit(&self) -> Option<&ReInit> {
+        self.reinit.as_ref()
+    }
+}
+
+/// How to build a commit.
+#[derive(Clone, Debug)]
+pub struct CommitOptions {
+    /// Proposals to commit by value (after the cached ones, if included).
+    pub proposals: Vec<Proposal>,
+    /// Commit every proposal received this epoch, by reference.
+    pub include_pending: bool,
+    /// Send a path even when no proposal requires one.
+    pub force_path: bool,
+    /// Put the ratchet tree into the Welcome's GroupInfo (RFC 9420 §12.4.3.3).
+    pub ratchet_tree_in_welcome: bool,
+    /// Also return a signed GroupInfo for the new epoch with `external_pub` and the ratchet
+    /// tree, for external joiners (RFC 9420 §12.4.3.2).
+    pub group_info_for_external: bool,
+    /// The commit's authenticated data.
+    pub authenticated_data: Vec<u8>,
+}
+
+impl Default for CommitOptions {
+    fn default() -> Self {
+        Self {
+            proposals: Vec::new(),
+            include_pending: true,
+            force_path: false,
+            ratchet_tree_in_welcome: true,
+            group_info_for_external: false,
+            authenticated_data: Vec::new(),
+        }
+    }
+}
+
+/// What [`Group::commit`] produced.
+#[derive(Debug)]
+pub struct CommitOutput {
+    /// The commit to send to the group.
+    pub commit: MlsMessage,
+    /// The Welcome for added members, if any.
+    pub welcome: Option<MlsMessage>,
+    /// A GroupInfo for external joiners, if asked for.
+    pub group_info: Option<MlsMessage>,
+    /// The next epoch: merge it once the delivery service accepted the commit.
+    pub staged: StagedCommit,
+}
+
+/// Builds and signs a GroupInfo (RFC 9420 §12.4.3).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn build_group_info(
+    cs: &dyn CipherSuiteProvider,
+    context: &GroupContext,
+    tag: &Mac,
+    signer_leaf: LeafIndex,
+    signer: &Secret,
+    tree: Option<&Tree>,
+    external_pub: Option<HpkePublicKey>,
+) -> Result<GroupInfo, GroupError> {
+    let mut extensions = Vec::new();
+    if let Some(t) = tree {
+        extensions.push(Extension::from_value(&t.to_wire())?);
+    }
+    if let Some(pk) = external_pub {
+        extensions.push(Extension::from_value(&ExternalPub { external_pub: pk })?);
+    }
+    let mut gi = GroupInfo {
+        group_context: context.clone(),
+        extensions: VarVec(extensions),
+        confirmation_tag: tag.clone(),
+        signer: signer_leaf.0,
+        signature: VarBytes::default(),
+    };
+    let tbs = encode(&gi.to_be_signed())?;
+    gi.signature = VarBytes(sign_with_label(cs, signer, "GroupInfoTBS", &tbs)?);
+    Ok(gi)
+}
+
+/// Encrypts a Welcome (RFC 9420 §12.4.3.1): the GroupInfo once under the welcome key, then
+/// the GroupSecrets to every joiner in parallel with one prepared HPKE context.
+pub(crate) fn build_welcome(
+    cs: &dyn CipherSuiteProvider,
+    group_info: &GroupInfo,
+    welcome_secret: &WelcomeSecret,
+    joiner_secret: &JoinerSecret,
+    psks: &[PreSharedKeyId],
+    joiners: &[(KeyPackage, Option<Secret>)],
+) -> Result<Welcome, GroupError> {
+    let (key, nonce) = welcome_secret.key_and_nonce(cs)?;
+    let encrypted_group_info =
+        cs.aead_seal(key.as_bytes(), nonce.as_bytes(), b"", &encode(group_info)?)?;
+    // RFC 9420 §12.4.3.1: EncryptWithLabel(init_key, "Welcome", encrypted_group_info,
+    // group_secrets): the context is the same for every joiner, so it is prepared once.
+    let prepared = prepare_encrypt_with_label(cs, "Welcome", &encrypted_group_info)?;
+    let secrets: Vec<EncryptedGroupSecrets> = joiners
+        .par_iter()
+        .map(
+            |(kp, path_secret)| -> Result<EncryptedGroupSecrets, GroupError> {
+                let gs = GroupSecrets {
+                    joiner_secret: VarBytes(joiner_secret.as_secret().as_bytes().to_vec()),
+                    path_secret: path_secret.as_ref().map(|s| PathSecret {
+                        path_secret: VarBytes(s.as_bytes().to_vec()),
+                    }),
+                    psks: VarVec(psks.to_vec()),
+                };
+                let plain = zeroize::Zeroizing::new(encode(&gs)?);
+                let ct = encrypt_with_label_prepared(cs, &prepared, &kp.init_key, &plain)?;
+                Ok(EncryptedGroupSecrets {
+                    new_member: KeyPackageRef(VarBytes(key_package_ref(cs, &encode(kp)?)?)),
+                    encrypted_group_secrets: ct,
+                })
+            },
+        )
+        .collect::<Result<_, _>>()?;
+    Ok(Welcome {
+        cipher_suite: cs.cipher_suite(),
+        secrets: VarVec(secrets),
+        encrypted_group_info: VarBytes(encrypted_group_info),
+    })
+}
+
+impl Group {
+    /// PSK secret for `ids` (RFC 9420 §8.4) from our external PSKs and retained resumption
+    /// PSKs.
+    pub(crate) fn psk_secret(
+        &self,
+        cs: &dyn CipherSuiteProvider,
+        ids: &[PreSharedKeyId],
+    ) -> Result<PskSecret, GroupError> {
+        Ok(resolve_psk_secret(
+            cs,
+            ids,
+            |id| self.external_psks.get(id).cloned(),
+            &self.resumption_psks,
+        )?)
+    }
+
+    /// Stages a received commit (RFC 9420 §12.4.2). See the module documentation.
+    pub(crate) fn stage_received_commit(
+        &self,
+        cs: &dyn CipherSuiteProvider,
+        ac: &AuthenticatedContent,
+    ) -> Result<StagedCommit, GroupError> {
+        let FramedContentBody::Commit(commit) = &ac.content.body else {
+            return Err(MisuseError::Unsupported("not a commit").into());
+        };
+        let committer = match ac.content.sender {
+            Sender::Member(l) if LeafIndex(l) == self.own_leaf => {
+                return Err(MisuseError::Unsupported(
+                    "own commit: merge the StagedCommit returned by commit()",
+                )
+                .into())
+            }
+            Sender::Member(l) => Committer::Member(LeafIndex(l)),
+            Sender::NewMemberCommit => Committer::External,
+            _ => return Err(ProtocolError::InvalidCommitSender.into()),
+        };
+        let list = self.resolve_proposals(commit, &ac.content.sender)?;
+        let mut tree = self.tree.stage();
+        let applied = self.validate_and_apply(cs, &mut tree, &list, committer)?;
+        // RFC 9420 §12.4: path required for an empty list or path-requiring types (and
+        // always for an external commit, §12.4.3.2).
+        if (applied.path_required || committer == Committer::External) && commit.path.is_none() {
+            return Err(GroupError::rule(None, ProposalRule::PathRequired));
+        }
+        let mut ctx = self.next_context(&applied);
+        let removed_self = applied.removed.contains(&self.own_leaf);
+        let mut own_keys = self.own_keys.clone();
+        for (leaf, r) in &applied.updated {
+            if *leaf == self.own_leaf {
+                // Our own Update was committed: our leaf key is the one we proposed.
+                let key = r
+                    .as_ref()
+                    .and_then(|r| self.pending_updates.get(r))
+                    .ok_or(MisuseError::UnknownProposal)?;
+                own_keys.keys.insert(leaf.node().0, key.clone());
+            }
+        }
+        let mut touched = applied.touched.clone();
+        let added: Vec<LeafIndex> = applied.added.iter().map(|(l, _)| *l).collect();
+        let mut commit_secret = Secret::zero(cs.hash_len());
+        if let Some(path) = &commit.path {
+            let sender = match committer {
+                Committer::Member(l) => l,
+                Committer::External => {
+                    let l = tree.add_leaf(path.leaf_node.clone())?;
+                    touched.push(l.node());
+                    l
+                }
+            };
+            self.check_path_leaf(cs, &tree, &applied, committer, sender, path)?;
+            touched.push(sender.node());
+            touched.extend(tree.size().direct_path(sender.node()));
+            // Keys first (a reused key is named as such), then the path (parent hashes).
+            self.check_path_keys(&tree, sender, path, &applied)?;
+            tree.merge_update_path(cs, sender, path, self.group_id())?;
+            ctx.tree_hash = VarBytes(tree.tree_hash(cs)?);
+            if !removed_self {
+                // §12.4.2: decrypt with the provisional GroupContext (new epoch, tree hash
+                // and extensions; the old confirmed transcript hash).
+                let provisional = encode(&ctx)?;
+                let dec = tree.decrypt_update_path(
+                    cs,
+                    sender,
+                    path,
+                    &added,
+                    &own_keys.path_keys(self.own_leaf),
+                    &provisional,
+                )?;
+                commit_secret = dec.commit_secret;
+                for (n, sk) in dec.private_keys {
+                    if let Some(node) = tree.node(n) {
+                        let pk = super::node_public_key(node).clone();
+                        own_keys.keys.insert(n.0, (sk, pk));
+                    }
+                }
+            }
+        } else {
+            ctx.tree_hash = VarBytes(tree.tree_hash(cs)?);
+        }
+        own_keys.retain_valid(&tree);
+
+        let confirmed = confirmed_transcript_hash(cs, &self.interim_transcript_hash, ac)?;
+        ctx.confirmed_transcript_hash = VarBytes(confirmed.clone());
+        let tag = ac
+            .auth
+            .confirmation_tag
+            .clone()
+            .ok_or(GroupError::Protocol(ProtocolError::ConfirmationTag))?;
+        let keys = if removed_self {
+            None
+        } else {
+            let psk_secret = self.psk_secret(cs, &applied.psks)?;
+            let init = match &applied.external_init {
+                // §8.3: the joiner's init_secret from the ExternalInit's kem_output.
+                Some(e) => {
+                    let (external_priv, _) = cs.kem_derive(self.keys.external_secret.as_bytes())?;
+                    InitSecret::external_init_receiver(cs, &external_priv, &e.kem_output)?
+                }
+                None => InitSecret::new(self.keys.init_secret.clone()),
+            };
+            let (_, _, secrets) =
+                advance_epoch(cs, init, &commit_secret, &psk_secret, &encode(&ctx)?)?;
+            // §6.1, §8.1: the confirmation tag.
+            verify_confirmation_tag(cs, &secrets.confirmation_key, &confirmed, &tag)?;
+            Some(EpochKeys::new(secrets, tree.size().leaves(), &self.config)?)
+        };
+        let interim = interim_transcript_hash(cs, &confirmed, &tag)?;
+        Ok(StagedCommit {
+            base_epoch: self.context.epoch,
+            group_id: self.group_id().to_vec(),
+            context: ctx,
+            tree,
+            interim,
+            confirmation_tag: tag,
+            keys,
+            own_keys,
+            touched,
+            reinit: applied.reinit.clone(),
+            removed_self,
+            sender: ac.content.sender,
+            added,
+            removed: applied.removed.clone(),
+            updated: applied.updated.iter().map(|(l, _)| *l).collect(),
+            psks: applied.psks.clone(),
+            has_path: commit.path.is_some(),
+        })
+    }
+
+    /// The next GroupContext before the tree hash and transcript are known.
+    fn next_context(&self, applied: &Applied) -> GroupContext {
+        let mut ctx = self.context.clone();
+        ctx.epoch += 1;
+        if let Some(exts) = &applied.extensions {
+            ctx.extensions = VarVec(exts.clone());
+        }
+        ctx
+    }
+
+    /// §7.3, §12.4.2: the committer's new leaf is valid, with source `commit`, a changed
+    /// encryption key, and (external resync, §12.2 E2) the removed leaf's credential.
+    fn check_path_leaf(
+        &self,
+        cs: &dyn CipherSuiteProvider,
+        tree: &Tree,
+        applied: &Applied,
+        committer: Committer,
+        sender: LeafIndex,
+        path: &UpdatePath,
+    ) -> Result<(), GroupError> {
+        let extensions = applied
+            .extensions
+            .as_deref()
+            .unwrap_or(&self.context.extensions);
+        let required = Self::required_capabilities(extensions)?;
+        let replaced = match committer {
+            Committer::Member(l) => tree.leaf(l).cloned(),
+            Committer::External => match applied.removed.first() {
+                Some(r) => {
+                    let old = self.tree.leaf(*r).cloned();
+                    if old.as_ref().map(|o| &o.credential) != Some(&path.leaf_node.credential) {
+                        return Err(GroupError::rule(None, ProposalRule::ExternalRemove));
+                    }
+                    old
+                }
+                None => None,
+            },
+        };
+        let check = LeafCheck {
+            cs,
+            group_id: self.group_id(),
+            required: required.as_ref(),
+            lifetime: self.config.lifetime,
+            index: Some(&self.index),
+        };
+        check
+            .validate(&path.leaf_node, LeafRole::Commit(sender), replaced.as_ref())
+            .map_err(|error| ProtocolError::LeafNode {
+                leaf: sender,
+                error,
+            })?;
+        if let (Committer::Member(_), Some(old)) = (committer, &replaced) {
+            if old.encryption_key == path.leaf_node.encryption_key {
+                return Err(ProtocolError::LeafNode {
+                    leaf: sender,
+                    error: super::LeafNodeError::EncryptionKeyUnchanged,
+                }
+                .into());
+            }
+        }
+        Ok(())
+    }
+
+    /// §7.3, §12.4.3.1: no key of the path (leaf and parents) is already in the tree or
+    /// repeated among the commit's new keys; the leaf's signature key is not another
+    /// member's. O(log N) with the member index.
+    fn check_path_keys(
+        &self,
+        tree: &Tree,
+        sender: LeafIndex,
+        path: &UpdatePath,
+        applied: &Applied,
+    ) -> Result<(), GroupError> {
+        let mut fresh: std::collections::HashSet<&[u8]> = applied
+            .added
+            .iter()
+            .map(|(_, kp)| kp.leaf_node.encryption_key.0.as_slice())
+            .collect();
+        let filtered = tree.filtered_direct_path(sender);
+        let keys = std::iter::once((sender.node(), &path.leaf_node.encryption_key)).chain(
+            filtered
+                .iter()
+                .map(|(n, _)| *n)
+                .zip(path.nodes.iter().map(|n| &n.encryption_key)),
+        );
+        for (node, key) in keys {
+            if !fresh.insert(key.0.as_slice()) || self.index.enc_holder(tree, &key.0).is_some() {
+                return Err(ProtocolError::ReusedPathKey(node).into());
+            }
+        }
+        if let Some(holder) = self.index.sig_holder(tree, &path.leaf_node.signature_key) {
+            if holder != sender {
+                return Err(ProtocolError::LeafNode {
+                    leaf: sender,
+                    error: super::LeafNodeError::DuplicateSignatureKey(holder),
+                }
+                .into());
+            }
+        }
+        Ok(())
+    }
+
+    /// Merges a staged commit (ours once accepted, or a received one): the next epoch
+    /// replaces the current one, which moves into the retained window. Infallible after the
+    /// staleness check, so the group is never half-merged.
+    pub fn merge_staged_commit(&mut self, staged: StagedCommit) -> Result<(), GroupError> {
+        if staged.base_epoch != self.context.epoch || staged.group_id != self.group_id() {
+            return Err(MisuseError::StaleStagedCommit.into());
+        }
+        self.index.apply(&self.tree, &staged.tree, &staged.touched);
+        self.retire_epoch();
+        self.tree.merge_staged(staged.tree);
+        self.context = staged.context;
+        self.interim_transcript_hash = staged.interim;
+        self.confirmation_tag = staged.confirmation_tag;
+        self.own_keys = staged.own_keys;
+        self.proposals.clear();
+        self.pending_updates.clear();
+        match staged.keys {
+            Some(keys) => {
+                self.keys = keys;
+                self.resumption_psks.insert(
+                    self.context.group_id.as_slice(),
+                    self.context.epoch,
+                    self.keys.resumption_psk.clone(),
+                );
+            }
+            None => self.active = false,
+        }
+        if staged.removed_self {
+            self.active = false;
+        }
+        if staged.reinit.is_some() {
+            // RFC 9420 §11.2: after a ReInit the old group is used only to start the new one.
+            self.pending_reinit = staged.reinit;
+            self.active = false;
+        }
+        Ok(())
+    }
+
+    /// Creates a commit (RFC 9420 §12.4.1) of the cached proposals (if
+    /// `options.include_pending`) and `options.proposals`, with a path when required or
+    /// forced, and a Welcome for added members. The group is unchanged: merge
+    /// [`CommitOutput::staged`] once the commit is accepted.
+    pub fn commit(
+        &self,
+        cs: &dyn CipherSuiteProvider,
+        options: CommitOptions,
+    ) -> Result<CommitOutput, GroupError> {
+        self.check_suite(cs)?;
+        self.check_active()?;
+        let own = self.own_leaf;
+        let sender = Sender::Member(own.0);
+        let mut list: Vec<Resolved> = Vec::new();
+        let mut refs: Vec<ProposalOrRef> = Vec::new();
+        if options.include_pending {
+            for c in self.proposals.iter() {
+                list.push(Resolved {
+                    proposal: c.proposal.clone(),
+                    sender: c.sender,
+                    proposal_ref: Some(c.proposal_ref.0.to_vec()),
+                });
+                refs.push(ProposalOrRef::Reference(c.proposal_ref.clone()));
+            }
+        }
+        for p in &options.proposals {
+            list.push(Resolved {
+                proposal: p.clone(),
+                sender,
+                proposal_ref: None,
+            });
+            refs.push(ProposalOrRef::Proposal(p.clone()));
+        }
+        let mut tree = self.tree.stage();
+        let applied = self.validate_and_apply(cs, &mut tree, &list, Committer::Member(own))?;
+        let mut ctx = self.next_context(&applied);
+        let added: Vec<LeafIndex> = applied.added.iter().map(|(l, _)| *l).collect();
+        let mut touched = applied.touched.clone();
+        let mut commit_secret = Secret::zero(cs.hash_len());
+        let mut own_keys = self.own_keys.clone();
+        let mut path_secrets: Vec<(NodeIndex, Secret)> = Vec::new();
+        let path = if applied.path_required || options.force_path {
+            let leaf = tree
+                .leaf(own)
+                .cloned()
+                .ok_or(MisuseError::NotAMember(own))?;
+            touched.push(own.node());
+            touched.extend(tree.size().direct_path(own.node()));
+            let pending =
+                tree.generate_update_path(cs, own, leaf, &self.signer, self.group_id())?;
+            ctx.tree_hash = VarBytes(tree.tree_hash(cs)?);
+            let generated = pending.encrypt(cs, &tree, &added, &encode(&ctx)?)?;
+            commit_secret = generated.commit_secret;
+            own_keys.keys.clear();
+            let leaf_pk = generated.update_path.leaf_node.encryption_key.clone();
+            if let Some(sk) = generated.private_keys.get(own.node()) {
+                own_keys.keys.insert(own.node().0, (sk.clone(), leaf_pk));
+            }
+            for ((n, _), upn) in generated
+                .path_secrets
+                .iter()
+                .zip(generated.update_path.nodes.iter())
+            {
+                if let Some(sk) = generated.private_keys.get(*n) {
+                    own_keys
+                        .keys
+                        .insert(n.0, (sk.clone(), upn.encryption_key.clone()));
+                }
+            }
+            path_secrets = generated.path_secrets;
+            Some(generated.update_path)
+        } else {
+            ctx.tree_hash = VarBytes(tree.tree_hash(cs)?);
+            None
+        };
+        own_keys.retain_valid(&tree);
+
+        // Sign, then the transcript and key schedule, then the confirmation tag (§6.1, §8).
+        let wire_format = if self.config.encrypt_handshake {
+            WireFormat::PRIVATE_MESSAGE
+        } else {
+            WireFormat::PUBLIC_MESSAGE
+        };
+        let content = FramedContent {
+            group_id: self.context.group_id.clone(),
+            epoch: self.context.epoch,
+            sender,
+            authenticated_data: VarBytes(options.authenticated_data.clone()),
+            body: FramedContentBody::Commit(Commit {
+                proposals: VarVec(refs),
+                path: path.clone(),
+            }),
+        };
+        let tbs = FramedContentTbs {
+            version: ProtocolVersion::MLS10,
+            wire_format,
+            content: content.clone(),
+            context: Some(self.context.clone()),
+        };
+        let signature = sign_with_label(cs, &self.signer, "FramedContentTBS", &encode(&tbs)?)?;
+        let mut ac = AuthenticatedContent {
+            wire_format,
+            content: content.clone(),
+            auth: FramedContentAuthData {
+                signature: VarBytes(signature),
+                confirmation_tag: None,
+            },
+        };
+        let confirmed = confirmed_transcript_hash(cs, &self.interim_transcript_hash, &ac)?;
+        ctx.confirmed_transcript_hash = VarBytes(confirmed.clone());
+        let psk_secret = self.psk_secret(cs, &applied.psks)?;
+        let (joiner, welcome_secret, secrets) = advance_epoch(
+            cs,
+            InitSecret::new(self.keys.init_secret.clone()),
+            &commit_secret,
+            &psk_secret,
+            &encode(&ctx)?,
+        )?;
+        let tag = confirmation_tag(cs, &secrets.confirmation_key, &confirmed);
+        let interim = interim_transcript_hash(cs, &confirmed, &tag)?;
+        ac.auth.confirmation_tag = Some(tag.clone());
+        // The handshake key used is of the epoch being left, whose secret tree is replaced on
+        // merge: a clone is enough.
+        let commit = self.frame_signed(cs, tbs, ac, &mut self.keys.secret_tree.clone())?;
+        let keys = EpochKeys::new(secrets, tree.size().leaves(), &self.config)?;
+
+        let welcome = if applied.added.is_empty() {
+            None
+        } else {
+            let gi = build_group_info(
+                cs,
+                &ctx,
+                &tag,
+                own,
+                &self.signer,
+                options.ratchet_tree_in_welcome.then_some(&tree),
+                None,
+            )?;
+            let joiners: Vec<(KeyPackage, Option<Secret>)> = applied
+                .added
+                .iter()
+                .map(|(leaf, kp)| {
+                    let lca = tree.size().common_ancestor(own.node(), leaf.node());
+                    let ps = path_secrets
+                        .iter()
+                        .find(|(n, _)| *n == lca)
+                        .map(|(_, s)| s.clone());
+                    (kp.clone(), ps)
+                })
+                .collect();
+            let w = build_welcome(cs, &gi, &welcome_secret, &joiner, &applied.psks, &joiners)?;
+            Some(MlsMessage::new(MlsMessageBody::Welcome(w)))
+        };
+        let group_info = if options.group_info_for_external {
+            let (_, external_pub) = cs.kem_derive(keys.external_secret.as_bytes())?;
+            let gi = build_group_info(
+                cs,
+                &ctx,
+                &tag,
+                own,
+                &self.signer,
+                Some(&tree),
+                Some(external_pub),
+            )?;
+            Some(MlsMessage::new(MlsMessageBody::GroupInfo(gi)))
+        } else {
+            None
+        };
+        let staged = StagedCommit {
+            base_epoch: self.context.epoch,
+            group_id: self.group_id().to_vec(),
+            context: ctx,
+            tree,
+            interim,
+            confirmation_tag: tag,
+            keys: Some(keys),
+            own_keys,
+            touched,
+            reinit: applied.reinit.clone(),
+            removed_self: false,
+            sender,
+            added,
+            removed: applied.removed.clone(),
+            updated: applied.updated.iter().map(|(l, _)| *l).collect(),
+            psks: applied.psks.clone(),
+            has_path: path.is_some(),
+        };
+        Ok(CommitOutput {
+            commit,
+            welcome,
+            group_info,
+            staged,
+        })
+    }
+
+    /// Signs and frames arbitrary content as this member, with `confirmation_tag` (for
+    /// commits). A test hook for building invalid messages; not for production use.
+    #[doc(hidden)]
+    pub fn sign_and_frame_for_tests(
+        &self,
+        cs: &dyn CipherSuiteProvider,
+        content: FramedContent,
+        confirmation_tag: Option<Mac>,
+    ) -> Result<MlsMessage, GroupError> {
+        let tbs = FramedContentTbs {
+            version: ProtocolVersion::MLS10,
+            wire_format: WireFormat::PUBLIC_MESSAGE,
+            content: content.clone(),
+            context: Some(self.context.clone()),
+        };
+        let signature = sign_with_label(cs, &self.signer, "FramedContentTBS", &encode(&tbs)?)?;
+        let ac = AuthenticatedContent {
+            wire_format: WireFormat::PUBLIC_MESSAGE,
+            content,
+            auth: FramedContentAuthData {
+                signature: VarBytes(signature),
+                confirmation_tag,
+            },
+        };
+        self.frame_signed(cs, tbs, ac, &mut self.keys.secret_tree.clone())
+    }
+
+    /// Frames our signed content as a PublicMessage (with membership tag for members, §6.2)
+    /// or a PrivateMessage (§6.3) keyed from `secret_tree`, keeping the signature already
+    /// computed (for commits it entered the transcript hash).
+    pub(crate) fn frame_signed(
+        &self,
+        cs: &dyn CipherSuiteProvider,
+        tbs: FramedContentTbs,
+        ac: AuthenticatedContent,
+        secret_tree: &mut crate::secret_tree::SecretTree,
+    ) -> Result<MlsMessage, GroupError> {
+        if ac.wire_format == WireFormat::PRIVATE_MESSAGE {
+            let mp = MessageProtection::new(
+                cs,
+                &self.context,
+                &self.keys.membership_key,
+                &self.keys.sender_data_secret,
+            );
+            let pm =
+                mp.protect_private_signed(secret_tree, ac.content, ac.auth, self.config.padding)?;
+            return Ok(MlsMessage::new(MlsMessageBody::PrivateMessage(pm)));
+        }
+        let membership_tag = match ac.content.sender {
+            Sender::Member(_) => {
+                let tbm = AuthenticatedContentTbm {
+                    content_tbs: tbs,
+                    auth: ac.auth.clone(),
+                };
+                Some(Mac(VarBytes(
+                    cs.mac(self.keys.membership_key.as_bytes(), &encode(&tbm)?),
+                )))
+            }
+            _ => None,
+        };
+        Ok(MlsMessage::new(MlsMessageBody::PublicMessage(
+            PublicMessage {
+                content: ac.content,
+                auth: ac.auth,
+                membership_tag,
+            },
+        )))
+    }
+}

@@ -1,0 +1,245 @@
+//! Creating a group (RFC 9420 §11) and joining one by Welcome (§12.4.3.1).
+//!
+//! Joining runs every joiner check of §12.4.3.1, each failure with its own [`JoinCheck`]:
+//! the GroupSecrets decrypt for our KeyPackage, the PSKs resolve, the GroupInfo decrypts and
+//! is signed by a member of the tree, the tree (from the `ratchet_tree` extension or supplied
+//! out of band) passes [`validate_tree`] and hashes to the GroupContext's `tree_hash`, our
+//! leaf is in it, the `path_secret` derives the tree's keys, and the confirmation tag
+//! verifies. Cost: O(N) (the one whole-tree validation, signatures in parallel).
+
+use std::collections::{BTreeMap, VecDeque};
+
+use crate::codec::{VarBytes, VarVec};
+use crate::crypto::labels::derive_secret;
+use crate::crypto::{CipherSuiteProvider, Secret};
+use crate::key_schedule::{advance_epoch, InitSecret, JoinerSecret};
+use crate::messages::{
+    Extension, GroupContext, ProtocolVersion, Psk, RatchetTree, ResumptionPskUsage, Welcome,
+};
+use crate::psk::{resolve_psk_secret, PskSecret, ResumptionPskStore};
+use crate::transcript_hash::{confirmation_tag, interim_transcript_hash};
+use crate::tree::{validate_tree, Tree, TreeValidationParams};
+use crate::tree_math::LeafIndex;
+use crate::welcome::{
+    decrypt_group_info, decrypt_group_secrets, join_secrets, verify_group_info_signature,
+};
+
+use super::error::{GroupError, JoinCheck};
+use super::key_package::{KeyPackageBundle, MemberIndex};
+use super::proposal::ProposalCache;
+use super::{EpochKeys, Group, GroupConfig, OwnKeys};
+
+/// What a joiner supplies besides the Welcome and its KeyPackage.
+#[derive(Clone, Debug, Default)]
+pub struct JoinOptions {
+    /// Policy for the new group.
+    pub config: GroupConfig,
+    /// The ratchet tree, when the GroupInfo has no `ratchet_tree` extension (§12.4.3.3).
+    pub ratchet_tree: Option<RatchetTree>,
+    /// External PSKs by id (§8.4).
+    pub external_psks: Vec<(Vec<u8>, Secret)>,
+    /// Resumption PSKs of other groups (ReInit, branch: §11.2, §11.3), as
+    /// `(group_id, epoch, psk)`.
+    pub resumption_psks: Vec<(Vec<u8>, u64, Secret)>,
+}
+
+impl Group {
+    /// Creates a one-member group at epoch 0 (RFC 9420 §11) with our KeyPackage's leaf,
+    /// `group_id` and GroupContext `extensions`.
+    pub fn create(
+        cs: &dyn CipherSuiteProvider,
+        bundle: &KeyPackageBundle,
+        group_id: Vec<u8>,
+        extensions: Vec<Extension>,
+        config: GroupConfig,
+    ) -> Result<Group, GroupError> {
+        let mut tree = Tree::new(cs, bundle.key_package.leaf_node.clone())?;
+        let context = GroupContext {
+            version: ProtocolVersion::MLS10,
+            cipher_suite: cs.cipher_suite(),
+            group_id: VarBytes(group_id),
+            epoch: 0,
+            tree_hash: VarBytes(tree.tree_hash(cs)?),
+            confirmed_transcript_hash: VarBytes::default(),
+            extensions: VarVec(extensions),
+        };
+        let init = InitSecret::random(cs)?;
+        let (_, _, secrets) = advance_epoch(
+            cs,
+            init,
+            &Secret::zero(cs.hash_len()),
+            &PskSecret::zero(cs),
+            &crate::codec::encode(&context)?,
+        )?;
+        // §11: epoch 0's confirmation tag is over the empty confirmed transcript hash.
+        let tag = confirmation_tag(cs, &secrets.confirmation_key, &[]);
+        let interim = interim_transcript_hash(cs, &[], &tag)?;
+        let keys = EpochKeys::new(secrets, tree.size().leaves(), &config)?;
+        let own = LeafIndex(0);
+        let mut own_keys = OwnKeys::default();
+        own_keys.keys.insert(
+            own.node().0,
+            (
+                bundle.encryption_private_key.clone(),
+                bundle.key_package.leaf_node.encryption_key.clone(),
+            ),
+        );
+        let mut resumption_psks = ResumptionPskStore::new(config.resumption_psk_retention.max(1));
+        resumption_psks.insert(context.group_id.as_slice(), 0, keys.resumption_psk.clone());
+        Ok(Group {
+            index: MemberIndex::build(&tree),
+            config,
+            context,
+            tree,
+            interim_transcript_hash: interim,
+            confirmation_tag: tag,
+            keys,
+            own_leaf: own,
+            signer: bundle.signature_private_key.clone(),
+            own_keys,
+            proposals: ProposalCache::default(),
+            pending_updates: BTreeMap::new(),
+            past_epochs: VecDeque::new(),
+            resumption_psks,
+            external_psks: BTreeMap::new(),
+            pending_reinit: None,
+            active: true,
+        })
+    }
+
+    /// Joins a group from a Welcome (RFC 9420 §12.4.3.1) with the KeyPackage it was made
+    /// for. See the module documentation for the checks.
+    pub fn join(
+        cs: &dyn CipherSuiteProvider,
+        welcome: &Welcome,
+        bundle: &KeyPackageBundle,
+        options: JoinOptions,
+    ) -> Result<Group, GroupError> {
+        let kp = &bundle.key_package;
+        if kp.cipher_suite != cs.cipher_suite() {
+            return Err(JoinCheck::SuiteMismatch.into());
+        }
+        let gs = decrypt_group_secrets(cs, welcome, kp, &bundle.init_private_key)?;
+        let config = options.config;
+        let mut resumption = ResumptionPskStore::new(
+            config
+                .resumption_psk_retention
+                .max(options.resumption_psks.len() + 1),
+        );
+        for (g, e, s) in &options.resumption_psks {
+            resumption.insert(g, *e, s.clone());
+        }
+        let external: BTreeMap<Vec<u8>, Secret> = options.external_psks.into_iter().collect();
+        let psk_secret =
+            resolve_psk_secret(cs, &gs.psks, |id| external.get(id).cloned(), &resumption)?;
+        let joiner = JoinerSecret::new(Secret::from_slice(&gs.joiner_secret));
+        let gi = decrypt_group_info(cs, welcome, &joiner, &psk_secret)?;
+        let ctx = &gi.group_context;
+        // §12.4.3.1: the GroupInfo's version and suite are the KeyPackage's.
+        if ctx.cipher_suite != kp.cipher_suite || ctx.version != kp.version {
+            return Err(JoinCheck::SuiteMismatch.into());
+        }
+        // §11.2, §11.3: a resumption PSK for reinit or branch only in a new group's epoch 1.
+        for id in gs.psks.iter() {
+            if let Psk::Resumption(r) = &id.psk {
+                if r.usage != ResumptionPskUsage::APPLICATION && ctx.epoch != 1 {
+                    return Err(JoinCheck::Resumption("reinit/branch PSK outside epoch 1").into());
+                }
+            }
+        }
+        let wire = match Extension::find::<RatchetTree>(&gi.extensions) {
+            Some(Ok(t)) => t,
+            Some(Err(e)) => return Err(GroupError::codec("ratchet_tree extension", e)),
+            None => options.ratchet_tree.ok_or(JoinCheck::NoRatchetTree)?,
+        };
+        let mut tree = Tree::from_wire(cs, &wire)?;
+        let signer_leaf = LeafIndex(gi.signer);
+        let signer_key = tree
+            .leaf(signer_leaf)
+            .ok_or(JoinCheck::UnknownSigner(signer_leaf))?
+            .signature_key
+            .clone();
+        // §12.4.3.1: GroupInfo signature by its signer's leaf key.
+        verify_group_info_signature(cs, &gi, &signer_key)?;
+        // §12.4.3.1: the whole tree is valid.
+        let required = Group::required_capabilities(&ctx.extensions)?;
+        let mut params = TreeValidationParams::new(ctx.group_id.as_slice(), 0);
+        params.lifetime = config.lifetime;
+        if let Some(rc) = required.as_ref() {
+            params = params.with_required_capabilities(rc);
+        }
+        validate_tree(&mut tree, cs, &params)?;
+        // §12.4.3.1: the tree hash is the GroupContext's.
+        if tree.tree_hash(cs)? != ctx.tree_hash.as_slice() {
+            return Err(JoinCheck::TreeHash.into());
+        }
+        // §12.4.3.1: our leaf is in the tree.
+        let index = MemberIndex::build(&tree);
+        let own = index
+            .sig_holder(&tree, &kp.leaf_node.signature_key)
+            .filter(|l| tree.leaf(*l) == Some(&kp.leaf_node))
+            .ok_or(JoinCheck::OwnLeafNotFound)?;
+        if cs.kem_public_key(&bundle.encryption_private_key)? != kp.leaf_node.encryption_key {
+            return Err(JoinCheck::KeyMismatch.into());
+        }
+        let mut own_keys = OwnKeys::default();
+        own_keys.keys.insert(
+            own.node().0,
+            (
+                bundle.encryption_private_key.clone(),
+                kp.leaf_node.encryption_key.clone(),
+            ),
+        );
+        // §12.4.3.1: path_secret is for the lowest common ancestor of us and the signer;
+        // derive up the signer's filtered direct path and check every public key.
+        if let Some(ps) = &gs.path_secret {
+            let lca = tree.size().common_ancestor(own.node(), signer_leaf.node());
+            let path = tree.filtered_direct_path(signer_leaf);
+            let start = path
+                .iter()
+                .position(|(p, _)| *p == lca)
+                .ok_or(JoinCheck::PathSecret(lca))?;
+            let mut secret = Secret::from_slice(&ps.path_secret);
+            for (n, _) in &path[start..] {
+                let node_secret = derive_secret(cs, secret.as_bytes(), "node")?;
+                let (sk, pk) = cs.kem_derive(node_secret.as_bytes())?;
+                match tree.node(*n) {
+                    Some(node) if super::node_public_key(node) == &pk => {}
+                    _ => return Err(JoinCheck::PathSecret(*n).into()),
+                }
+                own_keys.keys.insert(n.0, (sk, pk));
+                secret = derive_secret(cs, secret.as_bytes(), "path")?;
+            }
+        }
+        // §12.4.3.1: key schedule and confirmation tag.
+        let secrets = join_secrets(cs, &gi, &joiner, &psk_secret)?;
+        let interim =
+            interim_transcript_hash(cs, &ctx.confirmed_transcript_hash, &gi.confirmation_tag)?;
+        let keys = EpochKeys::new(secrets, tree.size().leaves(), &config)?;
+        // The join epoch's resumption PSK is kept (a later commit may inject it).
+        resumption.insert(
+            ctx.group_id.as_slice(),
+            ctx.epoch,
+            keys.resumption_psk.clone(),
+        );
+        Ok(Group {
+            index,
+            config,
+            context: gi.group_context.clone(),
+            tree,
+            interim_transcript_hash: interim,
+            confirmation_tag: gi.confirmation_tag.clone(),
+            keys,
+            own_leaf: own,
+            signer: bundle.signature_private_key.clone(),
+            own_keys,
+            proposals: ProposalCache::default(),
+            pending_updates: BTreeMap::new(),
+            past_epochs: VecDeque::new(),
+            resumption_psks: resumption,
+            external_psks: external,
+            pending_reinit: None,
+            active: true,
+        })
+    }
+}

@@ -1,0 +1,418 @@
+//! KeyPackages (RFC 9420 §10): generation with their private keys, validation (§10.1), and
+//! the LeafNode validation of §7.3 that Adds, Updates and commit paths share.
+//!
+//! This module also owns [`MemberIndex`], the group's hash indexes of signature keys,
+//! encryption keys and credential-type support, so a new leaf is checked in O(1) for
+//! uniqueness and compatibility instead of a scan of all N members. The index is built once
+//! when a group is joined or loaded (O(N)) and updated on every merge with only the nodes the
+//! commit touched (O(k log N)).
+//!
+//! Invariant: every index entry names the node holding the key *in the index's tree*; a
+//! lookup on a staged tree confirms the entry against that tree, so stale entries (keys the
+//! staged commit has already replaced) never cause false refusals.
+
+use std::collections::HashMap;
+
+use crate::codec::{encode, VarBytes, VarVec};
+use crate::crypto::labels::{sign_with_label, verify_with_label};
+use crate::crypto::{CipherSuite, CipherSuiteProvider, Secret, SignaturePublicKey};
+use crate::messages::{
+    Capabilities, Credential, CredentialType, Extension, KeyPackage, LeafNode, LeafNodeSource,
+    Lifetime, Node, ProtocolVersion, RequiredCapabilities,
+};
+use crate::tree::tree_validation::{leaf_tbs, verify_leaf_signature};
+use crate::tree::{LifetimePolicy, Tree};
+use crate::tree_math::{LeafIndex, NodeIndex};
+
+use super::error::{GroupError, KeyPackageError, LeafNodeError};
+
+/// A KeyPackage with the private keys its owner keeps (RFC 9420 §10).
+#[derive(Clone, Debug)]
+pub struct KeyPackageBundle {
+    /// The public KeyPackage to publish.
+    pub key_package: KeyPackage,
+    /// The private key of `init_key` (used once, to open a Welcome).
+    pub init_private_key: Secret,
+    /// The private key of the leaf's `encryption_key`.
+    pub encryption_private_key: Secret,
+    /// The private key of the leaf's `signature_key`.
+    pub signature_private_key: Secret,
+}
+
+/// What to put into a new KeyPackage besides keys.
+#[derive(Clone, Debug)]
+pub struct KeyPackageOptions {
+    /// The validity period (seconds since the Unix epoch).
+    pub lifetime: Lifetime,
+    /// The leaf's capabilities; `None` for this suite, MLS 1.0 and the credential's type.
+    pub capabilities: Option<Capabilities>,
+    /// Leaf node extensions.
+    pub leaf_extensions: Vec<Extension>,
+    /// KeyPackage extensions.
+    pub extensions: Vec<Extension>,
+}
+
+impl KeyPackageOptions {
+    /// Defaults with the given lifetime.
+    pub fn new(not_before: u64, not_after: u64) -> Self {
+        Self {
+            lifetime: Lifetime {
+                not_before,
+                not_after,
+            },
+            capabilities: None,
+            leaf_extensions: Vec::new(),
+            extensions: Vec::new(),
+        }
+    }
+}
+
+/// The default capabilities for `cs` and `credential`.
+pub fn default_capabilities(suite: CipherSuite, credential: &Credential) -> Capabilities {
+    Capabilities {
+        versions: VarVec(vec![ProtocolVersion::MLS10]),
+        cipher_suites: VarVec(vec![suite]),
+        extensions: VarVec::default(),
+        proposals: VarVec::default(),
+        credentials: VarVec(vec![credential.credential_type()]),
+    }
+}
+
+/// Generates a KeyPackage (RFC 9420 §10): fresh init and leaf HPKE key pairs, a leaf node
+/// with source `key_package` signed with `signature_private_key`, and the KeyPackage
+/// signature.
+pub fn generate_key_package(
+    cs: &dyn CipherSuiteProvider,
+    credential: Credential,
+    signature_private_key: Secret,
+    options: KeyPackageOptions,
+) -> Result<KeyPackageBundle, GroupError> {
+    let signature_key = cs.signature_public_key(&signature_private_key)?;
+    let (init_private_key, init_key) = cs.kem_generate()?;
+    let (encryption_private_key, encryption_key) = cs.kem_generate()?;
+    let capabilities = options
+        .capabilities
+        .unwrap_or_else(|| default_capabilities(cs.cipher_suite(), &credential));
+    let mut leaf = LeafNode {
+        encryption_key,
+        signature_key,
+        credential,
+        capabilities,
+        leaf_node_source: LeafNodeSource::KeyPackage(options.lifetime),
+        extensions: VarVec(options.leaf_extensions),
+        signature: VarBytes::default(),
+    };
+    sign_leaf(cs, &mut leaf, &signature_private_key, &[], LeafIndex(0))?;
+    let mut key_package = KeyPackage {
+        version: ProtocolVersion::MLS10,
+        cipher_suite: cs.cipher_suite(),
+        init_key,
+        leaf_node: leaf,
+        extensions: VarVec(options.extensions),
+        signature: VarBytes::default(),
+    };
+    let tbs = encode(&key_package.to_be_signed())?;
+    key_package.signature = VarBytes(sign_with_label(
+        cs,
+        &signature_private_key,
+        "KeyPackageTBS",
+        &tbs,
+    )?);
+    Ok(KeyPackageBundle {
+        key_package,
+        init_private_key,
+        encryption_private_key,
+        signature_private_key,
+    })
+}
+
+/// Signs `leaf` in place (`SignWithLabel(., "LeafNodeTBS", LeafNodeTBS)`, RFC 9420 §7.2);
+/// `group_id` and `index` are used for `update` and `commit` leaves only.
+pub(crate) fn sign_leaf(
+    cs: &dyn CipherSuiteProvider,
+    leaf: &mut LeafNode,
+    signer: &Secret,
+    group_id: &[u8],
+    index: LeafIndex,
+) -> Result<(), GroupError> {
+    leaf.signature = VarBytes::default();
+    let tbs = leaf_tbs(leaf, group_id, index)?;
+    leaf.signature = VarBytes(sign_with_label(cs, signer, "LeafNodeTBS", &tbs)?);
+    Ok(())
+}
+
+/// Where a leaf node appears, which fixes its expected `leaf_node_source` (RFC 9420 §7.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LeafRole {
+    /// In a KeyPackage (Add, Welcome, external commit's Add-like insertion is `Commit`).
+    KeyPackage,
+    /// In an Update proposal from this leaf.
+    Update(LeafIndex),
+    /// In the UpdatePath of a commit from this leaf.
+    Commit(LeafIndex),
+}
+
+/// What a leaf is checked against (RFC 9420 §7.3).
+pub(crate) struct LeafCheck<'a> {
+    pub(crate) cs: &'a dyn CipherSuiteProvider,
+    pub(crate) group_id: &'a [u8],
+    pub(crate) required: Option<&'a RequiredCapabilities>,
+    pub(crate) lifetime: LifetimePolicy,
+    pub(crate) index: Option<&'a MemberIndex>,
+}
+
+/// Extension types every client supports without listing them (§7.2).
+fn is_default_extension(t: u16) -> bool {
+    (1..=5).contains(&t)
+}
+
+/// Does `caps` satisfy the group's required capabilities (RFC 9420 §11.1)?
+pub(crate) fn satisfies_required(caps: &Capabilities, rc: &RequiredCapabilities) -> bool {
+    rc.extension_types
+        .iter()
+        .all(|t| is_default_extension(t.0) || caps.extensions.contains(t))
+        && rc
+            .proposal_types
+            .iter()
+            .all(|t| (1..=7).contains(&t.0) || caps.proposals.contains(t))
+        && rc
+            .credential_types
+            .iter()
+            .all(|t| caps.credentials.contains(t))
+}
+
+impl LeafCheck<'_> {
+    /// Validates a leaf node for its role (RFC 9420 §7.3), except key uniqueness, which the
+    /// caller checks against the staged tree. `replaced` is the leaf being replaced (for
+    /// Update and Commit), excluded from the credential-support count.
+    pub(crate) fn validate(
+        &self,
+        leaf: &LeafNode,
+        role: LeafRole,
+        replaced: Option<&LeafNode>,
+    ) -> Result<(), LeafNodeError> {
+        let position = match role {
+            LeafRole::KeyPackage => LeafIndex(0),
+            LeafRole::Update(i) | LeafRole::Commit(i) => i,
+        };
+        // §7.3: leaf_node_source matches where the leaf appears.
+        let source_ok = matches!(
+            (role, &leaf.leaf_node_source),
+            (LeafRole::KeyPackage, LeafNodeSource::KeyPackage(_))
+                | (LeafRole::Update(_), LeafNodeSource::Update)
+                | (LeafRole::Commit(_), LeafNodeSource::Commit(_))
+        );
+        if !source_ok {
+            return Err(LeafNodeError::Source);
+        }
+        // §7.3: lifetime, by policy.
+        if let (LifetimePolicy::Check { now }, LeafNodeSource::KeyPackage(lt)) =
+            (self.lifetime, &leaf.leaf_node_source)
+        {
+            if now < lt.not_before || now > lt.not_after {
+                return Err(LeafNodeError::Lifetime {
+                    not_before: lt.not_before,
+                    not_after: lt.not_after,
+                    now,
+                });
+            }
+        }
+        // §7.3: extensions listed in capabilities.
+        for ext in leaf.extensions.iter() {
+            let t = ext.extension_type.0;
+            if !is_default_extension(t)
+                && !leaf.capabilities.extensions.contains(&ext.extension_type)
+            {
+                return Err(LeafNodeError::Extension(t));
+            }
+        }
+        // §7.3, §11.1: required capabilities.
+        if let Some(rc) = self.required {
+            if !satisfies_required(&leaf.capabilities, rc) {
+                return Err(LeafNodeError::RequiredCapabilities);
+            }
+        }
+        // §7.3: credential type supported by itself, by every member, and the leaf supports
+        // every credential type in use.
+        let ct = leaf.credential.credential_type();
+        if !leaf.capabilities.credentials.contains(&ct) {
+            return Err(LeafNodeError::CredentialType(ct.0));
+        }
+        if let Some(index) = self.index {
+            index.check_credential_support(leaf, replaced)?;
+        }
+        // §7.3: signature.
+        match verify_leaf_signature(self.cs, leaf, self.group_id, position) {
+            Ok(true) => Ok(()),
+            _ => Err(LeafNodeError::Signature),
+        }
+    }
+
+    /// Validates a KeyPackage (RFC 9420 §10.1) for a group of `suite`.
+    pub(crate) fn validate_key_package(
+        &self,
+        kp: &KeyPackage,
+        suite: CipherSuite,
+    ) -> Result<(), KeyPackageError> {
+        if kp.version != ProtocolVersion::MLS10 || kp.cipher_suite != suite {
+            return Err(KeyPackageError::SuiteOrVersion);
+        }
+        // §10.1: init_key and encryption_key must differ.
+        if kp.init_key == kp.leaf_node.encryption_key {
+            return Err(KeyPackageError::InitKeyEqualsEncryptionKey);
+        }
+        let tbs = encode(&kp.to_be_signed()).map_err(|_| KeyPackageError::Signature)?;
+        verify_with_label(
+            self.cs,
+            &kp.leaf_node.signature_key,
+            "KeyPackageTBS",
+            &tbs,
+            &kp.signature,
+        )
+        .map_err(|_| KeyPackageError::Signature)?;
+        self.validate(&kp.leaf_node, LeafRole::KeyPackage, None)
+            .map_err(KeyPackageError::LeafNode)
+    }
+}
+
+/// Validates a KeyPackage on its own (RFC 9420 §10.1): version, suite, signature,
+/// `init_key != encryption_key`, and its leaf node (source, lifetime by `lifetime`,
+/// extensions, credential type in its capabilities, signature).
+pub fn validate_key_package(
+    cs: &dyn CipherSuiteProvider,
+    kp: &KeyPackage,
+    lifetime: LifetimePolicy,
+) -> Result<(), KeyPackageError> {
+    LeafCheck {
+        cs,
+        group_id: &[],
+        required: None,
+        lifetime,
+        index: None,
+    }
+    .validate_key_package(kp, cs.cipher_suite())
+}
+
+/// Hash indexes over the group's tree: who holds which signature and encryption key, and how
+/// many members support / use each credential type. See the module documentation.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct MemberIndex {
+    enc: HashMap<Vec<u8>, u32>,
+    sig: HashMap<Vec<u8>, u32>,
+    members: u32,
+    cred_support: HashMap<u16, u32>,
+    cred_in_use: HashMap<u16, u32>,
+}
+
+fn node_enc_key(node: &Node) -> &[u8] {
+    match node {
+        Node::Leaf(l) => l.encryption_key.0.as_slice(),
+        Node::Parent(p) => p.encryption_key.0.as_slice(),
+    }
+}
+
+impl MemberIndex {
+    /// Indexes a whole tree (O(N)); used when joining or loading a group.
+    pub(crate) fn build(tree: &Tree) -> Self {
+        let mut index = MemberIndex::default();
+        let width = tree.size().node_width();
+        for i in 0..width {
+            index.insert_node(tree, NodeIndex(i));
+        }
+        index
+    }
+
+    fn insert_node(&mut self, tree: &Tree, n: NodeIndex) {
+        let Some(node) = tree.node(n) else { return };
+        self.enc.insert(node_enc_key(node).to_vec(), n.0);
+        if let Node::Leaf(l) = node {
+            self.sig.insert(l.signature_key.0.to_vec(), n.0 / 2);
+            self.members += 1;
+            for ct in l.capabilities.credentials.iter() {
+                *self.cred_support.entry(ct.0).or_default() += 1;
+            }
+            *self
+                .cred_in_use
+                .entry(l.credential.credential_type().0)
+                .or_default() += 1;
+        }
+    }
+
+    fn remove_node(&mut self, tree: &Tree, n: NodeIndex) {
+        let Some(node) = tree.node(n) else { return };
+        let key = node_enc_key(node);
+        if self.enc.get(key) == Some(&n.0) {
+            self.enc.remove(key);
+        }
+        if let Node::Leaf(l) = node {
+            if self.sig.get(l.signature_key.0.as_slice()) == Some(&(n.0 / 2)) {
+                self.sig.remove(l.signature_key.0.as_slice());
+            }
+            self.members = self.members.saturating_sub(1);
+            for ct in l.capabilities.credentials.iter() {
+                if let Some(c) = self.cred_support.get_mut(&ct.0) {
+                    *c = c.saturating_sub(1);
+                }
+            }
+            if let Some(c) = self.cred_in_use.get_mut(&l.credential.credential_type().0) {
+                *c = c.saturating_sub(1);
+            }
+        }
+    }
+
+    /// Moves the index from `old` to `new` for the nodes a commit touched (O(k)).
+    pub(crate) fn apply(&mut self, old: &Tree, new: &Tree, touched: &[NodeIndex]) {
+        let mut seen = std::collections::HashSet::new();
+        for &n in touched {
+            if seen.insert(n.0) {
+                self.remove_node(old, n);
+            }
+        }
+        for &n in touched {
+            if seen.remove(&n.0) {
+                self.insert_node(new, n);
+            }
+        }
+    }
+
+    /// The leaf holding signature key `key` in `tree`, if any (entry confirmed in `tree`).
+    pub(crate) fn sig_holder(&self, tree: &Tree, key: &SignaturePublicKey) -> Option<LeafIndex> {
+        let &l = self.sig.get(key.0.as_slice())?;
+        let leaf = LeafIndex(l);
+        (tree.leaf(leaf)?.signature_key == *key).then_some(leaf)
+    }
+
+    /// The node holding encryption key `key` in `tree`, if any (entry confirmed in `tree`).
+    pub(crate) fn enc_holder(&self, tree: &Tree, key: &[u8]) -> Option<NodeIndex> {
+        let &n = self.enc.get(key)?;
+        let node = NodeIndex(n);
+        (node_enc_key(tree.node(node)?) == key).then_some(node)
+    }
+
+    /// §7.3: the leaf's credential type is supported by every member (the replaced leaf
+    /// excepted) and the leaf supports every credential type in use.
+    fn check_credential_support(
+        &self,
+        leaf: &LeafNode,
+        replaced: Option<&LeafNode>,
+    ) -> Result<(), LeafNodeError> {
+        let ct = leaf.credential.credential_type();
+        let supporting = self.cred_support.get(&ct.0).copied().unwrap_or(0);
+        let replaced_lacks = replaced.is_some_and(|r| !r.capabilities.credentials.contains(&ct));
+        let lacking = self.members.saturating_sub(supporting);
+        if lacking > u32::from(replaced_lacks) {
+            return Err(LeafNodeError::CredentialType(ct.0));
+        }
+        for (&t, &count) in &self.cred_in_use {
+            let only_replaced = count == 1
+                && replaced.is_some_and(|r| r.credential.credential_type() == CredentialType(t));
+            if count > 0
+                && !only_replaced
+                && !leaf.capabilities.credentials.contains(&CredentialType(t))
+            {
+                return Err(LeafNodeError::CredentialType(t));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,513 @@
+//! The MLS group (RFC 9420 §8, §11, §12): one member's view of one group, epoch by epoch.
+//!
+//! [`Group`] owns the current epoch: the GroupContext, the ratchet tree, the interim
+//! transcript hash, the epoch's secrets and secret tree, our leaf and private keys, the
+//! proposals received this epoch, a bounded window of past epochs (for late application
+//! messages and resumption PSKs), and the hash indexes new leaves are checked against.
+//!
+//! Invariants:
+//! - **Never mutated in place by a commit.** A commit, ours or received, is *staged*: it is
+//!   validated and the whole next epoch is built on the side ([`StagedCommit`], with the tree
+//!   staged by [`Tree::stage`]). [`Group::merge_staged_commit`] swaps it in; dropping it
+//!   discards it. Every error leaves the group exactly as it was.
+//! - **No O(N) work per commit where O(log N) will do**: the tree is staged copy-on-write,
+//!   only the changed leaves and path are validated, and key uniqueness and credential
+//!   support are answered by [`key_package::MemberIndex`]. Joining costs O(N) (one full tree
+//!   validation).
+//! - The core reads no clock: the time for lifetime checks is in [`GroupConfig::lifetime`].
+//!
+//! Submodules follow the RFC: [`key_package`] (§10), [`proposal`] (§12.1-§12.3), [`commit`]
+//! (§12.4), [`join`] (§12.4.3.1), [`external`] (§12.4.3.2), [`reinit`] (§11.2-§11.3),
+//! [`state`] (serialisation), [`error`].
+
+pub mod commit;
+pub mod config;
+pub mod error;
+pub mod external;
+pub mod join;
+pub mod key_package;
+pub mod proposal;
+pub mod reinit;
+pub mod state;
+
+use std::collections::{BTreeMap, VecDeque};
+
+use crate::codec::VarBytes;
+use crate::crypto::{CipherSuite, CipherSuiteProvider, HpkePublicKey, Secret, SignaturePublicKey};
+use crate::framing::MessageProtection;
+use crate::key_schedule::{mls_exporter, EpochSecrets};
+use crate::messages::{
+    AuthenticatedContent, ContentType, Extension, ExternalSenders, FramedContent,
+    FramedContentBody, GroupContext, LeafNode, MlsMessage, MlsMessageBody, Node, Proposal, ReInit,
+    RequiredCapabilities, Sender,
+};
+use crate::psk::ResumptionPskStore;
+use crate::secret_tree::SecretTree;
+use crate::tree::{PathPrivateKeys, Tree};
+use crate::tree_math::{LeafIndex, NodeIndex};
+
+pub use commit::{CommitOptions, CommitOutput, StagedCommit};
+pub use config::GroupConfig;
+pub use error::{
+    GroupError, IncompatibleError, InvalidProposal, JoinCheck, KeyPackageError, LeafNodeError,
+    MalformedError, MisuseError, ProposalRule, ProtocolError,
+};
+pub use external::ExternalCommitOptions;
+pub use join::JoinOptions;
+pub use key_package::{
+    generate_key_package, validate_key_package, KeyPackageBundle, KeyPackageOptions,
+};
+pub use proposal::{external_proposal, CachedProposal};
+
+use key_package::MemberIndex;
+use proposal::ProposalCache;
+
+/// The secrets of one epoch that the group keeps (RFC 9420 §8), with its secret tree (§9).
+#[derive(Clone, Debug)]
+pub(crate) struct EpochKeys {
+    pub(crate) sender_data_secret: Secret,
+    pub(crate) exporter_secret: Secret,
+    pub(crate) external_secret: Secret,
+    pub(crate) membership_key: Secret,
+    pub(crate) resumption_psk: Secret,
+    pub(crate) epoch_authenticator: Secret,
+    pub(crate) init_secret: Secret,
+    pub(crate) secret_tree: SecretTree,
+}
+
+impl EpochKeys {
+    /// Keeps an epoch's secrets; the encryption secret moves into a secret tree of
+    /// `n_leaves` leaves.
+    pub(crate) fn new(
+        mut secrets: EpochSecrets,
+        n_leaves: u32,
+        config: &GroupConfig,
+    ) -> Result<Self, GroupError> {
+        let init_secret = secrets.take_init_secret().as_secret().clone();
+        let encryption_secret = std::mem::take(&mut secrets.encryption_secret);
+        Ok(Self {
+            secret_tree: SecretTree::new(encryption_secret, n_leaves, config.secret_tree)?,
+            sender_data_secret: secrets.sender_data_secret,
+            exporter_secret: secrets.exporter_secret,
+            external_secret: secrets.external_secret,
+            membership_key: secrets.membership_key,
+            resumption_psk: secrets.resumption_psk,
+            epoch_authenticator: secrets.epoch_authenticator,
+            init_secret,
+        })
+    }
+}
+
+/// A retained past epoch: enough to open late application messages (RFC 9420 §9, §15.2).
+#[derive(Clone, Debug)]
+pub(crate) struct PastEpoch {
+    pub(crate) context: GroupContext,
+    pub(crate) sender_data_secret: Secret,
+    pub(crate) membership_key: Secret,
+    pub(crate) secret_tree: SecretTree,
+}
+
+/// Our private HPKE keys: our leaf's and those of parent nodes we know, each with its public
+/// key so stale keys are dropped when the tree changes (O(log N) per commit).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct OwnKeys {
+    pub(crate) keys: BTreeMap<u32, (Secret, HpkePublicKey)>,
+}
+
+impl OwnKeys {
+    /// The keys as the tree module wants them.
+    pub(crate) fn path_keys(&self, leaf: LeafIndex) -> PathPrivateKeys {
+        let leaf_key = self
+            .keys
+            .get(&leaf.node().0)
+            .map(|(s, _)| s.clone())
+            .unwrap_or_default();
+        let mut out = PathPrivateKeys::new(leaf, leaf_key);
+        for (&n, (s, _)) in &self.keys {
+            if n != leaf.node().0 {
+                out.insert(NodeIndex(n), s.clone());
+            }
+        }
+        out
+    }
+
+    /// Drops keys whose node no longer carries the matching public key in `tree`.
+    pub(crate) fn retain_valid(&mut self, tree: &Tree) {
+        self.keys.retain(|&n, (_, pk)| {
+            tree.node(NodeIndex(n))
+                .is_some_and(|node| node_public_key(node) == pk)
+        });
+    }
+}
+
+pub(crate) fn node_public_key(node: &Node) -> &HpkePublicKey {
+    match node {
+        Node::Leaf(l) => &l.encryption_key,
+        Node::Parent(p) => &p.encryption_key,
+    }
+}
+
+/// What processing a message produced.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ProcessedMessage {
+    /// A proposal, now cached for this epoch under its reference.
+    Proposal(Box<CachedProposal>),
+    /// A commit, validated and staged: merge it with [`Group::merge_staged_commit`].
+    Commit(Box<StagedCommit>),
+    /// Application data from a member.
+    Application {
+        /// The sender's leaf.
+        sender: LeafIndex,
+        /// The epoch it was sent in.
+        epoch: u64,
+        /// The data.
+        data: Vec<u8>,
+        /// The authenticated data.
+        authenticated_data: Vec<u8>,
+    },
+}
+
+/// One member's state of one MLS group. See the module documentation.
+#[derive(Clone, Debug)]
+pub struct Group {
+    pub(crate) config: GroupConfig,
+    pub(crate) context: GroupContext,
+    pub(crate) tree: Tree,
+    pub(crate) interim_transcript_hash: Vec<u8>,
+    /// The confirmation tag of the commit that started this epoch (for GroupInfos).
+    pub(crate) confirmation_tag: crate::messages::Mac,
+    pub(crate) keys: EpochKeys,
+    pub(crate) own_leaf: LeafIndex,
+    pub(crate) signer: Secret,
+    pub(crate) own_keys: OwnKeys,
+    pub(crate) proposals: ProposalCache,
+    /// Leaf private keys of our own pending Update proposals, by proposal reference.
+    pub(crate) pending_updates: BTreeMap<Vec<u8>, (Secret, HpkePublicKey)>,
+    pub(crate) past_epochs: VecDeque<(u64, PastEpoch)>,
+    pub(crate) resumption_psks: ResumptionPskStore,
+    pub(crate) external_psks: BTreeMap<Vec<u8>, Secret>,
+    pub(crate) index: MemberIndex,
+    pub(crate) pending_reinit: Option<ReInit>,
+    pub(crate) active: bool,
+}
+
+impl Group {
+    /// The group id.
+    pub fn group_id(&self) -> &[u8] {
+        self.context.group_id.as_slice()
+    }
+
+    /// The current epoch.
+    pub fn epoch(&self) -> u64 {
+        self.context.epoch
+    }
+
+    /// The cipher suite.
+    pub fn cipher_suite(&self) -> CipherSuite {
+        self.context.cipher_suite
+    }
+
+    /// The current GroupContext.
+    pub fn context(&self) -> &GroupContext {
+        &self.context
+    }
+
+    /// The ratchet tree.
+    pub fn tree(&self) -> &Tree {
+        &self.tree
+    }
+
+    /// Our leaf index.
+    pub fn own_leaf(&self) -> LeafIndex {
+        self.own_leaf
+    }
+
+    /// The policy.
+    pub fn config(&self) -> &GroupConfig {
+        &self.config
+    }
+
+    /// Replaces the policy (takes effect from the next operation).
+    pub fn set_config(&mut self, config: GroupConfig) {
+        self.config = config;
+    }
+
+    /// Sets the time lifetime checks use (seconds since the Unix epoch); keeps the check on.
+    pub fn set_time(&mut self, now: u64) {
+        self.config.lifetime = crate::tree::LifetimePolicy::Check { now };
+    }
+
+    /// False once we were removed or the group was reinitialised (RFC 9420 §11.2).
+    pub fn is_active(&self) -> bool {
+        self.active
+    }
+
+    /// The ReInit committed in this epoch, if any (RFC 9420 §11.2).
+    pub fn pending_reinit(&self) -> Option<&ReInit> {
+        self.pending_reinit.as_ref()
+    }
+
+    /// The epoch authenticator (RFC 9420 §8.7).
+    pub fn epoch_authenticator(&self) -> &Secret {
+        &self.keys.epoch_authenticator
+    }
+
+    /// This epoch's resumption PSK (RFC 9420 §8.6).
+    pub fn resumption_psk(&self) -> &Secret {
+        &self.keys.resumption_psk
+    }
+
+    /// A retained resumption PSK of this group for `epoch` (RFC 9420 §8.6).
+    pub fn resumption_psk_for(&self, epoch: u64) -> Option<&Secret> {
+        self.resumption_psks.get(self.group_id(), epoch)
+    }
+
+    /// Registers an external PSK (RFC 9420 §8.4) under `id`.
+    pub fn add_external_psk(&mut self, id: Vec<u8>, psk: Secret) {
+        self.external_psks.insert(id, psk);
+    }
+
+    /// Number of members.
+    pub fn member_count(&self) -> u32 {
+        self.tree.member_count()
+    }
+
+    /// A member's leaf node.
+    pub fn member(&self, leaf: LeafIndex) -> Option<&LeafNode> {
+        self.tree.leaf(leaf)
+    }
+
+    /// The proposals received this epoch, in arrival order.
+    pub fn pending_proposals(&self) -> impl Iterator<Item = &CachedProposal> {
+        self.proposals.iter()
+    }
+
+    /// Forgets the proposals received this epoch.
+    pub fn clear_pending_proposals(&mut self) {
+        self.proposals.clear();
+        self.pending_updates.clear();
+    }
+
+    /// `MLS-Exporter(label, context, length)` for the current epoch (RFC 9420 §8.5).
+    pub fn export_secret(
+        &self,
+        cs: &dyn CipherSuiteProvider,
+        label: &str,
+        context: &[u8],
+        length: usize,
+    ) -> Result<Secret, GroupError> {
+        self.check_suite(cs)?;
+        Ok(mls_exporter(
+            cs,
+            &self.keys.exporter_secret,
+            label,
+            context,
+            length,
+        )?)
+    }
+
+    /// The group's required capabilities (RFC 9420 §11.1), if any.
+    pub(crate) fn required_capabilities(
+        extensions: &[Extension],
+    ) -> Result<Option<RequiredCapabilities>, GroupError> {
+        Extension::find::<RequiredCapabilities>(extensions)
+            .transpose()
+            .map_err(|e| GroupError::codec("required_capabilities", e))
+    }
+
+    pub(crate) fn check_suite(&self, cs: &dyn CipherSuiteProvider) -> Result<(), GroupError> {
+        if cs.cipher_suite() != self.context.cipher_suite {
+            return Err(IncompatibleError::CipherSuite {
+                group: self.context.cipher_suite,
+                provider: cs.cipher_suite(),
+            }
+            .into());
+        }
+        Ok(())
+    }
+
+    pub(crate) fn check_active(&self) -> Result<(), GroupError> {
+        if !self.active {
+            return Err(MisuseError::Inactive.into());
+        }
+        Ok(())
+    }
+
+    /// The signature key of a message's sender (RFC 9420 §6.1): a member's leaf, an external
+    /// sender from `external_senders` (§12.1.8.1), or the key in a new member's Add or path.
+    pub(crate) fn sender_key(
+        tree: &Tree,
+        context: &GroupContext,
+        content: &FramedContent,
+    ) -> Option<SignaturePublicKey> {
+        match (&content.sender, &content.body) {
+            (Sender::Member(i), _) => tree.leaf(LeafIndex(*i)).map(|l| l.signature_key.clone()),
+            (Sender::External(i), _) => {
+                let senders = Extension::find::<ExternalSenders>(&context.extensions)?.ok()?;
+                senders
+                    .0
+                    .get(usize::try_from(*i).ok()?)
+                    .map(|s| s.signature_key.clone())
+            }
+            (Sender::NewMemberProposal, FramedContentBody::Proposal(Proposal::Add(a))) => {
+                Some(a.key_package.leaf_node.signature_key.clone())
+            }
+            (Sender::NewMemberCommit, FramedContentBody::Commit(c)) => {
+                c.path.as_ref().map(|p| p.leaf_node.signature_key.clone())
+            }
+            _ => None,
+        }
+    }
+
+    /// Verifies and decrypts a handshake or application message of the current epoch
+    /// (application messages may also be of a retained past epoch). `secret_tree` receives
+    /// the consumed key; the caller decides whether to keep it.
+    fn unprotect(
+        &self,
+        cs: &dyn CipherSuiteProvider,
+        msg: &MlsMessage,
+        secret_tree: &mut SecretTree,
+    ) -> Result<AuthenticatedContent, GroupError> {
+        let mp = MessageProtection::new(
+            cs,
+            &self.context,
+            &self.keys.membership_key,
+            &self.keys.sender_data_secret,
+        );
+        let (tree, context) = (&self.tree, &self.context);
+        match &msg.body {
+            MlsMessageBody::PublicMessage(pm) => {
+                Ok(mp.unprotect_public(pm, |c| Self::sender_key(tree, context, c))?)
+            }
+            MlsMessageBody::PrivateMessage(pm) => {
+                Ok(mp.unprotect_private(secret_tree, pm, |c| Self::sender_key(tree, context, c))?)
+            }
+            _ => Err(MalformedError::UnexpectedMessage {
+                expected: "PublicMessage or PrivateMessage",
+            }
+            .into()),
+        }
+    }
+
+    /// Processes a PublicMessage or PrivateMessage (RFC 9420 §6, §12): a proposal is verified
+    /// and cached; a commit is verified, validated and staged (merge it with
+    /// [`Group::merge_staged_commit`]); application data is decrypted, from the current or a
+    /// retained past epoch. On error the group is unchanged.
+    pub fn process_message(
+        &mut self,
+        cs: &dyn CipherSuiteProvider,
+        msg: &MlsMessage,
+    ) -> Result<ProcessedMessage, GroupError> {
+        self.check_suite(cs)?;
+        self.check_active()?;
+        // Late application data from a retained past epoch (RFC 9420 §15.2).
+        if let MlsMessageBody::PrivateMessage(pm) = &msg.body {
+            if pm.epoch != self.context.epoch && pm.content_type == ContentType::APPLICATION {
+                return self.process_past_application(cs, pm);
+            }
+        }
+        let mut secret_tree = self.keys.secret_tree.clone();
+        let ac = self.unprotect(cs, msg, &mut secret_tree)?;
+        match &ac.content.body {
+            FramedContentBody::Application(data) => {
+                let Sender::Member(sender) = ac.content.sender else {
+                    return Err(MisuseError::Unsupported("application data from non-member").into());
+                };
+                self.keys.secret_tree = secret_tree;
+                Ok(ProcessedMessage::Application {
+                    sender: LeafIndex(sender),
+                    epoch: ac.content.epoch,
+                    data: data.to_vec(),
+                    authenticated_data: ac.content.authenticated_data.to_vec(),
+                })
+            }
+            FramedContentBody::Proposal(_) => {
+                let cached = self.cache_proposal(cs, &ac)?;
+                self.keys.secret_tree = secret_tree;
+                Ok(ProcessedMessage::Proposal(Box::new(cached)))
+            }
+            // The secret tree is replaced by the next epoch's on merge: the consumed key
+            // is not kept (a staged commit changes nothing).
+            FramedContentBody::Commit(_) => Ok(ProcessedMessage::Commit(Box::new(
+                self.stage_received_commit(cs, &ac)?,
+            ))),
+        }
+    }
+
+    fn process_past_application(
+        &mut self,
+        cs: &dyn CipherSuiteProvider,
+        pm: &crate::messages::PrivateMessage,
+    ) -> Result<ProcessedMessage, GroupError> {
+        let Some(pos) = self.past_epochs.iter().position(|(e, _)| *e == pm.epoch) else {
+            return Err(MisuseError::EpochNotRetained(pm.epoch).into());
+        };
+        let (tree, context) = (&self.tree, &self.context);
+        let (_, past) = &mut self.past_epochs[pos];
+        let mp = MessageProtection::new(
+            cs,
+            &past.context,
+            &past.membership_key,
+            &past.sender_data_secret,
+        );
+        // Signature keys come from the current tree (a member who left since is unknown).
+        let ac = mp.unprotect_private(&mut past.secret_tree, pm, |c| {
+            Self::sender_key(tree, context, c)
+        })?;
+        let FramedContentBody::Application(data) = &ac.content.body else {
+            return Err(MisuseError::Unsupported("handshake message of a past epoch").into());
+        };
+        let Sender::Member(sender) = ac.content.sender else {
+            return Err(MisuseError::Unsupported("application data from non-member").into());
+        };
+        Ok(ProcessedMessage::Application {
+            sender: LeafIndex(sender),
+            epoch: pm.epoch,
+            data: data.to_vec(),
+            authenticated_data: ac.content.authenticated_data.to_vec(),
+        })
+    }
+
+    /// Encrypts application data as a PrivateMessage of the current epoch (RFC 9420 §6.3).
+    pub fn encrypt_application(
+        &mut self,
+        cs: &dyn CipherSuiteProvider,
+        data: &[u8],
+        authenticated_data: &[u8],
+    ) -> Result<MlsMessage, GroupError> {
+        self.check_suite(cs)?;
+        self.check_active()?;
+        let content = FramedContent {
+            group_id: self.context.group_id.clone(),
+            epoch: self.context.epoch,
+            sender: Sender::Member(self.own_leaf.0),
+            authenticated_data: VarBytes(authenticated_data.to_vec()),
+            body: FramedContentBody::Application(VarBytes(data.to_vec())),
+        };
+        let mp = MessageProtection::new(
+            cs,
+            &self.context,
+            &self.keys.membership_key,
+            &self.keys.sender_data_secret,
+        );
+        let mut tree = self.keys.secret_tree.clone();
+        let pm = mp.protect_private(&mut tree, content, &self.signer, None, self.config.padding)?;
+        self.keys.secret_tree = tree;
+        Ok(MlsMessage::new(MlsMessageBody::PrivateMessage(pm)))
+    }
+
+    /// Moves the current epoch into the retained window and trims it to the policy.
+    pub(crate) fn retire_epoch(&mut self) {
+        let past = PastEpoch {
+            context: self.context.clone(),
+            sender_data_secret: self.keys.sender_data_secret.clone(),
+            membership_key: self.keys.membership_key.clone(),
+            secret_tree: self.keys.secret_tree.clone(),
+        };
+        self.past_epochs.push_back((self.context.epoch, past));
+        while self.past_epochs.len() > self.config.epoch_retention {
+            self.past_epochs.pop_front();
+        }
+    }
+}

@@ -1,0 +1,684 @@
+//! Proposals (RFC 9420 §12.1): the cache of proposals received in an epoch, the validation
+//! of a commit's proposal list (§12.2, every rule numbered as in [`ProposalRule`]), and its
+//! application to a staged tree in the order of §12.3.
+//!
+//! Invariants: the cache holds only proposals whose message verified in the current epoch,
+//! keyed by ProposalRef (§5.2), and is emptied when an epoch ends. Validation and
+//! application never touch the group: they write only to the staged tree they are given.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::codec::{encode, VarBytes, VarVec};
+use crate::crypto::labels::{proposal_ref, sign_with_label};
+use crate::crypto::{CipherSuiteProvider, Secret};
+use crate::messages::{
+    Add, AuthenticatedContent, Extension, ExternalInit, ExternalPsk, FramedContent,
+    FramedContentAuthData, FramedContentBody, FramedContentTbs, GroupContextExtensions, KeyPackage,
+    LeafNodeSource, MlsMessage, MlsMessageBody, PreSharedKey, PreSharedKeyId, Proposal,
+    ProposalRef, ProposalType, ProtocolVersion, Psk, PublicMessage, ReInit, Remove,
+    RequiredCapabilities, ResumptionPskUsage, Sender, Update, WireFormat,
+};
+use crate::psk::fresh_psk_nonce;
+use crate::tree::Tree;
+use crate::tree_math::{LeafIndex, NodeIndex};
+
+use super::error::{GroupError, InvalidProposal, MisuseError, ProposalRule, ProtocolError};
+use super::key_package::{satisfies_required, sign_leaf, LeafCheck, LeafRole};
+use super::Group;
+
+/// A proposal received in the current epoch.
+#[derive(Clone, Debug)]
+pub struct CachedProposal {
+    /// Its reference (RFC 9420 §5.2).
+    pub proposal_ref: ProposalRef,
+    /// The proposal.
+    pub proposal: Proposal,
+    /// Who sent it.
+    pub sender: Sender,
+}
+
+/// The proposals received in one epoch, by reference, in arrival order.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ProposalCache {
+    order: Vec<Vec<u8>>,
+    by_ref: HashMap<Vec<u8>, CachedProposal>,
+}
+
+impl ProposalCache {
+    pub(crate) fn insert(&mut self, p: CachedProposal) {
+        let key = p.proposal_ref.0.to_vec();
+        if self.by_ref.insert(key.clone(), p).is_none() {
+            self.order.push(key);
+        }
+    }
+
+    pub(crate) fn get(&self, r: &[u8]) -> Option<&CachedProposal> {
+        self.by_ref.get(r)
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &CachedProposal> {
+        self.order.iter().filter_map(|k| self.by_ref.get(k))
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.order.clear();
+        self.by_ref.clear();
+    }
+}
+
+/// One proposal of a commit, resolved: its body, its sender, and whether it came by
+/// reference.
+#[derive(Clone, Debug)]
+pub(crate) struct Resolved {
+    pub(crate) proposal: Proposal,
+    pub(crate) sender: Sender,
+    pub(crate) proposal_ref: Option<Vec<u8>>,
+}
+
+/// Who commits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Committer {
+    /// A member at this leaf.
+    Member(LeafIndex),
+    /// A new member by external commit (RFC 9420 §12.4.3.2).
+    External,
+}
+
+/// What applying a proposal list gave (RFC 9420 §12.3).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Applied {
+    /// The new GroupContext extensions, when a GCE proposal was committed.
+    pub(crate) extensions: Option<Vec<Extension>>,
+    /// Leaves added, with their KeyPackages, in order.
+    pub(crate) added: Vec<(LeafIndex, KeyPackage)>,
+    /// Leaves removed.
+    pub(crate) removed: Vec<LeafIndex>,
+    /// Leaves updated, with the proposal reference.
+    pub(crate) updated: Vec<(LeafIndex, Option<Vec<u8>>)>,
+    /// PSKs in list order.
+    pub(crate) psks: Vec<PreSharedKeyId>,
+    /// The ExternalInit.
+    pub(crate) external_init: Option<ExternalInit>,
+    /// The ReInit.
+    pub(crate) reinit: Option<ReInit>,
+    /// Nodes whose content changed (for the member index), O(k log N).
+    pub(crate) touched: Vec<NodeIndex>,
+    /// True if any proposal requires a path (§12.4).
+    pub(crate) path_required: bool,
+}
+
+fn invalid(index: usize, p: InvalidProposal) -> GroupError {
+    GroupError::rule(Some(index), ProposalRule::InvalidProposal(p))
+}
+
+/// §12.4: the proposal types that require a path.
+fn requires_path(t: ProposalType) -> bool {
+    matches!(
+        t,
+        ProposalType::UPDATE
+            | ProposalType::REMOVE
+            | ProposalType::EXTERNAL_INIT
+            | ProposalType::GROUP_CONTEXT_EXTENSIONS
+    )
+}
+
+impl Group {
+    /// Caches a verified proposal (RFC 9420 §12.1) under its reference; checks the sender may
+    /// send this type (§12.1.8).
+    pub(crate) fn cache_proposal(
+        &mut self,
+        cs: &dyn CipherSuiteProvider,
+        ac: &AuthenticatedContent,
+    ) -> Result<CachedProposal, GroupError> {
+        let FramedContentBody::Proposal(p) = &ac.content.body else {
+            return Err(super::MisuseError::Unsupported("not a proposal").into());
+        };
+        check_sender_may_propose(0, &ac.content.sender, p)?;
+        let r = proposal_ref(cs, &encode(ac)?)?;
+        let cached = CachedProposal {
+            proposal_ref: ProposalRef(r.into()),
+            proposal: p.clone(),
+            sender: ac.content.sender,
+        };
+        self.proposals.insert(cached.clone());
+        Ok(cached)
+    }
+
+    /// Validates a commit's proposal list (RFC 9420 §12.2) and applies it to `tree` (a staged
+    /// tree) in the order of §12.3. `tree` may be partly modified on error; the caller drops
+    /// it.
+    pub(crate) fn validate_and_apply(
+        &self,
+        cs: &dyn CipherSuiteProvider,
+        tree: &mut Tree,
+        list: &[Resolved],
+        committer: Committer,
+    ) -> Result<Applied, GroupError> {
+        let mut out = Applied {
+            path_required: list.is_empty(),
+            ..Applied::default()
+        };
+        // Collect by type, checking the sender rules (§12.1.8) and the list rules of §12.2.
+        let mut gce: Option<(usize, &Vec<Extension>)> = None;
+        let mut updates: Vec<(usize, LeafIndex, &Resolved)> = Vec::new();
+        let mut removes: Vec<(usize, LeafIndex)> = Vec::new();
+        let mut adds: Vec<(usize, &KeyPackage)> = Vec::new();
+        let mut psks: Vec<(usize, &PreSharedKeyId)> = Vec::new();
+        let mut external_inits: Vec<(usize, &ExternalInit)> = Vec::new();
+        let mut reinit: Option<(usize, &ReInit)> = None;
+        for (i, r) in list.iter().enumerate() {
+            let t = r.proposal.proposal_type();
+            out.path_required |= requires_path(t);
+            check_sender_may_propose(i, &r.sender, &r.proposal)?;
+            if committer == Committer::External {
+                // E3: only ExternalInit, Remove and PreSharedKey, all by value (§12.2,
+                // §12.4.3.2).
+                let allowed = matches!(
+                    r.proposal,
+                    Proposal::ExternalInit(_) | Proposal::Remove(_) | Proposal::PreSharedKey(_)
+                );
+                if !allowed || r.proposal_ref.is_some() {
+                    return Err(GroupError::rule(
+                        Some(i),
+                        ProposalRule::ExternalForbiddenProposal(t.0),
+                    ));
+                }
+            }
+            match &r.proposal {
+                Proposal::Add(a) => adds.push((i, &a.key_package)),
+                Proposal::Update(_) => {
+                    let Sender::Member(l) = r.sender else {
+                        return Err(invalid(i, InvalidProposal::UpdateFromNonMember));
+                    };
+                    // R2: no Update from the committer (§12.2).
+                    if committer == Committer::Member(LeafIndex(l)) {
+                        return Err(GroupError::rule(Some(i), ProposalRule::UpdateByCommitter));
+                    }
+                    updates.push((i, LeafIndex(l), r));
+                }
+                Proposal::Remove(rm) => {
+                    let leaf = LeafIndex(rm.removed);
+                    // R3: no Remove of the committer (§12.2).
+                    if committer == Committer::Member(leaf) {
+                        return Err(GroupError::rule(Some(i), ProposalRule::RemovesCommitter));
+                    }
+                    removes.push((i, leaf));
+                }
+                Proposal::PreSharedKey(p) => psks.push((i, &p.psk)),
+                Proposal::ReInit(ri) => reinit = Some((i, ri)),
+                Proposal::ExternalInit(e) => {
+                    // R10: no ExternalInit in a member commit (§12.2).
+                    if committer != Committer::External {
+                        return Err(GroupError::rule(
+                            Some(i),
+                            ProposalRule::ExternalInitInMemberCommit,
+                        ));
+                    }
+                    external_inits.push((i, e));
+                }
+                Proposal::GroupContextExtensions(g) => {
+                    // R8: at most one GroupContextExtensions (§12.2).
+                    if gce.is_some() {
+                        return Err(GroupError::rule(
+                            Some(i),
+                            ProposalRule::MultipleGroupContextExtensions,
+                        ));
+                    }
+                    gce = Some((i, &g.extensions.0));
+                }
+                Proposal::Unknown { .. } => {
+                    // R11: a non-default type must be supported by every member, which the
+                    // group's required_capabilities guarantees (§12.2, §11.1).
+                    let required = Self::required_capabilities(&self.context.extensions)?;
+                    if !required.is_some_and(|rc| rc.proposal_types.contains(&t)) {
+                        return Err(GroupError::rule(
+                            Some(i),
+                            ProposalRule::UnsupportedProposalType(t.0),
+                        ));
+                    }
+                }
+            }
+        }
+        // R9: a ReInit stands alone (§12.2).
+        if let Some((i, _)) = reinit {
+            if list.len() > 1 {
+                return Err(GroupError::rule(Some(i), ProposalRule::ReInitNotAlone));
+            }
+        }
+        if committer == Committer::External {
+            // E1: exactly one ExternalInit; E2: at most one Remove (§12.2).
+            if external_inits.len() != 1 {
+                return Err(GroupError::rule(
+                    None,
+                    ProposalRule::ExternalInitCount(external_inits.len()),
+                ));
+            }
+            if removes.len() > 1 {
+                return Err(GroupError::rule(
+                    removes.get(1).map(|(i, _)| *i),
+                    ProposalRule::ExternalRemove,
+                ));
+            }
+        }
+        // R4: one Update or Remove per leaf (§12.2).
+        let mut seen: HashSet<u32> = HashSet::new();
+        for (i, leaf) in updates
+            .iter()
+            .map(|(i, l, _)| (*i, *l))
+            .chain(removes.iter().copied())
+        {
+            if !seen.insert(leaf.0) {
+                return Err(GroupError::rule(
+                    Some(i),
+                    ProposalRule::DuplicateUpdateOrRemove(leaf),
+                ));
+            }
+        }
+        // R7: no PreSharedKeyID twice (§12.2); §12.1.4 nonce length and usage.
+        let mut seen_psk: HashSet<Vec<u8>> = HashSet::new();
+        for (i, id) in &psks {
+            if id.psk_nonce.len() != cs.hash_len() {
+                return Err(invalid(
+                    *i,
+                    InvalidProposal::Psk("psk_nonce is not KDF.Nh bytes".into()),
+                ));
+            }
+            if let Psk::Resumption(r) = &id.psk {
+                // §12.1.4: only `application` resumption PSKs, except in the first commit of
+                // a group created by ReInit or branch (§11.2, §11.3), from epoch 0.
+                if r.usage != ResumptionPskUsage::APPLICATION && self.context.epoch != 0 {
+                    return Err(invalid(
+                        *i,
+                        InvalidProposal::Psk("resumption usage must be application".into()),
+                    ));
+                }
+            }
+            if !seen_psk.insert(encode(*id)?) {
+                return Err(GroupError::rule(Some(*i), ProposalRule::DuplicatePsk));
+            }
+        }
+        // §12.1.5: ReInit version not older.
+        if let Some((i, ri)) = reinit {
+            if ri.version.0 < ProtocolVersion::MLS10.0 {
+                return Err(invalid(i, InvalidProposal::ReInitVersion));
+            }
+        }
+
+        // §12.3 step 1: GroupContextExtensions first; the new extensions govern the rest.
+        let extensions: &[Extension] = match gce {
+            Some((i, exts)) => {
+                self.check_gce_supported(i, exts)?;
+                out.extensions = Some(exts.clone());
+                exts
+            }
+            None => &self.context.extensions,
+        };
+        let required = Self::required_capabilities(extensions)?;
+        let check = LeafCheck {
+            cs,
+            group_id: self.group_id(),
+            required: required.as_ref(),
+            lifetime: self.config.lifetime,
+            index: Some(&self.index),
+        };
+
+        // §12.3 step 2: Updates.
+        for (i, leaf, r) in &updates {
+            let Proposal::Update(u) = &r.proposal else {
+                continue;
+            };
+            let current = tree
+                .leaf(*leaf)
+                .ok_or_else(|| {
+                    invalid(
+                        *i,
+                        InvalidProposal::Update {
+                            leaf: *leaf,
+                            reason: "sender's leaf is blank".into(),
+                        },
+                    )
+                })?
+                .clone();
+            check
+                .validate(&u.leaf_node, LeafRole::Update(*leaf), Some(&current))
+                .map_err(|e| {
+                    invalid(
+                        *i,
+                        InvalidProposal::Update {
+                            leaf: *leaf,
+                            reason: e.to_string(),
+                        },
+                    )
+                })?;
+            // §7.3: an Update must change the encryption key.
+            if u.leaf_node.encryption_key == current.encryption_key {
+                return Err(invalid(
+                    *i,
+                    InvalidProposal::Update {
+                        leaf: *leaf,
+                        reason: "encryption key unchanged".into(),
+                    },
+                ));
+            }
+            out.touched.push(leaf.node());
+            out.touched.extend(tree.size().direct_path(leaf.node()));
+            tree.update_leaf(*leaf, u.leaf_node.clone())?;
+            out.updated.push((*leaf, r.proposal_ref.clone()));
+        }
+        // §12.3 step 3: Removes.
+        for (i, leaf) in &removes {
+            // §12.1.3: the removed leaf must be a member.
+            if tree.leaf(*leaf).is_none() {
+                return Err(invalid(*i, InvalidProposal::RemoveBlankLeaf(*leaf)));
+            }
+            out.touched.push(leaf.node());
+            out.touched.extend(tree.size().direct_path(leaf.node()));
+            tree.remove_leaf(*leaf)?;
+            out.removed.push(*leaf);
+        }
+        // §12.3 step 4: Adds, in list order.
+        let mut add_sig_keys: HashSet<&[u8]> = HashSet::new();
+        for (i, kp) in &adds {
+            check
+                .validate_key_package(kp, self.context.cipher_suite)
+                .map_err(|e| invalid(*i, InvalidProposal::KeyPackage(e)))?;
+            // R5: no two Adds for the same client (same KeyPackage or signature key).
+            if !add_sig_keys.insert(kp.leaf_node.signature_key.0.as_slice()) {
+                return Err(GroupError::rule(Some(*i), ProposalRule::DuplicateAdd));
+            }
+            // R6: not a client already in the group, unless removed by this commit.
+            if let Some(existing) = self
+                .index
+                .sig_holder(&self.tree, &kp.leaf_node.signature_key)
+            {
+                if !out.removed.contains(&existing) {
+                    return Err(GroupError::rule(
+                        Some(*i),
+                        ProposalRule::AddExistingMember { existing },
+                    ));
+                }
+            }
+            let at = tree.add_leaf(kp.leaf_node.clone())?;
+            out.touched.push(at.node());
+            out.added.push((at, (*kp).clone()));
+        }
+        // §12.3 steps 5-6: PSKs in order, then ExternalInit; ReInit is kept for the caller.
+        out.psks = psks.iter().map(|(_, id)| (*id).clone()).collect();
+        out.external_init = external_inits.first().map(|(_, e)| (*e).clone());
+        out.reinit = reinit.map(|(_, r)| r.clone());
+
+        // R12 (§12.2, §7.3): the new leaves' keys are unique in the resulting tree.
+        let mut fresh_enc: HashSet<&[u8]> = HashSet::new();
+        let new_leaves = out
+            .updated
+            .iter()
+            .map(|(l, _)| *l)
+            .chain(out.added.iter().map(|(l, _)| *l))
+            .collect::<Vec<_>>();
+        for leaf in new_leaves {
+            let Some(node) = tree.leaf(leaf) else {
+                continue;
+            };
+            let key = node.encryption_key.0.as_slice();
+            if !fresh_enc.insert(key) || self.index.enc_holder(tree, key).is_some() {
+                return Err(GroupError::rule(
+                    None,
+                    ProposalRule::InvalidTreeAfterCommit(format!(
+                        "duplicate encryption key at {leaf:?}"
+                    )),
+                ));
+            }
+            if let Some(holder) = self.index.sig_holder(tree, &node.signature_key) {
+                if holder != leaf {
+                    return Err(GroupError::rule(
+                        None,
+                        ProposalRule::InvalidTreeAfterCommit(format!(
+                            "duplicate signature key at {leaf:?} (held by {holder:?})"
+                        )),
+                    ));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// §12.1.7: every member supports the new extensions (and satisfies new required
+    /// capabilities). O(N), only when a GroupContextExtensions proposal is committed.
+    fn check_gce_supported(&self, i: usize, exts: &[Extension]) -> Result<(), GroupError> {
+        let rc: Option<RequiredCapabilities> = Self::required_capabilities(exts)?;
+        for (leaf, node) in self.tree.leaves() {
+            let caps = &node.capabilities;
+            let exts_ok = exts.iter().all(|e| {
+                (1..=5).contains(&e.extension_type.0) || caps.extensions.contains(&e.extension_type)
+            });
+            let rc_ok = rc.as_ref().is_none_or(|rc| satisfies_required(caps, rc));
+            if !exts_ok || !rc_ok {
+                return Err(invalid(i, InvalidProposal::ExtensionsUnsupported(leaf)));
+            }
+        }
+        Ok(())
+    }
+
+    /// Resolves a commit's proposals (by value and by reference, RFC 9420 §12.4) with
+    /// `committer_sender` as the sender of by-value proposals.
+    pub(crate) fn resolve_proposals(
+        &self,
+        commit: &crate::messages::Commit,
+        committer_sender: &Sender,
+    ) -> Result<Vec<Resolved>, GroupError> {
+        commit
+            .proposals
+            .iter()
+            .map(|p| match p {
+                crate::messages::ProposalOrRef::Proposal(p) => Ok(Resolved {
+                    proposal: p.clone(),
+                    sender: *committer_sender,
+                    proposal_ref: None,
+                }),
+                crate::messages::ProposalOrRef::Reference(r) => {
+                    let c = self
+                        .proposals
+                        .get(r.0.as_slice())
+                        .ok_or(GroupError::Protocol(ProtocolError::UnknownProposalRef))?;
+                    Ok(Resolved {
+                        proposal: c.proposal.clone(),
+                        sender: c.sender,
+                        proposal_ref: Some(r.0.to_vec()),
+                    })
+                }
+            })
+            .collect()
+    }
+}
+
+/// §12.1.8: which sender may send which proposal type. Members: all but ExternalInit;
+/// external senders: Add, Remove, PreSharedKey, ReInit, GroupContextExtensions; new members
+/// (by proposal): Add only; new members (by commit): ExternalInit, Remove, PreSharedKey.
+fn check_sender_may_propose(i: usize, sender: &Sender, p: &Proposal) -> Result<(), GroupError> {
+    let t = p.proposal_type();
+    let ok = match sender {
+        // R10 covers ExternalInit from a member (§12.2).
+        Sender::Member(_) => true,
+        Sender::External(_) => matches!(
+            p,
+            Proposal::Add(_)
+                | Proposal::Remove(_)
+                | Proposal::PreSharedKey(_)
+                | Proposal::ReInit(_)
+                | Proposal::GroupContextExtensions(_)
+        ),
+        Sender::NewMemberProposal => matches!(p, Proposal::Add(_)),
+        Sender::NewMemberCommit => matches!(
+            p,
+            Proposal::ExternalInit(_) | Proposal::Remove(_) | Proposal::PreSharedKey(_)
+        ),
+    };
+    if !ok {
+        return Err(invalid(
+            i,
+            InvalidProposal::SenderNotAllowed { proposal_type: t.0 },
+        ));
+    }
+    Ok(())
+}
+
+impl Group {
+    /// Sends a proposal (RFC 9420 §12.1) as a member: signs and frames it (PublicMessage, or
+    /// PrivateMessage with `encrypt_handshake`) and caches it so our next commit includes
+    /// it. Returns the message to send.
+    pub fn propose(
+        &mut self,
+        cs: &dyn CipherSuiteProvider,
+        proposal: Proposal,
+    ) -> Result<(MlsMessage, CachedProposal), GroupError> {
+        self.check_suite(cs)?;
+        self.check_active()?;
+        let wire_format = if self.config.encrypt_handshake {
+            WireFormat::PRIVATE_MESSAGE
+        } else {
+            WireFormat::PUBLIC_MESSAGE
+        };
+        let content = FramedContent {
+            group_id: self.context.group_id.clone(),
+            epoch: self.context.epoch,
+            sender: Sender::Member(self.own_leaf.0),
+            authenticated_data: VarBytes::default(),
+            body: FramedContentBody::Proposal(proposal),
+        };
+        let tbs = FramedContentTbs {
+            version: ProtocolVersion::MLS10,
+            wire_format,
+            content: content.clone(),
+            context: Some(self.context.clone()),
+        };
+        let signature = sign_with_label(cs, &self.signer, "FramedContentTBS", &encode(&tbs)?)?;
+        let ac = AuthenticatedContent {
+            wire_format,
+            content,
+            auth: FramedContentAuthData {
+                signature: VarBytes(signature),
+                confirmation_tag: None,
+            },
+        };
+        let mut secret_tree = self.keys.secret_tree.clone();
+        let msg = self.frame_signed(cs, tbs, ac.clone(), &mut secret_tree)?;
+        let cached = self.cache_proposal(cs, &ac)?;
+        self.keys.secret_tree = secret_tree;
+        Ok((msg, cached))
+    }
+
+    /// Proposes adding the owner of `key_package` (RFC 9420 §12.1.1), after validating it
+    /// (§10.1).
+    pub fn propose_add(
+        &mut self,
+        cs: &dyn CipherSuiteProvider,
+        key_package: KeyPackage,
+    ) -> Result<(MlsMessage, CachedProposal), GroupError> {
+        self.propose(cs, Proposal::Add(Add { key_package }))
+    }
+
+    /// Proposes removing `leaf` (RFC 9420 §12.1.3).
+    pub fn propose_remove(
+        &mut self,
+        cs: &dyn CipherSuiteProvider,
+        leaf: LeafIndex,
+    ) -> Result<(MlsMessage, CachedProposal), GroupError> {
+        if self.tree.leaf(leaf).is_none() {
+            return Err(MisuseError::NotAMember(leaf).into());
+        }
+        self.propose(cs, Proposal::Remove(Remove { removed: leaf.0 }))
+    }
+
+    /// Proposes a new leaf for ourselves (RFC 9420 §12.1.2) with a fresh encryption key;
+    /// the private key is kept until a commit includes the proposal.
+    pub fn propose_update(
+        &mut self,
+        cs: &dyn CipherSuiteProvider,
+    ) -> Result<(MlsMessage, CachedProposal), GroupError> {
+        let mut leaf = self
+            .tree
+            .leaf(self.own_leaf)
+            .cloned()
+            .ok_or(MisuseError::NotAMember(self.own_leaf))?;
+        let (sk, pk) = cs.kem_generate()?;
+        leaf.encryption_key = pk.clone();
+        leaf.leaf_node_source = LeafNodeSource::Update;
+        let group_id = self.group_id().to_vec();
+        sign_leaf(cs, &mut leaf, &self.signer, &group_id, self.own_leaf)?;
+        let out = self.propose(cs, Proposal::Update(Update { leaf_node: leaf }))?;
+        self.pending_updates
+            .insert(out.1.proposal_ref.0.to_vec(), (sk, pk));
+        Ok(out)
+    }
+
+    /// Proposes injecting an external PSK (RFC 9420 §12.1.4) registered under `psk_id`.
+    pub fn propose_external_psk(
+        &mut self,
+        cs: &dyn CipherSuiteProvider,
+        psk_id: Vec<u8>,
+    ) -> Result<(MlsMessage, CachedProposal), GroupError> {
+        let psk = PreSharedKeyId {
+            psk: Psk::External(ExternalPsk {
+                psk_id: VarBytes(psk_id),
+            }),
+            psk_nonce: fresh_psk_nonce(cs)?,
+        };
+        self.propose(cs, Proposal::PreSharedKey(PreSharedKey { psk }))
+    }
+
+    /// Proposes new GroupContext extensions (RFC 9420 §12.1.7).
+    pub fn propose_group_context_extensions(
+        &mut self,
+        cs: &dyn CipherSuiteProvider,
+        extensions: Vec<Extension>,
+    ) -> Result<(MlsMessage, CachedProposal), GroupError> {
+        self.propose(
+            cs,
+            Proposal::GroupContextExtensions(GroupContextExtensions {
+                extensions: VarVec(extensions),
+            }),
+        )
+    }
+}
+
+/// A proposal from a non-member (RFC 9420 §12.1.8): an external sender listed at
+/// `sender_index` in the group's `external_senders` extension, or a new member proposing
+/// its own Add (`sender_index = None`, `new_member_proposal`). Sent as a PublicMessage
+/// without membership tag, signed without GroupContext (§6.1).
+pub fn external_proposal(
+    cs: &dyn CipherSuiteProvider,
+    group_id: &[u8],
+    epoch: u64,
+    sender_index: Option<u32>,
+    signer: &Secret,
+    proposal: Proposal,
+) -> Result<MlsMessage, GroupError> {
+    let sender = match sender_index {
+        Some(i) => Sender::External(i),
+        None => Sender::NewMemberProposal,
+    };
+    let content = FramedContent {
+        group_id: VarBytes(group_id.to_vec()),
+        epoch,
+        sender,
+        authenticated_data: VarBytes::default(),
+        body: FramedContentBody::Proposal(proposal),
+    };
+    let tbs = FramedContentTbs {
+        version: ProtocolVersion::MLS10,
+        wire_format: WireFormat::PUBLIC_MESSAGE,
+        content: content.clone(),
+        context: None,
+    };
+    let signature = sign_with_label(cs, signer, "FramedContentTBS", &encode(&tbs)?)?;
+    Ok(MlsMessage::new(MlsMessageBody::PublicMessage(
+        PublicMessage {
+            content,
+            auth: FramedContentAuthData {
+                signature: VarBytes(signature),
+                confirmation_tag: None,
+            },
+            membership_tag: None,
+        },
+    )))
+}

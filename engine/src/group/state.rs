@@ -1,0 +1,344 @@
+//! Versioned serialisation of a group's whole state (public and private) to bytes.
+//!
+//! Format: a big-endian `u16` version ([`STATE_VERSION`]), then the TLS encoding of one
+//! private struct per version. An unknown version is refused with
+//! [`MalformedError::UnknownStateVersion`]. The bytes hold private keys and epoch secrets in
+//! the clear: the caller stores them as securely as any key material (one atomic write per
+//! epoch transition). Loading rebuilds the tree hashes and member index (O(N)).
+
+use std::collections::{BTreeMap, VecDeque};
+
+use tls_codec::{TlsDeserializeBytes, TlsSerialize, TlsSize};
+
+use crate::codec::{decode_exact, encode, VarBytes, VarVec};
+use crate::crypto::{CipherSuiteProvider, HpkePublicKey, Secret};
+use crate::framing::PaddingPolicy;
+use crate::messages::{GroupContext, Mac, Proposal, ProposalRef, RatchetTree, ReInit, Sender};
+use crate::psk::ResumptionPskStore;
+use crate::secret_tree::{SecretTree, SecretTreeConfig};
+use crate::tree::{LifetimePolicy, Tree};
+use crate::tree_math::LeafIndex;
+
+use super::error::{GroupError, MalformedError};
+use super::key_package::MemberIndex;
+use super::proposal::{CachedProposal, ProposalCache};
+use super::{EpochKeys, Group, GroupConfig, OwnKeys, PastEpoch};
+
+/// The current state format version.
+pub const STATE_VERSION: u16 = 1;
+
+#[derive(TlsSerialize, TlsDeserializeBytes, TlsSize)]
+struct ConfigWire {
+    lifetime_check: u8,
+    now: u64,
+    epoch_retention: u32,
+    resumption_psk_retention: u32,
+    max_forward_distance: u32,
+    max_retained_keys: u32,
+    padding: u32,
+    encrypt_handshake: u8,
+}
+
+#[derive(TlsSerialize, TlsDeserializeBytes, TlsSize)]
+struct KeysWire {
+    sender_data_secret: VarBytes,
+    exporter_secret: VarBytes,
+    external_secret: VarBytes,
+    membership_key: VarBytes,
+    resumption_psk: VarBytes,
+    epoch_authenticator: VarBytes,
+    init_secret: VarBytes,
+    secret_tree: VarBytes,
+}
+
+#[derive(TlsSerialize, TlsDeserializeBytes, TlsSize)]
+struct KeyWire {
+    id: VarBytes,
+    private_key: VarBytes,
+    public_key: HpkePublicKey,
+}
+
+#[derive(TlsSerialize, TlsDeserializeBytes, TlsSize)]
+struct ProposalWire {
+    proposal_ref: ProposalRef,
+    proposal: Proposal,
+    sender: Sender,
+}
+
+#[derive(TlsSerialize, TlsDeserializeBytes, TlsSize)]
+struct PastWire {
+    epoch: u64,
+    context: GroupContext,
+    sender_data_secret: VarBytes,
+    membership_key: VarBytes,
+    secret_tree: VarBytes,
+}
+
+#[derive(TlsSerialize, TlsDeserializeBytes, TlsSize)]
+struct PskWire {
+    group_id: VarBytes,
+    epoch: u64,
+    psk: VarBytes,
+}
+
+#[derive(TlsSerialize, TlsDeserializeBytes, TlsSize)]
+struct StateV1 {
+    config: ConfigWire,
+    context: GroupContext,
+    tree: RatchetTree,
+    interim_transcript_hash: VarBytes,
+    confirmation_tag: Mac,
+    keys: KeysWire,
+    own_leaf: u32,
+    signer: VarBytes,
+    own_keys: VarVec<KeyWire>,
+    proposals: VarVec<ProposalWire>,
+    pending_updates: VarVec<KeyWire>,
+    past_epochs: VarVec<PastWire>,
+    resumption_capacity: u32,
+    resumption_psks: VarVec<PskWire>,
+    external_psks: VarVec<PskWire>,
+    pending_reinit: Option<ReInit>,
+    active: u8,
+}
+
+fn sb(s: &Secret) -> VarBytes {
+    VarBytes(s.as_bytes().to_vec())
+}
+
+fn sec(v: VarBytes) -> Secret {
+    Secret::new(v.into_vec())
+}
+
+fn u32_of(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+fn corrupt(what: &str) -> GroupError {
+    MalformedError::CorruptState(what.to_string()).into()
+}
+
+impl Group {
+    /// Serialises the whole group state (see the module documentation).
+    pub fn to_bytes(&self) -> Result<Vec<u8>, GroupError> {
+        let c = &self.config;
+        let (lifetime_check, now) = match c.lifetime {
+            LifetimePolicy::Check { now } => (1, now),
+            LifetimePolicy::Ignore => (0, 0),
+        };
+        let padding = match c.padding {
+            PaddingPolicy::None => 0,
+            PaddingPolicy::ToMultipleOf(m) => u32_of(m),
+        };
+        let state = StateV1 {
+            config: ConfigWire {
+                lifetime_check,
+                now,
+                epoch_retention: u32_of(c.epoch_retention),
+                resumption_psk_retention: u32_of(c.resumption_psk_retention),
+                max_forward_distance: c.secret_tree.max_forward_distance,
+                max_retained_keys: u32_of(c.secret_tree.max_retained_keys),
+                padding,
+                encrypt_handshake: u8::from(c.encrypt_handshake),
+            },
+            context: self.context.clone(),
+            tree: self.tree.to_wire(),
+            interim_transcript_hash: VarBytes(self.interim_transcript_hash.clone()),
+            confirmation_tag: self.confirmation_tag.clone(),
+            keys: KeysWire {
+                sender_data_secret: sb(&self.keys.sender_data_secret),
+                exporter_secret: sb(&self.keys.exporter_secret),
+                external_secret: sb(&self.keys.external_secret),
+                membership_key: sb(&self.keys.membership_key),
+                resumption_psk: sb(&self.keys.resumption_psk),
+                epoch_authenticator: sb(&self.keys.epoch_authenticator),
+                init_secret: sb(&self.keys.init_secret),
+                secret_tree: VarBytes(self.keys.secret_tree.to_bytes()?),
+            },
+            own_leaf: self.own_leaf.0,
+            signer: sb(&self.signer),
+            own_keys: self
+                .own_keys
+                .keys
+                .iter()
+                .map(|(n, (s, p))| KeyWire {
+                    id: VarBytes(n.to_be_bytes().to_vec()),
+                    private_key: sb(s),
+                    public_key: p.clone(),
+                })
+                .collect(),
+            proposals: self
+                .proposals
+                .iter()
+                .map(|c| ProposalWire {
+                    proposal_ref: c.proposal_ref.clone(),
+                    proposal: c.proposal.clone(),
+                    sender: c.sender,
+                })
+                .collect(),
+            pending_updates: self
+                .pending_updates
+                .iter()
+                .map(|(r, (s, p))| KeyWire {
+                    id: VarBytes(r.clone()),
+                    private_key: sb(s),
+                    public_key: p.clone(),
+                })
+                .collect(),
+            past_epochs: self
+                .past_epochs
+                .iter()
+                .map(|(e, p)| {
+                    Ok(PastWire {
+                        epoch: *e,
+                        context: p.context.clone(),
+                        sender_data_secret: sb(&p.sender_data_secret),
+                        membership_key: sb(&p.membership_key),
+                        secret_tree: VarBytes(p.secret_tree.to_bytes()?),
+                    })
+                })
+                .collect::<Result<Vec<_>, tls_codec::Error>>()?
+                .into(),
+            resumption_capacity: u32_of(self.resumption_psks.capacity()),
+            resumption_psks: self
+                .resumption_psks
+                .iter()
+                .map(|(g, e, s)| PskWire {
+                    group_id: VarBytes(g.to_vec()),
+                    epoch: e,
+                    psk: sb(s),
+                })
+                .collect(),
+            external_psks: self
+                .external_psks
+                .iter()
+                .map(|(id, s)| PskWire {
+                    group_id: VarBytes(id.clone()),
+                    epoch: 0,
+                    psk: sb(s),
+                })
+                .collect(),
+            pending_reinit: self.pending_reinit.clone(),
+            active: u8::from(self.active),
+        };
+        let mut out = STATE_VERSION.to_be_bytes().to_vec();
+        out.extend_from_slice(&encode(&state)?);
+        Ok(out)
+    }
+
+    /// Restores a group written by [`Group::to_bytes`]; refuses unknown versions.
+    pub fn from_bytes(cs: &dyn CipherSuiteProvider, bytes: &[u8]) -> Result<Group, GroupError> {
+        let (Some(&hi), Some(&lo)) = (bytes.first(), bytes.get(1)) else {
+            return Err(corrupt("too short"));
+        };
+        let version = u16::from_be_bytes([hi, lo]);
+        if version != STATE_VERSION {
+            return Err(MalformedError::UnknownStateVersion(version).into());
+        }
+        let rest = bytes.get(2..).unwrap_or_default();
+        let s: StateV1 =
+            decode_exact(rest).map_err(|e| MalformedError::CorruptState(e.to_string()))?;
+        let c = &s.config;
+        let config = GroupConfig {
+            lifetime: if c.lifetime_check == 1 {
+                LifetimePolicy::Check { now: c.now }
+            } else {
+                LifetimePolicy::Ignore
+            },
+            epoch_retention: c.epoch_retention as usize,
+            resumption_psk_retention: c.resumption_psk_retention as usize,
+            secret_tree: SecretTreeConfig {
+                max_forward_distance: c.max_forward_distance,
+                max_retained_keys: c.max_retained_keys as usize,
+            },
+            padding: if c.padding == 0 {
+                PaddingPolicy::None
+            } else {
+                PaddingPolicy::ToMultipleOf(c.padding as usize)
+            },
+            encrypt_handshake: c.encrypt_handshake == 1,
+        };
+        if s.context.cipher_suite != cs.cipher_suite() {
+            return Err(corrupt("provider suite differs from the state's"));
+        }
+        let mut tree = Tree::from_wire(cs, &s.tree)?;
+        if tree.tree_hash(cs)? != s.context.tree_hash.as_slice() {
+            return Err(corrupt("tree hash"));
+        }
+        let st =
+            |v: VarBytes| SecretTree::from_bytes(v.as_slice()).map_err(|_| corrupt("secret tree"));
+        let k = s.keys;
+        let keys = EpochKeys {
+            secret_tree: st(k.secret_tree)?,
+            sender_data_secret: sec(k.sender_data_secret),
+            exporter_secret: sec(k.exporter_secret),
+            external_secret: sec(k.external_secret),
+            membership_key: sec(k.membership_key),
+            resumption_psk: sec(k.resumption_psk),
+            epoch_authenticator: sec(k.epoch_authenticator),
+            init_secret: sec(k.init_secret),
+        };
+        let mut own_keys = OwnKeys::default();
+        for w in s.own_keys.into_vec() {
+            let n: [u8; 4] = w.id.as_slice().try_into().map_err(|_| corrupt("own key"))?;
+            own_keys
+                .keys
+                .insert(u32::from_be_bytes(n), (sec(w.private_key), w.public_key));
+        }
+        let mut proposals = ProposalCache::default();
+        for p in s.proposals.into_vec() {
+            proposals.insert(CachedProposal {
+                proposal_ref: p.proposal_ref,
+                proposal: p.proposal,
+                sender: p.sender,
+            });
+        }
+        let pending_updates = s
+            .pending_updates
+            .into_vec()
+            .into_iter()
+            .map(|w| (w.id.into_vec(), (sec(w.private_key), w.public_key)))
+            .collect();
+        let mut past_epochs = VecDeque::new();
+        for p in s.past_epochs.into_vec() {
+            past_epochs.push_back((
+                p.epoch,
+                PastEpoch {
+                    context: p.context,
+                    sender_data_secret: sec(p.sender_data_secret),
+                    membership_key: sec(p.membership_key),
+                    secret_tree: st(p.secret_tree)?,
+                },
+            ));
+        }
+        let mut resumption_psks = ResumptionPskStore::new(s.resumption_capacity as usize);
+        for p in s.resumption_psks.into_vec() {
+            resumption_psks.insert(p.group_id.as_slice(), p.epoch, sec(p.psk));
+        }
+        let external_psks: BTreeMap<Vec<u8>, Secret> = s
+            .external_psks
+            .into_vec()
+            .into_iter()
+            .map(|p| (p.group_id.into_vec(), sec(p.psk)))
+            .collect();
+        Ok(Group {
+            index: MemberIndex::build(&tree),
+            config,
+            context: s.context,
+            tree,
+            interim_transcript_hash: s.interim_transcript_hash.into_vec(),
+            confirmation_tag: s.confirmation_tag,
+            keys,
+            own_leaf: LeafIndex(s.own_leaf),
+            signer: sec(s.signer),
+            own_keys,
+            proposals,
+            pending_updates,
+            past_epochs,
+            resumption_psks,
+            external_psks,
+            pending_reinit: s.pending_reinit,
+            active: s.active == 1,
+        })
+    }
+}

@@ -1,0 +1,510 @@
+//! The ratchet tree (RFC 9420 §4, §7.1, §7.7, Appendix C) as a flat array.
+//!
+//! [`Tree`] owns the nodes of one group's tree in Appendix C order (leaf `i` is node `2i`,
+//! parents at odd indices), blanks as `None`, and three arrays in parallel with the nodes:
+//!
+//! - the tree hash of every node (§7.8), kept current incrementally: every change marks the
+//!   changed node and its ancestors dirty, and [`Tree::update_hashes`] recomputes exactly the
+//!   dirty nodes bottom-up;
+//! - per node, how many non-blank leaves and non-blank nodes its subtree holds, kept current
+//!   on every change in O(log N): this answers "is this resolution empty?" (filtered direct
+//!   paths, §4.1.2), "where is the leftmost blank leaf?" (§12.1.1) and "is the right subtree
+//!   blank?" (§7.7 truncation) without a scan.
+//!
+//! Invariants: the array width is `2n - 1` for `n` leaves, `n` a power of two; leaf positions
+//! hold only leaf nodes and parent positions only parent nodes; every parent's
+//! `unmerged_leaves` is sorted ascending (additions insert in place); the dirty set is closed
+//! under "parent of".
+//!
+//! Staging: a [`Tree`] is stored in two-level copy-on-write chunks, so [`Tree::stage`] (a
+//! clone) costs one reference-count increment per 4,096 nodes for each of the three arrays,
+//! and a change to a staged tree copies only the 64-element chunks (and 64-pointer tables) it
+//! writes. Proposals and UpdatePaths are applied to a staged tree; the current tree
+//! is untouched until the caller swaps the staged one in with [`Tree::merge_staged`].
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use crate::crypto::{CipherSuite, CipherSuiteProvider};
+use crate::messages::{LeafNode, Node, ParentNode, RatchetTree};
+use crate::tree_math::{LeafIndex, NodeIndex, TreeSize};
+
+use super::cow::CowVec;
+use super::error::TreeError;
+use super::tree_hash::Digest;
+
+/// Non-blank leaves and non-blank nodes (leaves and parents) in a node's subtree.
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+pub(crate) struct Counts {
+    pub(crate) leaves: u32,
+    pub(crate) nodes: u32,
+}
+
+/// One group's ratchet tree with cached tree hashes. See the module documentation.
+#[derive(Clone, Debug)]
+pub struct Tree {
+    pub(crate) suite: CipherSuite,
+    pub(crate) size: TreeSize,
+    pub(crate) nodes: CowVec<Option<Arc<Node>>>,
+    pub(crate) hashes: CowVec<Digest>,
+    pub(crate) counts: CowVec<Counts>,
+    /// Nodes whose hash is stale; closed under "parent of".
+    pub(crate) dirty: HashSet<u32>,
+}
+
+impl Tree {
+    /// A one-member tree holding `leaf` at leaf 0, hashed.
+    pub fn new(cs: &dyn CipherSuiteProvider, leaf: LeafNode) -> Result<Tree, TreeError> {
+        let mut tree = Tree::from_nodes(cs.cipher_suite(), vec![Some(Node::Leaf(leaf))])?;
+        tree.hash_all(cs)?;
+        Ok(tree)
+    }
+
+    /// Imports a tree from the `ratchet_tree` extension (RFC 9420 §12.4.3.3): the nodes in
+    /// array order with trailing blank nodes dropped. The tree is padded back to its
+    /// power-of-two width and hashed level by level, each level in parallel.
+    ///
+    /// Only the shape is checked here (node types by position, no trailing blank); the
+    /// validation a joiner owes the tree (§12.4.3.1) is [`super::validate_tree`].
+    pub fn from_wire(cs: &dyn CipherSuiteProvider, wire: &RatchetTree) -> Result<Tree, TreeError> {
+        Tree::from_wire_owned(cs, wire.clone())
+    }
+
+    /// [`Tree::from_wire`] taking the decoded extension by value (no copy of the nodes).
+    pub fn from_wire_owned(
+        cs: &dyn CipherSuiteProvider,
+        wire: RatchetTree,
+    ) -> Result<Tree, TreeError> {
+        let mut tree = Tree::from_nodes(cs.cipher_suite(), wire.0.into_vec())?;
+        tree.hash_all(cs)?;
+        Ok(tree)
+    }
+
+    /// Builds a tree from nodes in array order (trailing blanks dropped), without hashing.
+    pub(crate) fn from_nodes(
+        suite: CipherSuite,
+        mut nodes: Vec<Option<Node>>,
+    ) -> Result<Tree, TreeError> {
+        match nodes.last() {
+            None => return Err(TreeError::EmptyTree),
+            Some(None) => return Err(TreeError::TrailingBlank),
+            Some(Some(_)) => {}
+        }
+        // Smallest power of two n with 2n - 1 >= len (a tree may end at a parent).
+        let n_leaves =
+            u32::try_from((nodes.len() + 1).div_ceil(2)).map_err(|_| TreeError::TooLarge)?;
+        let size = TreeSize::for_leaves(n_leaves).ok_or(TreeError::TooLarge)?;
+        let width = size.node_width() as usize;
+        nodes.resize(width, None);
+        for (i, node) in (0u32..).zip(nodes.iter()) {
+            let ok = match node {
+                None => true,
+                Some(Node::Leaf(_)) => i % 2 == 0,
+                Some(Node::Parent(_)) => i % 2 == 1,
+            };
+            if !ok {
+                return Err(TreeError::WrongNodeType(NodeIndex(i)));
+            }
+        }
+        let counts = compute_counts(&nodes);
+        let nodes: Vec<Option<Arc<Node>>> = nodes.into_iter().map(|n| n.map(Arc::new)).collect();
+        Ok(Tree {
+            suite,
+            size,
+            nodes: CowVec::from_vec(nodes),
+            hashes: CowVec::from_vec(vec![Digest::default(); width]),
+            counts: CowVec::from_vec(counts),
+            dirty: HashSet::new(),
+        })
+    }
+
+    /// Exports the tree for the `ratchet_tree` extension: array order, trailing blank nodes
+    /// dropped (RFC 9420 §12.4.3.3).
+    pub fn to_wire(&self) -> RatchetTree {
+        let last = (0..self.nodes.len())
+            .rev()
+            .find(|&i| self.nodes.get(i).is_some_and(Option::is_some))
+            .unwrap_or(0);
+        let nodes = self
+            .nodes
+            .iter()
+            .take(last + 1)
+            .map(|n| n.as_deref().cloned())
+            .collect();
+        RatchetTree(nodes)
+    }
+
+    /// A staged copy to apply proposals and paths to; the original is unchanged. Costs one
+    /// reference-count increment per 4,096 nodes per array; later writes copy only the chunks
+    /// they touch.
+    pub fn stage(&self) -> Tree {
+        self.clone()
+    }
+
+    /// Replaces this tree with a staged one (the swap at the end of a commit).
+    pub fn merge_staged(&mut self, staged: Tree) {
+        *self = staged;
+    }
+
+    /// The tree's cipher suite.
+    pub fn cipher_suite(&self) -> CipherSuite {
+        self.suite
+    }
+
+    /// The tree's size (number of leaves, a power of two).
+    pub fn size(&self) -> TreeSize {
+        self.size
+    }
+
+    /// The node at `node`, or `None` when blank or out of range.
+    pub fn node(&self, node: NodeIndex) -> Option<&Node> {
+        self.nodes.get(node.0 as usize)?.as_deref()
+    }
+
+    /// The leaf node at `leaf`, or `None` when blank or out of range.
+    pub fn leaf(&self, leaf: LeafIndex) -> Option<&LeafNode> {
+        match self.node(leaf.node())? {
+            Node::Leaf(l) => Some(l),
+            Node::Parent(_) => None,
+        }
+    }
+
+    /// The parent node at `node`, or `None` when blank, a leaf position or out of range.
+    pub fn parent(&self, node: NodeIndex) -> Option<&ParentNode> {
+        match self.node(node)? {
+            Node::Parent(p) => Some(p),
+            Node::Leaf(_) => None,
+        }
+    }
+
+    /// True when the node is blank (or out of range).
+    pub fn is_blank(&self, node: NodeIndex) -> bool {
+        self.node(node).is_none()
+    }
+
+    /// Non-blank leaves, in order.
+    pub fn leaves(&self) -> impl Iterator<Item = (LeafIndex, &LeafNode)> + '_ {
+        self.nodes
+            .iter()
+            .step_by(2)
+            .zip(0u32..)
+            .filter_map(|(n, i)| match n.as_deref() {
+                Some(Node::Leaf(l)) => Some((LeafIndex(i), l)),
+                _ => None,
+            })
+    }
+
+    /// Number of non-blank leaves (members).
+    pub fn member_count(&self) -> u32 {
+        self.counts_of(self.size.root()).leaves
+    }
+
+    pub(crate) fn counts_of(&self, node: NodeIndex) -> Counts {
+        self.counts
+            .get(node.0 as usize)
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// True when the resolution of `node` is empty (no non-blank node in its subtree), in O(1).
+    pub fn resolution_is_empty(&self, node: NodeIndex) -> bool {
+        self.counts_of(node).nodes == 0
+    }
+
+    /// The resolution of `node` (RFC 9420 §4.1.1): a non-blank node and its unmerged leaves,
+    /// or for a blank parent the resolutions of its children, left then right; a blank leaf
+    /// has none. Costs O(size of the result + blank nodes crossed); empty subtrees are
+    /// skipped in O(1).
+    pub fn resolution(&self, node: NodeIndex) -> Vec<NodeIndex> {
+        let mut out = Vec::new();
+        self.resolution_into(node, &[], &mut out);
+        out
+    }
+
+    /// The resolution of `node` without the given leaves (new members, RFC 9420 §7.6).
+    pub fn resolution_excluding(&self, node: NodeIndex, exclude: &[LeafIndex]) -> Vec<NodeIndex> {
+        let mut out = Vec::new();
+        if exclude.windows(2).all(|w| w[0] <= w[1]) {
+            self.resolution_into(node, exclude, &mut out);
+        } else {
+            let mut sorted = exclude.to_vec();
+            sorted.sort_unstable();
+            self.resolution_into(node, &sorted, &mut out);
+        }
+        out
+    }
+
+    fn resolution_into(&self, node: NodeIndex, exclude: &[LeafIndex], out: &mut Vec<NodeIndex>) {
+        let excluded = |n: NodeIndex| n.leaf().is_some_and(|l| exclude.binary_search(&l).is_ok());
+        let mut stack = vec![node];
+        while let Some(x) = stack.pop() {
+            if self.resolution_is_empty(x) {
+                continue;
+            }
+            match self.node(x) {
+                Some(Node::Leaf(_)) => {
+                    if !excluded(x) {
+                        out.push(x);
+                    }
+                }
+                Some(Node::Parent(p)) => {
+                    out.push(x);
+                    out.extend(
+                        p.unmerged_leaves
+                            .iter()
+                            .map(|&l| LeafIndex(l).node())
+                            .filter(|&n| !excluded(n)),
+                    );
+                }
+                None => {
+                    // Right pushed first so the left subtree is resolved first.
+                    if let (Some(l), Some(r)) = (x.left(), x.right()) {
+                        stack.push(r);
+                        stack.push(l);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The filtered direct path of `leaf` (RFC 9420 §4.1.2): its direct path without the
+    /// nodes whose copath child has an empty resolution, leaf-most first, with each node's
+    /// copath child.
+    pub fn filtered_direct_path(&self, leaf: LeafIndex) -> Vec<(NodeIndex, NodeIndex)> {
+        let mut out = Vec::new();
+        let mut child = leaf.node();
+        for parent in self.size.direct_path(leaf.node()) {
+            let sibling = if child.0 < parent.0 {
+                parent.right()
+            } else {
+                parent.left()
+            };
+            if let Some(s) = sibling {
+                if !self.resolution_is_empty(s) {
+                    out.push((parent, s));
+                }
+            }
+            child = parent;
+        }
+        out
+    }
+
+    /// The leftmost blank leaf, in O(log N), or `None` when every leaf is occupied.
+    pub fn leftmost_blank_leaf(&self) -> Option<LeafIndex> {
+        let capacity = |n: NodeIndex| 1u32 << n.level();
+        let mut x = self.size.root();
+        if self.counts_of(x).leaves >= capacity(x) {
+            return None;
+        }
+        while let (Some(l), Some(r)) = (x.left(), x.right()) {
+            x = if self.counts_of(l).leaves < capacity(l) {
+                l
+            } else {
+                r
+            };
+        }
+        x.leaf()
+    }
+
+    /// Sets or blanks one node, keeping counts and the dirty set current. The caller has
+    /// checked the node type matches the position.
+    pub(crate) fn put(&mut self, at: NodeIndex, node: Option<Arc<Node>>) {
+        let i = at.0 as usize;
+        let was = self.nodes.get(i).is_some_and(Option::is_some);
+        let is = node.is_some();
+        self.nodes.set(i, node);
+        if was != is {
+            let leaf = at.is_leaf();
+            let mut x = Some(at);
+            while let Some(n) = x {
+                if let Some(c) = self.counts.get_mut(n.0 as usize) {
+                    if is {
+                        c.nodes += 1;
+                        c.leaves += u32::from(leaf);
+                    } else {
+                        c.nodes -= 1;
+                        c.leaves -= u32::from(leaf);
+                    }
+                }
+                x = self.size.parent(n);
+            }
+        }
+        self.mark_dirty(at);
+    }
+
+    /// Marks a node and its ancestors as needing a new tree hash.
+    pub(crate) fn mark_dirty(&mut self, at: NodeIndex) {
+        let mut x = Some(at);
+        while let Some(n) = x {
+            if !self.dirty.insert(n.0) {
+                break;
+            }
+            x = self.size.parent(n);
+        }
+    }
+
+    /// Sets the leaf at `leaf` (which must be inside the tree).
+    pub fn set_leaf(&mut self, leaf: LeafIndex, node: LeafNode) -> Result<(), TreeError> {
+        if !self.size.contains_leaf(leaf) {
+            return Err(TreeError::LeafOutOfRange(leaf));
+        }
+        self.put(leaf.node(), Some(Arc::new(Node::Leaf(node))));
+        Ok(())
+    }
+
+    /// Sets a parent node (which must be a parent position inside the tree).
+    pub fn set_parent(&mut self, at: NodeIndex, node: ParentNode) -> Result<(), TreeError> {
+        if at.is_leaf() || !self.size.contains(at) {
+            return Err(TreeError::WrongNodeType(at));
+        }
+        self.put(at, Some(Arc::new(Node::Parent(node))));
+        Ok(())
+    }
+
+    /// Blanks every node on the direct path of `leaf` (not the leaf).
+    pub fn blank_direct_path(&mut self, leaf: LeafIndex) {
+        let path: Vec<NodeIndex> = self.size.direct_path(leaf.node()).collect();
+        for p in path {
+            if !self.is_blank(p) {
+                self.put(p, None);
+            }
+        }
+    }
+
+    /// Doubles the tree (RFC 9420 §7.7): a new blank root whose left subtree is the old tree
+    /// and whose right subtree is blank.
+    pub fn extend(&mut self) -> Result<(), TreeError> {
+        let bigger = self.size.doubled().ok_or(TreeError::TooLarge)?;
+        let old_width = self.size.node_width();
+        let new_width = bigger.node_width();
+        let root_counts = self.counts_of(self.size.root());
+        self.size = bigger;
+        for _ in old_width..new_width {
+            self.nodes.push(None);
+            self.hashes.push(Digest::default());
+            self.counts.push(Counts::default());
+        }
+        let root = bigger.root();
+        self.counts.set(root.0 as usize, root_counts);
+        // Every new node needs a hash: mark bottom-up from the new leaves (stops early where
+        // an ancestor is already marked, so this is O(new nodes)).
+        for i in old_width..new_width {
+            self.mark_dirty(NodeIndex(i));
+        }
+        Ok(())
+    }
+
+    /// Halves the tree while its right subtree has no non-blank leaf (RFC 9420 §7.7,
+    /// §12.1.3); a one-leaf tree is never truncated.
+    pub fn truncate(&mut self) {
+        while let Some(smaller) = self.size.halved() {
+            let root = self.size.root();
+            let Some(right) = root.right() else { break };
+            if self.counts_of(right).leaves != 0 {
+                break;
+            }
+            let width = smaller.node_width();
+            self.nodes.truncate(width as usize);
+            self.hashes.truncate(width as usize);
+            self.counts.truncate(width as usize);
+            self.dirty.retain(|&n| n < width);
+            self.size = smaller;
+        }
+    }
+
+    /// Adds a member (RFC 9420 §12.1.1): into the leftmost blank leaf, or a new leaf after
+    /// extending the tree; the new leaf is inserted, in order, into the `unmerged_leaves` of
+    /// every non-blank parent on its direct path. Returns the leaf index.
+    pub fn add_leaf(&mut self, leaf: LeafNode) -> Result<LeafIndex, TreeError> {
+        let at = match self.leftmost_blank_leaf() {
+            Some(l) => l,
+            None => {
+                let first_new = LeafIndex(self.size.leaves());
+                self.extend()?;
+                first_new
+            }
+        };
+        let path: Vec<NodeIndex> = self.size.direct_path(at.node()).collect();
+        for p in path {
+            let Some(slot) = self.nodes.get_mut(p.0 as usize) else {
+                continue;
+            };
+            if let Some(node) = slot {
+                if let Node::Parent(parent) = Arc::make_mut(node) {
+                    if let Err(pos) = parent.unmerged_leaves.binary_search(&at.0) {
+                        parent.unmerged_leaves.insert(pos, at.0);
+                    }
+                }
+                self.mark_dirty(p);
+            }
+        }
+        self.set_leaf(at, leaf)?;
+        Ok(at)
+    }
+
+    /// Replaces a member's leaf (RFC 9420 §12.1.2, Update) and blanks its direct path.
+    pub fn update_leaf(&mut self, leaf: LeafIndex, node: LeafNode) -> Result<(), TreeError> {
+        if self.leaf(leaf).is_none() {
+            return Err(TreeError::BlankLeaf(leaf));
+        }
+        self.set_leaf(leaf, node)?;
+        self.blank_direct_path(leaf);
+        Ok(())
+    }
+
+    /// Removes a member (RFC 9420 §12.1.3): blanks the leaf and its direct path, then
+    /// truncates the tree while its right half is blank.
+    pub fn remove_leaf(&mut self, leaf: LeafIndex) -> Result<(), TreeError> {
+        if self.leaf(leaf).is_none() {
+            return Err(TreeError::BlankLeaf(leaf));
+        }
+        self.put(leaf.node(), None);
+        self.blank_direct_path(leaf);
+        self.truncate();
+        Ok(())
+    }
+
+    /// Checks the provider implements the tree's suite.
+    pub(crate) fn check_suite(&self, cs: &dyn CipherSuiteProvider) -> Result<(), TreeError> {
+        if cs.cipher_suite() != self.suite {
+            return Err(TreeError::SuiteMismatch {
+                tree: self.suite,
+                provider: cs.cipher_suite(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Non-blank counts for a full array, bottom-up, in O(N).
+fn compute_counts(nodes: &[Option<Node>]) -> Vec<Counts> {
+    let mut counts: Vec<Counts> = nodes
+        .iter()
+        .zip(0u32..)
+        .map(|(n, i)| match n {
+            Some(_) => Counts {
+                nodes: 1,
+                leaves: u32::from(i % 2 == 0),
+            },
+            None => Counts::default(),
+        })
+        .collect();
+    let width = u32::try_from(nodes.len()).unwrap_or(u32::MAX);
+    let max_level = width.saturating_add(1).trailing_zeros();
+    for level in 1..max_level {
+        let step = 1u32 << (level + 1);
+        let mut x = NodeIndex((1u32 << level) - 1);
+        while x.0 < width {
+            if let (Some(l), Some(r)) = (x.left(), x.right()) {
+                let a = counts.get(l.0 as usize).copied().unwrap_or_default();
+                let b = counts.get(r.0 as usize).copied().unwrap_or_default();
+                if let Some(c) = counts.get_mut(x.0 as usize) {
+                    c.nodes += a.nodes + b.nodes;
+                    c.leaves += a.leaves + b.leaves;
+                }
+            }
+            x.0 += step;
+        }
+    }
+    counts
+}

@@ -1,0 +1,294 @@
+//! Tree hashes (RFC 9420 §7.8): the hash of every node, cached in an array parallel to the
+//! nodes and recomputed only where something changed.
+//!
+//! - A whole tree (an import) is hashed level by level, leaves first; the nodes of one level
+//!   are independent and are hashed in parallel (rayon).
+//! - After a change, [`Tree::update_hashes`] recomputes exactly the dirty nodes (the changed
+//!   nodes and their ancestors), lowest level first: O(changed · log N) hashes.
+//! - [`Tree::original_tree_hash`] gives the hash of a subtree as it would be with some leaves
+//!   blanked and dropped from every `unmerged_leaves` (the "original sibling tree hash" of
+//!   §7.9) by re-hashing only the paths from those leaves up to the subtree root, on top of
+//!   the cached hashes: O(k · log N) for k leaves, never a pass over the subtree.
+//!
+//! The hash inputs are encoded here directly from borrowed nodes, byte for byte the
+//! `TreeHashInput` of §7.8, to avoid cloning nodes into the owned wire structs.
+
+use std::collections::HashMap;
+
+use rayon::prelude::*;
+use tls_codec::Serialize;
+
+use crate::codec::write_varint;
+use crate::crypto::CipherSuiteProvider;
+use crate::messages::{LeafNode, ParentNode};
+use crate::tree_math::{LeafIndex, NodeIndex, TreeSize};
+
+use super::error::TreeError;
+use super::ratchet_tree::Tree;
+
+/// Largest hash output of any suite (SHA-512).
+const MAX_HASH: usize = 64;
+
+/// A hash value stored inline (no allocation): up to 64 bytes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Digest {
+    len: u8,
+    bytes: [u8; MAX_HASH],
+}
+
+impl Default for Digest {
+    fn default() -> Self {
+        Digest {
+            len: 0,
+            bytes: [0; MAX_HASH],
+        }
+    }
+}
+
+impl std::fmt::Debug for Digest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "0x")?;
+        for b in self.as_slice() {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl Digest {
+    /// Copies a hash output; `None` when longer than 64 bytes.
+    pub fn from_slice(bytes: &[u8]) -> Option<Digest> {
+        let mut d = Digest::default();
+        d.bytes.get_mut(..bytes.len())?.copy_from_slice(bytes);
+        d.len = u8::try_from(bytes.len()).ok()?;
+        Some(d)
+    }
+
+    /// The hash bytes.
+    pub fn as_slice(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+}
+
+fn digest(cs: &dyn CipherSuiteProvider, input: &[u8]) -> Result<Digest, TreeError> {
+    let h = cs.hash(input);
+    Digest::from_slice(&h).ok_or(TreeError::Codec("hash longer than 64 bytes".into()))
+}
+
+fn put_var(out: &mut Vec<u8>, bytes: &[u8]) -> Result<(), TreeError> {
+    write_varint(out, bytes.len())?;
+    out.extend_from_slice(bytes);
+    Ok(())
+}
+
+/// `Hash(TreeHashInput)` of a leaf (§7.8): `node_type = leaf`, `leaf_index`,
+/// `optional<LeafNode>`.
+pub(crate) fn hash_leaf(
+    cs: &dyn CipherSuiteProvider,
+    leaf: LeafIndex,
+    node: Option<&LeafNode>,
+) -> Result<Digest, TreeError> {
+    let mut buf = Vec::with_capacity(512);
+    buf.push(1);
+    buf.extend_from_slice(&leaf.0.to_be_bytes());
+    match node {
+        None => buf.push(0),
+        Some(n) => {
+            buf.push(1);
+            n.tls_serialize(&mut buf)?;
+        }
+    }
+    digest(cs, &buf)
+}
+
+/// `Hash(TreeHashInput)` of a parent (§7.8): `node_type = parent`, `optional<ParentNode>`,
+/// `left_hash<V>`, `right_hash<V>`.
+pub(crate) fn hash_parent(
+    cs: &dyn CipherSuiteProvider,
+    node: Option<&ParentNode>,
+    left: &Digest,
+    right: &Digest,
+) -> Result<Digest, TreeError> {
+    let mut buf = Vec::with_capacity(256);
+    buf.push(2);
+    match node {
+        None => buf.push(0),
+        Some(p) => {
+            buf.push(1);
+            p.tls_serialize(&mut buf)?;
+        }
+    }
+    put_var(&mut buf, left.as_slice())?;
+    put_var(&mut buf, right.as_slice())?;
+    digest(cs, &buf)
+}
+
+impl Tree {
+    /// The cached tree hash of `node`; current only when no change is pending (after
+    /// [`Tree::update_hashes`]).
+    pub(crate) fn cached_hash(&self, node: NodeIndex) -> Digest {
+        self.hashes
+            .get(node.0 as usize)
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// Hash of one node from its content and its children's cached hashes.
+    fn compute_hash(
+        &self,
+        cs: &dyn CipherSuiteProvider,
+        x: NodeIndex,
+    ) -> Result<Digest, TreeError> {
+        match (x.leaf(), x.left(), x.right()) {
+            (Some(leaf), _, _) => hash_leaf(cs, leaf, self.leaf(leaf)),
+            (None, Some(l), Some(r)) => hash_parent(
+                cs,
+                self.parent(x),
+                &self.cached_hash(l),
+                &self.cached_hash(r),
+            ),
+            _ => Err(TreeError::WrongNodeType(x)),
+        }
+    }
+
+    /// Hashes every node, level by level, each level in parallel.
+    pub(crate) fn hash_all(&mut self, cs: &dyn CipherSuiteProvider) -> Result<(), TreeError> {
+        self.check_suite(cs)?;
+        let width = self.size.node_width();
+        for level in 0..=self.size.root().level() {
+            let first = (1u32 << level) - 1;
+            let step = 1u32 << (level + 1);
+            let count = (width - first).div_ceil(step);
+            let this = &*self;
+            let digests: Vec<Digest> = (0..count)
+                .into_par_iter()
+                .map(|m| this.compute_hash(cs, NodeIndex(first + m * step)))
+                .collect::<Result<_, _>>()?;
+            for (m, d) in (0u32..).zip(digests) {
+                self.hashes.set((first + m * step) as usize, d);
+            }
+        }
+        self.dirty.clear();
+        Ok(())
+    }
+
+    /// Recomputes the hash of every node changed since the last call, and of their ancestors,
+    /// lowest level first (a level with many dirty nodes is hashed in parallel).
+    pub fn update_hashes(&mut self, cs: &dyn CipherSuiteProvider) -> Result<(), TreeError> {
+        self.check_suite(cs)?;
+        if self.dirty.is_empty() {
+            return Ok(());
+        }
+        // Bucket by level (O(k), no sort): a level depends only on the levels below it.
+        let levels = self.size.root().level() as usize + 1;
+        let mut by_level: Vec<Vec<NodeIndex>> = vec![Vec::new(); levels];
+        for &n in &self.dirty {
+            let x = NodeIndex(n);
+            if let Some(bucket) = by_level.get_mut(x.level() as usize) {
+                bucket.push(x);
+            }
+        }
+        for batch in &by_level {
+            let this = &*self;
+            let digests: Vec<Digest> = if batch.len() > 64 {
+                batch
+                    .par_iter()
+                    .map(|&x| this.compute_hash(cs, x))
+                    .collect::<Result<_, _>>()?
+            } else {
+                batch
+                    .iter()
+                    .map(|&x| this.compute_hash(cs, x))
+                    .collect::<Result<_, _>>()?
+            };
+            for (x, d) in batch.iter().zip(digests) {
+                self.hashes.set(x.0 as usize, d);
+            }
+        }
+        self.dirty.clear();
+        Ok(())
+    }
+
+    /// The tree hash of the root (§7.8), after bringing the cache up to date.
+    pub fn tree_hash(&mut self, cs: &dyn CipherSuiteProvider) -> Result<Vec<u8>, TreeError> {
+        self.update_hashes(cs)?;
+        Ok(self.cached_hash(self.size.root()).as_slice().to_vec())
+    }
+
+    /// The tree hash of any node (§7.8), after bringing the cache up to date.
+    pub fn node_tree_hash(
+        &mut self,
+        cs: &dyn CipherSuiteProvider,
+        node: NodeIndex,
+    ) -> Result<Vec<u8>, TreeError> {
+        self.update_hashes(cs)?;
+        Ok(self.cached_hash(node).as_slice().to_vec())
+    }
+
+    /// The tree hash of the subtree at `s` as it would be with every leaf of `removed` that
+    /// lies below `s` blanked and dropped from all `unmerged_leaves` (§7.9). Only the paths
+    /// from those leaves up to `s` are re-hashed; everything else comes from the cache, which
+    /// must be current.
+    pub fn original_tree_hash(
+        &self,
+        cs: &dyn CipherSuiteProvider,
+        s: NodeIndex,
+        removed: &[u32],
+    ) -> Result<Digest, TreeError> {
+        let (lo, hi) = TreeSize::leaf_span(s);
+        let mut inside: Vec<u32> = removed
+            .iter()
+            .copied()
+            .filter(|l| (lo..hi).contains(l))
+            .collect();
+        inside.sort_unstable();
+        if inside.is_empty() {
+            return Ok(self.cached_hash(s));
+        }
+        let mut affected: Vec<NodeIndex> = Vec::new();
+        for &l in &inside {
+            let mut x = LeafIndex(l).node();
+            loop {
+                affected.push(x);
+                if x == s {
+                    break;
+                }
+                match self.size.parent(x) {
+                    Some(p) => x = p,
+                    None => break,
+                }
+            }
+        }
+        affected.sort_unstable_by_key(|n| (n.level(), n.0));
+        affected.dedup();
+        let mut patched: HashMap<u32, Digest> = HashMap::with_capacity(affected.len());
+        for x in affected {
+            let d = match (x.leaf(), x.left(), x.right()) {
+                (Some(leaf), _, _) => hash_leaf(cs, leaf, None)?,
+                (None, Some(l), Some(r)) => {
+                    let lh = patched.get(&l.0).copied().unwrap_or(self.cached_hash(l));
+                    let rh = patched.get(&r.0).copied().unwrap_or(self.cached_hash(r));
+                    match self.parent(x) {
+                        Some(p)
+                            if p.unmerged_leaves
+                                .iter()
+                                .any(|u| inside.binary_search(u).is_ok()) =>
+                        {
+                            let mut p = p.clone();
+                            p.unmerged_leaves
+                                .retain(|u| inside.binary_search(u).is_err());
+                            hash_parent(cs, Some(&p), &lh, &rh)?
+                        }
+                        p => hash_parent(cs, p, &lh, &rh)?,
+                    }
+                }
+                _ => return Err(TreeError::WrongNodeType(x)),
+            };
+            patched.insert(x.0, d);
+        }
+        patched
+            .get(&s.0)
+            .copied()
+            .ok_or(TreeError::WrongNodeType(s))
+    }
+}

@@ -1,0 +1,579 @@
+//! Validation of a received ratchet tree (RFC 9420 §12.4.3.1, with §7.3 for every leaf and
+//! §7.9.2 for every parent), with a typed error naming the node and the rule broken.
+//!
+//! What is checked, in this order:
+//! 1. every parent's `unmerged_leaves`: strictly ascending, each a non-blank leaf below the
+//!    parent, and listed by every non-blank parent between the leaf and it (§7.1, §12.4.3.1);
+//! 2. every leaf (§7.3): its extensions listed in its own capabilities (default extension
+//!    types 1-5 excepted, §7.2), its credential type listed in its own capabilities, every
+//!    credential type in use supported by every member (one intersection over the group, not
+//!    a pairwise scan), the group's required capabilities if given, and the lifetime of
+//!    `key_package` leaves when the lifetime policy is on (the default);
+//! 3. uniqueness of signature keys among leaves and of encryption keys among all nodes
+//!    (hash-map indexes; [`MemberIndex`] keeps the leaf indexes and the per-credential-type
+//!    counters for checking new leaves later in O(1));
+//! 4. every leaf signature, `VerifyWithLabel(., "LeafNodeTBS", LeafNodeTBS)` with the group id
+//!    and leaf index for `update` and `commit` leaves, in parallel across cores;
+//! 5. every non-blank parent parent-hash valid (§7.9.2), in parallel.
+//!
+//! Credential validation itself (§5.3.1: does this identity own this key?) belongs to the
+//! application's credential validator and is not done here.
+
+use std::collections::HashMap;
+
+use rayon::prelude::*;
+use tls_codec::Serialize;
+
+use crate::codec::varint_len;
+use crate::crypto::CipherSuiteProvider;
+use crate::messages::{
+    CredentialType, ExtensionType, LeafNode, LeafNodeSource, RequiredCapabilities,
+};
+use crate::tree_math::{LeafIndex, NodeIndex, TreeSize};
+
+use super::error::TreeError;
+use super::ratchet_tree::Tree;
+use crate::crypto::labels::verify_with_label;
+
+/// Whether leaf lifetimes are checked (RFC 9420 §7.3 only RECOMMENDS it for received leaves).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LifetimePolicy {
+    /// Reject a `key_package` leaf whose lifetime does not contain `now` (seconds since the
+    /// Unix epoch). The default.
+    Check {
+        /// The current time, from the caller (the engine reads no clock).
+        now: u64,
+    },
+    /// Do not check lifetimes (for stored or replayed data, e.g. test vectors).
+    Ignore,
+}
+
+/// What a tree is validated against.
+#[derive(Clone, Copy, Debug)]
+pub struct TreeValidationParams<'a> {
+    /// The group id, part of the signed content of `update` and `commit` leaves.
+    pub group_id: &'a [u8],
+    /// The lifetime policy.
+    pub lifetime: LifetimePolicy,
+    /// The group's `required_capabilities` extension, if any.
+    pub required_capabilities: Option<&'a RequiredCapabilities>,
+}
+
+impl<'a> TreeValidationParams<'a> {
+    /// Validation for group `group_id` at time `now`, lifetimes checked, no required
+    /// capabilities.
+    pub fn new(group_id: &'a [u8], now: u64) -> Self {
+        Self {
+            group_id,
+            lifetime: LifetimePolicy::Check { now },
+            required_capabilities: None,
+        }
+    }
+
+    /// The same, with the lifetime check switched off.
+    pub fn without_lifetime_check(mut self) -> Self {
+        self.lifetime = LifetimePolicy::Ignore;
+        self
+    }
+
+    /// The same, with the group's required capabilities.
+    pub fn with_required_capabilities(mut self, rc: &'a RequiredCapabilities) -> Self {
+        self.required_capabilities = Some(rc);
+        self
+    }
+}
+
+/// Why a received tree is invalid: the node and the rule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TreeValidationError {
+    /// The tree could not be processed (suite mismatch, encoding, crypto failure).
+    #[error(transparent)]
+    Tree(#[from] TreeError),
+    /// `unmerged_leaves` not strictly ascending (§7.1).
+    #[error("parent {parent:?}: unmerged_leaves not strictly ascending")]
+    UnmergedLeavesUnsorted {
+        /// The parent.
+        parent: NodeIndex,
+    },
+    /// An unmerged leaf is not below its parent (§12.4.3.1).
+    #[error("parent {parent:?}: unmerged leaf {leaf:?} is not in its subtree")]
+    UnmergedLeafOutsideSubtree {
+        /// The parent.
+        parent: NodeIndex,
+        /// The unmerged leaf.
+        leaf: LeafIndex,
+    },
+    /// An unmerged leaf is blank (§12.4.3.1).
+    #[error("parent {parent:?}: unmerged leaf {leaf:?} is blank")]
+    UnmergedLeafBlank {
+        /// The parent.
+        parent: NodeIndex,
+        /// The unmerged leaf.
+        leaf: LeafIndex,
+    },
+    /// A non-blank node between an unmerged leaf and its parent does not list the leaf
+    /// (§12.4.3.1).
+    #[error("parent {parent:?}: unmerged leaf {leaf:?} missing from {intermediate:?}")]
+    UnmergedLeafNotInIntermediate {
+        /// The parent.
+        parent: NodeIndex,
+        /// The unmerged leaf.
+        leaf: LeafIndex,
+        /// The intermediate node lacking it.
+        intermediate: NodeIndex,
+    },
+    /// A leaf extension is not listed in the leaf's capabilities (§7.2, §7.3).
+    #[error("leaf {leaf:?}: extension {extension_type:?} not in its capabilities")]
+    ExtensionNotInCapabilities {
+        /// The leaf.
+        leaf: LeafIndex,
+        /// The extension.
+        extension_type: ExtensionType,
+    },
+    /// A leaf's credential type is not listed in its own capabilities (§7.2).
+    #[error("leaf {leaf:?}: own credential type {credential_type:?} not in its capabilities")]
+    CredentialNotInOwnCapabilities {
+        /// The leaf.
+        leaf: LeafIndex,
+        /// Its credential type.
+        credential_type: CredentialType,
+    },
+    /// A credential type in use in the group is not supported by this member (§7.3).
+    #[error("leaf {leaf:?}: does not support credential type {credential_type:?} in use")]
+    CredentialTypeNotSupported {
+        /// The member lacking support.
+        leaf: LeafIndex,
+        /// The credential type.
+        credential_type: CredentialType,
+    },
+    /// A new leaf's credential type is not supported by every other member (§7.3).
+    #[error("leaf {leaf:?}: credential type {credential_type:?} not supported by all members")]
+    CredentialTypeUnsupportedByGroup {
+        /// The new leaf.
+        leaf: LeafIndex,
+        /// Its credential type.
+        credential_type: CredentialType,
+    },
+    /// An Update leaf keeps the encryption key of the leaf it replaces (§7.3).
+    #[error("leaf {leaf:?}: encryption key not changed by the update")]
+    EncryptionKeyNotUpdated {
+        /// The leaf.
+        leaf: LeafIndex,
+    },
+    /// A leaf lacks a capability the group requires (§7.3, §11.1).
+    #[error("leaf {leaf:?}: lacks a required capability")]
+    RequiredCapabilityMissing {
+        /// The leaf.
+        leaf: LeafIndex,
+    },
+    /// A `key_package` leaf's lifetime does not contain the current time (§7.3).
+    #[error("leaf {leaf:?}: lifetime [{not_before}, {not_after}] does not contain {now}")]
+    LifetimeInvalid {
+        /// The leaf.
+        leaf: LeafIndex,
+        /// Start of the lifetime.
+        not_before: u64,
+        /// End of the lifetime.
+        not_after: u64,
+        /// The time checked.
+        now: u64,
+    },
+    /// Two leaves share a signature key (§7.3).
+    #[error("leaf {leaf:?}: signature key already used by {first:?}")]
+    DuplicateSignatureKey {
+        /// The later leaf.
+        leaf: LeafIndex,
+        /// The first leaf with the key.
+        first: LeafIndex,
+    },
+    /// Two nodes share an encryption key (§7.3, §12.4.3.1).
+    #[error("node {node:?}: encryption key already used by {first:?}")]
+    DuplicateEncryptionKey {
+        /// The later node.
+        node: NodeIndex,
+        /// The first node with the key.
+        first: NodeIndex,
+    },
+    /// A leaf signature does not verify (§7.3).
+    #[error("leaf {leaf:?}: LeafNodeTBS signature invalid")]
+    LeafSignature {
+        /// The leaf.
+        leaf: LeafIndex,
+    },
+    /// A non-blank parent is not parent-hash valid: it has no descendant, or more than one,
+    /// with a valid parent hash for it (§7.9.2).
+    #[error("parent {parent:?}: {valid_descendants} parent-hash valid descendants, want 1")]
+    ParentHashInvalid {
+        /// The parent.
+        parent: NodeIndex,
+        /// How many descendants validate against it.
+        valid_descendants: usize,
+    },
+}
+
+/// The `LeafNodeTBS` encoding of `leaf` (§7.2): the leaf's encoding without its signature,
+/// followed by `group_id` and `leaf_index` for `update` and `commit` leaves.
+pub(crate) fn leaf_tbs(
+    leaf: &LeafNode,
+    group_id: &[u8],
+    index: LeafIndex,
+) -> Result<Vec<u8>, TreeError> {
+    let mut buf = Vec::with_capacity(512);
+    leaf.tls_serialize(&mut buf)?;
+    let sig_len = varint_len(leaf.signature.len())? + leaf.signature.len();
+    buf.truncate(buf.len().saturating_sub(sig_len));
+    if !matches!(leaf.leaf_node_source, LeafNodeSource::KeyPackage(_)) {
+        crate::codec::write_varint(&mut buf, group_id.len())?;
+        buf.extend_from_slice(group_id);
+        buf.extend_from_slice(&index.0.to_be_bytes());
+    }
+    Ok(buf)
+}
+
+/// Verifies one leaf's signature (§7.3).
+pub(crate) fn verify_leaf_signature(
+    cs: &dyn CipherSuiteProvider,
+    leaf: &LeafNode,
+    group_id: &[u8],
+    index: LeafIndex,
+) -> Result<bool, TreeError> {
+    let tbs = leaf_tbs(leaf, group_id, index)?;
+    Ok(verify_with_label(
+        cs,
+        &leaf.signature_key,
+        "LeafNodeTBS",
+        &tbs,
+        &leaf.signature,
+    )
+    .is_ok())
+}
+
+/// Extension types every client supports without listing them (§7.2).
+fn is_default_extension(t: ExtensionType) -> bool {
+    (1..=5).contains(&t.0)
+}
+
+fn check_unmerged(tree: &Tree) -> Result<(), TreeValidationError> {
+    for k in 0..tree.size.leaves().saturating_sub(1) {
+        let p = NodeIndex(2 * k + 1);
+        let Some(node) = tree.parent(p) else { continue };
+        let mut prev: Option<u32> = None;
+        for &u in node.unmerged_leaves.iter() {
+            if prev.is_some_and(|v| v >= u) {
+                return Err(TreeValidationError::UnmergedLeavesUnsorted { parent: p });
+            }
+            prev = Some(u);
+            let leaf = LeafIndex(u);
+            if !TreeSize::is_in_subtree(p, leaf) {
+                return Err(TreeValidationError::UnmergedLeafOutsideSubtree { parent: p, leaf });
+            }
+            if tree.leaf(leaf).is_none() {
+                return Err(TreeValidationError::UnmergedLeafBlank { parent: p, leaf });
+            }
+            for mid in tree.size.direct_path(leaf.node()) {
+                if mid == p {
+                    break;
+                }
+                if let Some(m) = tree.parent(mid) {
+                    if m.unmerged_leaves.binary_search(&u).is_err() {
+                        return Err(TreeValidationError::UnmergedLeafNotInIntermediate {
+                            parent: p,
+                            leaf,
+                            intermediate: mid,
+                        });
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The checks of §7.3 that concern one leaf alone: its extensions and credential type listed in
+/// its own capabilities, the group's required capabilities, its lifetime under the policy.
+fn check_leaf_alone(
+    leaf: &LeafNode,
+    i: LeafIndex,
+    params: &TreeValidationParams<'_>,
+) -> Result<(), TreeValidationError> {
+    let caps = &leaf.capabilities;
+    let ct = leaf.credential.credential_type();
+    if !caps.credentials.contains(&ct) {
+        return Err(TreeValidationError::CredentialNotInOwnCapabilities {
+            leaf: i,
+            credential_type: ct,
+        });
+    }
+    for ext in leaf.extensions.iter() {
+        let t = ext.extension_type;
+        if !is_default_extension(t) && !caps.extensions.contains(&t) {
+            return Err(TreeValidationError::ExtensionNotInCapabilities {
+                leaf: i,
+                extension_type: t,
+            });
+        }
+    }
+    if let Some(rc) = params.required_capabilities {
+        let ok = rc
+            .extension_types
+            .iter()
+            .all(|t| is_default_extension(*t) || caps.extensions.contains(t))
+            && rc
+                .proposal_types
+                .iter()
+                .all(|t| (1..=7).contains(&t.0) || caps.proposals.contains(t))
+            && rc
+                .credential_types
+                .iter()
+                .all(|t| caps.credentials.contains(t));
+        if !ok {
+            return Err(TreeValidationError::RequiredCapabilityMissing { leaf: i });
+        }
+    }
+    if let (LifetimePolicy::Check { now }, LeafNodeSource::KeyPackage(lt)) =
+        (params.lifetime, &leaf.leaf_node_source)
+    {
+        if now < lt.not_before || now > lt.not_after {
+            return Err(TreeValidationError::LifetimeInvalid {
+                leaf: i,
+                not_before: lt.not_before,
+                not_after: lt.not_after,
+                now,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Group-wide indexes for the §7.3 checks that compare a leaf with the other members: the
+/// leaves' signature and encryption keys (hash maps, so uniqueness is O(1) per leaf, never a
+/// pairwise scan) and, per credential type, how many members use it and how many support it
+/// (so "supported by all members" is a counter comparison).
+///
+/// Built in O(N) from a tree ([`MemberIndex::from_tree`]) and kept current by the caller with
+/// [`MemberIndex::insert`] and [`MemberIndex::remove`] as members join, update and leave, so
+/// that each new leaf (Add, Update, Commit) is checked in O(1) with
+/// [`MemberIndex::check_leaf`].
+#[derive(Clone, Debug, Default)]
+pub struct MemberIndex {
+    signature_keys: HashMap<Vec<u8>, LeafIndex>,
+    encryption_keys: HashMap<Vec<u8>, LeafIndex>,
+    members: u32,
+    in_use: HashMap<CredentialType, u32>,
+    supported: HashMap<CredentialType, u32>,
+}
+
+fn supports(leaf: &LeafNode, t: CredentialType) -> bool {
+    leaf.capabilities.credentials.contains(&t)
+}
+
+impl MemberIndex {
+    /// Indexes every leaf of `tree`; fails on the first duplicate key.
+    pub fn from_tree(tree: &Tree) -> Result<Self, TreeValidationError> {
+        let mut index = MemberIndex::default();
+        for (i, leaf) in tree.leaves() {
+            index.insert(i, leaf)?;
+        }
+        Ok(index)
+    }
+
+    /// Adds a member's leaf; fails (and changes nothing) when one of its keys is already used
+    /// by another leaf.
+    pub fn insert(&mut self, at: LeafIndex, leaf: &LeafNode) -> Result<(), TreeValidationError> {
+        let sig = leaf.signature_key.0.as_slice();
+        let enc = leaf.encryption_key.0.as_slice();
+        if let Some(&first) = self.signature_keys.get(sig) {
+            return Err(TreeValidationError::DuplicateSignatureKey { leaf: at, first });
+        }
+        if let Some(&first) = self.encryption_keys.get(enc) {
+            return Err(TreeValidationError::DuplicateEncryptionKey {
+                node: at.node(),
+                first: first.node(),
+            });
+        }
+        self.signature_keys.insert(sig.to_vec(), at);
+        self.encryption_keys.insert(enc.to_vec(), at);
+        self.members += 1;
+        *self
+            .in_use
+            .entry(leaf.credential.credential_type())
+            .or_default() += 1;
+        let mut seen: Vec<CredentialType> = Vec::new();
+        for &t in leaf.capabilities.credentials.iter() {
+            if !seen.contains(&t) {
+                seen.push(t);
+                *self.supported.entry(t).or_default() += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes a member's leaf (the leaf as indexed).
+    pub fn remove(&mut self, at: LeafIndex, leaf: &LeafNode) {
+        let sig = leaf.signature_key.0.as_slice();
+        let enc = leaf.encryption_key.0.as_slice();
+        if self.signature_keys.get(sig) == Some(&at) {
+            self.signature_keys.remove(sig);
+        }
+        if self.encryption_keys.get(enc) == Some(&at) {
+            self.encryption_keys.remove(enc);
+        }
+        self.members = self.members.saturating_sub(1);
+        if let Some(c) = self.in_use.get_mut(&leaf.credential.credential_type()) {
+            *c = c.saturating_sub(1);
+        }
+        let mut seen: Vec<CredentialType> = Vec::new();
+        for &t in leaf.capabilities.credentials.iter() {
+            if !seen.contains(&t) {
+                seen.push(t);
+                if let Some(c) = self.supported.get_mut(&t) {
+                    *c = c.saturating_sub(1);
+                }
+            }
+        }
+    }
+
+    /// Checks a leaf arriving at `at` (§7.3), in O(number of credential types): alone (see
+    /// [`validate_tree`]'s rules), its keys unused by any other member, its credential type
+    /// supported by every other member, and every credential type the others use supported
+    /// by it. `replacing` is the leaf it replaces (Update, Commit), which then does not count
+    /// as another member, and whose encryption key must change. The signature is not checked
+    /// here.
+    pub fn check_leaf(
+        &self,
+        leaf: &LeafNode,
+        at: LeafIndex,
+        replacing: Option<&LeafNode>,
+        params: &TreeValidationParams<'_>,
+    ) -> Result<(), TreeValidationError> {
+        check_leaf_alone(leaf, at, params)?;
+        if let Some(old) = replacing {
+            if old.encryption_key == leaf.encryption_key {
+                return Err(TreeValidationError::EncryptionKeyNotUpdated { leaf: at });
+            }
+        }
+        if let Some(&first) = self.signature_keys.get(leaf.signature_key.0.as_slice()) {
+            if first != at {
+                return Err(TreeValidationError::DuplicateSignatureKey { leaf: at, first });
+            }
+        }
+        if let Some(&first) = self.encryption_keys.get(leaf.encryption_key.0.as_slice()) {
+            if first != at {
+                return Err(TreeValidationError::DuplicateEncryptionKey {
+                    node: at.node(),
+                    first: first.node(),
+                });
+            }
+        }
+        let others = self.members.saturating_sub(u32::from(replacing.is_some()));
+        let ct = leaf.credential.credential_type();
+        let supporting_others = self
+            .supported
+            .get(&ct)
+            .copied()
+            .unwrap_or(0)
+            .saturating_sub(u32::from(replacing.is_some_and(|o| supports(o, ct))));
+        if supporting_others < others {
+            return Err(TreeValidationError::CredentialTypeUnsupportedByGroup {
+                leaf: at,
+                credential_type: ct,
+            });
+        }
+        for (&t, &count) in &self.in_use {
+            let used_by_others = count.saturating_sub(u32::from(
+                replacing.is_some_and(|o| o.credential.credential_type() == t),
+            ));
+            if used_by_others > 0 && !supports(leaf, t) {
+                return Err(TreeValidationError::CredentialTypeNotSupported {
+                    leaf: at,
+                    credential_type: t,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+fn check_leaves(tree: &Tree, params: &TreeValidationParams<'_>) -> Result<(), TreeValidationError> {
+    for (i, leaf) in tree.leaves() {
+        check_leaf_alone(leaf, i, params)?;
+    }
+    // Signature-key uniqueness and the group capability counters in one O(N) pass.
+    let index = MemberIndex::from_tree(tree)?;
+    // Every credential type in use must be supported by all members.
+    for (&t, &used) in &index.in_use {
+        if used > 0 && index.supported.get(&t).copied().unwrap_or(0) < index.members {
+            if let Some((leaf, _)) = tree.leaves().find(|(_, l)| !supports(l, t)) {
+                return Err(TreeValidationError::CredentialTypeNotSupported {
+                    leaf,
+                    credential_type: t,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_unique_keys(tree: &Tree) -> Result<(), TreeValidationError> {
+    let mut sig: HashMap<&[u8], LeafIndex> = HashMap::new();
+    let mut enc: HashMap<&[u8], NodeIndex> = HashMap::new();
+    for (i, node) in (0u32..).zip(tree.nodes.iter()) {
+        let at = NodeIndex(i);
+        let Some(node) = node.as_deref() else {
+            continue;
+        };
+        let key = match node {
+            crate::messages::Node::Leaf(l) => {
+                let leaf = LeafIndex(at.0 / 2);
+                if let Some(first) = sig.insert(l.signature_key.0.as_slice(), leaf) {
+                    return Err(TreeValidationError::DuplicateSignatureKey { leaf, first });
+                }
+                l.encryption_key.0.as_slice()
+            }
+            crate::messages::Node::Parent(p) => p.encryption_key.0.as_slice(),
+        };
+        if let Some(first) = enc.insert(key, at) {
+            return Err(TreeValidationError::DuplicateEncryptionKey { node: at, first });
+        }
+    }
+    Ok(())
+}
+
+fn check_signatures(
+    tree: &Tree,
+    cs: &dyn CipherSuiteProvider,
+    group_id: &[u8],
+) -> Result<(), TreeValidationError> {
+    let leaves: Vec<(LeafIndex, &LeafNode)> = tree.leaves().collect();
+    let bad = leaves
+        .par_iter()
+        .map(|(i, l)| verify_leaf_signature(cs, l, group_id, *i).map(|ok| (*i, ok)))
+        .filter(|r| !matches!(r, Ok((_, true))))
+        .collect::<Result<Vec<_>, _>>()?;
+    match bad.into_iter().map(|(i, _)| i).min() {
+        Some(leaf) => Err(TreeValidationError::LeafSignature { leaf }),
+        None => Ok(()),
+    }
+}
+
+/// Validates a received tree completely (see the module documentation for the rules and
+/// their order). Brings the tree's hashes up to date first.
+pub fn validate_tree(
+    tree: &mut Tree,
+    cs: &dyn CipherSuiteProvider,
+    params: &TreeValidationParams<'_>,
+) -> Result<(), TreeValidationError> {
+    tree.update_hashes(cs)?;
+    check_unmerged(tree)?;
+    check_leaves(tree, params)?;
+    check_unique_keys(tree)?;
+    check_signatures(tree, cs, params.group_id)?;
+    if let Some((parent, valid_descendants)) = tree.verify_parent_hashes(cs)? {
+        return Err(TreeValidationError::ParentHashInvalid {
+            parent,
+            valid_descendants,
+        });
+    }
+    Ok(())
+}
