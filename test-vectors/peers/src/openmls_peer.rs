@@ -71,10 +71,15 @@ fn capabilities() -> Capabilities {
         .build()
 }
 
-/// The join configuration used for Welcome and external joins.
+/// The default join configuration: ratchet tree in Welcomes.
 fn join_config() -> MlsGroupJoinConfig {
+    join_config_with(true)
+}
+
+/// The join configuration used for Welcome and external joins (tree in Welcomes or not).
+fn join_config_with(ratchet_tree_in_welcome: bool) -> MlsGroupJoinConfig {
     MlsGroupJoinConfig::builder()
-        .use_ratchet_tree_extension(true)
+        .use_ratchet_tree_extension(ratchet_tree_in_welcome)
         // Commits and proposals as PublicMessage, application data as PrivateMessage.
         .wire_format_policy(MIXED_PLAINTEXT_WIRE_FORMAT_POLICY)
         .build()
@@ -208,6 +213,15 @@ impl InteropClient for OpenMlsClient {
             .map_err(fail("create_group"))?;
         self.group = Some(group);
         Ok(())
+    }
+
+    fn set_ratchet_tree_in_welcome(&mut self, in_welcome: bool) -> Result<()> {
+        const OP: &str = "set_ratchet_tree_in_welcome";
+        let provider = &self.provider;
+        let group = self.group.as_mut().ok_or_else(|| no_group(OP))?;
+        group
+            .set_configuration(provider.storage(), &join_config_with(in_welcome))
+            .map_err(fail(OP))
     }
 
     fn join(&mut self, welcome: &[u8], ratchet_tree: Option<&[u8]>) -> Result<()> {
