@@ -116,6 +116,38 @@ fn ratchet_tree_in(operation: &'static str, tree: Option<&[u8]>) -> Result<Optio
         .transpose()
 }
 
+/// Decodes and validates an `MLSMessage(KeyPackage)`.
+fn key_package_in(
+    provider: &OpenMlsRustCrypto,
+    operation: &'static str,
+    bytes: &[u8],
+) -> Result<KeyPackage> {
+    match mls_message_in(operation, bytes)?.extract() {
+        MlsMessageBodyIn::KeyPackage(kp) => kp
+            .validate(provider.crypto(), ProtocolVersion::Mls10)
+            .map_err(fail(operation)),
+        _ => Err(InteropError::Failed {
+            peer: NAME,
+            operation,
+            message: "not an MLSMessage(KeyPackage)".into(),
+        }),
+    }
+}
+
+/// An external PSK id with a fresh nonce.
+fn external_psk_id(
+    provider: &OpenMlsRustCrypto,
+    operation: &'static str,
+    psk_id: &[u8],
+) -> Result<PreSharedKeyId> {
+    PreSharedKeyId::new(
+        CIPHERSUITE,
+        provider.rand(),
+        Psk::External(ExternalPsk::new(psk_id.to_vec())),
+    )
+    .map_err(fail(operation))
+}
+
 impl OpenMlsClient {
     /// A new client with basic credential `identity` and a fresh Ed25519 key.
     pub fn new(identity: &[u8]) -> Result<Self> {
@@ -140,25 +172,11 @@ impl OpenMlsClient {
     }
 
     fn key_package_in(&self, operation: &'static str, bytes: &[u8]) -> Result<KeyPackage> {
-        match mls_message_in(operation, bytes)?.extract() {
-            MlsMessageBodyIn::KeyPackage(kp) => kp
-                .validate(self.provider.crypto(), ProtocolVersion::Mls10)
-                .map_err(fail(operation)),
-            _ => Err(InteropError::Failed {
-                peer: NAME,
-                operation,
-                message: "not an MLSMessage(KeyPackage)".into(),
-            }),
-        }
+        key_package_in(&self.provider, operation, bytes)
     }
 
     fn psk_id(&self, operation: &'static str, psk_id: &[u8]) -> Result<PreSharedKeyId> {
-        PreSharedKeyId::new(
-            CIPHERSUITE,
-            self.provider.rand(),
-            Psk::External(ExternalPsk::new(psk_id.to_vec())),
-        )
-        .map_err(fail(operation))
+        external_psk_id(&self.provider, operation, psk_id)
     }
 
     fn gce(operation: &'static str, exts: &[RawExtension]) -> Result<Extensions<GroupContext>> {
@@ -289,20 +307,12 @@ impl InteropClient for OpenMlsClient {
 
     fn propose(&mut self, proposal: &ProposalSpec) -> Result<Vec<u8>> {
         const OP: &str = "propose";
-        let kp = match proposal {
-            ProposalSpec::Add(kp) => Some(self.key_package_in(OP, kp)?),
-            _ => None,
-        };
-        let psk = match proposal {
-            ProposalSpec::ExternalPsk(id) => Some(self.psk_id(OP, id)?),
-            _ => None,
-        };
         let provider = &self.provider;
         let signer = &self.signer;
         let group = self.group.as_mut().ok_or_else(|| no_group(OP))?;
         let msg = match proposal {
-            ProposalSpec::Add(_) => {
-                let kp = kp.ok_or_else(|| no_group(OP))?;
+            ProposalSpec::Add(kp) => {
+                let kp = key_package_in(provider, OP, kp)?;
                 group
                     .propose_add_member(provider, signer, &kp)
                     .map_err(fail(OP))?
@@ -320,8 +330,8 @@ impl InteropClient for OpenMlsClient {
                     .map_err(fail(OP))?
                     .0
             }
-            ProposalSpec::ExternalPsk(_) => {
-                let psk = psk.ok_or_else(|| no_group(OP))?;
+            ProposalSpec::ExternalPsk(id) => {
+                let psk = external_psk_id(provider, OP, id)?;
                 group
                     .propose_pre_shared_key(provider, signer, psk)
                     .map_err(fail(OP))?
