@@ -40,9 +40,23 @@ fn welcome_of(m: &MlsMessage) -> &Welcome {
 
 /// Alice creates a group and adds `n - 1` members in one commit; they join by Welcome.
 fn setup(cs: &dyn CipherSuiteProvider, n: usize) -> Vec<Group> {
+    setup_b(cs, n).0
+}
+
+/// [`setup`], also returning every member's KeyPackage bundle (signature keys included).
+fn setup_b(cs: &dyn CipherSuiteProvider, n: usize) -> (Vec<Group>, Vec<KeyPackageBundle>) {
     let alice = bundle(cs, "alice");
-    let mut a = Group::create(cs, &alice, b"group".to_vec(), vec![], config()).unwrap();
     let others: Vec<KeyPackageBundle> = (1..n).map(|i| bundle(cs, &format!("m{i}"))).collect();
+    setup_from(cs, alice, others)
+}
+
+/// A group created by `alice`'s bundle, with `others` added in one commit.
+fn setup_from(
+    cs: &dyn CipherSuiteProvider,
+    alice: KeyPackageBundle,
+    others: Vec<KeyPackageBundle>,
+) -> (Vec<Group>, Vec<KeyPackageBundle>) {
+    let mut a = Group::create(cs, &alice, b"group".to_vec(), vec![], config()).unwrap();
     let out = a
         .commit(
             cs,
@@ -62,7 +76,7 @@ fn setup(cs: &dyn CipherSuiteProvider, n: usize) -> Vec<Group> {
     a.merge_staged_commit(out.staged).unwrap();
     let mut groups = vec![a];
     if let Some(w) = &out.welcome {
-        for b in &others {
+        for b in others.iter() {
             let options = JoinOptions {
                 config: config(),
                 ..JoinOptions::default()
@@ -71,7 +85,9 @@ fn setup(cs: &dyn CipherSuiteProvider, n: usize) -> Vec<Group> {
         }
     }
     assert_agree(&groups);
-    groups
+    let mut bundles = vec![alice];
+    bundles.extend(others);
+    (groups, bundles)
 }
 
 fn assert_agree(groups: &[Group]) {
@@ -664,5 +680,1000 @@ fn external_commit_with_two_external_inits() {
     }));
     let err = g[1].process_message(cs, &forged).unwrap_err();
     assert_eq!(rule_of(err), ProposalRule::ExternalInitCount(2));
+    still_works(cs, &mut g);
+}
+
+// ---------------------------------------------------------------------------------------
+// Receiving side (RFC 9420 §12.2, §12.4.2): forged commits that pass signature and
+// membership checks, one per rule, each refused with its own error and without any change
+// to the receiver.
+// ---------------------------------------------------------------------------------------
+
+/// Member `from`'s valid path commit with its proposal list replaced by `proposals`,
+/// re-signed and re-MACed by `from` (the confirmation tag is the original one, checked only
+/// after the proposal list).
+fn forge(
+    cs: &dyn CipherSuiteProvider,
+    g: &[Group],
+    from: usize,
+    proposals: Vec<ProposalOrRef>,
+) -> MlsMessage {
+    let out = g[from]
+        .commit(
+            cs,
+            CommitOptions {
+                include_pending: false,
+                ..forced()
+            },
+        )
+        .unwrap();
+    let MlsMessageBody::PublicMessage(pm) = &out.commit.body else {
+        panic!()
+    };
+    let mut content = pm.content.clone();
+    let FramedContentBody::Commit(c) = &mut content.body else {
+        panic!()
+    };
+    c.proposals = VarVec(proposals);
+    g[from]
+        .sign_and_frame_for_tests(cs, content, pm.auth.confirmation_tag.clone())
+        .unwrap()
+}
+
+fn by_value(ps: Vec<Proposal>) -> Vec<ProposalOrRef> {
+    ps.into_iter().map(ProposalOrRef::Proposal).collect()
+}
+
+/// Delivers `msg` to `g`, expects a refusal, and checks the group is byte-for-byte (and
+/// epoch-authenticator) unchanged.
+fn refused(cs: &dyn CipherSuiteProvider, g: &mut Group, msg: &MlsMessage) -> GroupError {
+    let before = g.to_bytes().unwrap();
+    let auth = g.epoch_authenticator().clone();
+    let epoch = g.epoch();
+    let err = g.process_message(cs, msg).unwrap_err();
+    assert_eq!(
+        g.to_bytes().unwrap(),
+        before,
+        "state changed by refused {err:?}"
+    );
+    assert_eq!(g.epoch_authenticator(), &auth);
+    assert_eq!(g.epoch(), epoch);
+    err
+}
+
+/// A forged member commit from 0 with `proposals` (by value), refused by member 1; the
+/// group then still accepts a valid commit. Returns the rule and the proposal index.
+fn receive_rule(
+    cs: &dyn CipherSuiteProvider,
+    g: &mut [Group],
+    proposals: Vec<Proposal>,
+) -> (Option<usize>, ProposalRule) {
+    let msg = forge(cs, g, 0, by_value(proposals));
+    match refused(cs, &mut g[1], &msg) {
+        GroupError::Protocol(ProtocolError::Proposal { index, rule }) => (index, rule),
+        other => panic!("expected a proposal rule, got {other:?}"),
+    }
+}
+
+/// Re-signs a KeyPackage (its leaf and the package) with `sk`, after edits.
+fn resign_kp(cs: &dyn CipherSuiteProvider, kp: &mut KeyPackage, sk: &Secret) {
+    sign_leaf(cs, &mut kp.leaf_node, sk, &[], LeafIndex(0)).unwrap();
+    let tbs = mls_engine::codec::encode(&kp.to_be_signed()).unwrap();
+    kp.signature = VarBytes(sign_with_label(cs, sk, "KeyPackageTBS", &tbs).unwrap());
+}
+
+#[test]
+fn receive_r1_invalid_proposal() {
+    let cs = cs();
+    let mut g = setup(cs, 4);
+    let (i, rule) = receive_rule(cs, &mut g, vec![Proposal::Remove(Remove { removed: 9 })]);
+    assert_eq!(i, Some(0));
+    assert_eq!(
+        rule,
+        ProposalRule::InvalidProposal(InvalidProposal::RemoveBlankLeaf(LeafIndex(9)))
+    );
+    // A KeyPackage whose signature does not verify.
+    let mut kp = bundle(cs, "x").key_package;
+    kp.signature = VarBytes(vec![0; 64]);
+    let (_, rule) = receive_rule(cs, &mut g, vec![Proposal::Add(Add { key_package: kp })]);
+    assert_eq!(
+        rule,
+        ProposalRule::InvalidProposal(InvalidProposal::KeyPackage(KeyPackageError::Signature))
+    );
+    // A PreSharedKey whose nonce is not KDF.Nh bytes.
+    let psk = Proposal::PreSharedKey(PreSharedKey {
+        psk: PreSharedKeyId {
+            psk: Psk::External(ExternalPsk {
+                psk_id: VarBytes(b"p".to_vec()),
+            }),
+            psk_nonce: VarBytes(vec![3; 5]),
+        },
+    });
+    let (_, rule) = receive_rule(cs, &mut g, vec![psk]);
+    assert!(
+        matches!(rule, ProposalRule::InvalidProposal(InvalidProposal::Psk(_))),
+        "{rule:?}"
+    );
+    still_works(cs, &mut g);
+}
+
+#[test]
+fn receive_r2_update_by_committer() {
+    let cs = cs();
+    let (mut g, b) = setup_b(cs, 4);
+    let mut leaf = g[0].member(LeafIndex(0)).unwrap().clone();
+    let (_, pk) = cs.kem_generate().unwrap();
+    leaf.encryption_key = pk;
+    leaf.leaf_node_source = LeafNodeSource::Update;
+    let gid = g[0].group_id().to_vec();
+    sign_leaf(
+        cs,
+        &mut leaf,
+        &b[0].signature_private_key,
+        &gid,
+        LeafIndex(0),
+    )
+    .unwrap();
+    let (i, rule) = receive_rule(
+        cs,
+        &mut g,
+        vec![Proposal::Update(Update { leaf_node: leaf })],
+    );
+    assert_eq!((i, rule), (Some(0), ProposalRule::UpdateByCommitter));
+    still_works(cs, &mut g);
+}
+
+#[test]
+fn receive_r3_removes_committer() {
+    let cs = cs();
+    let mut g = setup(cs, 4);
+    let (i, rule) = receive_rule(cs, &mut g, vec![Proposal::Remove(Remove { removed: 0 })]);
+    assert_eq!((i, rule), (Some(0), ProposalRule::RemovesCommitter));
+    still_works(cs, &mut g);
+}
+
+#[test]
+fn receive_r4_update_and_remove_same_leaf() {
+    let cs = cs();
+    let mut g = setup(cs, 4);
+    let rm = Proposal::Remove(Remove { removed: 2 });
+    let (i, rule) = receive_rule(cs, &mut g, vec![rm.clone(), rm]);
+    assert_eq!(
+        (i, rule),
+        (Some(1), ProposalRule::DuplicateUpdateOrRemove(LeafIndex(2)))
+    );
+    // An Update by reference (from member 2) and a Remove of member 2.
+    let (m, _) = g[2].propose_update(cs).unwrap();
+    propose_all(cs, &mut g, 2, &m);
+    let r = g[1]
+        .pending_proposals()
+        .next()
+        .unwrap()
+        .proposal_ref
+        .clone();
+    let msg = forge(
+        cs,
+        &g,
+        0,
+        vec![
+            ProposalOrRef::Reference(r),
+            ProposalOrRef::Proposal(Proposal::Remove(Remove { removed: 2 })),
+        ],
+    );
+    let err = refused(cs, &mut g[1], &msg);
+    assert_eq!(
+        rule_of(err),
+        ProposalRule::DuplicateUpdateOrRemove(LeafIndex(2))
+    );
+    g[2].clear_pending_proposals();
+    for x in g.iter_mut() {
+        x.clear_pending_proposals();
+    }
+    still_works(cs, &mut g);
+}
+
+#[test]
+fn receive_r5_duplicate_add() {
+    let cs = cs();
+    let mut g = setup(cs, 4);
+    // Two different KeyPackages of one client (same signature key).
+    let b = bundle(cs, "x");
+    let kp1 = b.key_package.clone();
+    let kp2 = generate_key_package(
+        cs,
+        Credential::basic("x"),
+        b.signature_private_key.clone(),
+        KeyPackageOptions::new(0, u64::MAX),
+    )
+    .unwrap()
+    .key_package;
+    let (i, rule) = receive_rule(
+        cs,
+        &mut g,
+        vec![
+            Proposal::Add(Add { key_package: kp1 }),
+            Proposal::Add(Add { key_package: kp2 }),
+        ],
+    );
+    assert_eq!((i, rule), (Some(1), ProposalRule::DuplicateAdd));
+    still_works(cs, &mut g);
+}
+
+/// Gap: R6 with a validly signed KeyPackage that reuses member 1's signature key.
+#[test]
+fn receive_r6_add_existing_member_signature_key() {
+    let cs = cs();
+    let (mut g, b) = setup_b(cs, 4);
+    let dup = generate_key_package(
+        cs,
+        Credential::basic("m1"),
+        b[1].signature_private_key.clone(),
+        KeyPackageOptions::new(0, u64::MAX),
+    )
+    .unwrap();
+    validate_key_package(
+        cs,
+        &dup.key_package,
+        mls_engine::tree::LifetimePolicy::Ignore,
+    )
+    .unwrap();
+    let add = Proposal::Add(Add {
+        key_package: dup.key_package.clone(),
+    });
+    let expected = ProposalRule::AddExistingMember {
+        existing: LeafIndex(1),
+    };
+    // Receiving side (member 2 refuses member 0's forged commit).
+    let msg = forge(cs, &g, 0, by_value(vec![add.clone()]));
+    assert_eq!(rule_of(refused(cs, &mut g[2], &msg)), expected);
+    // Sending side.
+    assert_eq!(commit_err(cs, &g[0], vec![add.clone()]), expected);
+    // With a Remove of the matching client the Add is valid (§12.2).
+    commit_all(
+        cs,
+        &mut g,
+        0,
+        CommitOptions {
+            proposals: vec![Proposal::Remove(Remove { removed: 1 }), add],
+            ..CommitOptions::default()
+        },
+    );
+    assert!(!g[1].is_active());
+    assert_eq!(
+        g[0].member(LeafIndex(1)).unwrap().encryption_key,
+        dup.key_package.leaf_node.encryption_key
+    );
+    g.remove(1);
+    still_works(cs, &mut g);
+}
+
+/// Gap: a validly signed KeyPackage reusing member 2's encryption key breaks the tree (R12).
+#[test]
+fn receive_r12_add_reusing_encryption_key() {
+    let cs = cs();
+    let mut g = setup(cs, 4);
+    let b = bundle(cs, "x");
+    let mut kp = b.key_package.clone();
+    kp.leaf_node.encryption_key = g[0].member(LeafIndex(2)).unwrap().encryption_key.clone();
+    resign_kp(cs, &mut kp, &b.signature_private_key);
+    validate_key_package(cs, &kp, mls_engine::tree::LifetimePolicy::Ignore).unwrap();
+    let add = Proposal::Add(Add { key_package: kp });
+    let expected = ProposalRule::InvalidTreeAfterCommit {
+        leaf: LeafIndex(4),
+        error: LeafNodeError::DuplicateEncryptionKey(mls_engine::tree_math::NodeIndex(4)),
+    };
+    let (i, rule) = receive_rule(cs, &mut g, vec![add.clone()]);
+    assert_eq!((i, rule), (Some(0), expected.clone()));
+    assert_eq!(commit_err(cs, &g[0], vec![add]), expected);
+    still_works(cs, &mut g);
+}
+
+/// R12 through an Update (by reference) whose new leaf takes member 3's encryption key.
+#[test]
+fn receive_r12_update_reusing_encryption_key() {
+    let cs = cs();
+    let (mut g, b) = setup_b(cs, 4);
+    let mut leaf = g[2].member(LeafIndex(2)).unwrap().clone();
+    leaf.encryption_key = g[2].member(LeafIndex(3)).unwrap().encryption_key.clone();
+    leaf.leaf_node_source = LeafNodeSource::Update;
+    let gid = g[2].group_id().to_vec();
+    sign_leaf(
+        cs,
+        &mut leaf,
+        &b[2].signature_private_key,
+        &gid,
+        LeafIndex(2),
+    )
+    .unwrap();
+    let (m, c) = g[2]
+        .propose(cs, Proposal::Update(Update { leaf_node: leaf }))
+        .unwrap();
+    propose_all(cs, &mut g, 2, &m);
+    let msg = forge(cs, &g, 0, vec![ProposalOrRef::Reference(c.proposal_ref)]);
+    let err = refused(cs, &mut g[1], &msg);
+    assert_eq!(
+        rule_of(err),
+        ProposalRule::InvalidTreeAfterCommit {
+            leaf: LeafIndex(2),
+            error: LeafNodeError::DuplicateEncryptionKey(mls_engine::tree_math::NodeIndex(6)),
+        }
+    );
+    for x in g.iter_mut() {
+        x.clear_pending_proposals();
+    }
+    still_works(cs, &mut g);
+}
+
+fn psk_proposal(id: &[u8]) -> Proposal {
+    Proposal::PreSharedKey(PreSharedKey {
+        psk: PreSharedKeyId {
+            psk: Psk::External(ExternalPsk {
+                psk_id: VarBytes(id.to_vec()),
+            }),
+            psk_nonce: VarBytes(vec![3; 32]),
+        },
+    })
+}
+
+#[test]
+fn receive_r7_duplicate_psk() {
+    let cs = cs();
+    let mut g = setup(cs, 4);
+    let (i, rule) = receive_rule(cs, &mut g, vec![psk_proposal(b"p"), psk_proposal(b"p")]);
+    assert_eq!((i, rule), (Some(1), ProposalRule::DuplicatePsk));
+    still_works(cs, &mut g);
+}
+
+#[test]
+fn receive_r8_two_group_context_extensions() {
+    let cs = cs();
+    let mut g = setup(cs, 4);
+    let gce = Proposal::GroupContextExtensions(GroupContextExtensions {
+        extensions: VarVec::default(),
+    });
+    let (i, rule) = receive_rule(cs, &mut g, vec![gce.clone(), gce]);
+    assert_eq!(
+        (i, rule),
+        (Some(1), ProposalRule::MultipleGroupContextExtensions)
+    );
+    still_works(cs, &mut g);
+}
+
+#[test]
+fn receive_r9_reinit_not_alone() {
+    let cs = cs();
+    let mut g = setup(cs, 4);
+    let ri = Proposal::ReInit(ReInit {
+        group_id: VarBytes(b"n".to_vec()),
+        version: ProtocolVersion::MLS10,
+        cipher_suite: CipherSuite(1),
+        extensions: VarVec::default(),
+    });
+    let (i, rule) = receive_rule(cs, &mut g, vec![psk_proposal(b"p"), ri]);
+    assert_eq!((i, rule), (Some(1), ProposalRule::ReInitNotAlone));
+    still_works(cs, &mut g);
+}
+
+#[test]
+fn receive_r10_external_init_in_member_commit() {
+    let cs = cs();
+    let mut g = setup(cs, 4);
+    let ei = Proposal::ExternalInit(ExternalInit {
+        kem_output: VarBytes(vec![1; 32]),
+    });
+    let (i, rule) = receive_rule(cs, &mut g, vec![ei]);
+    assert_eq!(
+        (i, rule),
+        (Some(0), ProposalRule::ExternalInitInMemberCommit)
+    );
+    still_works(cs, &mut g);
+}
+
+#[test]
+fn receive_r11_unsupported_proposal_type() {
+    let cs = cs();
+    let mut g = setup(cs, 4);
+    let unknown = Proposal::Unknown {
+        proposal_type: ProposalType(0x7777),
+        body: VarBytes(vec![1, 2, 3]),
+    };
+    let (i, rule) = receive_rule(cs, &mut g, vec![unknown]);
+    assert_eq!(
+        (i, rule),
+        (Some(0), ProposalRule::UnsupportedProposalType(0x7777))
+    );
+    still_works(cs, &mut g);
+}
+
+#[test]
+fn receive_path_required() {
+    let cs = cs();
+    let mut g = setup(cs, 4);
+    let out = g[0]
+        .commit(
+            cs,
+            CommitOptions {
+                include_pending: false,
+                ..forced()
+            },
+        )
+        .unwrap();
+    let MlsMessageBody::PublicMessage(pm) = &out.commit.body else {
+        panic!()
+    };
+    let mut content = pm.content.clone();
+    let FramedContentBody::Commit(c) = &mut content.body else {
+        panic!()
+    };
+    c.path = None;
+    c.proposals = VarVec(by_value(vec![Proposal::Remove(Remove { removed: 3 })]));
+    let msg = g[0]
+        .sign_and_frame_for_tests(cs, content, pm.auth.confirmation_tag.clone())
+        .unwrap();
+    assert_eq!(
+        rule_of(refused(cs, &mut g[1], &msg)),
+        ProposalRule::PathRequired
+    );
+    still_works(cs, &mut g);
+}
+
+/// An external commit (by a new joiner "eve") with its proposal list edited, re-signed with
+/// the joiner's key; returns the message and the joiner's signature key.
+fn forge_external(
+    cs: &dyn CipherSuiteProvider,
+    g: &[Group],
+    credential: Credential,
+    sk: Option<Secret>,
+    remove_prior_leaf: Option<LeafIndex>,
+    edit: impl FnOnce(&mut Vec<ProposalOrRef>),
+) -> MlsMessage {
+    let gi = match g[0].group_info(cs, true).unwrap().body {
+        MlsMessageBody::GroupInfo(gi) => gi,
+        _ => panic!(),
+    };
+    let sk = sk.unwrap_or_else(|| cs.signature_generate().unwrap().0);
+    let (_, commit) = Group::join_by_external_commit(
+        cs,
+        &gi,
+        credential,
+        sk.clone(),
+        ExternalCommitOptions {
+            config: config(),
+            remove_prior_leaf,
+            ..ExternalCommitOptions::default()
+        },
+    )
+    .unwrap();
+    let MlsMessageBody::PublicMessage(pm) = commit.body else {
+        panic!()
+    };
+    let mut content = pm.content.clone();
+    let FramedContentBody::Commit(c) = &mut content.body else {
+        panic!()
+    };
+    edit(&mut c.proposals.0);
+    let tbs = FramedContentTbs {
+        version: ProtocolVersion::MLS10,
+        wire_format: WireFormat::PUBLIC_MESSAGE,
+        content: content.clone(),
+        context: Some(g[0].context().clone()),
+    };
+    let sig = sign_with_label(
+        cs,
+        &sk,
+        "FramedContentTBS",
+        &mls_engine::codec::encode(&tbs).unwrap(),
+    )
+    .unwrap();
+    MlsMessage::new(MlsMessageBody::PublicMessage(PublicMessage {
+        content,
+        auth: FramedContentAuthData {
+            signature: VarBytes(sig),
+            confirmation_tag: pm.auth.confirmation_tag,
+        },
+        membership_tag: None,
+    }))
+}
+
+#[test]
+fn receive_e1_external_init_count() {
+    let cs = cs();
+    let mut g = setup(cs, 3);
+    let msg = forge_external(cs, &g, Credential::basic("eve"), None, None, |ps| {
+        ps.retain(|p| !matches!(p, ProposalOrRef::Proposal(Proposal::ExternalInit(_))))
+    });
+    assert_eq!(
+        rule_of(refused(cs, &mut g[1], &msg)),
+        ProposalRule::ExternalInitCount(0)
+    );
+    let msg = forge_external(cs, &g, Credential::basic("eve"), None, None, |ps| {
+        let first = ps[0].clone();
+        ps.push(first);
+    });
+    assert_eq!(
+        rule_of(refused(cs, &mut g[1], &msg)),
+        ProposalRule::ExternalInitCount(2)
+    );
+    still_works(cs, &mut g);
+}
+
+#[test]
+fn receive_e2_external_remove() {
+    let cs = cs();
+    let mut g = setup(cs, 4);
+    // Two Removes.
+    let msg = forge_external(cs, &g, Credential::basic("eve"), None, None, |ps| {
+        ps.push(ProposalOrRef::Proposal(Proposal::Remove(Remove {
+            removed: 1,
+        })));
+        ps.push(ProposalOrRef::Proposal(Proposal::Remove(Remove {
+            removed: 2,
+        })));
+    });
+    let err = refused(cs, &mut g[1], &msg);
+    assert!(
+        matches!(
+            err,
+            GroupError::Protocol(ProtocolError::Proposal {
+                index: Some(2),
+                rule: ProposalRule::ExternalRemove
+            })
+        ),
+        "{err:?}"
+    );
+    // One Remove, of a member that is not the joiner's prior self (other credential).
+    let msg = forge_external(cs, &g, Credential::basic("eve"), None, None, |ps| {
+        ps.push(ProposalOrRef::Proposal(Proposal::Remove(Remove {
+            removed: 2,
+        })));
+    });
+    assert_eq!(
+        rule_of(refused(cs, &mut g[1], &msg)),
+        ProposalRule::ExternalRemove
+    );
+    still_works(cs, &mut g);
+}
+
+#[test]
+fn receive_e3_external_forbidden_proposal() {
+    let cs = cs();
+    let mut g = setup(cs, 3);
+    let kp = bundle(cs, "x").key_package;
+    let msg = forge_external(cs, &g, Credential::basic("eve"), None, None, |ps| {
+        ps.push(ProposalOrRef::Proposal(Proposal::Add(Add {
+            key_package: kp,
+        })));
+    });
+    let err = refused(cs, &mut g[1], &msg);
+    assert!(
+        matches!(
+            err,
+            GroupError::Protocol(ProtocolError::Proposal {
+                index: Some(1),
+                rule: ProposalRule::ExternalForbiddenProposal(1)
+            })
+        ),
+        "{err:?}"
+    );
+    // A Remove by reference (even of a valid cached proposal) is not allowed either.
+    let (m, c) = g[0].propose_remove(cs, LeafIndex(2)).unwrap();
+    propose_all(cs, &mut g, 0, &m);
+    let msg = forge_external(cs, &g, Credential::basic("eve"), None, None, |ps| {
+        ps.push(ProposalOrRef::Reference(c.proposal_ref.clone()));
+    });
+    assert_eq!(
+        rule_of(refused(cs, &mut g[1], &msg)),
+        ProposalRule::ExternalForbiddenProposal(3)
+    );
+    for x in g.iter_mut() {
+        x.clear_pending_proposals();
+    }
+    still_works(cs, &mut g);
+}
+
+// ---------------------------------------------------------------------------------------
+// UpdatePath whose derived keys differ from the advertised ones (RFC 9420 §7.5, §12.4.2).
+// ---------------------------------------------------------------------------------------
+
+/// Member 0 builds two UpdatePaths on the same tree: A (whose path secrets are encrypted)
+/// and B (whose public keys, parent hashes and signed leaf are advertised). The ciphertexts
+/// of A are made under the provisional GroupContext of B's tree, so the commit passes the
+/// parent-hash check and decrypts, and fails only at the derived-key comparison.
+#[test]
+fn receive_update_path_derived_key_mismatch() {
+    use mls_engine::tree::TreeError;
+    use mls_engine::tree_math::NodeIndex;
+    let cs = cs();
+    let (mut g, b) = setup_b(cs, 4);
+    let gid = g[0].group_id().to_vec();
+    let leaf = g[0].member(LeafIndex(0)).unwrap().clone();
+    let sk = &b[0].signature_private_key;
+    let mut ta = g[0].tree().stage();
+    let pa = ta
+        .generate_update_path(cs, LeafIndex(0), leaf.clone(), sk, &gid)
+        .unwrap();
+    let mut tb = g[0].tree().stage();
+    let pb = tb
+        .generate_update_path(cs, LeafIndex(0), leaf, sk, &gid)
+        .unwrap();
+    let mut ctx = g[0].context().clone();
+    ctx.epoch += 1;
+    ctx.tree_hash = VarBytes(tb.tree_hash(cs).unwrap());
+    let provisional = mls_engine::codec::encode(&ctx).unwrap();
+    let ga = pa.encrypt(cs, &tb, &[], &provisional).unwrap();
+    let gb = pb.encrypt(cs, &tb, &[], &provisional).unwrap();
+    let mut path = gb.update_path.clone();
+    for (n, a) in path.nodes.iter_mut().zip(ga.update_path.nodes.iter()) {
+        assert_ne!(n.encryption_key, a.encryption_key);
+        n.encrypted_path_secret = a.encrypted_path_secret.clone();
+    }
+    let content = FramedContent {
+        group_id: VarBytes(gid),
+        epoch: g[0].epoch(),
+        sender: Sender::Member(0),
+        authenticated_data: VarBytes::default(),
+        body: FramedContentBody::Commit(Commit {
+            proposals: VarVec::default(),
+            path: Some(path),
+        }),
+    };
+    let msg = g[0]
+        .sign_and_frame_for_tests(cs, content, Some(Mac(VarBytes(vec![0; 32]))))
+        .unwrap();
+    // Member 1 decrypts at node 1 (the parent of leaves 0 and 1), member 3 at the root.
+    assert_eq!(
+        refused(cs, &mut g[1], &msg),
+        GroupError::Protocol(ProtocolError::Tree(TreeError::PublicKeyMismatch(
+            NodeIndex(1)
+        )))
+    );
+    assert_eq!(
+        refused(cs, &mut g[3], &msg),
+        GroupError::Protocol(ProtocolError::Tree(TreeError::PublicKeyMismatch(
+            NodeIndex(3)
+        )))
+    );
+    still_works(cs, &mut g);
+}
+
+// ---------------------------------------------------------------------------------------
+// Welcomes whose GroupInfo is edited and re-signed by the committer (RFC 9420 §12.4.3.1).
+// ---------------------------------------------------------------------------------------
+
+/// Re-opens `w` as `joiner`, applies `edit` to the GroupInfo, re-signs it with `signer`
+/// (the committer's key), re-encrypts it and the joiner's GroupSecrets (whose HPKE context
+/// is the encrypted GroupInfo).
+fn rewrap_welcome(
+    cs: &dyn CipherSuiteProvider,
+    w: &Welcome,
+    joiner: &KeyPackageBundle,
+    signer: &Secret,
+    edit: impl FnOnce(&mut GroupInfo),
+) -> Welcome {
+    use mls_engine::codec::encode;
+    use mls_engine::key_schedule::JoinerSecret;
+    use mls_engine::psk::PskSecret;
+    use mls_engine::welcome::{decrypt_group_info, decrypt_group_secrets};
+    let gs = decrypt_group_secrets(cs, w, &joiner.key_package, &joiner.init_private_key).unwrap();
+    assert!(gs.psks.is_empty());
+    let js = JoinerSecret::new(Secret::from_slice(&gs.joiner_secret));
+    let psk = PskSecret::zero(cs);
+    let mut gi = decrypt_group_info(cs, w, &js, &psk).unwrap();
+    edit(&mut gi);
+    let tbs = encode(&gi.to_be_signed()).unwrap();
+    gi.signature = VarBytes(sign_with_label(cs, signer, "GroupInfoTBS", &tbs).unwrap());
+    let (key, nonce) = js
+        .member_secret(cs, &psk)
+        .welcome_secret(cs)
+        .unwrap()
+        .key_and_nonce(cs)
+        .unwrap();
+    let egi = cs
+        .aead_seal(key.as_bytes(), nonce.as_bytes(), b"", &encode(&gi).unwrap())
+        .unwrap();
+    let ct = mls_engine::crypto::labels::encrypt_with_label(
+        cs,
+        &joiner.key_package.init_key,
+        "Welcome",
+        &egi,
+        &encode(&gs).unwrap(),
+    )
+    .unwrap();
+    let mut entry = w.secrets[0].clone();
+    entry.encrypted_group_secrets = ct;
+    Welcome {
+        cipher_suite: w.cipher_suite,
+        secrets: VarVec(vec![entry]),
+        encrypted_group_info: VarBytes(egi),
+    }
+}
+
+#[test]
+fn welcome_bad_confirmation_tag_tree_hash_and_parent_hash() {
+    use mls_engine::tree::TreeValidationError;
+    use mls_engine::tree_math::NodeIndex;
+    use mls_engine::welcome::WelcomeError;
+    let cs = cs();
+    let (mut g, b) = setup_b(cs, 3);
+    let before = g[0].tree().to_wire();
+    let carol = bundle(cs, "carol");
+    let out = g[0]
+        .commit(
+            cs,
+            CommitOptions {
+                proposals: vec![Proposal::Add(Add {
+                    key_package: carol.key_package.clone(),
+                })],
+                force_path: true,
+                ..CommitOptions::default()
+            },
+        )
+        .unwrap();
+    let w = welcome_of(out.welcome.as_ref().unwrap());
+    let signer = &b[0].signature_private_key;
+    let join = |w: &Welcome| {
+        Group::join(
+            cs,
+            w,
+            &carol,
+            JoinOptions {
+                config: config(),
+                ..JoinOptions::default()
+            },
+        )
+    };
+    // The unedited rewrap joins (the helper itself is sound).
+    let same = rewrap_welcome(cs, w, &carol, signer, |_| {});
+    let joined = join(&same).unwrap();
+    // A corrupted confirmation tag, validly signed.
+    let bad_tag = rewrap_welcome(cs, w, &carol, signer, |gi| {
+        gi.confirmation_tag.0 .0[0] ^= 1;
+    });
+    assert_eq!(
+        join(&bad_tag).unwrap_err(),
+        GroupError::Protocol(ProtocolError::Welcome(JoinCheck::Welcome(
+            WelcomeError::BadConfirmationTag
+        )))
+    );
+    // A valid tree (the previous epoch's) whose hash is not the GroupContext's.
+    let set_tree = |gi: &mut GroupInfo, t: &RatchetTree| {
+        let ext = Extension::from_value(t).unwrap();
+        for e in gi.extensions.iter_mut() {
+            if e.extension_type == ext.extension_type {
+                *e = ext.clone();
+            }
+        }
+    };
+    let wrong_tree = rewrap_welcome(cs, w, &carol, signer, |gi| set_tree(gi, &before));
+    assert_eq!(
+        join(&wrong_tree).unwrap_err(),
+        GroupError::Protocol(ProtocolError::Welcome(JoinCheck::TreeHash))
+    );
+    // The new tree with node 1's parent hash broken: node 1 then has no parent-hash valid
+    // descendant (leaf 0's parent_hash covers node 1's own parent_hash field).
+    let mut broken = joined.tree().to_wire();
+    let Some(Some(Node::Parent(p))) = broken.0.get_mut(1) else {
+        panic!("node 1 is not a parent")
+    };
+    p.parent_hash.0[0] ^= 1;
+    let broken_ph = rewrap_welcome(cs, w, &carol, signer, |gi| set_tree(gi, &broken));
+    assert_eq!(
+        join(&broken_ph).unwrap_err(),
+        GroupError::Protocol(ProtocolError::TreeValidation(
+            TreeValidationError::ParentHashInvalid {
+                parent: NodeIndex(1),
+                valid_descendants: 0
+            }
+        ))
+    );
+    g[0].merge_staged_commit(out.staged).unwrap();
+    for x in g.iter_mut().skip(1) {
+        match x.process_message(cs, &out.commit).unwrap() {
+            ProcessedMessage::Commit(s) => x.merge_staged_commit(*s).unwrap(),
+            _ => panic!(),
+        }
+    }
+    g.push(joined);
+    still_works(cs, &mut g);
+}
+
+// ---------------------------------------------------------------------------------------
+// Approximations fixed: credential support of the resulting group, past-epoch trees, and
+// invalid cached proposals.
+// ---------------------------------------------------------------------------------------
+
+/// A bundle whose capabilities list `credentials`, with `credential`.
+fn bundle_with(
+    cs: &dyn CipherSuiteProvider,
+    credential: Credential,
+    credentials: Vec<CredentialType>,
+) -> KeyPackageBundle {
+    let (sk, _) = cs.signature_generate().unwrap();
+    let mut options = KeyPackageOptions::new(0, u64::MAX);
+    options.capabilities = Some(Capabilities {
+        versions: VarVec(vec![ProtocolVersion::MLS10]),
+        cipher_suites: VarVec(vec![cs.cipher_suite()]),
+        extensions: VarVec::default(),
+        proposals: VarVec::default(),
+        credentials: VarVec(credentials),
+    });
+    generate_key_package(cs, credential, sk, options).unwrap()
+}
+
+/// §7.3, §12.2: a new member's credential type must be supported by the members of the
+/// *resulting* group; a member removed by the same commit does not count.
+#[test]
+fn credential_support_ignores_members_removed_by_the_commit() {
+    let cs = cs();
+    let odd = CredentialType(0x0A0A);
+    let basic = CredentialType(1);
+    let alice = bundle_with(cs, Credential::basic("alice"), vec![basic, odd]);
+    let m1 = bundle_with(cs, Credential::basic("m1"), vec![basic, odd]);
+    let m2 = bundle(cs, "m2"); // basic only
+    let (mut g, _) = setup_from(cs, alice, vec![m1, m2]);
+    let newcomer = bundle_with(
+        cs,
+        Credential::Unknown {
+            credential_type: odd,
+            data: VarBytes(b"newcomer".to_vec()),
+        },
+        vec![basic, odd],
+    );
+    let add = Proposal::Add(Add {
+        key_package: newcomer.key_package.clone(),
+    });
+    // Alone, refused on both sides: member 2 does not support the type.
+    let expected = ProposalRule::InvalidTreeAfterCommit {
+        leaf: LeafIndex(3),
+        error: LeafNodeError::CredentialType(0x0A0A),
+    };
+    assert_eq!(commit_err(cs, &g[0], vec![add.clone()]), expected);
+    let (_, rule) = receive_rule(cs, &mut g, vec![add.clone()]);
+    assert_eq!(rule, expected);
+    // Together with the Remove of member 2 it is valid, for the committer and receivers.
+    commit_all(
+        cs,
+        &mut g,
+        0,
+        CommitOptions {
+            proposals: vec![Proposal::Remove(Remove { removed: 2 }), add],
+            ..CommitOptions::default()
+        },
+    );
+    assert!(!g[2].is_active());
+    assert_eq!(
+        g[0].member(LeafIndex(2))
+            .unwrap()
+            .credential
+            .credential_type(),
+        odd
+    );
+    g.truncate(2);
+    still_works(cs, &mut g);
+}
+
+/// §6.3.2, §15.2: a late application message of a retained past epoch is verified with the
+/// sender's signature key *of that epoch*. Member 2 is removed and re-added with a new
+/// signature key: its late message (old key) verifies; one forged for the old epoch with
+/// the new key does not. Also after a save/load of the receiver.
+#[test]
+fn late_application_message_uses_its_epochs_tree() {
+    use mls_engine::framing::ProtectionError;
+    let cs = cs();
+    let mut g = setup(cs, 3);
+    let late = g[2].encrypt_application(cs, b"late", b"").unwrap();
+    let new_m2 = bundle(cs, "m2");
+    let mut forger = g[2].clone();
+    forger.replace_signer_for_tests(new_m2.signature_private_key.clone());
+    let forged = forger.encrypt_application(cs, b"forged", b"").unwrap();
+    commit_all(
+        cs,
+        &mut g,
+        0,
+        CommitOptions {
+            proposals: vec![
+                Proposal::Remove(Remove { removed: 2 }),
+                Proposal::Add(Add {
+                    key_package: new_m2.key_package.clone(),
+                }),
+            ],
+            ..CommitOptions::default()
+        },
+    );
+    assert_eq!(
+        g[1].member(LeafIndex(2)).unwrap().signature_key,
+        new_m2.key_package.leaf_node.signature_key
+    );
+    let reloaded = Group::from_bytes(cs, &g[1].to_bytes().unwrap()).unwrap();
+    for mut r in [g[1].clone(), reloaded] {
+        let err = refused(cs, &mut r, &forged);
+        assert_eq!(
+            err,
+            GroupError::Protocol(ProtocolError::Protection(ProtectionError::BadSignature))
+        );
+        match r.process_message(cs, &late).unwrap() {
+            ProcessedMessage::Application {
+                sender,
+                epoch,
+                data,
+                ..
+            } => {
+                assert_eq!(
+                    (sender, epoch, data.as_slice()),
+                    (LeafIndex(2), 1, &b"late"[..])
+                );
+            }
+            _ => panic!("not application"),
+        }
+    }
+    g.truncate(2);
+    still_works(cs, &mut g);
+}
+
+/// §12.2, §12.4: cached proposals the committer cannot commit (a Remove of the committer, a
+/// Remove of a blank leaf, a second Remove of one leaf) are left out and reported; the
+/// valid one is committed, and receivers accept the commit.
+#[test]
+fn invalid_cached_proposals_do_not_wedge_commit() {
+    let cs = cs();
+    let mut g = setup(cs, 4);
+    let (m, bad_self) = g[1]
+        .propose(cs, Proposal::Remove(Remove { removed: 0 }))
+        .unwrap();
+    propose_all(cs, &mut g, 1, &m);
+    let (m, bad_blank) = g[2]
+        .propose(cs, Proposal::Remove(Remove { removed: 9 }))
+        .unwrap();
+    propose_all(cs, &mut g, 2, &m);
+    let (m, good) = g[1].propose_remove(cs, LeafIndex(3)).unwrap();
+    propose_all(cs, &mut g, 1, &m);
+    let (m, dup) = g[2].propose_remove(cs, LeafIndex(3)).unwrap();
+    propose_all(cs, &mut g, 2, &m);
+    let out = g[0].commit(cs, CommitOptions::default()).unwrap();
+    let dropped: Vec<(ProposalRef, ProposalRule)> = out
+        .dropped
+        .iter()
+        .map(|(r, e)| (r.clone(), rule_of(e.clone())))
+        .collect();
+    assert_eq!(
+        dropped,
+        vec![
+            (bad_self.proposal_ref, ProposalRule::RemovesCommitter),
+            (
+                dup.proposal_ref,
+                ProposalRule::DuplicateUpdateOrRemove(LeafIndex(3))
+            ),
+            (
+                bad_blank.proposal_ref,
+                ProposalRule::InvalidProposal(InvalidProposal::RemoveBlankLeaf(LeafIndex(9)))
+            ),
+        ]
+    );
+    assert_eq!(out.staged.removed, vec![LeafIndex(3)]);
+    let MlsMessageBody::PublicMessage(pm) = &out.commit.body else {
+        panic!()
+    };
+    let FramedContentBody::Commit(c) = &pm.content.body else {
+        panic!()
+    };
+    assert_eq!(
+        c.proposals.0,
+        vec![ProposalOrRef::Reference(good.proposal_ref)]
+    );
+    for x in g.iter_mut().skip(1) {
+        match x.process_message(cs, &out.commit).unwrap() {
+            ProcessedMessage::Commit(s) => x.merge_staged_commit(*s).unwrap(),
+            _ => panic!(),
+        }
+    }
+    g[0].merge_staged_commit(out.staged).unwrap();
+    assert!(!g[3].is_active());
+    g.truncate(3);
+    assert_agree(&g);
+    // A by-value proposal of the caller that is invalid is still an error, not dropped.
+    assert_eq!(
+        commit_err(cs, &g[0], vec![Proposal::Remove(Remove { removed: 0 })]),
+        ProposalRule::RemovesCommitter
+    );
     still_works(cs, &mut g);
 }

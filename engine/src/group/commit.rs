@@ -133,6 +133,9 @@ pub struct CommitOutput {
     pub group_info: Option<MlsMessage>,
     /// The next epoch: merge it once the delivery service accepted the commit.
     pub staged: StagedCommit,
+    /// Cached proposals left out because they could not be committed (RFC 9420 §12.2), each
+    /// with the reason. They stay cached until the epoch ends.
+    pub dropped: Vec<(crate::messages::ProposalRef, GroupError)>,
 }
 
 /// Builds and signs a GroupInfo (RFC 9420 §12.4.3).
@@ -400,14 +403,23 @@ impl Group {
             group_id: self.group_id(),
             required: required.as_ref(),
             lifetime: self.config.lifetime,
-            index: Some(&self.index),
+        };
+        let leaf_error = |error| ProtocolError::LeafNode {
+            leaf: sender,
+            error,
         };
         check
-            .validate(&path.leaf_node, LeafRole::Commit(sender), replaced.as_ref())
-            .map_err(|error| ProtocolError::LeafNode {
-                leaf: sender,
-                error,
-            })?;
+            .validate(&path.leaf_node, LeafRole::Commit(sender))
+            .map_err(leaf_error)?;
+        // §7.3 against the resulting group: the committer's old leaf (and, for an external
+        // resync, the removed prior leaf, already in the delta) does not count.
+        let mut delta = applied.delta.clone();
+        if let (Committer::Member(_), Some(old)) = (committer, &replaced) {
+            delta.leave(old);
+        }
+        self.index
+            .check_credential_support(&path.leaf_node, &delta, false)
+            .map_err(leaf_error)?;
         if let (Committer::Member(_), Some(old)) = (committer, &replaced) {
             if old.encryption_key == path.leaf_node.encryption_key {
                 return Err(ProtocolError::LeafNode {
@@ -499,8 +511,9 @@ impl Group {
 
     /// Creates a commit (RFC 9420 §12.4.1) of the cached proposals (if
     /// `options.include_pending`) and `options.proposals`, with a path when required or
-    /// forced, and a Welcome for added members. The group is unchanged: merge
-    /// [`CommitOutput::staged`] once the commit is accepted.
+    /// forced, and a Welcome for added members. Cached proposals that cannot be committed are
+    /// left out and reported in [`CommitOutput::dropped`] (§12.2). The group is unchanged:
+    /// merge [`CommitOutput::staged`] once the commit is accepted.
     pub fn commit(
         &self,
         cs: &dyn CipherSuiteProvider,
@@ -510,10 +523,21 @@ impl Group {
         self.check_active()?;
         let own = self.own_leaf;
         let sender = Sender::Member(own.0);
-        let mut list: Vec<Resolved> = Vec::new();
-        let mut refs: Vec<ProposalOrRef> = Vec::new();
-        if options.include_pending {
-            for c in self.proposals.iter() {
+        let mut cached: Vec<&super::CachedProposal> = if options.include_pending {
+            self.proposals.iter().collect()
+        } else {
+            Vec::new()
+        };
+        let mut dropped = Vec::new();
+        // RFC 9420 §12.2, §12.4: the committer includes the valid proposals it received and
+        // leaves out those it cannot commit (invalid on their own, conflicting with another,
+        // or a ReInit among others). A cached proposal blamed by validation is dropped and
+        // the list validated again (at most once per cached proposal); an error blamed on
+        // `options.proposals`, or on no single proposal, is returned.
+        let (refs, applied, mut tree) = loop {
+            let mut list: Vec<Resolved> = Vec::with_capacity(cached.len());
+            let mut refs: Vec<ProposalOrRef> = Vec::with_capacity(cached.len());
+            for c in &cached {
                 list.push(Resolved {
                     proposal: c.proposal.clone(),
                     sender: c.sender,
@@ -521,17 +545,28 @@ impl Group {
                 });
                 refs.push(ProposalOrRef::Reference(c.proposal_ref.clone()));
             }
-        }
-        for p in &options.proposals {
-            list.push(Resolved {
-                proposal: p.clone(),
-                sender,
-                proposal_ref: None,
-            });
-            refs.push(ProposalOrRef::Proposal(p.clone()));
-        }
-        let mut tree = self.tree.stage();
-        let applied = self.validate_and_apply(cs, &mut tree, &list, Committer::Member(own))?;
+            for p in &options.proposals {
+                list.push(Resolved {
+                    proposal: p.clone(),
+                    sender,
+                    proposal_ref: None,
+                });
+                refs.push(ProposalOrRef::Proposal(p.clone()));
+            }
+            let mut tree = self.tree.stage();
+            match self.validate_and_apply(cs, &mut tree, &list, Committer::Member(own)) {
+                Ok(applied) => break (refs, applied, tree),
+                Err(e) => match e {
+                    GroupError::Protocol(ProtocolError::Proposal { index: Some(i), .. })
+                        if i < cached.len() =>
+                    {
+                        let c = cached.remove(i);
+                        dropped.push((c.proposal_ref.clone(), e));
+                    }
+                    _ => return Err(e),
+                },
+            }
+        };
         let mut ctx = self.next_context(&applied);
         let added: Vec<LeafIndex> = applied.added.iter().map(|(l, _)| *l).collect();
         let mut touched = applied.touched.clone();
@@ -689,7 +724,16 @@ impl Group {
             welcome,
             group_info,
             staged,
+            dropped,
         })
+    }
+
+    /// Replaces the private key this member signs with. A test hook for building messages
+    /// signed with the wrong key (e.g. a late message forged with a member's later key); not
+    /// for production use.
+    #[doc(hidden)]
+    pub fn replace_signer_for_tests(&mut self, signer: Secret) {
+        self.signer = signer;
     }
 
     /// Signs and frames arbitrary content as this member, with `confirmation_tag` (for
@@ -759,5 +803,73 @@ impl Group {
                 membership_tag,
             },
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::{bundle, cs, group};
+    use super::*;
+    use crate::messages::{Add, GroupContextExtensions, Remove};
+
+    fn commit_with(g: &Group, proposals: Vec<Proposal>) -> CommitOutput {
+        g.commit(
+            cs(),
+            CommitOptions {
+                proposals,
+                include_pending: false,
+                ..CommitOptions::default()
+            },
+        )
+        .unwrap()
+    }
+
+    /// §12.4: a path is sent exactly when required (empty list, Update, Remove,
+    /// GroupContextExtensions) or forced.
+    #[test]
+    fn path_required_rules() {
+        let cs = cs();
+        let g = group(cs, 3);
+        assert!(commit_with(&g, vec![]).staged.has_path);
+        let add = Proposal::Add(Add {
+            key_package: bundle(cs, "x").key_package,
+        });
+        let out = commit_with(&g, vec![add.clone()]);
+        assert!(!out.staged.has_path && out.welcome.is_some());
+        assert!(
+            commit_with(&g, vec![Proposal::Remove(Remove { removed: 1 })])
+                .staged
+                .has_path
+        );
+        let gce = Proposal::GroupContextExtensions(GroupContextExtensions {
+            extensions: VarVec::default(),
+        });
+        assert!(commit_with(&g, vec![gce]).staged.has_path);
+        let forced = g
+            .commit(
+                cs,
+                CommitOptions {
+                    proposals: vec![add],
+                    force_path: true,
+                    include_pending: false,
+                    ..CommitOptions::default()
+                },
+            )
+            .unwrap();
+        assert!(forced.staged.has_path);
+    }
+
+    /// A staged commit is merged only into the epoch it was built on.
+    #[test]
+    fn stale_staged_commit() {
+        let cs = cs();
+        let mut g = group(cs, 2);
+        let a = commit_with(&g, vec![]);
+        let b = commit_with(&g, vec![]);
+        g.merge_staged_commit(a.staged).unwrap();
+        assert_eq!(
+            g.merge_staged_commit(b.staged),
+            Err(MisuseError::StaleStagedCommit.into())
+        );
     }
 }

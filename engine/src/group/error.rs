@@ -104,9 +104,15 @@ pub enum ProposalRule {
     /// R11: a non-default proposal type some member does not support.
     #[error("R11 proposal type {0} not supported by every member")]
     UnsupportedProposalType(u16),
-    /// R12: after the commit the tree would be invalid (a new leaf breaks §7.3).
-    #[error("R12 invalid tree after commit: {0}")]
-    InvalidTreeAfterCommit(String),
+    /// R12: after the commit the tree would be invalid: the new leaf at `leaf` breaks §7.3
+    /// in the resulting tree (e.g. its encryption or signature key is already used).
+    #[error("R12 invalid tree after commit: leaf {leaf:?}: {error}")]
+    InvalidTreeAfterCommit {
+        /// The new (added or updated) leaf.
+        leaf: LeafIndex,
+        /// What is wrong with it in the resulting tree.
+        error: LeafNodeError,
+    },
     /// E1: an external commit without exactly one ExternalInit.
     #[error("E1 external commit needs exactly one ExternalInit, found {0}")]
     ExternalInitCount(usize),

@@ -128,7 +128,7 @@ pub fn generate_key_package(
 
 /// Signs `leaf` in place (`SignWithLabel(., "LeafNodeTBS", LeafNodeTBS)`, RFC 9420 §7.2);
 /// `group_id` and `index` are used for `update` and `commit` leaves only.
-pub(crate) fn sign_leaf(
+pub fn sign_leaf(
     cs: &dyn CipherSuiteProvider,
     leaf: &mut LeafNode,
     signer: &Secret,
@@ -152,13 +152,14 @@ pub(crate) enum LeafRole {
     Commit(LeafIndex),
 }
 
-/// What a leaf is checked against (RFC 9420 §7.3).
+/// What a leaf is checked against (RFC 9420 §7.3). The checks against the other members
+/// (key uniqueness, credential support) need the resulting group and are made by the caller
+/// with [`MemberIndex`] and a [`MembershipDelta`].
 pub(crate) struct LeafCheck<'a> {
     pub(crate) cs: &'a dyn CipherSuiteProvider,
     pub(crate) group_id: &'a [u8],
     pub(crate) required: Option<&'a RequiredCapabilities>,
     pub(crate) lifetime: LifetimePolicy,
-    pub(crate) index: Option<&'a MemberIndex>,
 }
 
 /// Extension types every client supports without listing them (§7.2).
@@ -182,15 +183,10 @@ pub(crate) fn satisfies_required(caps: &Capabilities, rc: &RequiredCapabilities)
 }
 
 impl LeafCheck<'_> {
-    /// Validates a leaf node for its role (RFC 9420 §7.3), except key uniqueness, which the
-    /// caller checks against the staged tree. `replaced` is the leaf being replaced (for
-    /// Update and Commit), excluded from the credential-support count.
-    pub(crate) fn validate(
-        &self,
-        leaf: &LeafNode,
-        role: LeafRole,
-        replaced: Option<&LeafNode>,
-    ) -> Result<(), LeafNodeError> {
+    /// Validates a leaf node for its role (RFC 9420 §7.3), except key uniqueness and the
+    /// credential support of the other members, which the caller checks against the
+    /// resulting group ([`MemberIndex::check_credential_support`]).
+    pub(crate) fn validate(&self, leaf: &LeafNode, role: LeafRole) -> Result<(), LeafNodeError> {
         let position = match role {
             LeafRole::KeyPackage => LeafIndex(0),
             LeafRole::Update(i) | LeafRole::Commit(i) => i,
@@ -232,14 +228,11 @@ impl LeafCheck<'_> {
                 return Err(LeafNodeError::RequiredCapabilities);
             }
         }
-        // §7.3: credential type supported by itself, by every member, and the leaf supports
-        // every credential type in use.
+        // §7.3: the credential type is in the leaf's own capabilities (the other members'
+        // support is checked against the resulting group by the caller).
         let ct = leaf.credential.credential_type();
         if !leaf.capabilities.credentials.contains(&ct) {
             return Err(LeafNodeError::CredentialType(ct.0));
-        }
-        if let Some(index) = self.index {
-            index.check_credential_support(leaf, replaced)?;
         }
         // §7.3: signature.
         match verify_leaf_signature(self.cs, leaf, self.group_id, position) {
@@ -270,7 +263,7 @@ impl LeafCheck<'_> {
             &kp.signature,
         )
         .map_err(|_| KeyPackageError::Signature)?;
-        self.validate(&kp.leaf_node, LeafRole::KeyPackage, None)
+        self.validate(&kp.leaf_node, LeafRole::KeyPackage)
             .map_err(KeyPackageError::LeafNode)
     }
 }
@@ -288,7 +281,6 @@ pub fn validate_key_package(
         group_id: &[],
         required: None,
         lifetime,
-        index: None,
     }
     .validate_key_package(kp, cs.cipher_suite())
 }
@@ -389,30 +381,203 @@ impl MemberIndex {
         (node_enc_key(tree.node(node)?) == key).then_some(node)
     }
 
-    /// §7.3: the leaf's credential type is supported by every member (the replaced leaf
-    /// excepted) and the leaf supports every credential type in use.
-    fn check_credential_support(
+    /// RFC 9420 §7.3, §12.2: in the group that results from a commit (the indexed group
+    /// changed by `delta`), every *other* member supports `leaf`'s credential type, and `leaf`
+    /// supports every credential type in use by another member. `leaf_in_delta` says whether
+    /// `leaf` is itself among `delta`'s joining leaves (then it is discounted). Members being
+    /// removed (or replaced) by the commit are in `delta` as leaving and do not count.
+    /// O(number of credential types).
+    pub(crate) fn check_credential_support(
         &self,
         leaf: &LeafNode,
-        replaced: Option<&LeafNode>,
+        delta: &MembershipDelta,
+        leaf_in_delta: bool,
     ) -> Result<(), LeafNodeError> {
+        let own = i64::from(leaf_in_delta);
         let ct = leaf.credential.credential_type();
-        let supporting = self.cred_support.get(&ct.0).copied().unwrap_or(0);
-        let replaced_lacks = replaced.is_some_and(|r| !r.capabilities.credentials.contains(&ct));
-        let lacking = self.members.saturating_sub(supporting);
-        if lacking > u32::from(replaced_lacks) {
+        let count = |map: &HashMap<u16, u32>, dmap: &HashMap<u16, i64>, t: u16| {
+            i64::from(map.get(&t).copied().unwrap_or(0)) + dmap.get(&t).copied().unwrap_or(0)
+        };
+        let lists = |l: &LeafNode, t: u16| l.capabilities.credentials.contains(&CredentialType(t));
+        let others = i64::from(self.members) + delta.members - own;
+        let supporting =
+            count(&self.cred_support, &delta.support, ct.0) - own * i64::from(lists(leaf, ct.0));
+        if others > supporting {
             return Err(LeafNodeError::CredentialType(ct.0));
         }
-        for (&t, &count) in &self.cred_in_use {
-            let only_replaced = count == 1
-                && replaced.is_some_and(|r| r.credential.credential_type() == CredentialType(t));
-            if count > 0
-                && !only_replaced
-                && !leaf.capabilities.credentials.contains(&CredentialType(t))
-            {
+        let types = self.cred_in_use.keys().chain(delta.in_use.keys());
+        for &t in types {
+            let in_use = count(&self.cred_in_use, &delta.in_use, t) - own * i64::from(ct.0 == t);
+            if in_use > 0 && !lists(leaf, t) {
                 return Err(LeafNodeError::CredentialType(t));
             }
         }
         Ok(())
+    }
+}
+
+/// How a commit changes the indexed group's membership, for the credential checks of
+/// RFC 9420 §7.3 against the *resulting* group: leaves leaving (removed, or replaced by an
+/// Update or a commit path) and joining (added, or the replacing leaves). O(k) to build for
+/// a commit of k proposals.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct MembershipDelta {
+    members: i64,
+    support: HashMap<u16, i64>,
+    in_use: HashMap<u16, i64>,
+}
+
+impl MembershipDelta {
+    /// `leaf` leaves the group (removed, or replaced).
+    pub(crate) fn leave(&mut self, leaf: &LeafNode) {
+        self.count(leaf, -1);
+    }
+
+    /// `leaf` joins the group (added, or replacing a leaf).
+    pub(crate) fn join(&mut self, leaf: &LeafNode) {
+        self.count(leaf, 1);
+    }
+
+    fn count(&mut self, leaf: &LeafNode, d: i64) {
+        self.members += d;
+        // Counted per listed entry, as `MemberIndex` does.
+        for ct in leaf.capabilities.credentials.iter() {
+            *self.support.entry(ct.0).or_default() += d;
+        }
+        *self
+            .in_use
+            .entry(leaf.credential.credential_type().0)
+            .or_default() += d;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::{bundle, cs};
+    use super::*;
+
+    fn resign(cs: &dyn CipherSuiteProvider, kp: &mut KeyPackage, sk: &Secret) {
+        sign_leaf(cs, &mut kp.leaf_node, sk, &[], LeafIndex(0)).unwrap();
+        let tbs = encode(&kp.to_be_signed()).unwrap();
+        kp.signature = VarBytes(sign_with_label(cs, sk, "KeyPackageTBS", &tbs).unwrap());
+    }
+
+    #[test]
+    fn valid_key_package() {
+        let cs = cs();
+        let b = bundle(cs, "a");
+        validate_key_package(cs, &b.key_package, LifetimePolicy::Check { now: 5 }).unwrap();
+    }
+
+    /// §10.1: init_key must differ from the leaf's encryption_key (checked before the
+    /// signature, so a correctly re-signed package is still refused).
+    #[test]
+    fn init_key_equals_encryption_key() {
+        let cs = cs();
+        let b = bundle(cs, "a");
+        let mut kp = b.key_package;
+        kp.init_key = kp.leaf_node.encryption_key.clone();
+        resign(cs, &mut kp, &b.signature_private_key);
+        assert_eq!(
+            validate_key_package(cs, &kp, LifetimePolicy::Ignore),
+            Err(KeyPackageError::InitKeyEqualsEncryptionKey)
+        );
+    }
+
+    /// §7.3: the lifetime is checked when the policy says so, and only then.
+    #[test]
+    fn lifetime_policy() {
+        let cs = cs();
+        let (sk, _) = cs.signature_generate().unwrap();
+        let kp = generate_key_package(
+            cs,
+            Credential::basic("a"),
+            sk,
+            KeyPackageOptions::new(100, 200),
+        )
+        .unwrap()
+        .key_package;
+        let at = |now| validate_key_package(cs, &kp, LifetimePolicy::Check { now });
+        at(100).unwrap();
+        at(200).unwrap();
+        for now in [0, 99, 201, u64::MAX] {
+            assert_eq!(
+                at(now),
+                Err(KeyPackageError::LeafNode(LeafNodeError::Lifetime {
+                    not_before: 100,
+                    not_after: 200,
+                    now
+                }))
+            );
+        }
+        validate_key_package(cs, &kp, LifetimePolicy::Ignore).unwrap();
+    }
+
+    #[test]
+    fn signature_suite_and_source() {
+        let cs = cs();
+        let b = bundle(cs, "a");
+        let mut kp = b.key_package.clone();
+        kp.extensions.push(Extension {
+            extension_type: crate::messages::ExtensionType(0x0a0a),
+            extension_data: VarBytes(vec![1]),
+        });
+        assert_eq!(
+            validate_key_package(cs, &kp, LifetimePolicy::Ignore),
+            Err(KeyPackageError::Signature)
+        );
+        let mut kp = b.key_package.clone();
+        kp.cipher_suite = CipherSuite(2);
+        assert_eq!(
+            validate_key_package(cs, &kp, LifetimePolicy::Ignore),
+            Err(KeyPackageError::SuiteOrVersion)
+        );
+        let mut kp = b.key_package.clone();
+        kp.leaf_node.leaf_node_source = LeafNodeSource::Update;
+        resign(cs, &mut kp, &b.signature_private_key);
+        assert_eq!(
+            validate_key_package(cs, &kp, LifetimePolicy::Ignore),
+            Err(KeyPackageError::LeafNode(LeafNodeError::Source))
+        );
+    }
+
+    /// §7.3 against the resulting group: a member lacking support for a new leaf's
+    /// credential type counts only while it stays.
+    #[test]
+    fn credential_support_with_delta() {
+        let cs = cs();
+        let odd = CredentialType(0x0a0a);
+        let basic_only = bundle(cs, "b").key_package.leaf_node;
+        let mut both = bundle(cs, "c").key_package.leaf_node;
+        both.capabilities.credentials.push(odd);
+        let tree = Tree::new(cs, basic_only.clone()).unwrap();
+        let index = MemberIndex::build(&tree);
+        let mut newcomer = both.clone();
+        newcomer.credential = Credential::Unknown {
+            credential_type: odd,
+            data: VarBytes(b"n".to_vec()),
+        };
+        let none = MembershipDelta::default();
+        assert_eq!(
+            index.check_credential_support(&newcomer, &none, false),
+            Err(LeafNodeError::CredentialType(0x0a0a))
+        );
+        let mut leaving = MembershipDelta::default();
+        leaving.leave(&basic_only);
+        index
+            .check_credential_support(&newcomer, &leaving, false)
+            .unwrap();
+        // The newcomer counted in the delta is discounted from its own check.
+        leaving.join(&newcomer);
+        index
+            .check_credential_support(&newcomer, &leaving, true)
+            .unwrap();
+        // A member whose capabilities lack a type in use is refused.
+        let mut basic_leaf_of_odd_group = basic_only.clone();
+        basic_leaf_of_odd_group.capabilities.credentials = VarVec(vec![CredentialType(1)]);
+        assert_eq!(
+            index.check_credential_support(&basic_leaf_of_odd_group, &leaving, false),
+            Err(LeafNodeError::CredentialType(0x0a0a))
+        );
     }
 }

@@ -55,7 +55,7 @@ pub use error::{
 pub use external::ExternalCommitOptions;
 pub use join::JoinOptions;
 pub use key_package::{
-    generate_key_package, validate_key_package, KeyPackageBundle, KeyPackageOptions,
+    generate_key_package, sign_leaf, validate_key_package, KeyPackageBundle, KeyPackageOptions,
 };
 pub use proposal::{external_proposal, CachedProposal};
 
@@ -98,13 +98,43 @@ impl EpochKeys {
     }
 }
 
-/// A retained past epoch: enough to open late application messages (RFC 9420 §9, §15.2).
+/// A retained past epoch: enough to open and verify late application messages (RFC 9420
+/// §6.3.2, §15.2): its context, secrets, secret tree, and its members' signature keys.
+///
+/// The members are the epoch's own tree, a copy-on-write clone ([`Tree::stage`]: one
+/// reference count per 4,096 nodes, sharing every chunk later epochs did not change), so a
+/// member who updated or left since is verified with the key it had in that epoch.
+/// `signer_overrides` is empty for epochs retired in memory; a group loaded from bytes
+/// rebuilds each past epoch as the loaded tree plus the leaves whose signature key differed
+/// (`None`: blank in that epoch).
 #[derive(Clone, Debug)]
 pub(crate) struct PastEpoch {
     pub(crate) context: GroupContext,
     pub(crate) sender_data_secret: Secret,
     pub(crate) membership_key: Secret,
     pub(crate) secret_tree: SecretTree,
+    pub(crate) tree: Tree,
+    pub(crate) signer_overrides: BTreeMap<u32, Option<SignaturePublicKey>>,
+}
+
+impl PastEpoch {
+    /// The signature key of `leaf` in this epoch.
+    pub(crate) fn signature_key(&self, leaf: LeafIndex) -> Option<SignaturePublicKey> {
+        match self.signer_overrides.get(&leaf.0) {
+            Some(k) => k.clone(),
+            None => self.tree.leaf(leaf).map(|l| l.signature_key.clone()),
+        }
+    }
+
+    /// The number of leaf positions this epoch knows about (tree or overrides).
+    pub(crate) fn leaf_span(&self) -> u32 {
+        let overrides = self
+            .signer_overrides
+            .keys()
+            .next_back()
+            .map_or(0, |l| l + 1);
+        self.tree.size().leaves().max(overrides)
+    }
 }
 
 /// Our private HPKE keys: our leaf's and those of parent nodes we know, each with its public
@@ -443,17 +473,20 @@ impl Group {
         let Some(pos) = self.past_epochs.iter().position(|(e, _)| *e == pm.epoch) else {
             return Err(MisuseError::EpochNotRetained(pm.epoch).into());
         };
-        let (tree, context) = (&self.tree, &self.context);
-        let (_, past) = &mut self.past_epochs[pos];
+        let (_, past) = &self.past_epochs[pos];
         let mp = MessageProtection::new(
             cs,
             &past.context,
             &past.membership_key,
             &past.sender_data_secret,
         );
-        // Signature keys come from the current tree (a member who left since is unknown).
-        let ac = mp.unprotect_private(&mut past.secret_tree, pm, |c| {
-            Self::sender_key(tree, context, c)
+        // RFC 9420 §6.3.2, §15.2: the sender's signature key is the one of the message's
+        // epoch (a member who updated or left since is verified with its key then). The
+        // consumed key is kept only once the message verified.
+        let mut secret_tree = past.secret_tree.clone();
+        let ac = mp.unprotect_private(&mut secret_tree, pm, |c| match c.sender {
+            Sender::Member(i) => past.signature_key(LeafIndex(i)),
+            _ => None,
         })?;
         let FramedContentBody::Application(data) = &ac.content.body else {
             return Err(MisuseError::Unsupported("handshake message of a past epoch").into());
@@ -461,6 +494,9 @@ impl Group {
         let Sender::Member(sender) = ac.content.sender else {
             return Err(MisuseError::Unsupported("application data from non-member").into());
         };
+        if let Some((_, past)) = self.past_epochs.get_mut(pos) {
+            past.secret_tree = secret_tree;
+        }
         Ok(ProcessedMessage::Application {
             sender: LeafIndex(sender),
             epoch: pm.epoch,
@@ -504,10 +540,71 @@ impl Group {
             sender_data_secret: self.keys.sender_data_secret.clone(),
             membership_key: self.keys.membership_key.clone(),
             secret_tree: self.keys.secret_tree.clone(),
+            tree: self.tree.stage(),
+            signer_overrides: BTreeMap::new(),
         };
         self.past_epochs.push_back((self.context.epoch, past));
         while self.past_epochs.len() > self.config.epoch_retention {
             self.past_epochs.pop_front();
         }
+    }
+}
+
+/// Helpers shared by the group modules' unit tests.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::*;
+    use crate::crypto::{AwsLcProvider, CryptoProvider};
+    use crate::messages::{Add, Credential};
+
+    /// Suite 1 (X25519, AES-128-GCM, SHA-256, Ed25519).
+    pub(crate) fn cs() -> &'static dyn CipherSuiteProvider {
+        let p: &'static AwsLcProvider = Box::leak(Box::new(AwsLcProvider::new()));
+        p.suite(CipherSuite(1)).unwrap()
+    }
+
+    /// A KeyPackage bundle with a basic credential and a lifetime of everything.
+    pub(crate) fn bundle(cs: &dyn CipherSuiteProvider, name: &str) -> KeyPackageBundle {
+        let (sk, _) = cs.signature_generate().unwrap();
+        generate_key_package(
+            cs,
+            Credential::basic(name),
+            sk,
+            KeyPackageOptions::new(0, u64::MAX),
+        )
+        .unwrap()
+    }
+
+    /// Member 0's view of an `n`-member group (members added in one commit, epoch 1).
+    pub(crate) fn group(cs: &dyn CipherSuiteProvider, n: usize) -> Group {
+        let alice = bundle(cs, "alice");
+        let mut g = Group::create(
+            cs,
+            &alice,
+            b"g".to_vec(),
+            vec![],
+            GroupConfig::default().at_time(1_000),
+        )
+        .unwrap();
+        if n > 1 {
+            let proposals = (1..n)
+                .map(|i| {
+                    Proposal::Add(Add {
+                        key_package: bundle(cs, &format!("m{i}")).key_package,
+                    })
+                })
+                .collect();
+            let out = g
+                .commit(
+                    cs,
+                    CommitOptions {
+                        proposals,
+                        ..CommitOptions::default()
+                    },
+                )
+                .unwrap();
+            g.merge_staged_commit(out.staged).unwrap();
+        }
+        g
     }
 }

@@ -22,8 +22,10 @@ use crate::psk::fresh_psk_nonce;
 use crate::tree::Tree;
 use crate::tree_math::{LeafIndex, NodeIndex};
 
-use super::error::{GroupError, InvalidProposal, MisuseError, ProposalRule, ProtocolError};
-use super::key_package::{satisfies_required, sign_leaf, LeafCheck, LeafRole};
+use super::error::{
+    GroupError, InvalidProposal, LeafNodeError, MisuseError, ProposalRule, ProtocolError,
+};
+use super::key_package::{satisfies_required, sign_leaf, LeafCheck, LeafRole, MembershipDelta};
 use super::Group;
 
 /// A proposal received in the current epoch.
@@ -105,6 +107,8 @@ pub(crate) struct Applied {
     pub(crate) touched: Vec<NodeIndex>,
     /// True if any proposal requires a path (§12.4).
     pub(crate) path_required: bool,
+    /// The leaves leaving and joining (for §7.3 checks against the resulting group).
+    pub(crate) delta: MembershipDelta,
 }
 
 fn invalid(index: usize, p: InvalidProposal) -> GroupError {
@@ -169,7 +173,9 @@ impl Group {
         for (i, r) in list.iter().enumerate() {
             let t = r.proposal.proposal_type();
             out.path_required |= requires_path(t);
-            check_sender_may_propose(i, &r.sender, &r.proposal)?;
+            // E3 first: for an external commit it is the more specific rule (every
+            // by-value proposal of a new member's commit that is not ExternalInit, Remove or
+            // PreSharedKey would otherwise be refused as a sender violation, §12.1.8).
             if committer == Committer::External {
                 // E3: only ExternalInit, Remove and PreSharedKey, all by value (§12.2,
                 // §12.4.3.2).
@@ -184,6 +190,7 @@ impl Group {
                     ));
                 }
             }
+            check_sender_may_propose(i, &r.sender, &r.proposal)?;
             match &r.proposal {
                 Proposal::Add(a) => adds.push((i, &a.key_package)),
                 Proposal::Update(_) => {
@@ -260,12 +267,14 @@ impl Group {
                 ));
             }
         }
-        // R4: one Update or Remove per leaf (§12.2).
+        // R4: one Update or Remove per leaf (§12.2). Removes are seen first, so when an
+        // Update and a Remove collide the Update is blamed (a committer dropping the blamed
+        // proposal then keeps the Remove, as §12.2 recommends).
         let mut seen: HashSet<u32> = HashSet::new();
-        for (i, leaf) in updates
+        for (i, leaf) in removes
             .iter()
-            .map(|(i, l, _)| (*i, *l))
-            .chain(removes.iter().copied())
+            .copied()
+            .chain(updates.iter().map(|(i, l, _)| (*i, *l)))
         {
             if !seen.insert(leaf.0) {
                 return Err(GroupError::rule(
@@ -319,7 +328,6 @@ impl Group {
             group_id: self.group_id(),
             required: required.as_ref(),
             lifetime: self.config.lifetime,
-            index: Some(&self.index),
         };
 
         // §12.3 step 2: Updates.
@@ -340,7 +348,7 @@ impl Group {
                 })?
                 .clone();
             check
-                .validate(&u.leaf_node, LeafRole::Update(*leaf), Some(&current))
+                .validate(&u.leaf_node, LeafRole::Update(*leaf))
                 .map_err(|e| {
                     invalid(
                         *i,
@@ -362,15 +370,18 @@ impl Group {
             }
             out.touched.push(leaf.node());
             out.touched.extend(tree.size().direct_path(leaf.node()));
+            out.delta.leave(&current);
+            out.delta.join(&u.leaf_node);
             tree.update_leaf(*leaf, u.leaf_node.clone())?;
             out.updated.push((*leaf, r.proposal_ref.clone()));
         }
         // §12.3 step 3: Removes.
         for (i, leaf) in &removes {
             // §12.1.3: the removed leaf must be a member.
-            if tree.leaf(*leaf).is_none() {
+            let Some(old) = tree.leaf(*leaf) else {
                 return Err(invalid(*i, InvalidProposal::RemoveBlankLeaf(*leaf)));
-            }
+            };
+            out.delta.leave(old);
             out.touched.push(leaf.node());
             out.touched.extend(tree.size().direct_path(leaf.node()));
             tree.remove_leaf(*leaf)?;
@@ -398,6 +409,7 @@ impl Group {
                     ));
                 }
             }
+            out.delta.join(&kp.leaf_node);
             let at = tree.add_leaf(kp.leaf_node.clone())?;
             out.touched.push(at.node());
             out.added.push((at, (*kp).clone()));
@@ -407,37 +419,58 @@ impl Group {
         out.external_init = external_inits.first().map(|(_, e)| (*e).clone());
         out.reinit = reinit.map(|(_, r)| r.clone());
 
-        // R12 (§12.2, §7.3): the new leaves' keys are unique in the resulting tree.
-        let mut fresh_enc: HashSet<&[u8]> = HashSet::new();
-        let new_leaves = out
-            .updated
+        // R12 (§12.2, §7.3): the new leaves' keys are unique in the resulting tree. O(k)
+        // with the member index.
+        let mut fresh_enc: HashMap<&[u8], LeafIndex> = HashMap::new();
+        let new_leaves = updates
             .iter()
-            .map(|(l, _)| *l)
-            .chain(out.added.iter().map(|(l, _)| *l))
+            .map(|(i, l, _)| (*i, *l))
+            .chain(
+                adds.iter()
+                    .map(|(i, _)| *i)
+                    .zip(out.added.iter().map(|(l, _)| *l)),
+            )
             .collect::<Vec<_>>();
-        for leaf in new_leaves {
+        for (i, leaf) in new_leaves {
             let Some(node) = tree.leaf(leaf) else {
                 continue;
             };
             let key = node.encryption_key.0.as_slice();
-            if !fresh_enc.insert(key) || self.index.enc_holder(tree, key).is_some() {
+            let holder = match fresh_enc.insert(key, leaf) {
+                Some(other) => Some(other.node()),
+                None => self.index.enc_holder(tree, key),
+            };
+            if let Some(holder) = holder {
                 return Err(GroupError::rule(
-                    None,
-                    ProposalRule::InvalidTreeAfterCommit(format!(
-                        "duplicate encryption key at {leaf:?}"
-                    )),
+                    Some(i),
+                    ProposalRule::InvalidTreeAfterCommit {
+                        leaf,
+                        error: LeafNodeError::DuplicateEncryptionKey(holder),
+                    },
                 ));
             }
             if let Some(holder) = self.index.sig_holder(tree, &node.signature_key) {
                 if holder != leaf {
                     return Err(GroupError::rule(
-                        None,
-                        ProposalRule::InvalidTreeAfterCommit(format!(
-                            "duplicate signature key at {leaf:?} (held by {holder:?})"
-                        )),
+                        Some(i),
+                        ProposalRule::InvalidTreeAfterCommit {
+                            leaf,
+                            error: LeafNodeError::DuplicateSignatureKey(holder),
+                        },
                     ));
                 }
             }
+            // §7.3 against the resulting group (members removed by this commit excluded):
+            // its credential type is supported by every other member, and it supports
+            // every credential type in use.
+            self.index
+                .check_credential_support(node, &out.delta, true)
+                .map_err(|error| {
+                    GroupError::rule(
+                        Some(i),
+                        ProposalRule::InvalidTreeAfterCommit { leaf, error },
+                    )
+                })?;
         }
         Ok(out)
     }
@@ -681,4 +714,153 @@ pub fn external_proposal(
             membership_tag: None,
         },
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::{bundle, cs, group};
+    use super::*;
+    use crate::messages::{Capabilities, ExtensionType};
+
+    fn by_value(g: &Group, ps: Vec<Proposal>) -> Vec<Resolved> {
+        ps.into_iter()
+            .map(|proposal| Resolved {
+                proposal,
+                sender: Sender::Member(g.own_leaf.0),
+                proposal_ref: None,
+            })
+            .collect()
+    }
+
+    fn apply(g: &Group, list: &[Resolved]) -> Result<Applied, GroupError> {
+        let mut tree = g.tree.stage();
+        g.validate_and_apply(cs(), &mut tree, list, Committer::Member(g.own_leaf))
+    }
+
+    #[test]
+    fn path_required_types() {
+        // §12.4: Update, Remove, ExternalInit, GroupContextExtensions require a path.
+        for (t, want) in [
+            (ProposalType::ADD, false),
+            (ProposalType::UPDATE, true),
+            (ProposalType::REMOVE, true),
+            (ProposalType::PSK, false),
+            (ProposalType::REINIT, false),
+            (ProposalType::EXTERNAL_INIT, true),
+            (ProposalType::GROUP_CONTEXT_EXTENSIONS, true),
+        ] {
+            assert_eq!(requires_path(t), want, "{t:?}");
+        }
+        let cs = cs();
+        let g = group(cs, 3);
+        // An empty commit requires a path; an Add alone does not; with a Remove it does.
+        assert!(apply(&g, &[]).unwrap().path_required);
+        let add = Proposal::Add(Add {
+            key_package: bundle(cs, "x").key_package,
+        });
+        assert!(
+            !apply(&g, &by_value(&g, vec![add.clone()]))
+                .unwrap()
+                .path_required
+        );
+        let rm = Proposal::Remove(Remove { removed: 2 });
+        assert!(
+            apply(&g, &by_value(&g, vec![add, rm]))
+                .unwrap()
+                .path_required
+        );
+    }
+
+    /// §12.3: Removes are applied before Adds whatever the list order, so an Add listed
+    /// first takes the leaf a later-listed Remove frees.
+    #[test]
+    fn removes_before_adds() {
+        let cs = cs();
+        let g = group(cs, 3);
+        let add = Proposal::Add(Add {
+            key_package: bundle(cs, "x").key_package,
+        });
+        let rm = Proposal::Remove(Remove { removed: 1 });
+        let applied = apply(&g, &by_value(&g, vec![add, rm])).unwrap();
+        assert_eq!(applied.removed, vec![LeafIndex(1)]);
+        assert_eq!(applied.added[0].0, LeafIndex(1));
+    }
+
+    /// §12.3: a GroupContextExtensions proposal is applied first and governs the Adds of the
+    /// same list, even one listed before it.
+    #[test]
+    fn group_context_extensions_first() {
+        let cs = cs();
+        let g = group(cs, 1);
+        let x = ExtensionType(0xff00);
+        let rc = RequiredCapabilities {
+            extension_types: VarVec(vec![x]),
+            proposal_types: VarVec::default(),
+            credential_types: VarVec::default(),
+        };
+        let gce = Proposal::GroupContextExtensions(GroupContextExtensions {
+            extensions: VarVec(vec![Extension::from_value(&rc).unwrap()]),
+        });
+        // Make the only member support extension 0xff00 so the GCE itself is valid.
+        let mut g = g;
+        let mut leaf = g.tree.leaf(LeafIndex(0)).unwrap().clone();
+        leaf.capabilities.extensions.push(x);
+        g.tree.update_leaf(LeafIndex(0), leaf).unwrap();
+        let kp = bundle(cs, "x").key_package;
+        let add = Proposal::Add(Add { key_package: kp });
+        let err = apply(&g, &by_value(&g, vec![add.clone(), gce.clone()])).unwrap_err();
+        assert_eq!(
+            err,
+            GroupError::rule(
+                Some(0),
+                ProposalRule::InvalidProposal(InvalidProposal::KeyPackage(
+                    super::super::KeyPackageError::LeafNode(LeafNodeError::RequiredCapabilities)
+                ))
+            )
+        );
+        // Without the GCE the Add is fine; a KeyPackage listing the extension is fine with it.
+        apply(&g, &by_value(&g, vec![add])).unwrap();
+        let (sk, _) = cs.signature_generate().unwrap();
+        let mut options = super::super::KeyPackageOptions::new(0, u64::MAX);
+        let mut caps: Capabilities = super::super::key_package::default_capabilities(
+            cs.cipher_suite(),
+            &crate::messages::Credential::basic("y"),
+        );
+        caps.extensions.push(x);
+        options.capabilities = Some(caps);
+        let kp = super::super::generate_key_package(
+            cs,
+            crate::messages::Credential::basic("y"),
+            sk,
+            options,
+        )
+        .unwrap()
+        .key_package;
+        let applied = apply(
+            &g,
+            &by_value(&g, vec![Proposal::Add(Add { key_package: kp }), gce]),
+        )
+        .unwrap();
+        assert!(applied.extensions.is_some());
+    }
+
+    /// The cache keeps arrival order and ignores a second copy of one reference.
+    #[test]
+    fn cache_order_and_dedup() {
+        let mut cache = ProposalCache::default();
+        let p = |r: u8| CachedProposal {
+            proposal_ref: ProposalRef(vec![r].into()),
+            proposal: Proposal::Remove(Remove {
+                removed: u32::from(r),
+            }),
+            sender: Sender::Member(0),
+        };
+        cache.insert(p(3));
+        cache.insert(p(1));
+        cache.insert(p(3));
+        let order: Vec<u8> = cache.iter().map(|c| c.proposal_ref.0[0]).collect();
+        assert_eq!(order, vec![3, 1]);
+        cache.clear();
+        assert_eq!(cache.iter().count(), 0);
+    }
 }

@@ -5,13 +5,18 @@
 //! [`MalformedError::UnknownStateVersion`]. The bytes hold private keys and epoch secrets in
 //! the clear: the caller stores them as securely as any key material (one atomic write per
 //! epoch transition). Loading rebuilds the tree hashes and member index (O(N)).
+//!
+//! Version 2 (current) is version 1 followed by, for each retained past epoch, the leaves
+//! whose signature key then differs from the current tree's, so late application messages
+//! are still verified with their epoch's keys after a reload (RFC 9420 §6.3.2). Version 1
+//! still loads, without its past epochs (their members are unknown).
 
 use std::collections::{BTreeMap, VecDeque};
 
 use tls_codec::{TlsDeserializeBytes, TlsSerialize, TlsSize};
 
 use crate::codec::{decode_exact, encode, VarBytes, VarVec};
-use crate::crypto::{CipherSuiteProvider, HpkePublicKey, Secret};
+use crate::crypto::{CipherSuiteProvider, HpkePublicKey, Secret, SignaturePublicKey};
 use crate::framing::PaddingPolicy;
 use crate::messages::{GroupContext, Mac, Proposal, ProposalRef, RatchetTree, ReInit, Sender};
 use crate::psk::ResumptionPskStore;
@@ -25,7 +30,7 @@ use super::proposal::{CachedProposal, ProposalCache};
 use super::{EpochKeys, Group, GroupConfig, OwnKeys, PastEpoch};
 
 /// The current state format version.
-pub const STATE_VERSION: u16 = 1;
+pub const STATE_VERSION: u16 = 2;
 
 #[derive(TlsSerialize, TlsDeserializeBytes, TlsSize)]
 struct ConfigWire {
@@ -74,6 +79,22 @@ struct PastWire {
     secret_tree: VarBytes,
 }
 
+/// A leaf whose signature key in a past epoch differs from the current tree's (`None`:
+/// blank then).
+#[derive(TlsSerialize, TlsDeserializeBytes, TlsSize)]
+struct SignerWire {
+    leaf: u32,
+    key: Option<SignaturePublicKey>,
+}
+
+/// Version 2: the past epochs' members, as differences from the current tree, in the order
+/// of `past_epochs`.
+#[derive(TlsSerialize, TlsDeserializeBytes, TlsSize)]
+struct PastSignersWire {
+    epoch: u64,
+    signers: VarVec<SignerWire>,
+}
+
 #[derive(TlsSerialize, TlsDeserializeBytes, TlsSize)]
 struct PskWire {
     group_id: VarBytes,
@@ -100,6 +121,13 @@ struct StateV1 {
     external_psks: VarVec<PskWire>,
     pending_reinit: Option<ReInit>,
     active: u8,
+}
+
+/// Version 2 is version 1 followed by the past epochs' signature keys.
+#[derive(TlsSerialize, TlsDeserializeBytes, TlsSize)]
+struct StateV2 {
+    base: StateV1,
+    past_signers: VarVec<PastSignersWire>,
 }
 
 fn sb(s: &Secret) -> VarBytes {
@@ -221,6 +249,30 @@ impl Group {
             pending_reinit: self.pending_reinit.clone(),
             active: u8::from(self.active),
         };
+        // O(N) per retained epoch, like the tree itself: the leaves whose signature key
+        // differs between that epoch and now.
+        let past_signers = self
+            .past_epochs
+            .iter()
+            .map(|(e, p)| {
+                let span = p.leaf_span().max(self.tree.size().leaves());
+                let signers: Vec<SignerWire> = (0..span)
+                    .filter_map(|l| {
+                        let then = p.signature_key(LeafIndex(l));
+                        let now = self.tree.leaf(LeafIndex(l)).map(|n| &n.signature_key);
+                        (then.as_ref() != now).then_some(SignerWire { leaf: l, key: then })
+                    })
+                    .collect();
+                PastSignersWire {
+                    epoch: *e,
+                    signers: signers.into(),
+                }
+            })
+            .collect();
+        let state = StateV2 {
+            base: state,
+            past_signers,
+        };
         let mut out = STATE_VERSION.to_be_bytes().to_vec();
         out.extend_from_slice(&encode(&state)?);
         Ok(out)
@@ -232,12 +284,21 @@ impl Group {
             return Err(corrupt("too short"));
         };
         let version = u16::from_be_bytes([hi, lo]);
-        if version != STATE_VERSION {
-            return Err(MalformedError::UnknownStateVersion(version).into());
-        }
         let rest = bytes.get(2..).unwrap_or_default();
-        let s: StateV1 =
-            decode_exact(rest).map_err(|e| MalformedError::CorruptState(e.to_string()))?;
+        let decoded = match version {
+            // Version 1 has no past-epoch members: its past epochs are dropped, since late
+            // messages could not be verified with their epoch's keys.
+            1 => decode_exact::<StateV1>(rest).map(|mut s| {
+                s.past_epochs = VarVec::default();
+                (s, Vec::new())
+            }),
+            2 => decode_exact::<StateV2>(rest).map(|s| (s.base, s.past_signers.into_vec())),
+            _ => return Err(MalformedError::UnknownStateVersion(version).into()),
+        };
+        let (s, past_signers) = decoded.map_err(|e| MalformedError::CorruptState(e.to_string()))?;
+        if past_signers.len() != s.past_epochs.len() {
+            return Err(corrupt("past epochs"));
+        }
         let c = &s.config;
         let config = GroupConfig {
             lifetime: if c.lifetime_check == 1 {
@@ -300,7 +361,10 @@ impl Group {
             .map(|w| (w.id.into_vec(), (sec(w.private_key), w.public_key)))
             .collect();
         let mut past_epochs = VecDeque::new();
-        for p in s.past_epochs.into_vec() {
+        for (p, signers) in s.past_epochs.into_vec().into_iter().zip(past_signers) {
+            if signers.epoch != p.epoch {
+                return Err(corrupt("past epoch signers"));
+            }
             past_epochs.push_back((
                 p.epoch,
                 PastEpoch {
@@ -308,6 +372,13 @@ impl Group {
                     sender_data_secret: sec(p.sender_data_secret),
                     membership_key: sec(p.membership_key),
                     secret_tree: st(p.secret_tree)?,
+                    tree: tree.stage(),
+                    signer_overrides: signers
+                        .signers
+                        .into_vec()
+                        .into_iter()
+                        .map(|w| (w.leaf, w.key))
+                        .collect(),
                 },
             ));
         }
@@ -340,5 +411,78 @@ impl Group {
             pending_reinit: s.pending_reinit,
             active: s.active == 1,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::{cs, group};
+    use super::*;
+
+    #[test]
+    fn round_trip() {
+        let cs = cs();
+        let g = group(cs, 3);
+        let bytes = g.to_bytes().unwrap();
+        let h = Group::from_bytes(cs, &bytes).unwrap();
+        assert_eq!(h.to_bytes().unwrap(), bytes);
+        assert_eq!(h.epoch_authenticator(), g.epoch_authenticator());
+        assert_eq!(h.past_epochs.len(), 1);
+    }
+
+    #[test]
+    fn unknown_versions_refused() {
+        let cs = cs();
+        let bytes = group(cs, 2).to_bytes().unwrap();
+        for v in [0u16, 3, 0x0100, u16::MAX] {
+            let mut b = bytes.clone();
+            b[..2].copy_from_slice(&v.to_be_bytes());
+            assert_eq!(
+                Group::from_bytes(cs, &b).unwrap_err(),
+                GroupError::Malformed(MalformedError::UnknownStateVersion(v))
+            );
+        }
+    }
+
+    /// Every truncation, and trailing bytes, are refused as corrupt without a panic.
+    #[test]
+    fn truncated_and_extended_refused() {
+        let cs = cs();
+        let bytes = group(cs, 2).to_bytes().unwrap();
+        for len in 0..bytes.len() {
+            match Group::from_bytes(cs, &bytes[..len]) {
+                Err(GroupError::Malformed(MalformedError::CorruptState(_))) => {}
+                other => panic!("prefix {len}: {other:?}"),
+            }
+        }
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(matches!(
+            Group::from_bytes(cs, &longer),
+            Err(GroupError::Malformed(MalformedError::CorruptState(_)))
+        ));
+    }
+
+    /// A version-1 state (no past-epoch members) loads, without its past epochs.
+    #[test]
+    fn version_1_loads_without_past_epochs() {
+        let cs = cs();
+        let g = group(cs, 2);
+        let mut h = g.clone();
+        h.past_epochs.clear();
+        let v2 = h.to_bytes().unwrap();
+        // Version 2 = version 1 + an empty past_signers vector (one length byte).
+        let mut v1 = 1u16.to_be_bytes().to_vec();
+        v1.extend_from_slice(&v2[2..v2.len() - 1]);
+        let loaded = Group::from_bytes(cs, &v1).unwrap();
+        assert!(loaded.past_epochs.is_empty());
+        // With past epochs in a v1 body they are dropped.
+        let v2 = g.to_bytes().unwrap();
+        let body = decode_exact::<StateV2>(&v2[2..]).unwrap();
+        let mut v1 = 1u16.to_be_bytes().to_vec();
+        v1.extend_from_slice(&encode(&body.base).unwrap());
+        let loaded = Group::from_bytes(cs, &v1).unwrap();
+        assert!(loaded.past_epochs.is_empty());
+        assert_eq!(loaded.epoch_authenticator(), g.epoch_authenticator());
     }
 }
