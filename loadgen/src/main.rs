@@ -51,11 +51,7 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
         match a.as_str() {
             "--json" => json = true,
             "--quiet" | "-q" => quiet = true,
-            "--out" => {
-                out = Some(PathBuf::from(
-                    it.next().ok_or("--out needs a directory")?,
-                ))
-            }
+            "--out" => out = Some(PathBuf::from(it.next().ok_or("--out needs a directory")?)),
             flag if flag.starts_with('-') => return Err(format!("unknown option `{flag}`")),
             path if profile.is_none() => profile = Some(PathBuf::from(path)),
             extra => return Err(format!("unexpected argument `{extra}`")),

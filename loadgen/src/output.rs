@@ -100,7 +100,13 @@ pub(crate) fn write_files(dir: &Path, samples: &[Sample]) -> std::io::Result<()>
     std::fs::create_dir_all(dir)?;
     let mut csv = String::from("offset_ms,op,latency_us\n");
     for x in samples {
-        let _ = writeln!(csv, "{:.3},{},{:.3}", x.offset_ms, x.op.name(), x.latency_us);
+        let _ = writeln!(
+            csv,
+            "{:.3},{},{:.3}",
+            x.offset_ms,
+            x.op.name(),
+            x.latency_us
+        );
     }
     std::fs::write(dir.join(CSV), csv)?;
     std::fs::write(dir.join(SVG), svg(samples))
@@ -152,9 +158,8 @@ pub(crate) fn svg(samples: &[Sample]) -> String {
         top + ph,
         left + pw
     );
-    let decades = (hi - lo).round() as i64;
-    for d in 0..=decades {
-        let l = lo + d as f64;
+    let mut l = lo;
+    while l <= hi + 0.5 {
         let yy = y(l);
         let label = 10f64.powf(l);
         let _ = writeln!(
@@ -169,6 +174,7 @@ pub(crate) fn svg(samples: &[Sample]) -> String {
                 format!("{label}")
             }
         );
+        l += 1.0;
     }
     for i in 0..=5 {
         let t = t_max * f64::from(i) / 5.0;

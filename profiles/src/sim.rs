@@ -419,7 +419,11 @@ impl Recorder {
                 OpStats {
                     op: op.name().into(),
                     count: h.len(),
-                    per_second: if wall > 0.0 { h.len() as f64 / wall } else { 0.0 },
+                    per_second: if wall > 0.0 {
+                        h.len() as f64 / wall
+                    } else {
+                        0.0
+                    },
                     mean_us: h.mean() / 1e3,
                     p50_us: us(h.value_at_quantile(0.5)),
                     p90_us: us(h.value_at_quantile(0.9)),
@@ -463,7 +467,9 @@ fn new_bundle(
     id: u64,
 ) -> Result<(KeyPackageBundle, Instant, Duration), SimError> {
     let began = Instant::now();
-    let (sk, _) = cs.signature_generate().map_err(engine("signature keygen"))?;
+    let (sk, _) = cs
+        .signature_generate()
+        .map_err(engine("signature keygen"))?;
     let bundle = generate_key_package(
         cs,
         Credential::basic(format!("g{group}-m{id}")),
@@ -518,7 +524,10 @@ impl Sim<'_> {
                     return Err(SimError::Disagreement("member without state".into()));
                 };
                 let began = Instant::now();
-                let staged = match group.process_message(cs, msg).map_err(engine("process commit"))? {
+                let staged = match group
+                    .process_message(cs, msg)
+                    .map_err(engine("process commit"))?
+                {
                     ProcessedMessage::Commit(s) => s,
                     _ => {
                         return Err(SimError::Disagreement(format!(
@@ -615,8 +624,7 @@ impl Sim<'_> {
                     config: config(),
                     ..JoinOptions::default()
                 };
-                let group =
-                    Group::join(cs, welcome, &bundle, options).map_err(engine("join"))?;
+                let group = Group::join(cs, welcome, &bundle, options).map_err(engine("join"))?;
                 let took = began.elapsed();
                 if group.epoch_authenticator() != expect || group.own_leaf() != leaf {
                     return Err(SimError::Disagreement(format!(
@@ -666,7 +674,8 @@ impl Sim<'_> {
             }
         };
         let processing = self.profile.processing_members.of(size);
-        self.digest.mix(&[u64::from(index), u64::from(size), u64::from(processing)]);
+        self.digest
+            .mix(&[u64::from(index), u64::from(size), u64::from(processing)]);
         // Which members process: the creator (0) and a seeded sample of the others.
         let mut others: Vec<u64> = (1..u64::from(size)).collect();
         let want = usize::try_from(processing.saturating_sub(1)).unwrap_or(0);
@@ -771,7 +780,11 @@ impl Sim<'_> {
     fn committer(&mut self, g: usize) -> Option<usize> {
         let processing = self.groups[g].processing();
         match self.profile.commit.committer {
-            Committer::Creator => processing.iter().copied().find(|&i| self.groups[g].clients[i].id == 0).or_else(|| processing.first().copied()),
+            Committer::Creator => processing
+                .iter()
+                .copied()
+                .find(|&i| self.groups[g].clients[i].id == 0)
+                .or_else(|| processing.first().copied()),
             Committer::RandomMember => {
                 if processing.is_empty() {
                     None
@@ -796,7 +809,12 @@ impl Sim<'_> {
             "key_package",
             mls_engine::codec::encode(&bundle.key_package).map_or(0, |v| v.len()),
         );
-        self.digest.mix(&[1, u64::from(group_index), self.groups[g].clients[from].id, id]);
+        self.digest.mix(&[
+            1,
+            u64::from(group_index),
+            self.groups[g].clients[from].id,
+            id,
+        ]);
         let options = CommitOptions {
             proposals: vec![Proposal::Add(Add {
                 key_package: bundle.key_package.clone(),
@@ -809,7 +827,12 @@ impl Sim<'_> {
             return Err(SimError::Disagreement("the add commit added nobody".into()));
         };
         let expect = self.expect_of(g, from)?;
-        let joined = self.join_all(welcome_of(&welcome)?, vec![(id, leaf, bundle)], &expect, stop)?;
+        let joined = self.join_all(
+            welcome_of(&welcome)?,
+            vec![(id, leaf, bundle)],
+            &expect,
+            stop,
+        )?;
         self.groups[g].clients.extend(joined);
         Ok(true)
     }
@@ -863,7 +886,11 @@ impl Sim<'_> {
                 return Ok(false);
             }
             let who = processing[self.rng.below(processing.len())];
-            self.digest.mix(&[3, u64::from(self.groups[g].index), self.groups[g].clients[who].id]);
+            self.digest.mix(&[
+                3,
+                u64::from(self.groups[g].index),
+                self.groups[g].clients[who].id,
+            ]);
             let options = CommitOptions {
                 force_path: true,
                 ..CommitOptions::default()
@@ -895,7 +922,9 @@ impl Sim<'_> {
             .as_mut()
             .ok_or_else(|| SimError::Disagreement("updater without state".into()))?;
         let began = Instant::now();
-        let (msg, _) = updater.propose_update(cs).map_err(engine("propose update"))?;
+        let (msg, _) = updater
+            .propose_update(cs)
+            .map_err(engine("propose update"))?;
         self.rec.record(Op::ProposeUpdate, began, began.elapsed());
         self.rec.wire_msg("proposal_update", &msg)?;
         let results: Vec<(Instant, Duration)> = self.groups[g]
@@ -906,9 +935,14 @@ impl Sim<'_> {
             .filter_map(|(_, c)| c.group.as_mut())
             .map(|group| {
                 let began = Instant::now();
-                match group.process_message(cs, &msg).map_err(engine("process proposal"))? {
+                match group
+                    .process_message(cs, &msg)
+                    .map_err(engine("process proposal"))?
+                {
                     ProcessedMessage::Proposal(_) => Ok((began, began.elapsed())),
-                    _ => Err(SimError::Disagreement("a proposal processed as something else".into())),
+                    _ => Err(SimError::Disagreement(
+                        "a proposal processed as something else".into(),
+                    )),
                 }
             })
             .collect::<Result<_, _>>()?;
@@ -932,9 +966,19 @@ impl Sim<'_> {
         let who = processing[self.rng.below(processing.len())];
         self.payload_counter += 1;
         let counter = self.payload_counter;
-        self.digest.mix(&[5, u64::from(self.groups[g].index), self.groups[g].clients[who].id]);
+        self.digest.mix(&[
+            5,
+            u64::from(self.groups[g].index),
+            self.groups[g].clients[who].id,
+        ]);
         let size = usize::try_from(self.profile.messages.size).unwrap_or(0);
-        let mut data: Vec<u8> = counter.to_le_bytes().iter().copied().cycle().take(size).collect();
+        let mut data: Vec<u8> = counter
+            .to_le_bytes()
+            .iter()
+            .copied()
+            .cycle()
+            .take(size)
+            .collect();
         if data.len() < 8 {
             data = counter.to_le_bytes()[..data.len()].to_vec();
         }
@@ -1095,11 +1139,7 @@ pub fn run(
         members_initial,
         members_final: sim.groups.iter().map(|g| g.clients.len() as u64).sum(),
         processing_members: profile.processing_members.describe(),
-        processing_members_final: sim
-            .groups
-            .iter()
-            .map(|g| g.processing().len() as u64)
-            .sum(),
+        processing_members_final: sim.groups.iter().map(|g| g.processing().len() as u64).sum(),
         application_decrypted_by: decrypted_by,
         operations: done,
         events: sim.events.clone(),

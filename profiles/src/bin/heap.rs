@@ -1,0 +1,70 @@
+//! Runs any profile under dhat: `cargo run --release -p profiles --bin heap -- PROFILE.toml`.
+//!
+//! The run is the load generator's ([`profiles::sim::run`], every check on), with every heap
+//! allocation counted. It prints the heap peak, the total allocations and bytes, and the peak
+//! and final heap per member (members at the end, all groups), then the run's summary line.
+//! Exit codes as `loadgen`: 2 for an invalid profile, 1 for a failed run.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+
+use profiles::sim::{self, Options, Quiet};
+use profiles::Profile;
+
+#[global_allocator]
+static ALLOC: dhat::Alloc = dhat::Alloc;
+
+fn main() -> ExitCode {
+    let Some(path) = std::env::args().nth(1).map(PathBuf::from) else {
+        eprintln!("usage: heap PROFILE.toml");
+        return ExitCode::from(2);
+    };
+    let profile = match Profile::load(&path) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("heap: {}: {e}", path.display());
+            return ExitCode::from(2);
+        }
+    };
+    let _profiler = dhat::Profiler::builder().testing().build();
+    let stop = AtomicBool::new(false);
+    let outcome = match sim::run(&profile, &stop, &mut Quiet, &Options::default()) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("heap: run failed: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let stats = dhat::HeapStats::get();
+    let r = &outcome.report;
+    let members = r.members_final.max(1) as f64;
+    let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+    println!(
+        "heap profile of `{}` (dhat): {} groups, {} members at end ({} processing: {})",
+        r.profile, r.groups, r.members_final, r.processing_members_final, r.processing_members
+    );
+    println!(
+        "  heap peak:          {} bytes ({:.1} MiB), {:.0} bytes per member",
+        stats.max_bytes,
+        mib(stats.max_bytes as u64),
+        stats.max_bytes as f64 / members
+    );
+    println!(
+        "  heap at end:        {} bytes ({:.1} MiB), {:.0} bytes per member",
+        stats.curr_bytes,
+        mib(stats.curr_bytes as u64),
+        stats.curr_bytes as f64 / members
+    );
+    println!(
+        "  total allocations:  {} blocks, {} bytes ({:.1} MiB)",
+        stats.total_blocks,
+        stats.total_bytes,
+        mib(stats.total_bytes)
+    );
+    println!(
+        "  run: {} operations, {} agreement checks, {:.2} s wall (slowed by dhat)",
+        r.operations, r.agreement_checks, r.wall_seconds
+    );
+    ExitCode::SUCCESS
+}
