@@ -704,6 +704,10 @@ impl Sim<'_> {
                 b
             })
             .collect();
+        if stop.load(Ordering::Relaxed) {
+            // Stopped while generating keys: the group is not created.
+            return Ok(());
+        }
 
         let creator_bundle = bundles.remove(0);
         let began = Instant::now();
