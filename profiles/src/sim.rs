@@ -338,8 +338,8 @@ impl Digest {
 struct Client {
     id: u64,
     leaf: LeafIndex,
-    /// Kept for the member's keys (a dormant member never uses them).
-    #[allow(dead_code)]
+    /// The member's keys (a dormant member only keeps them; a remove checks that the leaf
+    /// removed carries this member's signature key).
     bundle: KeyPackageBundle,
     group: Option<Group>,
 }
@@ -859,6 +859,17 @@ impl Sim<'_> {
         }
         let victim = candidates[self.rng.below(candidates.len())];
         let leaf = self.groups[g].clients[victim].leaf;
+        let theirs = &self.groups[g].clients[victim].bundle.key_package.leaf_node;
+        let in_tree = self.groups[g].clients[from]
+            .group
+            .as_ref()
+            .and_then(|x| x.member(leaf));
+        if in_tree.map(|l| &l.signature_key) != Some(&theirs.signature_key) {
+            return Err(SimError::Disagreement(format!(
+                "leaf {} is not member {}'s",
+                leaf.0, self.groups[g].clients[victim].id
+            )));
+        }
         self.digest.mix(&[
             2,
             u64::from(self.groups[g].index),
