@@ -1,136 +1,167 @@
-//! `loadgen`: drives mls-engine with large fan-outs.
+//! `loadgen`: runs a workload profile against mls-engine with every member a real MLS client.
 //!
-//! For now it runs one job, `demo`: for each RFC 9420 cipher suite it builds `--members N`
-//! HPKE key pairs (DeriveKeyPair, as TreeKEM derives node keys), has one sender encrypt a path
-//! secret to every member with EncryptWithLabel("UpdatePathNode") in parallel across cores
-//! (the HPKE `info` prepared once), has every member decrypt and check it, and signs and
-//! verifies a LeafNode-sized message with SignWithLabel. It prints the time of each phase and
-//! exits non-zero if any member failed to recover the secret. The full profile-driven run
-//! (`loadgen run profiles/default.toml`) arrives with the group lifecycle.
+//! ```text
+//! loadgen run PROFILE.toml [--json] [--out DIR] [--quiet]
+//! ```
+//!
+//! The simulation itself is `profiles::sim` (shared with the `heap` runner of the `profiles`
+//! crate); this binary adds the progress bar, Ctrl-C handling, the text and JSON reports and
+//! the CSV and SVG files of `--out`.
+//!
+//! Exit codes: 0 done, 1 the run failed (an engine error or members disagreeing), 2 bad
+//! arguments or an invalid profile, 130 stopped by Ctrl-C (after printing a partial report).
 
+mod output;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
-use mls_engine::crypto::labels::{
-    decrypt_with_label, encrypt_with_label_prepared, prepare_encrypt_with_label, sign_with_label,
-    verify_with_label,
-};
-use mls_engine::crypto::{AwsLcProvider, CipherSuite, CryptoProvider};
-use rayon::prelude::*;
+use indicatif::{ProgressBar, ProgressStyle};
+use profiles::sim::{self, Observer, Options};
+use profiles::Profile;
 
-fn usage() -> ExitCode {
-    eprintln!("usage: loadgen demo [--members N] [--suite S]");
-    ExitCode::from(2)
+/// Set by the Ctrl-C handler, checked by the simulation between operations.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+const USAGE: &str = "usage: loadgen run PROFILE.toml [--json] [--out DIR] [--quiet]";
+
+/// The parsed command line.
+struct Args {
+    profile: PathBuf,
+    json: bool,
+    out: Option<PathBuf>,
+    quiet: bool,
 }
 
-struct SuiteReport {
-    suite: u16,
-    keygen_ms: f64,
-    seal_ms: f64,
-    open_ms: f64,
-    sign_verify_us: f64,
-    failures: usize,
-}
-
-fn run_suite(
-    provider: &AwsLcProvider,
-    suite: CipherSuite,
-    members: u32,
-) -> Result<SuiteReport, String> {
-    let cs = provider.suite(suite).map_err(|e| e.to_string())?;
-    let t = Instant::now();
-    let keys: Vec<_> = (0..members)
-        .into_par_iter()
-        .map(|i| cs.kem_derive(&cs.hash(&i.to_be_bytes())))
-        .collect::<Result<_, _>>()
-        .map_err(|e| e.to_string())?;
-    let keygen_ms = t.elapsed().as_secs_f64() * 1e3;
-
-    let context = b"group context of the demo";
-    let path_secret = cs.hash(b"path secret");
-    let t = Instant::now();
-    let prepared =
-        prepare_encrypt_with_label(cs, "UpdatePathNode", context).map_err(|e| e.to_string())?;
-    let cts: Vec<_> = keys
-        .par_iter()
-        .map(|(_, pk)| encrypt_with_label_prepared(cs, &prepared, pk, &path_secret))
-        .collect::<Result<_, _>>()
-        .map_err(|e| e.to_string())?;
-    let seal_ms = t.elapsed().as_secs_f64() * 1e3;
-
-    let t = Instant::now();
-    let failures = keys
-        .par_iter()
-        .zip(cts.par_iter())
-        .filter(|((sk, _), ct)| {
-            decrypt_with_label(cs, sk, "UpdatePathNode", context, ct).as_deref()
-                != Ok(&path_secret[..])
-        })
-        .count();
-    let open_ms = t.elapsed().as_secs_f64() * 1e3;
-
-    let (sk, pk) = cs.signature_generate().map_err(|e| e.to_string())?;
-    let content = vec![0x5a; 300];
-    let rounds = 200;
-    let t = Instant::now();
-    for _ in 0..rounds {
-        let sig = sign_with_label(cs, &sk, "LeafNodeTBS", &content).map_err(|e| e.to_string())?;
-        verify_with_label(cs, &pk, "LeafNodeTBS", &content, &sig).map_err(|e| e.to_string())?;
+fn parse_args(args: &[String]) -> Result<Args, String> {
+    let mut it = args.iter();
+    match it.next().map(String::as_str) {
+        Some("run") => {}
+        Some(other) => return Err(format!("unknown command `{other}`")),
+        None => return Err("no command".into()),
     }
-    let sign_verify_us = t.elapsed().as_secs_f64() * 1e6 / f64::from(rounds);
-    Ok(SuiteReport {
-        suite: suite.0,
-        keygen_ms,
-        seal_ms,
-        open_ms,
-        sign_verify_us,
-        failures,
+    let mut profile = None;
+    let mut json = false;
+    let mut out = None;
+    let mut quiet = false;
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--json" => json = true,
+            "--quiet" | "-q" => quiet = true,
+            "--out" => out = Some(PathBuf::from(it.next().ok_or("--out needs a directory")?)),
+            flag if flag.starts_with('-') => return Err(format!("unknown option `{flag}`")),
+            path if profile.is_none() => profile = Some(PathBuf::from(path)),
+            extra => return Err(format!("unexpected argument `{extra}`")),
+        }
+    }
+    Ok(Args {
+        profile: profile.ok_or("no profile given")?,
+        json,
+        out,
+        quiet,
     })
 }
 
+/// A progress bar per long phase, drawn on stderr; hidden unless stdout is a terminal.
+struct Bar {
+    visible: bool,
+    bar: Option<ProgressBar>,
+}
+
+impl Observer for Bar {
+    fn phase(&mut self, name: &str, total: u64) {
+        if !self.visible {
+            return;
+        }
+        let bar = ProgressBar::new(total);
+        if let Ok(style) = ProgressStyle::with_template(
+            "{msg:>14} [{elapsed_precise}] {wide_bar} {pos}/{len} ({per_sec}, eta {eta})",
+        ) {
+            bar.set_style(style);
+        }
+        bar.set_message(name.to_string());
+        bar.enable_steady_tick(Duration::from_millis(200));
+        self.bar = Some(bar);
+    }
+
+    fn advance(&mut self, n: u64) {
+        if let Some(b) = &self.bar {
+            b.inc(n);
+        }
+    }
+
+    fn end_phase(&mut self) {
+        if let Some(b) = self.bar.take() {
+            b.finish_and_clear();
+        }
+    }
+}
+
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) != Some("demo") {
-        return usage();
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let args = match parse_args(&argv) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("loadgen: {e}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let profile = match Profile::load(&args.profile) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("loadgen: {}: {e}", args.profile.display());
+            return ExitCode::from(2);
+        }
+    };
+    if let Err(e) = ctrlc::set_handler(|| STOP.store(true, Ordering::SeqCst)) {
+        eprintln!("loadgen: cannot install the Ctrl-C handler: {e}");
     }
-    let mut members = 2_000u32;
-    let mut suites: Vec<u16> = (1..=7).collect();
-    let mut it = args[1..].iter();
-    while let Some(a) = it.next() {
-        let value = it.next().and_then(|v| v.parse::<u32>().ok());
-        match (a.as_str(), value) {
-            ("--members", Some(n)) if n > 0 => members = n,
-            ("--suite", Some(s)) if (1..=7).contains(&s) => {
-                suites = vec![u16::try_from(s).unwrap_or(1)]
-            }
-            _ => return usage(),
+    let mut bar = Bar {
+        visible: !args.quiet && std::io::stdout().is_terminal(),
+        bar: None,
+    };
+    let options = Options {
+        record_samples: args.out.is_some(),
+    };
+    let outcome = match sim::run(&profile, &STOP, &mut bar, &options) {
+        Ok(o) => o,
+        Err(e) => {
+            bar.end_phase();
+            eprintln!("loadgen: run failed: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let report = &outcome.report;
+    if let Some(dir) = &args.out {
+        if let Err(e) = output::write_files(dir, &outcome.samples) {
+            eprintln!("loadgen: cannot write {}: {e}", dir.display());
+            return ExitCode::FAILURE;
         }
     }
-    let provider = AwsLcProvider::new();
-    println!(
-        "mls-engine demo: one path secret EncryptWithLabel'd to {members} members per suite, on {} threads",
-        rayon::current_num_threads()
-    );
-    println!("suite  derive-keys(ms)  seal-all(ms)  open-all(ms)  sign+verify(us)  failures");
-    let mut ok = true;
-    for s in suites {
-        match run_suite(&provider, CipherSuite(s), members) {
-            Ok(r) => {
-                println!(
-                    "{:>5}  {:>15.1}  {:>12.1}  {:>12.1}  {:>15.1}  {:>8}",
-                    r.suite, r.keygen_ms, r.seal_ms, r.open_ms, r.sign_verify_us, r.failures
-                );
-                ok &= r.failures == 0;
-            }
+    if args.json {
+        match serde_json::to_string_pretty(report) {
+            Ok(s) => println!("{s}"),
             Err(e) => {
-                println!("{s:>5}  error: {e}");
-                ok = false;
+                eprintln!("loadgen: cannot encode the report: {e}");
+                return ExitCode::FAILURE;
             }
         }
-    }
-    if ok {
-        ExitCode::SUCCESS
     } else {
-        ExitCode::FAILURE
+        print!("{}", output::text(report));
+        if let Some(dir) = &args.out {
+            println!(
+                "wrote {} and {}",
+                dir.join(output::CSV).display(),
+                dir.join(output::SVG).display()
+            );
+        }
     }
+    if report.interrupted {
+        eprintln!("loadgen: interrupted: partial report");
+        return ExitCode::from(130);
+    }
+    ExitCode::SUCCESS
 }

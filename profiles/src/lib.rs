@@ -3,6 +3,12 @@
 //!
 //! [`Profile::load`] parses and validates a profile; an invalid one gets one error that names
 //! the offending field. The shipped profiles live beside this crate (`profiles/*.toml`).
+//!
+//! [`sim`] runs a profile: every member a real MLS client, every commit processed by the
+//! processing members, every result checked. The `loadgen` CLI and the `heap` runner of this
+//! crate both call it (it lives here because `loadgen` depends on this crate).
+
+pub mod sim;
 
 use std::path::Path;
 
@@ -123,6 +129,44 @@ pub struct Length {
     pub operations: Option<u64>,
 }
 
+/// How many members of each group actively process every commit and message.
+///
+/// Written `"all"` (the default) or a number: the creator plus members drawn from the seed.
+/// Members added during the run always join and process. The others keep their own keys but
+/// hold no group state (they are leaves of the tree that never act).
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum ProcessingMembers {
+    /// A word: only `"all"` is accepted.
+    Word(String),
+    /// This many members per group (at most the group's size).
+    Count(u32),
+}
+
+impl Default for ProcessingMembers {
+    fn default() -> Self {
+        Self::Word("all".into())
+    }
+}
+
+impl ProcessingMembers {
+    /// How many of a group of `size` members process.
+    pub fn of(&self, size: u32) -> u32 {
+        match self {
+            Self::Word(_) => size,
+            Self::Count(n) => (*n).min(size),
+        }
+    }
+
+    /// `"all"` or the number, for reports.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Word(_) => "all".into(),
+            Self::Count(n) => format!("{n} per group"),
+        }
+    }
+}
+
 /// One workload profile.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -146,6 +190,9 @@ pub struct Profile {
     pub commit: CommitPolicy,
     /// Run length.
     pub length: Length,
+    /// How many members per group process every commit and message (default: all).
+    #[serde(default)]
+    pub processing_members: ProcessingMembers,
 }
 
 /// A profile that cannot be used, naming the field at fault.
@@ -235,6 +282,18 @@ impl Profile {
                 return Err(bad(field, "must be a finite number >= 0"));
             }
         }
+        match &self.processing_members {
+            ProcessingMembers::Word(w) if w != "all" => {
+                return Err(bad(
+                    "processing_members",
+                    format!("\"{w}\" is neither \"all\" nor a number"),
+                ))
+            }
+            ProcessingMembers::Count(0) => {
+                return Err(bad("processing_members", "must be at least 1"))
+            }
+            _ => {}
+        }
         match (self.length.minutes, self.length.operations) {
             (None, None) => return Err(bad("length", "give minutes or operations")),
             (Some(m), _) if !(m.is_finite() && m > 0.0) => {
@@ -304,6 +363,14 @@ length = { operations = 10 }
             (
                 GOOD.replace("length = { operations = 10 }", "length = {}"),
                 "length",
+            ),
+            (
+                format!("processing_members = \"some\"\n{GOOD}"),
+                "processing_members",
+            ),
+            (
+                format!("processing_members = 0\n{GOOD}"),
+                "processing_members",
             ),
         ];
         for (text, field) in cases {
