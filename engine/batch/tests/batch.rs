@@ -2,7 +2,11 @@
 //! Welcomes, the observer's first-commit-wins rule, and consume-once KeyPackages.
 
 // Test code: a failed unwrap is a failed test.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::cast_possible_truncation)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::cast_possible_truncation
+)]
 
 use std::sync::{Arc, Barrier, Mutex};
 
