@@ -12,9 +12,10 @@ use std::sync::{Arc, Barrier, Mutex};
 
 use mls_batch::fixture::{self, bundle, group_pair, key_package_message, observer_of, path_commit};
 use mls_batch::key_packages::{KeyPackageStore, MemKeyPackages, RedbKeyPackages};
+use mls_batch::store::{StoredGroup, Transition};
 use mls_batch::{
     BatchEngine, BatchError, CommitRequest, EngineConfig, MemStore, ObserverError, Op, Output,
-    RedbStore, Store, WorkItem,
+    RedbStore, Store, StoreError, WorkItem,
 };
 use mls_engine::codec::{decode_exact, encode};
 use mls_engine::crypto::{AwsLcProvider, CipherSuiteProvider};
@@ -310,6 +311,114 @@ fn observer_tracks_commits_and_refuses_stale_epochs() {
         &e.with_observer(b"obs", |o| o.context().clone()).unwrap(),
         a.context()
     );
+}
+
+#[test]
+fn observer_follows_update_by_reference_and_commits_from_other_members() {
+    let f = setup(4);
+    let mut e = engine(1);
+    let (mut a, mut b) = group_pair(f.cs, b"upd", &f.creator, &f.pool, 4).unwrap();
+    e.add_observer(observer_of(f.cs, &a).unwrap()).unwrap();
+    // b proposes an Update; a commits it by reference; b commits next.
+    let (upd, _) = b.propose_update(f.cs).unwrap();
+    assert!(matches!(
+        a.process_message(f.cs, &upd).unwrap(),
+        ProcessedMessage::Proposal(_)
+    ));
+    let out = a
+        .commit(f.cs, mls_engine::group::CommitOptions::default())
+        .unwrap();
+    let c1 = encode(&out.commit).unwrap();
+    a.merge_staged_commit(out.staged).unwrap();
+    match b.process_message(f.cs, &out.commit).unwrap() {
+        ProcessedMessage::Commit(s) => b.merge_staged_commit(*s).unwrap(),
+        _ => panic!(),
+    }
+    let c2 = path_commit(f.cs, &mut b).unwrap();
+    let r = e.run_batch(vec![
+        item(1, b"upd", Op::Process(encode(&upd).unwrap())),
+        item(2, b"upd", Op::Process(c1)),
+        item(3, b"upd", Op::Process(c2)),
+    ]);
+    assert_eq!(r[0].result, Ok(Output::ProposalCached));
+    assert_eq!(r[1].result, Ok(Output::CommitApplied { epoch: 2 }));
+    assert_eq!(r[2].result, Ok(Output::CommitApplied { epoch: 3 }));
+    assert_eq!(
+        &e.with_observer(b"upd", |o| o.context().clone()).unwrap(),
+        b.context()
+    );
+}
+
+/// A store whose writes for one group fail from some epoch on.
+struct FailingStore {
+    inner: MemStore,
+    group: Vec<u8>,
+    from_epoch: u64,
+}
+
+impl Store for FailingStore {
+    fn load(&self, g: &[u8]) -> Result<Option<StoredGroup>, StoreError> {
+        self.inner.load(g)
+    }
+    fn group_ids(&self) -> Result<Vec<Vec<u8>>, StoreError> {
+        self.inner.group_ids()
+    }
+    fn commit_transition(&self, t: &Transition<'_>) -> Result<(), StoreError> {
+        if t.group_id == self.group.as_slice() && t.epoch >= self.from_epoch {
+            return Err(StoreError::Backend("disk full".into()));
+        }
+        self.inner.commit_transition(t)
+    }
+    fn output(&self, g: &[u8], id: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.output(g, id)
+    }
+}
+
+#[test]
+fn store_failure_fails_only_that_group_and_reloads_it() {
+    let f = setup(2);
+    let mut e = BatchEngine::new(
+        Box::new(AwsLcProvider::new()),
+        FailingStore {
+            inner: MemStore::new(),
+            group: gid(0),
+            from_epoch: 3,
+        },
+        EngineConfig::default(),
+    )
+    .unwrap();
+    let mut refs = Vec::new();
+    for i in 0..2 {
+        let (a, b) = group_pair(f.cs, &gid(i), &f.creator, &f.pool, 3).unwrap();
+        e.add_member(b).unwrap();
+        refs.push(a);
+    }
+    let mut items = Vec::new();
+    for (i, a) in refs.iter_mut().enumerate() {
+        for round in 0..3 {
+            items.push(item(
+                (i * 10 + round) as u64,
+                &gid(i),
+                Op::Process(path_commit(f.cs, a).unwrap()),
+            ));
+        }
+    }
+    let r = e.run_batch(items);
+    // Group 0: epoch 2 stored; epoch 3 refused by the store; the next item not applied.
+    assert_eq!(r[0].result, Ok(Output::CommitApplied { epoch: 2 }));
+    assert!(
+        matches!(r[1].result, Err(BatchError::Store(_))),
+        "{:?}",
+        r[1]
+    );
+    assert_eq!(r[2].result, Err(BatchError::GroupUnavailable));
+    // Group 1 is untouched by group 0's failure.
+    for x in &r[3..6] {
+        assert!(x.result.is_ok(), "{x:?}");
+    }
+    // Group 0 was dropped from memory and reloads at its last stored epoch.
+    assert_eq!(e.epoch(&gid(0)).unwrap(), 2);
+    assert_eq!(e.epoch(&gid(1)).unwrap(), 4);
 }
 
 fn race(store: Arc<dyn KeyPackageStore>) {
