@@ -331,6 +331,10 @@ impl Observer {
         if pm.auth.confirmation_tag.is_some() != is_commit {
             return Err(ObserverError::Unexpected("confirmation tag presence"));
         }
+        // The membership tag cannot be verified, but its presence rule can (§6.2).
+        if pm.membership_tag.is_some() != matches!(content.sender, Sender::Member(_)) {
+            return Err(ObserverError::Unexpected("membership tag presence"));
+        }
         if matches!(content.body, FramedContentBody::Application(_)) {
             return Err(ObserverError::Unexpected(
                 "application data in a PublicMessage",
