@@ -1,0 +1,728 @@
+//! The observer role: a delivery service's view of a group, public state only (no secrets).
+//!
+//! [`Observer`] owns the GroupContext, the ratchet tree, the interim transcript hash, the
+//! proposals received this epoch (by reference) and the latest GroupInfo a member published.
+//! It is built on the engine's public pieces: [`Tree`] (staged copy-on-write, UpdatePath
+//! merged without decryption by [`Tree::merge_update_path`]), [`MemberIndex`] for key
+//! uniqueness, `verify_with_label` for signatures, and the transcript-hash functions.
+//!
+//! What an observer checks, for PublicMessage proposals and commits:
+//! - group id and epoch: a commit for an older epoch is refused ([`ObserverError::StaleEpoch`]):
+//!   the first valid commit of an epoch wins;
+//! - the sender's signature over `FramedContentTBS` (with the current GroupContext);
+//! - the public proposal-list rules of RFC 9420 §12.2 (known references, at most one change
+//!   per leaf, no Update or Remove of the committer, Updates by reference only, valid
+//!   KeyPackages, no duplicate Adds, fresh and unique keys, path present when required) and
+//!   the new leaves' signatures;
+//! - the UpdatePath's leaf signature and parent hashes (in `merge_update_path`).
+//!
+//! What it cannot check without the epoch's secrets, and so does not:
+//! - the membership tag of a PublicMessage (needs `membership_key`);
+//! - the confirmation tag of a commit (needs `confirmation_key`): the observer computes the
+//!   confirmed transcript hash, and takes the tag as given for the interim hash;
+//! - that the path secrets decrypt to the announced public keys;
+//! - PrivateMessages at all (refused with [`ObserverError::Encrypted`]).
+//!
+//! The group module's proposal validation (`Group::validate_and_apply`) is a method of a
+//! member's `Group` and needs its state, so the public checks are re-implemented here over
+//! the public pieces; the group module is not modified.
+//!
+//! Invariant: every error leaves the observer exactly as it was (the tree is staged).
+
+use std::collections::HashSet;
+
+use mls_engine::codec::{decode_exact, encode, VarBytes};
+use mls_engine::crypto::labels::{proposal_ref, verify_with_label};
+use mls_engine::crypto::{CipherSuiteProvider, SignaturePublicKey};
+use mls_engine::group::{validate_key_package, KeyPackageError};
+use mls_engine::messages::{
+    AuthenticatedContent, Extension, FramedContent, FramedContentBody, FramedContentTbs,
+    GroupContext, GroupInfo, LeafNode, LeafNodeSource, Mac, MlsMessage, MlsMessageBody, Proposal,
+    ProposalOrRef, ProtocolVersion, RatchetTree, Sender, TreePosition, WireFormat,
+};
+use mls_engine::transcript_hash::{confirmed_transcript_hash, interim_transcript_hash};
+use mls_engine::tree::{
+    validate_tree, LifetimePolicy, MemberIndex, Tree, TreeError, TreeValidationError,
+    TreeValidationParams,
+};
+use mls_engine::tree_math::LeafIndex;
+
+/// Why an observer refused a message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ObserverError {
+    /// The message is for another group.
+    #[error("wrong group id")]
+    WrongGroup,
+    /// A commit or proposal for an epoch already closed: the first valid commit won.
+    #[error("stale epoch {got} (current {current})")]
+    StaleEpoch {
+        /// The observer's epoch.
+        current: u64,
+        /// The message's epoch.
+        got: u64,
+    },
+    /// A message for an epoch the observer has not reached.
+    #[error("future epoch {got} (current {current})")]
+    FutureEpoch {
+        /// The observer's epoch.
+        current: u64,
+        /// The message's epoch.
+        got: u64,
+    },
+    /// A PrivateMessage: an observer holds no secrets to open it.
+    #[error("encrypted message: an observer cannot open PrivateMessages")]
+    Encrypted,
+    /// Not a PublicMessage proposal or commit (or GroupInfo where one is expected).
+    #[error("unexpected message: {0}")]
+    Unexpected(&'static str),
+    /// The sender is unknown (blank leaf, unknown external sender).
+    #[error("unknown sender")]
+    UnknownSender,
+    /// The signature does not verify.
+    #[error("bad signature")]
+    BadSignature,
+    /// A proposal reference not received this epoch.
+    #[error("unknown proposal reference")]
+    UnknownProposal,
+    /// A rule of RFC 9420 §12.2 (or a proposal's own validity) is broken.
+    #[error("proposal {index:?}: {rule}")]
+    Proposal {
+        /// Position in the commit's list, if it concerns one proposal.
+        index: Option<usize>,
+        /// The rule.
+        rule: &'static str,
+    },
+    /// An added KeyPackage is invalid.
+    #[error("KeyPackage {index}: {error}")]
+    KeyPackage {
+        /// Position in the commit's list.
+        index: usize,
+        /// Why.
+        error: KeyPackageError,
+    },
+    /// A new leaf's keys clash with the tree's, or the tree is invalid.
+    #[error("tree validation: {0}")]
+    TreeValidation(#[from] TreeValidationError),
+    /// Applying a change to the tree failed (path length, parent hash, leaf signature...).
+    #[error("tree: {0}")]
+    Tree(#[from] TreeError),
+    /// A GroupInfo does not describe the observer's current epoch.
+    #[error("GroupInfo does not match the tracked GroupContext")]
+    GroupInfoMismatch,
+    /// Encoding, decoding or a cryptographic primitive failed.
+    #[error("codec or crypto: {0}")]
+    Codec(String),
+}
+
+fn codec(e: impl std::fmt::Display) -> ObserverError {
+    ObserverError::Codec(e.to_string())
+}
+
+fn rule(index: Option<usize>, rule: &'static str) -> ObserverError {
+    ObserverError::Proposal { index, rule }
+}
+
+/// A proposal received this epoch.
+#[derive(Clone, Debug)]
+struct Cached {
+    reference: Vec<u8>,
+    proposal: Proposal,
+    sender: Sender,
+    /// The encoded AuthenticatedContent (kept for serialisation).
+    encoded: Vec<u8>,
+}
+
+/// What an accepted message did to the observer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ObserverOutcome {
+    /// A proposal was cached under its reference.
+    Proposal {
+        /// `MakeProposalRef` of the proposal.
+        reference: Vec<u8>,
+    },
+    /// A commit was applied: the group is now at `epoch`.
+    Commit {
+        /// The new epoch.
+        epoch: u64,
+    },
+}
+
+/// A delivery service's public view of one group. See the module documentation.
+#[derive(Clone, Debug)]
+pub struct Observer {
+    context: GroupContext,
+    tree: Tree,
+    interim_transcript_hash: Vec<u8>,
+    index: MemberIndex,
+    proposals: Vec<Cached>,
+    group_info: Option<GroupInfo>,
+    lifetime: LifetimePolicy,
+}
+
+/// Serialisation format version of [`Observer::to_bytes`].
+const STATE_VERSION: u8 = 1;
+
+impl Observer {
+    /// Starts observing from a GroupInfo that carries the ratchet tree (`ratchet_tree`
+    /// extension), or with `tree` given separately. Validates the whole tree (O(N)), checks
+    /// it hashes to the GroupContext's tree hash and verifies the GroupInfo's signature.
+    pub fn from_group_info(
+        cs: &dyn CipherSuiteProvider,
+        group_info: GroupInfo,
+        tree: Option<RatchetTree>,
+        lifetime: LifetimePolicy,
+    ) -> Result<Self, ObserverError> {
+        let wire = match tree {
+            Some(t) => t,
+            None => Extension::find::<RatchetTree>(&group_info.extensions)
+                .ok_or(ObserverError::Unexpected("GroupInfo without ratchet tree"))?
+                .map_err(codec)?,
+        };
+        let mut tree = Tree::from_wire_owned(cs, wire)?;
+        let ctx = &group_info.group_context;
+        let mut params = TreeValidationParams::new(ctx.group_id.as_slice(), 0);
+        params.lifetime = lifetime;
+        validate_tree(&mut tree, cs, &params)?;
+        if tree.tree_hash(cs)? != ctx.tree_hash.as_slice() {
+            return Err(ObserverError::GroupInfoMismatch);
+        }
+        let index = MemberIndex::from_tree(&tree)?;
+        let interim = interim_transcript_hash(
+            cs,
+            ctx.confirmed_transcript_hash.as_slice(),
+            &group_info.confirmation_tag,
+        )
+        .map_err(codec)?;
+        let obs = Self {
+            context: ctx.clone(),
+            tree,
+            interim_transcript_hash: interim,
+            index,
+            proposals: Vec::new(),
+            group_info: None,
+            lifetime,
+        };
+        obs.check_group_info_signature(cs, &group_info)?;
+        Ok(Self {
+            group_info: Some(group_info),
+            ..obs
+        })
+    }
+
+    /// The group id.
+    pub fn group_id(&self) -> &[u8] {
+        self.context.group_id.as_slice()
+    }
+
+    /// The current epoch.
+    pub fn epoch(&self) -> u64 {
+        self.context.epoch
+    }
+
+    /// The tracked GroupContext (equal to every member's after the same commits).
+    pub fn context(&self) -> &GroupContext {
+        &self.context
+    }
+
+    /// The ratchet tree.
+    pub fn tree(&self) -> &Tree {
+        &self.tree
+    }
+
+    /// The ratchet tree in wire form, for external joiners.
+    pub fn ratchet_tree(&self) -> RatchetTree {
+        self.tree.to_wire()
+    }
+
+    /// The latest GroupInfo published for the current epoch (for external joins), if any.
+    pub fn group_info(&self) -> Option<&GroupInfo> {
+        self.group_info.as_ref()
+    }
+
+    /// Sets the time for lifetime checks of new leaves.
+    pub fn set_lifetime(&mut self, lifetime: LifetimePolicy) {
+        self.lifetime = lifetime;
+    }
+
+    fn check_group_info_signature(
+        &self,
+        cs: &dyn CipherSuiteProvider,
+        gi: &GroupInfo,
+    ) -> Result<(), ObserverError> {
+        let signer = self
+            .tree
+            .leaf(LeafIndex(gi.signer))
+            .ok_or(ObserverError::UnknownSender)?;
+        let tbs = encode(&gi.to_be_signed()).map_err(codec)?;
+        verify_with_label(
+            cs,
+            &signer.signature_key,
+            "GroupInfoTBS",
+            &tbs,
+            gi.signature.as_slice(),
+        )
+        .map_err(|_| ObserverError::BadSignature)
+    }
+
+    /// Accepts a GroupInfo a member published for the current epoch (to serve to external
+    /// joiners): its GroupContext must equal the tracked one and its signature must verify.
+    /// The confirmation tag cannot be checked (it is the committer's word).
+    pub fn publish_group_info(
+        &mut self,
+        cs: &dyn CipherSuiteProvider,
+        gi: GroupInfo,
+    ) -> Result<(), ObserverError> {
+        if gi.group_context != self.context {
+            return Err(ObserverError::GroupInfoMismatch);
+        }
+        self.check_group_info_signature(cs, &gi)?;
+        self.group_info = Some(gi);
+        Ok(())
+    }
+
+    fn sender_key(&self, content: &FramedContent) -> Option<SignaturePublicKey> {
+        match (&content.sender, &content.body) {
+            (Sender::Member(i), _) => self
+                .tree
+                .leaf(LeafIndex(*i))
+                .map(|l| l.signature_key.clone()),
+            (Sender::External(i), _) => {
+                let senders = Extension::find::<mls_engine::messages::ExternalSenders>(
+                    &self.context.extensions,
+                )?
+                .ok()?;
+                senders
+                    .0
+                    .get(usize::try_from(*i).ok()?)
+                    .map(|s| s.signature_key.clone())
+            }
+            (Sender::NewMemberProposal, FramedContentBody::Proposal(Proposal::Add(a))) => {
+                Some(a.key_package.leaf_node.signature_key.clone())
+            }
+            _ => None,
+        }
+    }
+
+    /// Verifies a PublicMessage's framing and signature (not its membership tag: see the
+    /// module documentation) and returns its AuthenticatedContent.
+    fn verify_public(
+        &self,
+        cs: &dyn CipherSuiteProvider,
+        msg: &MlsMessage,
+    ) -> Result<AuthenticatedContent, ObserverError> {
+        let pm = match &msg.body {
+            MlsMessageBody::PublicMessage(pm) => pm,
+            MlsMessageBody::PrivateMessage(_) => return Err(ObserverError::Encrypted),
+            _ => return Err(ObserverError::Unexpected("not a PublicMessage")),
+        };
+        let content = &pm.content;
+        if content.group_id != self.context.group_id {
+            return Err(ObserverError::WrongGroup);
+        }
+        let (current, got) = (self.context.epoch, content.epoch);
+        if got < current {
+            return Err(ObserverError::StaleEpoch { current, got });
+        }
+        if got > current {
+            return Err(ObserverError::FutureEpoch { current, got });
+        }
+        let is_commit = matches!(content.body, FramedContentBody::Commit(_));
+        if pm.auth.confirmation_tag.is_some() != is_commit {
+            return Err(ObserverError::Unexpected("confirmation tag presence"));
+        }
+        // The membership tag cannot be verified, but its presence rule can (§6.2).
+        if pm.membership_tag.is_some() != matches!(content.sender, Sender::Member(_)) {
+            return Err(ObserverError::Unexpected("membership tag presence"));
+        }
+        if matches!(content.body, FramedContentBody::Application(_)) {
+            return Err(ObserverError::Unexpected(
+                "application data in a PublicMessage",
+            ));
+        }
+        if matches!(content.sender, Sender::NewMemberCommit) {
+            return Err(ObserverError::Unexpected(
+                "external commits are not tracked by this observer",
+            ));
+        }
+        let key = self
+            .sender_key(content)
+            .ok_or(ObserverError::UnknownSender)?;
+        let tbs = FramedContentTbs {
+            version: ProtocolVersion::MLS10,
+            wire_format: WireFormat::PUBLIC_MESSAGE,
+            content: content.clone(),
+            context: matches!(content.sender, Sender::Member(_)).then(|| self.context.clone()),
+        };
+        verify_with_label(
+            cs,
+            &key,
+            "FramedContentTBS",
+            &encode(&tbs).map_err(codec)?,
+            pm.auth.signature.as_slice(),
+        )
+        .map_err(|_| ObserverError::BadSignature)?;
+        Ok(AuthenticatedContent {
+            wire_format: WireFormat::PUBLIC_MESSAGE,
+            content: content.clone(),
+            auth: pm.auth.clone(),
+        })
+    }
+
+    /// Processes a PublicMessage proposal (cached) or commit (applied: the epoch advances).
+    /// On error the observer is unchanged.
+    pub fn process(
+        &mut self,
+        cs: &dyn CipherSuiteProvider,
+        msg: &MlsMessage,
+    ) -> Result<ObserverOutcome, ObserverError> {
+        let ac = self.verify_public(cs, msg)?;
+        match &ac.content.body {
+            FramedContentBody::Proposal(p) => {
+                let encoded = encode(&ac).map_err(codec)?;
+                let reference = proposal_ref(cs, &encoded).map_err(codec)?;
+                self.proposals.push(Cached {
+                    reference: reference.clone(),
+                    proposal: p.clone(),
+                    sender: ac.content.sender,
+                    encoded,
+                });
+                Ok(ObserverOutcome::Proposal { reference })
+            }
+            FramedContentBody::Commit(_) => self.apply_commit(cs, &ac),
+            FramedContentBody::Application(_) => Err(ObserverError::Unexpected("application data")),
+        }
+    }
+
+    fn check_new_leaf(
+        &self,
+        cs: &dyn CipherSuiteProvider,
+        leaf: &LeafNode,
+        at: LeafIndex,
+        replacing: Option<&LeafNode>,
+        check_signature: bool,
+    ) -> Result<(), ObserverError> {
+        let mut params = TreeValidationParams::new(self.group_id(), 0);
+        params.lifetime = self.lifetime;
+        self.index.check_leaf(leaf, at, replacing, &params)?;
+        if check_signature {
+            let position =
+                (!matches!(leaf.leaf_node_source, LeafNodeSource::KeyPackage(_))).then(|| {
+                    TreePosition {
+                        group_id: self.context.group_id.clone(),
+                        leaf_index: at.0,
+                    }
+                });
+            let tbs = encode(&leaf.to_be_signed(position)).map_err(codec)?;
+            verify_with_label(
+                cs,
+                &leaf.signature_key,
+                "LeafNodeTBS",
+                &tbs,
+                leaf.signature.as_slice(),
+            )
+            .map_err(|_| ObserverError::BadSignature)?;
+        }
+        Ok(())
+    }
+
+    fn apply_commit(
+        &mut self,
+        cs: &dyn CipherSuiteProvider,
+        ac: &AuthenticatedContent,
+    ) -> Result<ObserverOutcome, ObserverError> {
+        let FramedContentBody::Commit(commit) = &ac.content.body else {
+            return Err(ObserverError::Unexpected("not a commit"));
+        };
+        let Sender::Member(committer) = ac.content.sender else {
+            return Err(ObserverError::Unexpected("commit from a non-member"));
+        };
+        let committer = LeafIndex(committer);
+        // Resolve references (§12.4): each must be a proposal of this epoch.
+        let mut list: Vec<(Proposal, Sender, bool)> = Vec::with_capacity(commit.proposals.len());
+        for p in commit.proposals.iter() {
+            match p {
+                ProposalOrRef::Proposal(p) => list.push((p.clone(), ac.content.sender, false)),
+                ProposalOrRef::Reference(r) => {
+                    let c = self
+                        .proposals
+                        .iter()
+                        .find(|c| c.reference.as_slice() == r.0.as_slice())
+                        .ok_or(ObserverError::UnknownProposal)?;
+                    list.push((c.proposal.clone(), c.sender, true));
+                }
+            }
+        }
+        let mut path_required = list.is_empty();
+        let mut touched: HashSet<LeafIndex> = HashSet::new();
+        let mut gce = None;
+        let mut updates = Vec::new();
+        let mut removes = Vec::new();
+        let mut adds = Vec::new();
+        for (i, (p, sender, by_ref)) in list.iter().enumerate() {
+            match p {
+                Proposal::Add(a) => adds.push((i, &a.key_package)),
+                Proposal::Update(u) => {
+                    path_required = true;
+                    let Sender::Member(l) = sender else {
+                        return Err(rule(Some(i), "Update from a non-member"));
+                    };
+                    let l = LeafIndex(*l);
+                    if !by_ref {
+                        return Err(rule(Some(i), "Update by value"));
+                    }
+                    if l == committer {
+                        return Err(rule(Some(i), "Update of the committer"));
+                    }
+                    if !touched.insert(l) {
+                        return Err(rule(Some(i), "two changes to one leaf"));
+                    }
+                    updates.push((i, l, &u.leaf_node));
+                }
+                Proposal::Remove(r) => {
+                    path_required = true;
+                    let l = LeafIndex(r.removed);
+                    if l == committer {
+                        return Err(rule(Some(i), "Remove of the committer"));
+                    }
+                    if !touched.insert(l) {
+                        return Err(rule(Some(i), "two changes to one leaf"));
+                    }
+                    removes.push((i, l));
+                }
+                Proposal::PreSharedKey(_) => {}
+                Proposal::GroupContextExtensions(g) => {
+                    path_required = true;
+                    if gce.replace(&g.extensions).is_some() {
+                        return Err(rule(Some(i), "two GroupContextExtensions"));
+                    }
+                }
+                Proposal::ReInit(_) | Proposal::ExternalInit(_) => {
+                    return Err(rule(
+                        Some(i),
+                        "ReInit/ExternalInit not tracked by the observer",
+                    ))
+                }
+                Proposal::Unknown { .. } => {
+                    return Err(rule(Some(i), "unsupported proposal type"));
+                }
+            }
+        }
+        if path_required && commit.path.is_none() {
+            return Err(rule(None, "path required"));
+        }
+        // Apply to a staged tree in RFC 9420 §12.3 order: Updates, Removes, Adds, then the
+        // path. Index changes are collected and applied only once everything passed.
+        let removed: Vec<LeafIndex> = removes.iter().map(|(_, l)| *l).collect();
+        let mut tree = self.tree.stage();
+        let mut changes: Vec<(LeafIndex, Option<LeafNode>, Option<LeafNode>)> = Vec::new();
+        let mut fresh_sig: HashSet<Vec<u8>> = HashSet::new();
+        let mut fresh_enc: HashSet<Vec<u8>> = HashSet::new();
+        let mut fresh = |leaf: &LeafNode, i: Option<usize>| -> Result<(), ObserverError> {
+            if !fresh_sig.insert(leaf.signature_key.0.as_slice().to_vec())
+                || !fresh_enc.insert(leaf.encryption_key.0.as_slice().to_vec())
+            {
+                return Err(rule(i, "two new leaves share a key"));
+            }
+            Ok(())
+        };
+        for (i, l, leaf) in updates {
+            let old = self
+                .tree
+                .leaf(l)
+                .ok_or_else(|| rule(Some(i), "Update of a blank leaf"))?;
+            if !matches!(leaf.leaf_node_source, LeafNodeSource::Update) {
+                return Err(rule(Some(i), "Update leaf source is not update"));
+            }
+            self.check_new_leaf(cs, leaf, l, Some(old), true)?;
+            fresh(leaf, Some(i))?;
+            tree.update_leaf(l, leaf.clone())?;
+            changes.push((l, Some(old.clone()), Some(leaf.clone())));
+        }
+        for (i, l) in &removes {
+            let old = tree
+                .leaf(*l)
+                .cloned()
+                .ok_or_else(|| rule(Some(*i), "Remove of a blank leaf"))?;
+            tree.remove_leaf(*l)?;
+            changes.push((*l, Some(old), None));
+        }
+        for (i, kp) in adds {
+            validate_key_package(cs, kp, self.lifetime)
+                .map_err(|error| ObserverError::KeyPackage { index: i, error })?;
+            let at = tree.add_leaf(kp.leaf_node.clone())?;
+            // A key still held by a member this commit removes may be reused.
+            match self.check_new_leaf(cs, &kp.leaf_node, at, None, false) {
+                Ok(()) => {}
+                Err(ObserverError::TreeValidation(
+                    TreeValidationError::DuplicateSignatureKey { first, .. },
+                )) if removed.contains(&first) => {}
+                Err(ObserverError::TreeValidation(
+                    TreeValidationError::DuplicateEncryptionKey { first, .. },
+                )) if removed.iter().any(|l| l.node() == first) => {}
+                Err(e) => return Err(e),
+            }
+            fresh(&kp.leaf_node, Some(i))?;
+            changes.push((at, None, Some(kp.leaf_node.clone())));
+        }
+        if let Some(path) = &commit.path {
+            let old = tree
+                .leaf(committer)
+                .cloned()
+                .ok_or(ObserverError::UnknownSender)?;
+            // The leaf signature and the parent hashes are checked by merge_update_path.
+            self.check_new_leaf(cs, &path.leaf_node, committer, Some(&old), false)?;
+            fresh(&path.leaf_node, None)?;
+            tree.merge_update_path(cs, committer, path, self.group_id())?;
+            changes.push((committer, Some(old), Some(path.leaf_node.clone())));
+        }
+        // The next GroupContext (§8.2): the confirmed transcript hash is computable from the
+        // commit; the confirmation tag is taken as sent (it needs the confirmation key).
+        let tag: &Mac = ac
+            .auth
+            .confirmation_tag
+            .as_ref()
+            .ok_or(ObserverError::Unexpected("commit without confirmation tag"))?;
+        let mut ctx = self.context.clone();
+        ctx.epoch += 1;
+        if let Some(ext) = gce {
+            ctx.extensions = ext.clone();
+        }
+        ctx.tree_hash = VarBytes(tree.tree_hash(cs)?);
+        let confirmed =
+            confirmed_transcript_hash(cs, &self.interim_transcript_hash, ac).map_err(codec)?;
+        let interim = interim_transcript_hash(cs, &confirmed, tag).map_err(codec)?;
+        ctx.confirmed_transcript_hash = VarBytes(confirmed);
+        // Everything passed: apply.
+        let mut index = std::mem::take(&mut self.index);
+        if let Err(e) = apply_index_changes(&mut index, &changes) {
+            // Unreachable after the checks above; rebuild rather than keep a bad index.
+            self.index = MemberIndex::from_tree(&self.tree)?;
+            return Err(e.into());
+        }
+        self.index = index;
+        self.tree.merge_staged(tree);
+        self.context = ctx;
+        self.interim_transcript_hash = interim;
+        self.proposals.clear();
+        self.group_info = None;
+        Ok(ObserverOutcome::Commit {
+            epoch: self.context.epoch,
+        })
+    }
+
+    /// Serialises the observer's state (versioned).
+    pub fn to_bytes(&self) -> Result<Vec<u8>, ObserverError> {
+        let mut out = vec![STATE_VERSION];
+        let mut put = |bytes: &[u8]| -> Result<(), ObserverError> {
+            let len = u32::try_from(bytes.len()).map_err(codec)?;
+            out.extend_from_slice(&len.to_be_bytes());
+            out.extend_from_slice(bytes);
+            Ok(())
+        };
+        put(&encode(&self.context).map_err(codec)?)?;
+        put(&encode(&self.tree.to_wire()).map_err(codec)?)?;
+        put(&self.interim_transcript_hash)?;
+        match &self.group_info {
+            Some(gi) => put(&encode(gi).map_err(codec)?)?,
+            None => put(&[])?,
+        }
+        let lifetime = match self.lifetime {
+            LifetimePolicy::Check { now } => now.to_be_bytes().to_vec(),
+            LifetimePolicy::Ignore => Vec::new(),
+        };
+        put(&lifetime)?;
+        for p in &self.proposals {
+            put(&p.encoded)?;
+        }
+        Ok(out)
+    }
+
+    /// Restores an observer from [`Observer::to_bytes`] (re-indexes the tree: O(N)).
+    pub fn from_bytes(cs: &dyn CipherSuiteProvider, bytes: &[u8]) -> Result<Self, ObserverError> {
+        let (&version, mut rest) = bytes
+            .split_first()
+            .ok_or_else(|| codec("empty observer state"))?;
+        if version != STATE_VERSION {
+            return Err(codec(format!("unknown observer state version {version}")));
+        }
+        let mut parts: Vec<&[u8]> = Vec::new();
+        while !rest.is_empty() {
+            let (len, tail) = rest
+                .split_first_chunk::<4>()
+                .ok_or_else(|| codec("truncated observer state"))?;
+            let len = usize::try_from(u32::from_be_bytes(*len)).map_err(codec)?;
+            if tail.len() < len {
+                return Err(codec("truncated observer state"));
+            }
+            let (part, tail) = tail.split_at(len);
+            parts.push(part);
+            rest = tail;
+        }
+        let [context, tree, interim, gi, lifetime, proposals @ ..] = parts.as_slice() else {
+            return Err(codec("observer state: missing parts"));
+        };
+        let context: GroupContext = decode_exact(context).map_err(codec)?;
+        let tree = Tree::from_wire_owned(cs, decode_exact::<RatchetTree>(tree).map_err(codec)?)?;
+        let index = MemberIndex::from_tree(&tree)?;
+        let group_info = if gi.is_empty() {
+            None
+        } else {
+            Some(decode_exact::<GroupInfo>(gi).map_err(codec)?)
+        };
+        let lifetime = match lifetime.first_chunk::<8>() {
+            Some(now) => LifetimePolicy::Check {
+                now: u64::from_be_bytes(*now),
+            },
+            None => LifetimePolicy::Ignore,
+        };
+        let mut cached = Vec::with_capacity(proposals.len());
+        for p in proposals {
+            let ac: AuthenticatedContent = decode_exact(p).map_err(codec)?;
+            let FramedContentBody::Proposal(proposal) = ac.content.body else {
+                return Err(codec("observer state: cached item is not a proposal"));
+            };
+            cached.push(Cached {
+                reference: proposal_ref(cs, p).map_err(codec)?,
+                proposal,
+                sender: ac.content.sender,
+                encoded: p.to_vec(),
+            });
+        }
+        Ok(Self {
+            context,
+            tree,
+            interim_transcript_hash: interim.to_vec(),
+            index,
+            proposals: cached,
+            group_info,
+            lifetime,
+        })
+    }
+}
+
+/// Applies `(leaf, old, new)` changes to the index: all removals, then all insertions.
+fn apply_index_changes(
+    index: &mut MemberIndex,
+    changes: &[(LeafIndex, Option<LeafNode>, Option<LeafNode>)],
+) -> Result<(), TreeValidationError> {
+    for (at, old, _) in changes {
+        if let Some(old) = old {
+            index.remove(*at, old);
+        }
+    }
+    for (at, _, new) in changes {
+        if let Some(new) = new {
+            index.insert(*at, new)?;
+        }
+    }
+    Ok(())
+}
+
+/// Decodes an `MlsMessage` carrying a GroupInfo.
+pub fn group_info_of(msg: &MlsMessage) -> Result<&GroupInfo, ObserverError> {
+    match &msg.body {
+        MlsMessageBody::GroupInfo(gi) => Ok(gi),
+        _ => Err(ObserverError::Unexpected("not a GroupInfo")),
+    }
+}
