@@ -157,6 +157,11 @@ pub trait InteropClient {
     /// Create a one-member group with this id at epoch 0.
     fn create_group(&mut self, group_id: &[u8]) -> Result<()>;
 
+    /// Whether this client's Welcomes carry the ratchet tree in the GroupInfo's `ratchet_tree`
+    /// extension (the default) or leave it to be sent out of band
+    /// ([`export_ratchet_tree`](InteropClient::export_ratchet_tree)). Applies to the current group.
+    fn set_ratchet_tree_in_welcome(&mut self, in_welcome: bool) -> Result<()>;
+
     /// Join from an `MLSMessage(Welcome)`; `ratchet_tree` when the Welcome's GroupInfo has no
     /// `ratchet_tree` extension.
     fn join(&mut self, welcome: &[u8], ratchet_tree: Option<&[u8]>) -> Result<()>;

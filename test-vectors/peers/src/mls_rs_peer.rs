@@ -37,6 +37,8 @@ const CIPHER_SUITE: CipherSuite = CipherSuite::CURVE25519_AES128;
 #[derive(Debug, Clone, Default)]
 pub struct PeerRules {
     force_path: Arc<AtomicBool>,
+    /// Inverted so that the `Default` (false) means "tree in the Welcome".
+    tree_out_of_band: Arc<AtomicBool>,
 }
 
 impl MlsRules for PeerRules {
@@ -61,7 +63,7 @@ impl MlsRules for PeerRules {
     ) -> std::result::Result<CommitOptions, Self::Error> {
         Ok(CommitOptions::new()
             .with_path_required(self.force_path.load(Ordering::Relaxed))
-            .with_ratchet_tree_extension(true)
+            .with_ratchet_tree_extension(!self.tree_out_of_band.load(Ordering::Relaxed))
             .with_single_welcome_message(true)
             .with_allow_external_commit(true))
     }
@@ -215,6 +217,14 @@ impl InteropClient for MlsRsClient {
             )
             .map_err(fail("create_group"))?;
         self.group = Some(group);
+        Ok(())
+    }
+
+    fn set_ratchet_tree_in_welcome(&mut self, in_welcome: bool) -> Result<()> {
+        self.group("set_ratchet_tree_in_welcome")?;
+        self.rules
+            .tree_out_of_band
+            .store(!in_welcome, Ordering::Relaxed);
         Ok(())
     }
 

@@ -71,10 +71,15 @@ fn capabilities() -> Capabilities {
         .build()
 }
 
-/// The join configuration used for Welcome and external joins.
+/// The default join configuration: ratchet tree in Welcomes.
 fn join_config() -> MlsGroupJoinConfig {
+    join_config_with(true)
+}
+
+/// The join configuration used for Welcome and external joins (tree in Welcomes or not).
+fn join_config_with(ratchet_tree_in_welcome: bool) -> MlsGroupJoinConfig {
     MlsGroupJoinConfig::builder()
-        .use_ratchet_tree_extension(true)
+        .use_ratchet_tree_extension(ratchet_tree_in_welcome)
         // Commits and proposals as PublicMessage, application data as PrivateMessage.
         .wire_format_policy(MIXED_PLAINTEXT_WIRE_FORMAT_POLICY)
         .build()
@@ -111,6 +116,38 @@ fn ratchet_tree_in(operation: &'static str, tree: Option<&[u8]>) -> Result<Optio
         .transpose()
 }
 
+/// Decodes and validates an `MLSMessage(KeyPackage)`.
+fn key_package_in(
+    provider: &OpenMlsRustCrypto,
+    operation: &'static str,
+    bytes: &[u8],
+) -> Result<KeyPackage> {
+    match mls_message_in(operation, bytes)?.extract() {
+        MlsMessageBodyIn::KeyPackage(kp) => kp
+            .validate(provider.crypto(), ProtocolVersion::Mls10)
+            .map_err(fail(operation)),
+        _ => Err(InteropError::Failed {
+            peer: NAME,
+            operation,
+            message: "not an MLSMessage(KeyPackage)".into(),
+        }),
+    }
+}
+
+/// An external PSK id with a fresh nonce.
+fn external_psk_id(
+    provider: &OpenMlsRustCrypto,
+    operation: &'static str,
+    psk_id: &[u8],
+) -> Result<PreSharedKeyId> {
+    PreSharedKeyId::new(
+        CIPHERSUITE,
+        provider.rand(),
+        Psk::External(ExternalPsk::new(psk_id.to_vec())),
+    )
+    .map_err(fail(operation))
+}
+
 impl OpenMlsClient {
     /// A new client with basic credential `identity` and a fresh Ed25519 key.
     pub fn new(identity: &[u8]) -> Result<Self> {
@@ -135,25 +172,11 @@ impl OpenMlsClient {
     }
 
     fn key_package_in(&self, operation: &'static str, bytes: &[u8]) -> Result<KeyPackage> {
-        match mls_message_in(operation, bytes)?.extract() {
-            MlsMessageBodyIn::KeyPackage(kp) => kp
-                .validate(self.provider.crypto(), ProtocolVersion::Mls10)
-                .map_err(fail(operation)),
-            _ => Err(InteropError::Failed {
-                peer: NAME,
-                operation,
-                message: "not an MLSMessage(KeyPackage)".into(),
-            }),
-        }
+        key_package_in(&self.provider, operation, bytes)
     }
 
     fn psk_id(&self, operation: &'static str, psk_id: &[u8]) -> Result<PreSharedKeyId> {
-        PreSharedKeyId::new(
-            CIPHERSUITE,
-            self.provider.rand(),
-            Psk::External(ExternalPsk::new(psk_id.to_vec())),
-        )
-        .map_err(fail(operation))
+        external_psk_id(&self.provider, operation, psk_id)
     }
 
     fn gce(operation: &'static str, exts: &[RawExtension]) -> Result<Extensions<GroupContext>> {
@@ -208,6 +231,15 @@ impl InteropClient for OpenMlsClient {
             .map_err(fail("create_group"))?;
         self.group = Some(group);
         Ok(())
+    }
+
+    fn set_ratchet_tree_in_welcome(&mut self, in_welcome: bool) -> Result<()> {
+        const OP: &str = "set_ratchet_tree_in_welcome";
+        let provider = &self.provider;
+        let group = self.group.as_mut().ok_or_else(|| no_group(OP))?;
+        group
+            .set_configuration(provider.storage(), &join_config_with(in_welcome))
+            .map_err(fail(OP))
     }
 
     fn join(&mut self, welcome: &[u8], ratchet_tree: Option<&[u8]>) -> Result<()> {
@@ -275,20 +307,12 @@ impl InteropClient for OpenMlsClient {
 
     fn propose(&mut self, proposal: &ProposalSpec) -> Result<Vec<u8>> {
         const OP: &str = "propose";
-        let kp = match proposal {
-            ProposalSpec::Add(kp) => Some(self.key_package_in(OP, kp)?),
-            _ => None,
-        };
-        let psk = match proposal {
-            ProposalSpec::ExternalPsk(id) => Some(self.psk_id(OP, id)?),
-            _ => None,
-        };
         let provider = &self.provider;
         let signer = &self.signer;
         let group = self.group.as_mut().ok_or_else(|| no_group(OP))?;
         let msg = match proposal {
-            ProposalSpec::Add(_) => {
-                let kp = kp.ok_or_else(|| no_group(OP))?;
+            ProposalSpec::Add(kp) => {
+                let kp = key_package_in(provider, OP, kp)?;
                 group
                     .propose_add_member(provider, signer, &kp)
                     .map_err(fail(OP))?
@@ -306,8 +330,8 @@ impl InteropClient for OpenMlsClient {
                     .map_err(fail(OP))?
                     .0
             }
-            ProposalSpec::ExternalPsk(_) => {
-                let psk = psk.ok_or_else(|| no_group(OP))?;
+            ProposalSpec::ExternalPsk(id) => {
+                let psk = external_psk_id(provider, OP, id)?;
                 group
                     .propose_pre_shared_key(provider, signer, psk)
                     .map_err(fail(OP))?

@@ -106,6 +106,8 @@ pub struct OursClient {
     psks: Vec<(Vec<u8>, Secret)>,
     group: Option<Group>,
     pending: Option<StagedCommit>,
+    /// Whether our Welcomes carry the ratchet tree (else it goes out of band).
+    tree_in_welcome: bool,
 }
 
 impl std::fmt::Debug for OursClient {
@@ -130,6 +132,7 @@ impl OursClient {
             psks: Vec::new(),
             group: None,
             pending: None,
+            tree_in_welcome: true,
         })
     }
 
@@ -248,6 +251,12 @@ impl InteropClient for OursClient {
         Ok(())
     }
 
+    fn set_ratchet_tree_in_welcome(&mut self, in_welcome: bool) -> Result<()> {
+        self.group_ref("set_ratchet_tree_in_welcome")?;
+        self.tree_in_welcome = in_welcome;
+        Ok(())
+    }
+
     fn join(&mut self, welcome: &[u8], ratchet_tree: Option<&[u8]>) -> Result<()> {
         const OP: &str = "join";
         let MlsMessageBody::Welcome(welcome) = decode(OP, welcome)?.body else {
@@ -327,6 +336,7 @@ impl InteropClient for OursClient {
         let options = CommitOptions {
             proposals,
             force_path,
+            ratchet_tree_in_welcome: self.tree_in_welcome,
             ..CommitOptions::default()
         };
         self.group_now(OP)?;

@@ -669,3 +669,60 @@ fn protect_with_pending_proposals_is_refused() {
         g.message(0, b"after the commit");
     });
 }
+
+/// Welcomes without the `ratchet_tree` extension; the joiner gets the tree out of band.
+///
+/// Difference: a join attempt without the tree fails in both, but OpenMLS has consumed the key
+/// package's private keys by then, so a retry with the tree fails with `NoMatchingKeyPackage`;
+/// mls-rs and ours keep the key package and the retry succeeds.
+#[test]
+fn welcome_join_with_tree_out_of_band() {
+    for_pairs(|creator, other| {
+        for joiner in Peer::ALL {
+            let mut g = Group::new(creator, &[other]);
+            g.members[0]
+                .set_ratchet_tree_in_welcome(false)
+                .expect("tree out of band");
+            let mut retrying = client(joiner, "retrying");
+            let mut direct = client(joiner, "direct");
+            let kps = [
+                retrying.key_package().expect("kp"),
+                direct.key_package().expect("kp"),
+            ];
+            let out = g.members[0].add_members(&kps).expect("add");
+            g.deliver(0, &out.commit);
+            let welcome = out.welcome.expect("welcome");
+            let tree = g.members[1].export_ratchet_tree().expect("tree");
+
+            direct
+                .join(&welcome, Some(&tree))
+                .unwrap_or_else(|e| panic!("{creator:?} -> {joiner:?}: {e}"));
+
+            let err = retrying.join(&welcome, None).expect_err("no tree: refused");
+            assert!(matches!(err, InteropError::Failed { .. }), "{err}");
+            let retry = retrying.join(&welcome, Some(&tree));
+            match joiner {
+                Peer::OpenMls => {
+                    let err = retry.expect_err("OpenMLS consumed the key package");
+                    assert!(err.to_string().contains("NoMatchingKeyPackage"), "{err}");
+                    g.members.push(direct);
+                }
+                Peer::MlsRs | Peer::Ours => {
+                    retry.unwrap_or_else(|e| panic!("{joiner:?} retries with the tree: {e}"));
+                    g.members.push(direct);
+                    g.members.push(retrying);
+                }
+            }
+            // The OpenMLS retrying member's leaf stays in the tree, unjoined.
+            let agree = |g: &Group| {
+                let auth = g.members[0].epoch_authenticator().expect("auth");
+                for m in &g.members {
+                    assert_eq!(m.epoch_authenticator().expect("auth"), auth);
+                }
+            };
+            agree(&g);
+            let n = g.members.len();
+            g.message(n - 1, b"joined with the tree out of band");
+        }
+    });
+}
