@@ -1,6 +1,6 @@
-//! Large-group operations of the peer implementations (OpenMLS, mls-rs), side by side, suite 1,
-//! everything through `mls_peers::InteropClient` so that `mls-engine` can be added as a third
-//! implementation (one more entry in `implementations()`).
+//! Large-group operations of the peer implementations (OpenMLS, mls-rs) and of ours
+//! (`mls-engine`), side by side in one run, suite 1, everything through
+//! `mls_peers::InteropClient` so that the three do exactly the same work.
 //!
 //! For N = 1,000 (and 10,000 with `MLS_BENCH_LARGE=1`), criterion groups `<operation>/N=<n>`,
 //! one function per implementation:
@@ -42,7 +42,22 @@ fn implementations() -> Vec<(&'static str, Factory)> {
     fn mls_rs(id: &[u8]) -> Client {
         new_client(Peer::MlsRs, id).expect("mls-rs client")
     }
-    vec![("openmls", openmls), ("mls-rs", mls_rs)]
+    fn ours(id: &[u8]) -> Client {
+        new_client(Peer::Ours, id).expect("mls-engine client")
+    }
+    let all: Vec<(&'static str, Factory)> = vec![
+        ("openmls", openmls),
+        ("mls-rs", mls_rs),
+        ("mls-engine", ours),
+    ];
+    // `MLS_BENCH_IMPLS=mls-engine,mls-rs` restricts the run (e.g. for the N = 10,000 rows).
+    match std::env::var("MLS_BENCH_IMPLS") {
+        Ok(list) => all
+            .into_iter()
+            .filter(|(name, _)| list.split(',').any(|x| x == *name))
+            .collect(),
+        Err(_) => all,
+    }
 }
 
 fn sizes() -> Vec<usize> {

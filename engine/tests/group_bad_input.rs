@@ -1677,3 +1677,24 @@ fn invalid_cached_proposals_do_not_wedge_commit() {
     );
     still_works(cs, &mut g);
 }
+/// RFC 9420 §12.4: with a proposal pending (sent or received), application data is refused
+/// until a commit; after the commit it flows again.
+#[test]
+fn application_data_refused_while_proposals_pending() {
+    let cs = cs();
+    let mut g = setup(cs, 2);
+    let (m, _) = g[0].propose_update(cs).unwrap();
+    propose_all(cs, &mut g, 0, &m);
+    for x in g.iter_mut() {
+        assert_eq!(
+            x.encrypt_application(cs, b"too early", b"").unwrap_err(),
+            GroupError::Misuse(MisuseError::CommitRequired)
+        );
+    }
+    commit_all(cs, &mut g, 1, CommitOptions::default());
+    let ct = g[0].encrypt_application(cs, b"now", b"").unwrap();
+    assert!(matches!(
+        g[1].process_message(cs, &ct).unwrap(),
+        ProcessedMessage::Application { .. }
+    ));
+}

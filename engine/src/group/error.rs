@@ -377,6 +377,10 @@ pub enum MisuseError {
     /// The proposal or KeyPackage given is invalid for this call.
     #[error("invalid argument: {0}")]
     InvalidArgument(&'static str),
+    /// Application data while proposals of this epoch are pending: RFC 9420 §12.4 requires a
+    /// commit first.
+    #[error("proposals are pending: commit before sending application data")]
+    CommitRequired,
 }
 
 impl GroupError {

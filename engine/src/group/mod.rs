@@ -506,6 +506,9 @@ impl Group {
     }
 
     /// Encrypts application data as a PrivateMessage of the current epoch (RFC 9420 §6.3).
+    /// Refused with [`MisuseError::CommitRequired`] while proposals received or sent this
+    /// epoch are pending (§12.4: a member that has observed a valid proposal MUST commit
+    /// before sending application data).
     pub fn encrypt_application(
         &mut self,
         cs: &dyn CipherSuiteProvider,
@@ -514,6 +517,9 @@ impl Group {
     ) -> Result<MlsMessage, GroupError> {
         self.check_suite(cs)?;
         self.check_active()?;
+        if self.proposals.iter().next().is_some() {
+            return Err(MisuseError::CommitRequired.into());
+        }
         let content = FramedContent {
             group_id: self.context.group_id.clone(),
             epoch: self.context.epoch,

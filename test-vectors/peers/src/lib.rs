@@ -5,20 +5,21 @@
 //! bytes: every message in or out is a TLS-encoded `MLSMessage` (KeyPackage, Welcome, GroupInfo,
 //! PublicMessage or PrivateMessage), and a ratchet tree travels as the TLS encoding of
 //! `optional<Node> ratchet_tree<V>` (the content of the `ratchet_tree` extension). Nothing else of
-//! an implementation leaks through, so any two implementations of the trait can be made to talk,
-//! and `mls-engine` can be added later as a third one.
+//! an implementation leaks through, so any two implementations of the trait can be made to talk.
 //!
 //! All clients use cipher suite 1 (`MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519`) and basic
 //! credentials. Where an implementation cannot do something through its public API, the method
 //! returns [`InteropError::Unsupported`]; see `INTEROP.md` beside this crate for the table.
 //!
-//! Implementations: [`openmls_peer::OpenMlsClient`] (OpenMLS 0.9 with its RustCrypto provider)
-//! and [`mls_rs_peer::MlsRsClient`] (mls-rs 0.57 with its aws-lc provider).
+//! Implementations: [`openmls_peer::OpenMlsClient`] (OpenMLS 0.9 with its RustCrypto provider),
+//! [`mls_rs_peer::MlsRsClient`] (mls-rs 0.57 with its aws-lc provider) and
+//! [`ours::OursClient`] (our engine, `mls-engine`, with its aws-lc provider).
 
 #![forbid(unsafe_code)]
 
 pub mod mls_rs_peer;
 pub mod openmls_peer;
+pub mod ours;
 pub mod rss;
 
 /// Cipher suite 1: `MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519`.
@@ -250,21 +251,27 @@ pub enum Peer {
     OpenMls,
     /// mls-rs 0.57 with `mls-rs-crypto-awslc`.
     MlsRs,
+    /// Our engine, `mls-engine`.
+    Ours,
 }
 
 impl Peer {
-    /// Both peers.
-    pub const ALL: [Peer; 2] = [Peer::OpenMls, Peer::MlsRs];
+    /// Every implementation: both peers and ours.
+    pub const ALL: [Peer; 3] = [Peer::OpenMls, Peer::MlsRs, Peer::Ours];
+
+    /// The other implementations (not ours).
+    pub const PEERS: [Peer; 2] = [Peer::OpenMls, Peer::MlsRs];
 
     /// The [`InteropClient::name`] of its clients.
     pub fn name(self) -> &'static str {
         match self {
             Peer::OpenMls => openmls_peer::NAME,
             Peer::MlsRs => mls_rs_peer::NAME,
+            Peer::Ours => ours::NAME,
         }
     }
 
-    /// Parses "openmls" or "mls-rs".
+    /// Parses "openmls", "mls-rs" or "mls-engine".
     pub fn from_name(name: &str) -> Option<Peer> {
         Peer::ALL.into_iter().find(|p| p.name() == name)
     }
@@ -275,6 +282,7 @@ pub fn new_client(peer: Peer, identity: &[u8]) -> Result<Box<dyn InteropClient>>
     Ok(match peer {
         Peer::OpenMls => Box::new(openmls_peer::OpenMlsClient::new(identity)?),
         Peer::MlsRs => Box::new(mls_rs_peer::MlsRsClient::new(identity)?),
+        Peer::Ours => Box::new(ours::OursClient::new(identity)?),
     })
 }
 

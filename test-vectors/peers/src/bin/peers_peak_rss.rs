@@ -1,4 +1,4 @@
-//! Peak-RSS probe: `peers_peak_rss <openmls|mls-rs> <N>` creates a group of N members with one
+//! Peak-RSS probe: `peers_peak_rss <openmls|mls-rs|mls-engine> <N>` creates a group of N members with one
 //! implementation (N-1 added by key packages in one commit, no path), joins one real member by the
 //! Welcome (ratchet tree in the GroupInfo), and prints the process's peak resident set size
 //! (`VmHWM`) after each step. Run one implementation per process so the peaks are comparable.
@@ -57,7 +57,7 @@ fn main() -> ExitCode {
         _ => None,
     };
     let Some((peer, n)) = parsed else {
-        eprintln!("usage: peers_peak_rss <openmls|mls-rs> <N >= 2>");
+        eprintln!("usage: peers_peak_rss <openmls|mls-rs|mls-engine> <N >= 2>");
         return ExitCode::from(2);
     };
     match run(peer, n) {

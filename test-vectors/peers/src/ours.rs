@@ -1,0 +1,470 @@
+//! [`InteropClient`] over our own engine, `mls-engine` (its `group` module on the aws-lc
+//! provider), so it can be tested and benchmarked against the peers through the same trait.
+//!
+//! The client keeps the private keys of every KeyPackage it handed out (a Welcome is tried against
+//! them, newest first), the external PSKs it was given, and at most one pending own commit. Group
+//! policy: lifetimes are checked against the system clock (read here, in the harness: the engine
+//! reads none), handshake messages are PublicMessages, the ratchet tree goes into every Welcome.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use mls_engine::codec::{VarBytes, VarVec};
+use mls_engine::crypto::{AwsLcSuite, CipherSuite, CipherSuiteProvider, Secret};
+use mls_engine::group::{
+    generate_key_package, CommitOptions, ExternalCommitOptions, Group, GroupConfig, JoinOptions,
+    KeyPackageBundle, KeyPackageOptions, ProcessedMessage, StagedCommit,
+};
+use mls_engine::messages::{
+    Add, Capabilities, Credential, CredentialType, Extension, ExtensionType, ExternalPsk,
+    GroupContextExtensions, MlsMessage, MlsMessageBody, PreSharedKey, PreSharedKeyId, Proposal,
+    ProtocolVersion, Psk, RatchetTree, ReInit, Remove,
+};
+use mls_engine::psk::fresh_psk_nonce;
+
+use crate::{
+    CommitOutput, InteropClient, InteropError, Processed, ProposalSpec, RawExtension, Result,
+    TEST_EXTENSION_TYPE,
+};
+
+/// [`InteropClient::name`] of our clients.
+pub const NAME: &str = "mls-engine";
+
+const SUITE: CipherSuite = CipherSuite(crate::SUITE);
+
+/// KeyPackage lifetime: from an hour ago (clock skew) to 90 days ahead.
+const KP_BACKDATE: u64 = 3600;
+const KP_LIFETIME: u64 = 90 * 24 * 3600;
+
+/// Maps any `Debug` error to [`InteropError::Failed`] for `operation`.
+fn fail<E: std::fmt::Debug>(operation: &'static str) -> impl FnOnce(E) -> InteropError {
+    move |e| InteropError::Failed {
+        peer: NAME,
+        operation,
+        message: format!("{e:?}"),
+    }
+}
+
+fn state(operation: &'static str, message: &'static str) -> InteropError {
+    InteropError::State {
+        peer: NAME,
+        operation,
+        message,
+    }
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn config() -> GroupConfig {
+    GroupConfig::default().at_time(now())
+}
+
+fn decode(operation: &'static str, bytes: &[u8]) -> Result<MlsMessage> {
+    MlsMessage::from_bytes(bytes).map_err(fail(operation))
+}
+
+fn decode_tree(operation: &'static str, bytes: Option<&[u8]>) -> Result<Option<RatchetTree>> {
+    bytes
+        .map(|b| RatchetTree::from_bytes(b).map_err(fail(operation)))
+        .transpose()
+}
+
+fn encode(operation: &'static str, msg: &MlsMessage) -> Result<Vec<u8>> {
+    msg.to_bytes().map_err(fail(operation))
+}
+
+fn extensions(raw: &[RawExtension]) -> Vec<Extension> {
+    raw.iter()
+        .map(|e| Extension {
+            extension_type: ExtensionType(e.extension_type),
+            extension_data: VarBytes(e.data.clone()),
+        })
+        .collect()
+}
+
+/// Default capabilities plus the private-use test extension type.
+fn capabilities() -> Capabilities {
+    Capabilities {
+        versions: VarVec(vec![ProtocolVersion::MLS10]),
+        cipher_suites: VarVec(vec![SUITE]),
+        extensions: VarVec(vec![ExtensionType(TEST_EXTENSION_TYPE)]),
+        proposals: VarVec::default(),
+        credentials: VarVec(vec![CredentialType::BASIC]),
+    }
+}
+
+/// A client of our engine: suite provider, signature key, outstanding KeyPackages, registered
+/// PSKs and (once created or joined) its group and pending commit.
+pub struct OursClient {
+    identity: Vec<u8>,
+    cs: AwsLcSuite,
+    signer: Secret,
+    bundles: Vec<KeyPackageBundle>,
+    psks: Vec<(Vec<u8>, Secret)>,
+    group: Option<Group>,
+    pending: Option<StagedCommit>,
+    /// Whether our Welcomes carry the ratchet tree (else it goes out of band).
+    tree_in_welcome: bool,
+}
+
+impl std::fmt::Debug for OursClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OursClient")
+            .field("identity", &String::from_utf8_lossy(&self.identity))
+            .field("epoch", &self.group.as_ref().map(Group::epoch))
+            .finish()
+    }
+}
+
+impl OursClient {
+    /// A new client with basic credential `identity` and a fresh Ed25519 key.
+    pub fn new(identity: &[u8]) -> Result<Self> {
+        let cs = AwsLcSuite::new(SUITE).map_err(fail("new"))?;
+        let (signer, _) = cs.signature_generate().map_err(fail("new"))?;
+        Ok(Self {
+            identity: identity.to_vec(),
+            cs,
+            signer,
+            bundles: Vec::new(),
+            psks: Vec::new(),
+            group: None,
+            pending: None,
+            tree_in_welcome: true,
+        })
+    }
+
+    /// The group, for callers that want to look past the trait (benchmarks, tests).
+    pub fn group(&self) -> Option<&Group> {
+        self.group.as_ref()
+    }
+
+    /// The group, with the lifetime-check time set to the current clock (KeyPackages made
+    /// after the group was joined must not be "not yet valid").
+    fn group_now(&mut self, operation: &'static str) -> Result<&mut Group> {
+        let group = self
+            .group
+            .as_mut()
+            .ok_or_else(|| state(operation, "not in a group"))?;
+        group.set_time(now());
+        Ok(group)
+    }
+
+    fn group_ref(&self, operation: &'static str) -> Result<&Group> {
+        self.group
+            .as_ref()
+            .ok_or_else(|| state(operation, "not in a group"))
+    }
+
+    fn new_bundle(&self) -> Result<KeyPackageBundle> {
+        let t = now();
+        let mut options =
+            KeyPackageOptions::new(t.saturating_sub(KP_BACKDATE), t.saturating_add(KP_LIFETIME));
+        options.capabilities = Some(capabilities());
+        generate_key_package(
+            &self.cs,
+            Credential::basic(self.identity.clone()),
+            self.signer.clone(),
+            options,
+        )
+        .map_err(fail("key_package"))
+    }
+
+    fn install(&mut self, mut group: Group) {
+        for (id, secret) in &self.psks {
+            group.add_external_psk(id.clone(), secret.clone());
+        }
+        self.group = Some(group);
+        self.pending = None;
+    }
+
+    /// The engine proposal for a [`ProposalSpec`] (PSK nonces fresh).
+    fn proposal(&self, operation: &'static str, spec: &ProposalSpec) -> Result<Proposal> {
+        Ok(match spec {
+            ProposalSpec::Add(kp) => match decode(operation, kp)?.body {
+                MlsMessageBody::KeyPackage(key_package) => Proposal::Add(Add { key_package }),
+                _ => return Err(state(operation, "not a KeyPackage")),
+            },
+            ProposalSpec::Remove(leaf) => Proposal::Remove(Remove { removed: *leaf }),
+            ProposalSpec::ExternalPsk(id) => Proposal::PreSharedKey(PreSharedKey {
+                psk: PreSharedKeyId {
+                    psk: Psk::External(ExternalPsk {
+                        psk_id: VarBytes(id.clone()),
+                    }),
+                    psk_nonce: fresh_psk_nonce(&self.cs).map_err(fail(operation))?,
+                },
+            }),
+            ProposalSpec::GroupContextExtensions(exts) => {
+                Proposal::GroupContextExtensions(GroupContextExtensions {
+                    extensions: VarVec(extensions(exts)),
+                })
+            }
+            ProposalSpec::ReInit { group_id } => Proposal::ReInit(ReInit {
+                group_id: VarBytes(group_id.clone()),
+                version: ProtocolVersion::MLS10,
+                cipher_suite: SUITE,
+                extensions: VarVec::default(),
+            }),
+            ProposalSpec::Update => {
+                return Err(InteropError::Unsupported {
+                    peer: NAME,
+                    operation,
+                    reason: "an Update proposal cannot be committed by value (use force_path)",
+                })
+            }
+        })
+    }
+}
+
+impl InteropClient for OursClient {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn identity(&self) -> &[u8] {
+        &self.identity
+    }
+
+    fn key_package(&mut self) -> Result<Vec<u8>> {
+        let bundle = self.new_bundle()?;
+        let msg = MlsMessage::new(MlsMessageBody::KeyPackage(bundle.key_package.clone()));
+        self.bundles.push(bundle);
+        encode("key_package", &msg)
+    }
+
+    fn register_external_psk(&mut self, psk_id: &[u8], secret: &[u8]) -> Result<()> {
+        let secret = Secret::from_slice(secret);
+        if let Some(g) = &mut self.group {
+            g.add_external_psk(psk_id.to_vec(), secret.clone());
+        }
+        self.psks.push((psk_id.to_vec(), secret));
+        Ok(())
+    }
+
+    fn create_group(&mut self, group_id: &[u8]) -> Result<()> {
+        let bundle = self.new_bundle()?;
+        let group = Group::create(&self.cs, &bundle, group_id.to_vec(), vec![], config())
+            .map_err(fail("create_group"))?;
+        self.install(group);
+        Ok(())
+    }
+
+    fn set_ratchet_tree_in_welcome(&mut self, in_welcome: bool) -> Result<()> {
+        self.group_ref("set_ratchet_tree_in_welcome")?;
+        self.tree_in_welcome = in_welcome;
+        Ok(())
+    }
+
+    fn join(&mut self, welcome: &[u8], ratchet_tree: Option<&[u8]>) -> Result<()> {
+        const OP: &str = "join";
+        let MlsMessageBody::Welcome(welcome) = decode(OP, welcome)?.body else {
+            return Err(state(OP, "not a Welcome"));
+        };
+        let ratchet_tree = decode_tree(OP, ratchet_tree)?;
+        // The Welcome names its KeyPackages by reference; trying ours newest first finds it.
+        let mut last = None;
+        for i in (0..self.bundles.len()).rev() {
+            let options = JoinOptions {
+                config: config(),
+                ratchet_tree: ratchet_tree.clone(),
+                external_psks: self.psks.clone(),
+                ..JoinOptions::default()
+            };
+            match Group::join(&self.cs, &welcome, &self.bundles[i], options) {
+                Ok(group) => {
+                    self.bundles.remove(i);
+                    self.install(group);
+                    return Ok(());
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.map_or_else(|| state(OP, "no KeyPackage outstanding"), |e| fail(OP)(e)))
+    }
+
+    fn external_join(&mut self, group_info: &[u8], ratchet_tree: Option<&[u8]>) -> Result<Vec<u8>> {
+        const OP: &str = "external_join";
+        let MlsMessageBody::GroupInfo(gi) = decode(OP, group_info)?.body else {
+            return Err(state(OP, "not a GroupInfo"));
+        };
+        let options = ExternalCommitOptions {
+            config: config(),
+            ratchet_tree: decode_tree(OP, ratchet_tree)?,
+            capabilities: Some(capabilities()),
+            ..ExternalCommitOptions::default()
+        };
+        let (group, commit) = Group::join_by_external_commit(
+            &self.cs,
+            &gi,
+            Credential::basic(self.identity.clone()),
+            self.signer.clone(),
+            options,
+        )
+        .map_err(fail(OP))?;
+        self.install(group);
+        encode(OP, &commit)
+    }
+
+    fn propose(&mut self, spec: &ProposalSpec) -> Result<Vec<u8>> {
+        const OP: &str = "propose";
+        let proposal = match spec {
+            ProposalSpec::Update => None,
+            other => Some(self.proposal(OP, other)?),
+        };
+        self.group_now(OP)?;
+        let cs = &self.cs;
+        let group = self
+            .group
+            .as_mut()
+            .ok_or_else(|| state(OP, "not in a group"))?;
+        let (msg, _) = match proposal {
+            None => group.propose_update(cs),
+            Some(p) => group.propose(cs, p),
+        }
+        .map_err(fail(OP))?;
+        encode(OP, &msg)
+    }
+
+    fn commit(&mut self, specs: &[ProposalSpec], force_path: bool) -> Result<CommitOutput> {
+        const OP: &str = "commit";
+        let proposals = specs
+            .iter()
+            .map(|s| self.proposal(OP, s))
+            .collect::<Result<Vec<_>>>()?;
+        let options = CommitOptions {
+            proposals,
+            force_path,
+            ratchet_tree_in_welcome: self.tree_in_welcome,
+            ..CommitOptions::default()
+        };
+        self.group_now(OP)?;
+        let out = self
+            .group_ref(OP)?
+            .commit(&self.cs, options)
+            .map_err(fail(OP))?;
+        let welcome = out.welcome.as_ref().map(|w| encode(OP, w)).transpose()?;
+        let commit = encode(OP, &out.commit)?;
+        self.pending = Some(out.staged);
+        Ok(CommitOutput { commit, welcome })
+    }
+
+    fn merge_pending_commit(&mut self) -> Result<()> {
+        const OP: &str = "merge_pending_commit";
+        let staged = self
+            .pending
+            .take()
+            .ok_or_else(|| state(OP, "no pending commit"))?;
+        self.group
+            .as_mut()
+            .ok_or_else(|| state(OP, "not in a group"))?
+            .merge_staged_commit(staged)
+            .map_err(fail(OP))
+    }
+
+    fn discard_pending_commit(&mut self) -> Result<()> {
+        self.pending = None;
+        Ok(())
+    }
+
+    fn process(&mut self, message: &[u8]) -> Result<Processed> {
+        const OP: &str = "process";
+        let msg = decode(OP, message)?;
+        self.group_now(OP)?;
+        let cs = &self.cs;
+        let group = self
+            .group
+            .as_mut()
+            .ok_or_else(|| state(OP, "not in a group"))?;
+        match group.process_message(cs, &msg).map_err(fail(OP))? {
+            ProcessedMessage::Application { data, .. } => Ok(Processed::Application(data)),
+            ProcessedMessage::Proposal(_) => Ok(Processed::Proposal),
+            ProcessedMessage::Commit(staged) => {
+                let removed_self = staged.removes_self();
+                group.merge_staged_commit(*staged).map_err(fail(OP))?;
+                // A received commit supersedes our own pending one.
+                self.pending = None;
+                Ok(Processed::Commit { removed_self })
+            }
+            other => Err(InteropError::Failed {
+                peer: NAME,
+                operation: OP,
+                message: format!("unexpected message {other:?}"),
+            }),
+        }
+    }
+
+    fn protect(&mut self, data: &[u8]) -> Result<Vec<u8>> {
+        const OP: &str = "protect";
+        let cs = &self.cs;
+        let group = self
+            .group
+            .as_mut()
+            .ok_or_else(|| state(OP, "not in a group"))?;
+        let msg = group.encrypt_application(cs, data, &[]).map_err(fail(OP))?;
+        encode(OP, &msg)
+    }
+
+    fn epoch(&self) -> u64 {
+        self.group.as_ref().map_or(0, Group::epoch)
+    }
+
+    fn own_leaf(&self) -> u32 {
+        self.group.as_ref().map_or(0, |g| g.own_leaf().0)
+    }
+
+    fn member_count(&self) -> usize {
+        self.group.as_ref().map_or(0, |g| {
+            usize::try_from(g.member_count()).unwrap_or(usize::MAX)
+        })
+    }
+
+    fn epoch_authenticator(&self) -> Result<Vec<u8>> {
+        Ok(self
+            .group_ref("epoch_authenticator")?
+            .epoch_authenticator()
+            .as_bytes()
+            .to_vec())
+    }
+
+    fn group_context_extensions(&self) -> Result<Vec<RawExtension>> {
+        Ok(self
+            .group_ref("group_context_extensions")?
+            .context()
+            .extensions
+            .iter()
+            .map(|e| RawExtension {
+                extension_type: e.extension_type.0,
+                data: e.extension_data.to_vec(),
+            })
+            .collect())
+    }
+
+    fn export_secret(&self, label: &str, context: &[u8], length: usize) -> Result<Vec<u8>> {
+        Ok(self
+            .group_ref("export_secret")?
+            .export_secret(&self.cs, label, context, length)
+            .map_err(fail("export_secret"))?
+            .as_bytes()
+            .to_vec())
+    }
+
+    fn export_group_info(&mut self, with_tree: bool) -> Result<Vec<u8>> {
+        const OP: &str = "export_group_info";
+        let msg = self
+            .group_ref(OP)?
+            .group_info(&self.cs, with_tree)
+            .map_err(fail(OP))?;
+        encode(OP, &msg)
+    }
+
+    fn export_ratchet_tree(&self) -> Result<Vec<u8>> {
+        const OP: &str = "export_ratchet_tree";
+        self.group_ref(OP)?
+            .tree()
+            .to_wire()
+            .to_bytes()
+            .map_err(fail(OP))
+    }
+}
