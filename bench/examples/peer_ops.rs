@@ -1,0 +1,86 @@
+//! One pass of the large-group operations of `benches/peers.rs` for one implementation, each
+//! timed once (or `REPS` times) with wall-clock timers: a harness to run under `perf record`
+//! and to read where the time goes, not a benchmark (the figures come from criterion).
+//!
+//! `cargo run --release -p bench --example peer_ops -- [IMPL] [N] [REPS]`, with IMPL one of
+//! `mls-engine` (default), `mls-rs`, `openmls`.
+
+#![allow(clippy::unwrap_used)]
+
+use std::time::Instant;
+
+use mls_peers::{new_client, InteropClient, Peer};
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let peer = match args.get(1).map_or("mls-engine", String::as_str) {
+        "mls-rs" => Peer::MlsRs,
+        "openmls" => Peer::OpenMls,
+        _ => Peer::Ours,
+    };
+    let n: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(10_000);
+    let reps: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(3);
+    let make = |id: &str| new_client(peer, id.as_bytes()).unwrap();
+
+    let t = Instant::now();
+    let mut joiners: Vec<_> = (0..reps + 2).map(|i| make(&format!("joiner {i}"))).collect();
+    let mut kps: Vec<_> = joiners.iter_mut().map(|j| j.key_package().unwrap()).collect();
+    kps.extend((kps.len() + 1..n).map(|i| make(&format!("kp {i}")).key_package().unwrap()));
+    let extra = make("extra").key_package().unwrap();
+    println!("key packages: {:?}", t.elapsed());
+
+    let mut creator = make("creator");
+    let t = Instant::now();
+    creator.create_group(b"g").unwrap();
+    let out = creator.add_members(&kps).unwrap();
+    println!("create_add: {:?}", t.elapsed());
+    creator.merge_pending_commit().unwrap();
+    let welcome = out.welcome.unwrap();
+    println!("welcome bytes: {}", welcome.len());
+
+    for (i, j) in joiners.iter_mut().enumerate() {
+        let t = Instant::now();
+        j.join(&welcome, None).unwrap();
+        if i < 3 {
+            println!("join: {:?}", t.elapsed());
+        }
+    }
+    let t = Instant::now();
+    let commit = joiners[0].commit(&[], true).unwrap().commit;
+    println!("commit_path_new_member: {:?} ({} bytes)", t.elapsed(), commit.len());
+    joiners[0].discard_pending_commit().unwrap();
+    for j in joiners.iter_mut().skip(1) {
+        let t = Instant::now();
+        j.process(&commit).unwrap();
+        println!("process_commit: {:?}", t.elapsed());
+    }
+    creator.process(&commit).unwrap();
+    let t = Instant::now();
+    let second = creator.commit(&[], true).unwrap().commit;
+    println!("commit_path_creator: {:?} ({} bytes)", t.elapsed(), second.len());
+    creator.merge_pending_commit().unwrap();
+    for j in joiners.iter_mut().skip(1) {
+        let t = Instant::now();
+        j.process(&second).unwrap();
+        println!("process_second_commit: {:?}", t.elapsed());
+    }
+    let t = Instant::now();
+    let _ = creator.add_members(std::slice::from_ref(&extra)).unwrap();
+    println!("add_one: {:?}", t.elapsed());
+    creator.discard_pending_commit().unwrap();
+    let t = Instant::now();
+    let _ = creator
+        .commit(&[mls_peers::ProposalSpec::Remove(5)], false)
+        .unwrap();
+    println!("remove_one: {:?}", t.elapsed());
+    creator.discard_pending_commit().unwrap();
+    let data = vec![7u8; 1024];
+    let t = Instant::now();
+    let mut ct = Vec::new();
+    for _ in 0..1000 {
+        ct = creator.protect(&data).unwrap();
+    }
+    println!("protect_1k (x1000): {:?}", t.elapsed() / 1000);
+    let _ = ct;
+    drop(joiners);
+}
