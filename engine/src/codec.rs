@@ -33,23 +33,34 @@ pub fn varint_len(len: usize) -> Result<usize, TlsError> {
 }
 
 /// Appends the §2.1.2 varint header for a vector of `len` bytes.
-// The casts cannot truncate: `varint_len` has bounded `len` to the width chosen.
-#[allow(clippy::cast_possible_truncation)]
 pub fn write_varint(out: &mut Vec<u8>, len: usize) -> Result<(), TlsError> {
-    match varint_len(len)? {
-        1 => out.push(len as u8),
-        2 => out.extend_from_slice(&(0x4000 | len as u16).to_be_bytes()),
-        _ => out.extend_from_slice(&(0x8000_0000 | len as u32).to_be_bytes()),
-    }
+    let (header, n) = varint_header(len)?;
+    out.extend_from_slice(&header[..n]);
     Ok(())
 }
 
+/// The §2.1.2 varint header for a vector of `len` bytes, in a stack buffer: the header bytes
+/// are `buf[..n]` for the returned `(buf, n)`.
+// The casts cannot truncate: `varint_len` has bounded `len` to the width chosen.
+#[allow(clippy::cast_possible_truncation)]
+fn varint_header(len: usize) -> Result<([u8; 4], usize), TlsError> {
+    let n = varint_len(len)?;
+    let buf = match n {
+        1 => [len as u8, 0, 0, 0],
+        2 => {
+            let [a, b] = (0x4000 | len as u16).to_be_bytes();
+            [a, b, 0, 0]
+        }
+        _ => (0x8000_0000 | len as u32).to_be_bytes(),
+    };
+    Ok((buf, n))
+}
+
 fn write_varint_io<W: Write>(w: &mut W, len: usize) -> Result<usize, TlsError> {
-    let mut header = Vec::with_capacity(4);
-    write_varint(&mut header, len)?;
-    w.write_all(&header)
+    let (header, n) = varint_header(len)?;
+    w.write_all(&header[..n])
         .map_err(|e| TlsError::EncodingError(e.to_string()))?;
-    Ok(header.len())
+    Ok(n)
 }
 
 /// Reads a §2.1.2 varint header; returns the length and the bytes after the header.

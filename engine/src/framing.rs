@@ -25,13 +25,12 @@
 use tls_codec::DeserializeBytes;
 
 use crate::codec::{decode_exact, encode, VarBytes};
-use crate::crypto::labels::{expand_with_label, sign_with_label, verify_with_label};
+use crate::crypto::labels::{expand_with_label, SignContentBuf};
 use crate::crypto::{CipherSuiteProvider, CryptoError, Secret, SignaturePublicKey};
 use crate::messages::{
-    AuthenticatedContent, AuthenticatedContentTbm, Commit, ContentType, FramedContent,
-    FramedContentAuthData, FramedContentBody, FramedContentTbs, GroupContext, Mac,
-    PrivateContentAad, PrivateMessage, PrivateMessageContent, Proposal, ProtocolVersion,
-    PublicMessage, Sender, SenderData, SenderDataAad, WireFormat,
+    AuthenticatedContent, Commit, ContentType, FramedContent, FramedContentAuthData,
+    FramedContentBody, GroupContext, Mac, PrivateContentAad, PrivateMessage, PrivateMessageContent,
+    Proposal, ProtocolVersion, PublicMessage, Sender, SenderData, SenderDataAad, WireFormat,
 };
 use crate::secret_tree::{RatchetKind, SecretTree, SecretTreeError};
 use crate::tree_math::LeafIndex;
@@ -225,6 +224,34 @@ fn xor_reuse_guard(nonce: &Secret, guard: [u8; 4]) -> Secret {
     n
 }
 
+/// The `SignContent` of a FramedContentTBS (RFC 9420 §6.1), encoded once in place: version,
+/// wire format, the content, and the GroupContext when the sender is a member or a
+/// new-member committer. Signing, verifying and the membership tag (§6.2) all read it, so a
+/// large commit is serialized once per operation and never cloned.
+pub fn framed_content_sign_content(
+    wire_format: WireFormat,
+    content: &FramedContent,
+    group_context: &GroupContext,
+) -> Result<SignContentBuf, ProtectionError> {
+    use tls_codec::{Serialize as _, Size as _};
+    let context = matches!(content.sender, Sender::Member(_) | Sender::NewMemberCommit)
+        .then_some(group_context);
+    let version = ProtocolVersion::MLS10;
+    let len = version.tls_serialized_len()
+        + wire_format.tls_serialized_len()
+        + content.tls_serialized_len()
+        + context.map_or(0, |c| c.tls_serialized_len());
+    let mut sc = SignContentBuf::new("FramedContentTBS", len).map_err(ProtectionError::Crypto)?;
+    let w = sc.writer();
+    version.tls_serialize(w)?;
+    wire_format.tls_serialize(w)?;
+    content.tls_serialize(w)?;
+    if let Some(c) = context {
+        c.tls_serialize(w)?;
+    }
+    Ok(sc)
+}
+
 /// What protecting and unprotecting messages needs from the current epoch: the suite, the
 /// GroupContext, `membership_key` and `sender_data_secret` (§6, §8).
 pub struct MessageProtection<'a> {
@@ -276,32 +303,31 @@ impl<'a> MessageProtection<'a> {
         Ok(())
     }
 
-    fn tbs(&self, wire_format: WireFormat, content: &FramedContent) -> FramedContentTbs {
-        let with_context = matches!(content.sender, Sender::Member(_) | Sender::NewMemberCommit);
-        FramedContentTbs {
-            version: ProtocolVersion::MLS10,
-            wire_format,
-            content: content.clone(),
-            context: with_context.then(|| self.group_context.clone()),
-        }
+    /// The SignContent of this epoch's FramedContentTBS for `content` (§6.1).
+    fn sign_content(
+        &self,
+        wire_format: WireFormat,
+        content: &FramedContent,
+    ) -> Result<SignContentBuf, ProtectionError> {
+        framed_content_sign_content(wire_format, content, self.group_context)
     }
 
     /// Signs `content` for `wire_format` (§6.1), attaching `confirmation_tag` (commits only).
+    /// Returns the SignContent too (its content is the TBS a membership tag covers).
     fn sign(
         &self,
         wire_format: WireFormat,
         content: &FramedContent,
         signer: &Secret,
         confirmation_tag: Option<Mac>,
-    ) -> Result<(FramedContentTbs, FramedContentAuthData), ProtectionError> {
+    ) -> Result<(SignContentBuf, FramedContentAuthData), ProtectionError> {
         if confirmation_tag.is_some() != (content.content_type() == ContentType::COMMIT) {
             return Err(ProtectionError::ConfirmationTagMismatch);
         }
-        let tbs = self.tbs(wire_format, content);
-        let signature = sign_with_label(self.cs, signer, "FramedContentTBS", &encode(&tbs)?)
-            .map_err(ProtectionError::Crypto)?;
+        let sc = self.sign_content(wire_format, content)?;
+        let signature = sc.sign(self.cs, signer).map_err(ProtectionError::Crypto)?;
         Ok((
-            tbs,
+            sc,
             FramedContentAuthData {
                 signature: VarBytes(signature),
                 confirmation_tag,
@@ -311,21 +337,29 @@ impl<'a> MessageProtection<'a> {
 
     fn verify(
         &self,
-        tbs: &FramedContentTbs,
+        sc: &SignContentBuf,
         auth: &FramedContentAuthData,
         key: &SignaturePublicKey,
     ) -> Result<(), ProtectionError> {
-        verify_with_label(
-            self.cs,
-            key,
-            "FramedContentTBS",
-            &encode(tbs)?,
-            auth.signature.as_slice(),
-        )
-        .map_err(|e| match e {
-            CryptoError::InvalidSignature => ProtectionError::BadSignature,
-            other => ProtectionError::Crypto(other),
-        })
+        sc.verify(self.cs, key, auth.signature.as_slice())
+            .map_err(|e| match e {
+                CryptoError::InvalidSignature => ProtectionError::BadSignature,
+                other => ProtectionError::Crypto(other),
+            })
+    }
+
+    /// The membership tag of a PublicMessage from a member (§6.2): the MAC of
+    /// AuthenticatedContentTBM, i.e. the TBS in `sc` followed by `auth`.
+    fn membership_tag(
+        &self,
+        sc: &mut SignContentBuf,
+        auth: &FramedContentAuthData,
+    ) -> Result<Mac, ProtectionError> {
+        let key = self.membership_key.as_bytes();
+        let tag = sc
+            .with_suffix(auth, |tbm| self.cs.mac(key, tbm))
+            .map_err(ProtectionError::Crypto)?;
+        Ok(Mac(VarBytes(tag)))
     }
 
     /// Signs `content` and frames it as a PublicMessage (§6.2), with a membership tag when the
@@ -339,17 +373,9 @@ impl<'a> MessageProtection<'a> {
         let wf = WireFormat::PUBLIC_MESSAGE;
         self.check_group_and_epoch(&content.group_id, content.epoch)?;
         check_content_rules(&content.sender, &content.body, wf)?;
-        let (tbs, auth) = self.sign(wf, &content, signer, confirmation_tag)?;
+        let (mut sc, auth) = self.sign(wf, &content, signer, confirmation_tag)?;
         let membership_tag = match content.sender {
-            Sender::Member(_) => {
-                let tbm = AuthenticatedContentTbm {
-                    content_tbs: tbs,
-                    auth: auth.clone(),
-                };
-                Some(Mac(VarBytes(
-                    self.cs.mac(self.membership_key.as_bytes(), &encode(&tbm)?),
-                )))
-            }
+            Sender::Member(_) => Some(self.membership_tag(&mut sc, &auth)?),
             _ => None,
         };
         Ok(PublicMessage {
@@ -366,7 +392,7 @@ impl<'a> MessageProtection<'a> {
     /// sender it does not know, e.g. a blank leaf).
     pub fn unprotect_public(
         &self,
-        msg: &PublicMessage,
+        msg: PublicMessage,
         sender_key: impl FnOnce(&FramedContent) -> Option<SignaturePublicKey>,
     ) -> Result<AuthenticatedContent, ProtectionError> {
         let wf = WireFormat::PUBLIC_MESSAGE;
@@ -376,34 +402,29 @@ impl<'a> MessageProtection<'a> {
         if msg.auth.confirmation_tag.is_some() != (content.content_type() == ContentType::COMMIT) {
             return Err(ProtectionError::ConfirmationTagMismatch);
         }
-        let tbs = self.tbs(wf, content);
+        let mut sc = self.sign_content(wf, content)?;
         match (&content.sender, &msg.membership_tag) {
             (Sender::Member(_), Some(tag)) => {
-                let tbm = AuthenticatedContentTbm {
-                    content_tbs: tbs.clone(),
-                    auth: msg.auth.clone(),
-                };
-                self.cs
-                    .mac_verify(
-                        self.membership_key.as_bytes(),
-                        &encode(&tbm)?,
-                        tag.0.as_slice(),
-                    )
-                    .map_err(|e| match e {
-                        CryptoError::InvalidMac => ProtectionError::BadMembershipTag,
-                        other => ProtectionError::Crypto(other),
-                    })?;
+                let key = self.membership_key.as_bytes();
+                sc.with_suffix(&msg.auth, |tbm| {
+                    self.cs.mac_verify(key, tbm, tag.0.as_slice())
+                })
+                .and_then(|verified| verified)
+                .map_err(|e| match e {
+                    CryptoError::InvalidMac => ProtectionError::BadMembershipTag,
+                    other => ProtectionError::Crypto(other),
+                })?;
             }
             (Sender::Member(_), None) => return Err(ProtectionError::MembershipTagPresence),
             (_, Some(_)) => return Err(ProtectionError::MembershipTagPresence),
             (_, None) => {}
         }
         let key = sender_key(content).ok_or(ProtectionError::UnknownSender)?;
-        self.verify(&tbs, &msg.auth, &key)?;
+        self.verify(&sc, &msg.auth, &key)?;
         Ok(AuthenticatedContent {
             wire_format: wf,
-            content: content.clone(),
-            auth: msg.auth.clone(),
+            content: msg.content,
+            auth: msg.auth,
         })
     }
 
@@ -632,8 +653,8 @@ impl<'a> MessageProtection<'a> {
         };
         check_content_rules(&content.sender, &content.body, wf)?;
         let key = sender_key(&content).ok_or(ProtectionError::UnknownSender)?;
-        let tbs = self.tbs(wf, &content);
-        self.verify(&tbs, &auth, &key)?;
+        let sc = self.sign_content(wf, &content)?;
+        self.verify(&sc, &auth, &key)?;
 
         // Everything checked: now, and only now, the key is used up (§9.2).
         tree.mark_consumed(self.cs, leaf, kind, sender_data.generation)?;

@@ -13,9 +13,8 @@
 
 use crate::codec::VarBytes;
 use crate::crypto::{CipherSuiteProvider, CryptoError, Secret};
-use crate::messages::{
-    AuthenticatedContent, ConfirmedTranscriptHashInput, InterimTranscriptHashInput, Mac,
-};
+use crate::messages::{AuthenticatedContent, InterimTranscriptHashInput, Mac};
+use tls_codec::{Serialize as _, Size as _};
 
 /// Why a transcript-hash step failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -51,13 +50,23 @@ pub fn confirmed_transcript_hash(
     if commit.content.content_type() != crate::messages::ContentType::COMMIT {
         return Err(TranscriptError::NotACommit);
     }
-    let input = ConfirmedTranscriptHashInput {
-        wire_format: commit.wire_format,
-        content: commit.content.clone(),
-        signature: commit.auth.signature.clone(),
-    };
-    let mut buf = interim_before.to_vec();
-    buf.extend_from_slice(&encode(&input)?);
+    // ConfirmedTranscriptHashInput = wire_format || content || signature, serialized from the
+    // commit in place (a commit with a large UpdatePath is not copied).
+    let mut buf = Vec::with_capacity(
+        interim_before.len()
+            + commit.wire_format.tls_serialized_len()
+            + commit.content.tls_serialized_len()
+            + commit.auth.signature.tls_serialized_len(),
+    );
+    buf.extend_from_slice(interim_before);
+    let codec = |e: tls_codec::Error| TranscriptError::Encoding(e.to_string());
+    commit.wire_format.tls_serialize(&mut buf).map_err(codec)?;
+    commit.content.tls_serialize(&mut buf).map_err(codec)?;
+    commit
+        .auth
+        .signature
+        .tls_serialize(&mut buf)
+        .map_err(codec)?;
     Ok(cs.hash(&buf))
 }
 

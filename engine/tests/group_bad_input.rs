@@ -114,7 +114,7 @@ fn commit_all(
         if i == from || !g.is_active() {
             continue;
         }
-        match g.process_message(cs, &out.commit).unwrap() {
+        match g.process_message(cs, out.commit.clone()).unwrap() {
             ProcessedMessage::Commit(s) => g.merge_staged_commit(*s).unwrap(),
             _ => panic!("not a commit"),
         }
@@ -127,7 +127,7 @@ fn propose_all(cs: &dyn CipherSuiteProvider, groups: &mut [Group], from: usize, 
     for (i, g) in groups.iter_mut().enumerate() {
         if i != from {
             assert!(matches!(
-                g.process_message(cs, msg).unwrap(),
+                g.process_message(cs, msg.clone()).unwrap(),
                 ProcessedMessage::Proposal(_)
             ));
         }
@@ -200,7 +200,7 @@ fn lifecycle() {
     assert_agree(&g);
     // Application data and exporter agreement.
     let ct = g[0].encrypt_application(cs, b"hello", b"").unwrap();
-    match g[3].process_message(cs, &ct).unwrap() {
+    match g[3].process_message(cs, ct).unwrap() {
         ProcessedMessage::Application { data, .. } => assert_eq!(data, b"hello"),
         _ => panic!("not application"),
     }
@@ -241,7 +241,7 @@ fn lifecycle() {
         Group::join_by_external_commit(cs, &gi, Credential::basic("eve"), sk.clone(), ext_opts())
             .unwrap();
     for x in g.iter_mut() {
-        match x.process_message(cs, &commit).unwrap() {
+        match x.process_message(cs, commit.clone()).unwrap() {
             ProcessedMessage::Commit(s) => x.merge_staged_commit(*s).unwrap(),
             _ => panic!(),
         }
@@ -265,7 +265,7 @@ fn lifecycle() {
     )
     .unwrap();
     for x in g.iter_mut().take(3) {
-        match x.process_message(cs, &commit).unwrap() {
+        match x.process_message(cs, commit.clone()).unwrap() {
             ProcessedMessage::Commit(s) => x.merge_staged_commit(*s).unwrap(),
             _ => panic!(),
         }
@@ -343,12 +343,12 @@ fn commit_for_wrong_epoch() {
     let cs = cs();
     let mut g = setup(cs, 2);
     let out = g[0].commit(cs, forced()).unwrap();
-    let ProcessedMessage::Commit(s) = g[1].process_message(cs, &out.commit).unwrap() else {
+    let ProcessedMessage::Commit(s) = g[1].process_message(cs, out.commit.clone()).unwrap() else {
         panic!()
     };
     g[1].merge_staged_commit(*s).unwrap();
     g[0].merge_staged_commit(out.staged).unwrap();
-    let err = g[1].process_message(cs, &out.commit).unwrap_err();
+    let err = g[1].process_message(cs, out.commit).unwrap_err();
     assert!(matches!(
         err,
         GroupError::Protocol(ProtocolError::WrongEpoch {
@@ -517,7 +517,7 @@ fn tampered(
     let tag = tag.or(pm.auth.confirmation_tag.clone());
     let msg = g[0].sign_and_frame_for_tests(cs, content, tag).unwrap();
     let mut g1 = g[1].clone();
-    g1.process_message(cs, &msg).unwrap_err()
+    g1.process_message(cs, msg).unwrap_err()
 }
 
 #[test]
@@ -678,7 +678,7 @@ fn external_commit_with_two_external_inits() {
         },
         membership_tag: None,
     }));
-    let err = g[1].process_message(cs, &forged).unwrap_err();
+    let err = g[1].process_message(cs, forged).unwrap_err();
     assert_eq!(rule_of(err), ProposalRule::ExternalInitCount(2));
     still_works(cs, &mut g);
 }
@@ -730,7 +730,7 @@ fn refused(cs: &dyn CipherSuiteProvider, g: &mut Group, msg: &MlsMessage) -> Gro
     let before = g.to_bytes().unwrap();
     let auth = g.epoch_authenticator().clone();
     let epoch = g.epoch();
-    let err = g.process_message(cs, msg).unwrap_err();
+    let err = g.process_message(cs, msg.clone()).unwrap_err();
     assert_eq!(
         g.to_bytes().unwrap(),
         before,
@@ -1468,7 +1468,7 @@ fn welcome_bad_confirmation_tag_tree_hash_and_parent_hash() {
     );
     g[0].merge_staged_commit(out.staged).unwrap();
     for x in g.iter_mut().skip(1) {
-        match x.process_message(cs, &out.commit).unwrap() {
+        match x.process_message(cs, out.commit.clone()).unwrap() {
             ProcessedMessage::Commit(s) => x.merge_staged_commit(*s).unwrap(),
             _ => panic!(),
         }
@@ -1591,7 +1591,7 @@ fn late_application_message_uses_its_epochs_tree() {
             err,
             GroupError::Protocol(ProtocolError::Protection(ProtectionError::BadSignature))
         );
-        match r.process_message(cs, &late).unwrap() {
+        match r.process_message(cs, late.clone()).unwrap() {
             ProcessedMessage::Application {
                 sender,
                 epoch,
@@ -1661,7 +1661,7 @@ fn invalid_cached_proposals_do_not_wedge_commit() {
         vec![ProposalOrRef::Reference(good.proposal_ref)]
     );
     for x in g.iter_mut().skip(1) {
-        match x.process_message(cs, &out.commit).unwrap() {
+        match x.process_message(cs, out.commit.clone()).unwrap() {
             ProcessedMessage::Commit(s) => x.merge_staged_commit(*s).unwrap(),
             _ => panic!(),
         }
@@ -1694,7 +1694,7 @@ fn application_data_refused_while_proposals_pending() {
     commit_all(cs, &mut g, 1, CommitOptions::default());
     let ct = g[0].encrypt_application(cs, b"now", b"").unwrap();
     assert!(matches!(
-        g[1].process_message(cs, &ct).unwrap(),
+        g[1].process_message(cs, ct).unwrap(),
         ProcessedMessage::Application { .. }
     ));
 }

@@ -113,7 +113,7 @@ fn check(msg: &MlsMessage) -> Result<(), TestCaseError> {
     let f = fixture();
     let mut g = f.receiver.clone();
     let before = g.to_bytes().unwrap();
-    if g.process_message(cs(), msg).is_err() {
+    if g.process_message(cs(), msg.clone()).is_err() {
         prop_assert_eq!(g.to_bytes().unwrap(), before);
         prop_assert_eq!(g.epoch(), f.receiver.epoch());
     }
@@ -202,7 +202,7 @@ fn fixture_commit_is_valid() {
     let mut g = f.receiver.clone();
     let msg = decode_exact::<MlsMessage>(&f.commit).unwrap();
     assert!(matches!(
-        g.process_message(cs(), &msg).unwrap(),
+        g.process_message(cs(), msg).unwrap(),
         ProcessedMessage::Commit(_)
     ));
 }

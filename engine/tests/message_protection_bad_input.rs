@@ -385,15 +385,15 @@ fn wrong_membership_tag() {
     let tag = bad.membership_tag.as_mut().unwrap();
     tag.0[0] ^= 1;
     assert_eq!(
-        f.mp().unprotect_public(&bad, f.keys()).unwrap_err(),
+        f.mp().unprotect_public(bad.clone(), f.keys()).unwrap_err(),
         ProtectionError::BadMembershipTag
     );
     bad.membership_tag = None;
     assert_eq!(
-        f.mp().unprotect_public(&bad, f.keys()).unwrap_err(),
+        f.mp().unprotect_public(bad, f.keys()).unwrap_err(),
         ProtectionError::MembershipTagPresence
     );
-    f.mp().unprotect_public(&good, f.keys()).unwrap();
+    f.mp().unprotect_public(good, f.keys()).unwrap();
 }
 
 #[test]
@@ -403,7 +403,7 @@ fn wrong_signature_public() {
     let (_, other_pk) = f.cs().signature_generate().unwrap();
     assert_eq!(
         f.mp()
-            .unprotect_public(&good, |_| Some(other_pk.clone()))
+            .unprotect_public(good.clone(), |_| Some(other_pk.clone()))
             .unwrap_err(),
         ProtectionError::BadSignature
     );
@@ -411,10 +411,10 @@ fn wrong_signature_public() {
     let mut bad = good.clone();
     bad.auth.signature[0] ^= 1;
     assert_eq!(
-        f.mp().unprotect_public(&bad, f.keys()).unwrap_err(),
+        f.mp().unprotect_public(bad, f.keys()).unwrap_err(),
         ProtectionError::BadMembershipTag
     );
-    f.mp().unprotect_public(&good, f.keys()).unwrap();
+    f.mp().unprotect_public(good, f.keys()).unwrap();
 }
 
 #[test]
@@ -424,7 +424,7 @@ fn public_message_wrong_epoch_and_group() {
     let mut bad = good.clone();
     bad.content.epoch = 6;
     assert_eq!(
-        f.mp().unprotect_public(&bad, f.keys()).unwrap_err(),
+        f.mp().unprotect_public(bad, f.keys()).unwrap_err(),
         ProtectionError::WrongEpoch {
             expected: 7,
             got: 6
@@ -433,7 +433,7 @@ fn public_message_wrong_epoch_and_group() {
     let mut bad = good.clone();
     bad.content.group_id = VarBytes(b"x".to_vec());
     assert_eq!(
-        f.mp().unprotect_public(&bad, f.keys()).unwrap_err(),
+        f.mp().unprotect_public(bad, f.keys()).unwrap_err(),
         ProtectionError::WrongGroupId
     );
 }
@@ -451,7 +451,7 @@ fn content_rules() {
     let mut pm = f.proposal_public();
     pm.content.body = FramedContentBody::Application(VarBytes(b"hi".to_vec()));
     assert_eq!(
-        f.mp().unprotect_public(&pm, f.keys()).unwrap_err(),
+        f.mp().unprotect_public(pm, f.keys()).unwrap_err(),
         ProtectionError::ApplicationDataInPublicMessage
     );
     // An external sender may not commit, nor send a PrivateMessage.
@@ -483,7 +483,7 @@ fn content_rules() {
     let ext = f.mp().protect_public(c, &f.sk, None).unwrap();
     assert!(ext.membership_tag.is_none());
     f.mp()
-        .unprotect_public(&ext, |_| Some(f.pk.clone()))
+        .unprotect_public(ext, |_| Some(f.pk.clone()))
         .unwrap();
 }
 

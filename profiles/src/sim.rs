@@ -523,9 +523,11 @@ impl Sim<'_> {
                 let Some(group) = c.group.as_mut() else {
                     return Err(SimError::Disagreement("member without state".into()));
                 };
+                // Each member gets its own copy, as if decoded from the wire (not timed).
+                let own = msg.clone();
                 let began = Instant::now();
                 let staged = match group
-                    .process_message(cs, msg)
+                    .process_message(cs, own)
                     .map_err(engine("process commit"))?
                 {
                     ProcessedMessage::Commit(s) => s,
@@ -949,9 +951,11 @@ impl Sim<'_> {
             .filter(|(i, c)| *i != who && c.group.is_some())
             .filter_map(|(_, c)| c.group.as_mut())
             .map(|group| {
+                // Each member gets its own copy, as if decoded from the wire (not timed).
+                let own = msg.clone();
                 let began = Instant::now();
                 match group
-                    .process_message(cs, &msg)
+                    .process_message(cs, own)
                     .map_err(engine("process proposal"))?
                 {
                     ProcessedMessage::Proposal(_) => Ok((began, began.elapsed())),
@@ -1015,9 +1019,11 @@ impl Sim<'_> {
             .filter(|(i, c)| *i != who && c.group.is_some())
             .filter_map(|(_, c)| c.group.as_mut().map(|x| (c.id, x)))
             .map(|(id, group)| {
+                // Each member gets its own copy, as if decoded from the wire (not timed).
+                let own = msg.clone();
                 let began = Instant::now();
                 let got = group
-                    .process_message(cs, &msg)
+                    .process_message(cs, own)
                     .map_err(engine("decrypt application"))?;
                 let took = began.elapsed();
                 match got {

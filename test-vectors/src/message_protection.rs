@@ -125,7 +125,7 @@ pub(crate) fn check(case: &Case) -> Result<(), String> {
                 return Err(format!("{name}_pub is not a PublicMessage"));
             };
             let ac = mp
-                .unprotect_public(&pm, keys)
+                .unprotect_public(pm, keys)
                 .map_err(|e| err("pub verify", &e))?;
             if ac.content != content {
                 return Err(format!("{name}_pub content differs"));
@@ -149,7 +149,7 @@ pub(crate) fn check(case: &Case) -> Result<(), String> {
             }
             (_, Ok(pm)) => {
                 let ac = mp
-                    .unprotect_public(&pm, keys)
+                    .unprotect_public(pm, keys)
                     .map_err(|e| err("re-protected pub verify", &e))?;
                 if ac.content != content {
                     return Err(format!("{name} re-protected pub content differs"));

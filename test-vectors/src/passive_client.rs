@@ -94,14 +94,14 @@ pub(crate) fn check(case: &Case) -> Result<(), String> {
     for (i, epoch) in case.epochs.iter().enumerate() {
         for (j, p) in epoch.proposals.iter().enumerate() {
             let msg = message(p, "proposal")?;
-            match group.process_message(cs, &msg) {
+            match group.process_message(cs, msg) {
                 Ok(ProcessedMessage::Proposal(_)) => {}
                 Ok(_) => return Err(format!("epoch {i} proposal {j}: not a proposal")),
                 Err(e) => return Err(format!("epoch {i} proposal {j}: {e}")),
             }
         }
         let msg = message(&epoch.commit, "commit")?;
-        let staged = match group.process_message(cs, &msg) {
+        let staged = match group.process_message(cs, msg) {
             Ok(ProcessedMessage::Commit(s)) => s,
             Ok(_) => return Err(format!("epoch {i}: commit is not a commit")),
             Err(e) => return Err(format!("epoch {i} commit: {e}")),

@@ -168,7 +168,7 @@ fn apply_member(
     op: Decoded,
 ) -> Result<Output, BatchError> {
     match op {
-        Decoded::Message(m) => match g.process_message(cs, &m)? {
+        Decoded::Message(m) => match g.process_message(cs, *m)? {
             ProcessedMessage::Proposal(_) => Ok(Output::ProposalCached),
             ProcessedMessage::Commit(staged) => {
                 g.merge_staged_commit(*staged)?;

@@ -125,7 +125,7 @@ fn member_batch_isolates_bad_items_and_groups() {
             panic!("{:?}", r[5])
         };
         let ct: MlsMessage = decode_exact(ct).unwrap();
-        match a.process_message(f.cs, &ct).unwrap() {
+        match a.process_message(f.cs, ct).unwrap() {
             ProcessedMessage::Application { data, .. } => assert_eq!(data, b"reply"),
             _ => panic!(),
         }
@@ -176,7 +176,7 @@ fn member_commits_with_adds_removes_and_welcome() {
     };
     assert_eq!(*epoch, 2);
     let commit: MlsMessage = decode_exact(commit).unwrap();
-    match a.process_message(f.cs, &commit).unwrap() {
+    match a.process_message(f.cs, commit).unwrap() {
         ProcessedMessage::Commit(s) => a.merge_staged_commit(*s).unwrap(),
         _ => panic!(),
     }
@@ -322,7 +322,7 @@ fn observer_follows_update_by_reference_and_commits_from_other_members() {
     // b proposes an Update; a commits it by reference; b commits next.
     let (upd, _) = b.propose_update(f.cs).unwrap();
     assert!(matches!(
-        a.process_message(f.cs, &upd).unwrap(),
+        a.process_message(f.cs, upd.clone()).unwrap(),
         ProcessedMessage::Proposal(_)
     ));
     let out = a
@@ -330,7 +330,7 @@ fn observer_follows_update_by_reference_and_commits_from_other_members() {
         .unwrap();
     let c1 = encode(&out.commit).unwrap();
     a.merge_staged_commit(out.staged).unwrap();
-    match b.process_message(f.cs, &out.commit).unwrap() {
+    match b.process_message(f.cs, out.commit).unwrap() {
         ProcessedMessage::Commit(s) => b.merge_staged_commit(*s).unwrap(),
         _ => panic!(),
     }

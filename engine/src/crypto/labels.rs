@@ -81,6 +81,97 @@ pub fn sign_content(label: &str, content: &[u8]) -> Result<Vec<u8>, CryptoError>
     labelled_pair(label, content)
 }
 
+/// An encoded `SignContent` (RFC 9420 §5.1.2) whose `content` is serialized in place, so a
+/// large signed structure (a commit's FramedContentTBS with an UpdatePath of N ciphertexts) is
+/// encoded once and never copied: the label and the content's length prefix are written first,
+/// then the caller serializes the content straight into [`SignContentBuf::writer`].
+///
+/// Invariant: [`SignContentBuf::bytes`] and [`SignContentBuf::content`] are available only
+/// once exactly the announced number of content bytes was written.
+#[derive(Debug)]
+pub struct SignContentBuf {
+    buf: Vec<u8>,
+    content_start: usize,
+    content_len: usize,
+}
+
+impl SignContentBuf {
+    /// Starts `SignContent { label = "MLS 1.0 " + label; content<V> }` for a content of
+    /// `content_len` bytes.
+    pub fn new(label: &str, content_len: usize) -> Result<Self, CryptoError> {
+        let mut buf = Vec::with_capacity(MLS_PREFIX.len() + label.len() + content_len + 16);
+        write_mls_label(&mut buf, label)?;
+        write_varint(&mut buf, content_len)?;
+        let content_start = buf.len();
+        Ok(Self {
+            buf,
+            content_start,
+            content_len,
+        })
+    }
+
+    /// Where the content is to be serialized.
+    pub fn writer(&mut self) -> &mut Vec<u8> {
+        &mut self.buf
+    }
+
+    fn check(&self) -> Result<(), CryptoError> {
+        if self.buf.len() - self.content_start == self.content_len {
+            Ok(())
+        } else {
+            Err(CryptoError::Encoding(format!(
+                "SignContent announced {} content bytes, {} written",
+                self.content_len,
+                self.buf.len() - self.content_start
+            )))
+        }
+    }
+
+    /// The whole encoded SignContent (what is signed).
+    pub fn bytes(&self) -> Result<&[u8], CryptoError> {
+        self.check()?;
+        Ok(&self.buf)
+    }
+
+    /// The content alone (e.g. a FramedContentTBS, to be MACed as part of a TBM).
+    pub fn content(&self) -> Result<&[u8], CryptoError> {
+        self.check()?;
+        Ok(&self.buf[self.content_start..])
+    }
+
+    /// Runs `f` over the content followed by `suffix`'s encoding (appended in place and removed
+    /// again): `AuthenticatedContentTBM` is the TBS followed by the auth data (§6.2).
+    pub fn with_suffix<T: tls_codec::Serialize, R>(
+        &mut self,
+        suffix: &T,
+        f: impl FnOnce(&[u8]) -> R,
+    ) -> Result<R, CryptoError> {
+        self.check()?;
+        let end = self.buf.len();
+        let written = suffix.tls_serialize(&mut self.buf);
+        let out = written
+            .map(|_| f(&self.buf[self.content_start..]))
+            .map_err(|e| CryptoError::Encoding(e.to_string()));
+        self.buf.truncate(end);
+        out
+    }
+
+    /// `SignWithLabel` over this SignContent.
+    pub fn sign(&self, cs: &dyn CipherSuiteProvider, sk: &Secret) -> Result<Vec<u8>, CryptoError> {
+        cs.sign(sk, self.bytes()?)
+    }
+
+    /// `VerifyWithLabel` over this SignContent.
+    pub fn verify(
+        &self,
+        cs: &dyn CipherSuiteProvider,
+        pk: &SignaturePublicKey,
+        signature: &[u8],
+    ) -> Result<(), CryptoError> {
+        cs.verify(pk, self.bytes()?, signature)
+    }
+}
+
 /// `SignWithLabel(SignatureKey, Label, Content)` (RFC 9420 §5.1.2).
 pub fn sign_with_label(
     cs: &dyn CipherSuiteProvider,
@@ -190,6 +281,43 @@ pub fn proposal_ref(
 mod tests {
     use super::*;
     use crate::crypto::{AwsLcProvider, CipherSuite, CryptoProvider};
+
+    #[test]
+    fn sign_content_buf_matches_sign_content_and_checks_length() {
+        let p = AwsLcProvider::new();
+        let cs = p.suite(CipherSuite(1)).unwrap();
+        // Long enough for a 2-byte varint length.
+        let content: Vec<u8> = (0..300u16).map(|i| (i % 251) as u8).collect();
+        let mut sc = SignContentBuf::new("FramedContentTBS", content.len()).unwrap();
+        sc.writer().extend_from_slice(&content);
+        assert_eq!(
+            sc.bytes().unwrap(),
+            sign_content("FramedContentTBS", &content)
+                .unwrap()
+                .as_slice()
+        );
+        assert_eq!(sc.content().unwrap(), content.as_slice());
+        // The TBM trick: the suffix is visible to the closure and gone afterwards.
+        let seen = sc
+            .with_suffix(&crate::codec::VarBytes(vec![9, 9]), |b| b.to_vec())
+            .unwrap();
+        assert_eq!(&seen[..content.len()], content.as_slice());
+        assert_eq!(&seen[content.len()..], &[2, 9, 9]);
+        assert_eq!(sc.content().unwrap(), content.as_slice());
+        // Signatures over it verify with VerifyWithLabel and the other way round.
+        let (sk, pk) = cs.signature_generate().unwrap();
+        let sig = sc.sign(cs, &sk).unwrap();
+        verify_with_label(cs, &pk, "FramedContentTBS", &content, &sig).unwrap();
+        let sig2 = sign_with_label(cs, &sk, "FramedContentTBS", &content).unwrap();
+        sc.verify(cs, &pk, &sig2).unwrap();
+        // Too few or too many content bytes is an error, never a silently wrong SignContent.
+        let mut short = SignContentBuf::new("x", 4).unwrap();
+        short.writer().extend_from_slice(&[1, 2, 3]);
+        assert!(short.bytes().is_err());
+        assert!(short.sign(cs, &sk).is_err());
+        short.writer().extend_from_slice(&[4, 5]);
+        assert!(short.content().is_err());
+    }
 
     #[test]
     fn kdf_label_encoding() {

@@ -17,16 +17,16 @@ use rayon::prelude::*;
 use crate::codec::{encode, VarBytes, VarVec};
 use crate::crypto::labels::{
     encrypt_with_label_prepared, key_package_ref, prepare_encrypt_with_label, sign_with_label,
+    SignContentBuf,
 };
 use crate::crypto::{CipherSuiteProvider, HpkePublicKey, Secret};
-use crate::framing::MessageProtection;
+use crate::framing::{framed_content_sign_content, MessageProtection};
 use crate::key_schedule::{advance_epoch, InitSecret, JoinerSecret, WelcomeSecret};
 use crate::messages::{
-    AuthenticatedContent, AuthenticatedContentTbm, Commit, EncryptedGroupSecrets, Extension,
-    ExternalPub, FramedContent, FramedContentAuthData, FramedContentBody, FramedContentTbs,
-    GroupContext, GroupInfo, GroupSecrets, KeyPackage, KeyPackageRef, Mac, MlsMessage,
-    MlsMessageBody, PathSecret, PreSharedKeyId, Proposal, ProposalOrRef, ProtocolVersion,
-    PublicMessage, ReInit, Sender, UpdatePath, Welcome, WireFormat,
+    AuthenticatedContent, Commit, EncryptedGroupSecrets, Extension, ExternalPub, FramedContent,
+    FramedContentAuthData, FramedContentBody, GroupContext, GroupInfo, GroupSecrets, KeyPackage,
+    KeyPackageRef, Mac, MlsMessage, MlsMessageBody, PathSecret, PreSharedKeyId, Proposal,
+    ProposalOrRef, PublicMessage, ReInit, Sender, UpdatePath, Welcome, WireFormat,
 };
 use crate::psk::{resolve_psk_secret, PskSecret};
 use crate::transcript_hash::{
@@ -625,20 +625,11 @@ impl Group {
                 path: path.clone(),
             }),
         };
-        let tbs = FramedContentTbs {
-            version: ProtocolVersion::MLS10,
-            wire_format,
-            content: content.clone(),
-            context: Some(self.context.clone()),
-        };
-        let signature = sign_with_label(cs, &self.signer, "FramedContentTBS", &encode(&tbs)?)?;
+        let (sc, auth) = self.sign_own_content(cs, wire_format, &content)?;
         let mut ac = AuthenticatedContent {
             wire_format,
-            content: content.clone(),
-            auth: FramedContentAuthData {
-                signature: VarBytes(signature),
-                confirmation_tag: None,
-            },
+            content,
+            auth,
         };
         let confirmed = confirmed_transcript_hash(cs, &self.interim_transcript_hash, &ac)?;
         ctx.confirmed_transcript_hash = VarBytes(confirmed.clone());
@@ -655,7 +646,7 @@ impl Group {
         ac.auth.confirmation_tag = Some(tag.clone());
         // The handshake key used is of the epoch being left, whose secret tree is replaced on
         // merge: a clone is enough.
-        let commit = self.frame_signed(cs, tbs, ac, &mut self.keys.secret_tree.clone())?;
+        let commit = self.frame_signed(cs, sc, ac, &mut self.keys.secret_tree.clone())?;
         let keys = EpochKeys::new(secrets, tree.size().leaves(), &self.config)?;
 
         let welcome = if applied.added.is_empty() {
@@ -745,22 +736,33 @@ impl Group {
         content: FramedContent,
         confirmation_tag: Option<Mac>,
     ) -> Result<MlsMessage, GroupError> {
-        let tbs = FramedContentTbs {
-            version: ProtocolVersion::MLS10,
-            wire_format: WireFormat::PUBLIC_MESSAGE,
-            content: content.clone(),
-            context: Some(self.context.clone()),
-        };
-        let signature = sign_with_label(cs, &self.signer, "FramedContentTBS", &encode(&tbs)?)?;
+        let (sc, mut auth) = self.sign_own_content(cs, WireFormat::PUBLIC_MESSAGE, &content)?;
+        auth.confirmation_tag = confirmation_tag;
         let ac = AuthenticatedContent {
             wire_format: WireFormat::PUBLIC_MESSAGE,
             content,
-            auth: FramedContentAuthData {
-                signature: VarBytes(signature),
-                confirmation_tag,
-            },
+            auth,
         };
-        self.frame_signed(cs, tbs, ac, &mut self.keys.secret_tree.clone())
+        self.frame_signed(cs, sc, ac, &mut self.keys.secret_tree.clone())
+    }
+
+    /// Signs our `content` for `wire_format` (§6.1): the SignContent (kept: its content is
+    /// the TBS a membership tag covers) and the auth data, without a confirmation tag.
+    pub(crate) fn sign_own_content(
+        &self,
+        cs: &dyn CipherSuiteProvider,
+        wire_format: WireFormat,
+        content: &FramedContent,
+    ) -> Result<(SignContentBuf, FramedContentAuthData), GroupError> {
+        let sc = framed_content_sign_content(wire_format, content, &self.context)?;
+        let signature = sc.sign(cs, &self.signer)?;
+        Ok((
+            sc,
+            FramedContentAuthData {
+                signature: VarBytes(signature),
+                confirmation_tag: None,
+            },
+        ))
     }
 
     /// Frames our signed content as a PublicMessage (with membership tag for members, §6.2)
@@ -769,7 +771,7 @@ impl Group {
     pub(crate) fn frame_signed(
         &self,
         cs: &dyn CipherSuiteProvider,
-        tbs: FramedContentTbs,
+        mut sc: SignContentBuf,
         ac: AuthenticatedContent,
         secret_tree: &mut crate::secret_tree::SecretTree,
     ) -> Result<MlsMessage, GroupError> {
@@ -786,12 +788,9 @@ impl Group {
         }
         let membership_tag = match ac.content.sender {
             Sender::Member(_) => {
-                let tbm = AuthenticatedContentTbm {
-                    content_tbs: tbs,
-                    auth: ac.auth.clone(),
-                };
+                let key = self.keys.membership_key.as_bytes();
                 Some(Mac(VarBytes(
-                    cs.mac(self.keys.membership_key.as_bytes(), &encode(&tbm)?),
+                    sc.with_suffix(&ac.auth, |tbm| cs.mac(key, tbm))?,
                 )))
             }
             _ => None,

@@ -396,7 +396,7 @@ impl Group {
     fn unprotect(
         &self,
         cs: &dyn CipherSuiteProvider,
-        msg: &MlsMessage,
+        msg: MlsMessage,
         secret_tree: &mut SecretTree,
     ) -> Result<AuthenticatedContent, GroupError> {
         let mp = MessageProtection::new(
@@ -406,12 +406,12 @@ impl Group {
             &self.keys.sender_data_secret,
         );
         let (tree, context) = (&self.tree, &self.context);
-        match &msg.body {
+        match msg.body {
             MlsMessageBody::PublicMessage(pm) => {
                 Ok(mp.unprotect_public(pm, |c| Self::sender_key(tree, context, c))?)
             }
             MlsMessageBody::PrivateMessage(pm) => {
-                Ok(mp.unprotect_private(secret_tree, pm, |c| Self::sender_key(tree, context, c))?)
+                Ok(mp.unprotect_private(secret_tree, &pm, |c| Self::sender_key(tree, context, c))?)
             }
             _ => Err(MalformedError::UnexpectedMessage {
                 expected: "PublicMessage or PrivateMessage",
@@ -423,11 +423,12 @@ impl Group {
     /// Processes a PublicMessage or PrivateMessage (RFC 9420 §6, §12): a proposal is verified
     /// and cached; a commit is verified, validated and staged (merge it with
     /// [`Group::merge_staged_commit`]); application data is decrypted, from the current or a
-    /// retained past epoch. On error the group is unchanged.
+    /// retained past epoch. On error the group is unchanged. The message is taken by value: a
+    /// commit's content moves into the staged commit, never copied.
     pub fn process_message(
         &mut self,
         cs: &dyn CipherSuiteProvider,
-        msg: &MlsMessage,
+        msg: MlsMessage,
     ) -> Result<ProcessedMessage, GroupError> {
         self.check_suite(cs)?;
         self.check_active()?;

@@ -578,23 +578,14 @@ impl Group {
             authenticated_data: VarBytes::default(),
             body: FramedContentBody::Proposal(proposal),
         };
-        let tbs = FramedContentTbs {
-            version: ProtocolVersion::MLS10,
-            wire_format,
-            content: content.clone(),
-            context: Some(self.context.clone()),
-        };
-        let signature = sign_with_label(cs, &self.signer, "FramedContentTBS", &encode(&tbs)?)?;
+        let (sc, auth) = self.sign_own_content(cs, wire_format, &content)?;
         let ac = AuthenticatedContent {
             wire_format,
             content,
-            auth: FramedContentAuthData {
-                signature: VarBytes(signature),
-                confirmation_tag: None,
-            },
+            auth,
         };
         let mut secret_tree = self.keys.secret_tree.clone();
-        let msg = self.frame_signed(cs, tbs, ac.clone(), &mut secret_tree)?;
+        let msg = self.frame_signed(cs, sc, ac.clone(), &mut secret_tree)?;
         let cached = self.cache_proposal(cs, &ac)?;
         self.keys.secret_tree = secret_tree;
         Ok((msg, cached))

@@ -377,7 +377,7 @@ impl InteropClient for OursClient {
             .group
             .as_mut()
             .ok_or_else(|| state(OP, "not in a group"))?;
-        match group.process_message(cs, &msg).map_err(fail(OP))? {
+        match group.process_message(cs, msg).map_err(fail(OP))? {
             ProcessedMessage::Application { data, .. } => Ok(Processed::Application(data)),
             ProcessedMessage::Proposal(_) => Ok(Processed::Proposal),
             ProcessedMessage::Commit(staged) => {
