@@ -11,8 +11,17 @@
 //!   blank but for the leaves: large resolutions).
 //! - `process_commit`: another member processes (validates and applies) that commit.
 //! - `commit_path_creator`: the second commit with a path, by the creator.
-//! - `add_one`, `remove_one`: the creator's commit adding / removing one member.
+//! - `process_add_one`: a member at epoch 2 processes the creator's commit adding one member
+//!   (no path: a commit whose size does not grow with N).
+//! - `add_one`, `remove_one`: the creator's commit adding / removing one member;
+//!   `add_one_tree_out_of_band`: the same add with the ratchet tree left out of the Welcome
+//!   (delivered by the DS), which removes the O(N) tree from the signed GroupInfo.
 //! - `protect_1k`, `unprotect_1k`: a 1 KiB application message.
+//!
+//! - `crypto_floor/N=<n>/...`: the cryptography the rows cannot avoid, at our message sizes.
+//!
+//! At N = 10,000 `create_add` is one timed run per implementation (printed), not a criterion
+//! row; `MLS_BENCH_HUGE=1` adds N = 100,000 for our engine alone (create, join, processing).
 //!
 //! Commit benchmarks time building the commit (the sender's work until the message can be sent):
 //! the commit is then discarded, outside the timed part, so the same state serves every
@@ -61,15 +70,27 @@ fn implementations() -> Vec<(&'static str, Factory)> {
 }
 
 fn sizes() -> Vec<usize> {
+    let on = |var: &str| std::env::var(var).is_ok_and(|v| v == "1");
     let mut sizes = vec![1_000];
-    if std::env::var("MLS_BENCH_LARGE").is_ok_and(|v| v == "1") {
+    if on("MLS_BENCH_LARGE") {
         sizes.push(10_000);
+    }
+    if on("MLS_BENCH_HUGE") {
+        sizes.push(100_000);
     }
     sizes
 }
 
+/// From this size on, only our engine runs (the peers' create alone takes minutes), and only
+/// the rows the issue asks of it: create, join, processing commits.
+const OURS_ONLY_FROM: usize = 100_000;
+
+/// From this size on, `create_add` is timed in one run per implementation, printed, instead of
+/// by criterion (OpenMLS needs about 50 s per iteration at N = 10,000).
+const SINGLE_CREATE_FROM: usize = 10_000;
+
 /// Real joiners per fixture group; the rest of the N-1 added members are key packages only.
-const REAL_JOINERS: usize = 32;
+const REAL_JOINERS: usize = 40;
 
 /// A group of `n` built by one implementation and the members the benchmarks draw on.
 struct Fixture {
@@ -90,6 +111,9 @@ struct Fixture {
     member_commit: Option<Vec<u8>>,
     /// A member at epoch 2 receiving the creator's application messages.
     receiver: Option<Client>,
+    /// The creator's commit adding one member at epoch 2 (made once, then discarded by its
+    /// sender), for `process_add_one`.
+    add_one_commit: Option<Vec<u8>>,
 }
 
 impl Fixture {
@@ -110,6 +134,7 @@ impl Fixture {
             joined: Vec::new(),
             member_commit: None,
             receiver: None,
+            add_one_commit: None,
         };
         fx.rebuild();
         fx
@@ -137,6 +162,7 @@ impl Fixture {
         self.joined.clear();
         self.member_commit = None;
         self.receiver = None;
+        self.add_one_commit = None;
     }
 
     fn take_unjoined(&mut self) -> Client {
@@ -192,6 +218,26 @@ impl Fixture {
         &mut self.creator
     }
 
+    /// A member at epoch 2 (it processed the member's commit, untimed) and the creator's
+    /// add-one commit of epoch 2 for it to process.
+    fn take_add_one_processor(&mut self) -> (Client, Vec<u8>) {
+        loop {
+            let (mut p, member_commit) = self.take_processor();
+            p.process(&member_commit).unwrap();
+            if self.add_one_commit.is_none() {
+                let kp = [self.extra_key_package.clone()];
+                let creator = self.creator_epoch_2();
+                let out = creator.add_members(&kp).unwrap();
+                creator.discard_pending_commit().unwrap();
+                self.add_one_commit = Some(out.commit);
+            }
+            // A rebuild inside creator_epoch_2 starts a new group: take a member of it.
+            if self.member_commit.as_ref() == Some(&member_commit) {
+                return (p, self.add_one_commit.clone().unwrap());
+            }
+        }
+    }
+
     /// The creator and a receiver, both at epoch 2.
     fn sender_and_receiver(&mut self) -> (&mut Client, &mut Client) {
         if self.receiver.is_none() {
@@ -225,26 +271,57 @@ fn group<'a>(c: &'a mut Criterion, op: &str, n: usize) -> BenchmarkGroup<'a, Wal
     g
 }
 
+/// [`group`] for rows that use up a joined member per iteration (a join costs far more than
+/// the operation timed): short warm-up and measurement, so few members are spent.
+fn consuming_group<'a>(c: &'a mut Criterion, op: &str, n: usize) -> BenchmarkGroup<'a, WallTime> {
+    let mut g = group(c, op, n);
+    g.warm_up_time(Duration::from_millis(200))
+        .measurement_time(Duration::from_millis(500));
+    g
+}
+
 fn peers(c: &mut Criterion) {
     for n in sizes() {
         for (name, make) in implementations() {
+            if n >= OURS_ONLY_FROM && name != "mls-engine" {
+                continue;
+            }
             let mut fx = Fixture::new(make, n);
+            if name == "mls-engine" {
+                let commit_len = fx.member_commit().len();
+                let tree_len = fx.creator.export_ratchet_tree().unwrap().len();
+                crypto_floor(c, n, commit_len, tree_len);
+            }
 
-            group(c, "create_add", n).bench_function(name, |b| {
-                b.iter_custom(|iters| {
-                    let kps = &fx.key_packages;
-                    timed(
-                        iters,
-                        || make(b"creator"),
-                        |mut creator| {
-                            creator.create_group(b"bench group").unwrap();
-                            creator.add_members(kps).unwrap()
-                        },
-                    )
-                })
-            });
+            let create = |creator: &mut Client, kps: &[Vec<u8>]| {
+                creator.create_group(b"bench group").unwrap();
+                creator.add_members(kps).unwrap()
+            };
+            if n >= SINGLE_CREATE_FROM {
+                let mut creator = make(b"creator");
+                let start = Instant::now();
+                let out = create(&mut creator, &fx.key_packages);
+                let took = start.elapsed();
+                black_box(out);
+                println!("create_add/N={n}/{name}: single run {took:?}");
+            } else {
+                group(c, "create_add", n).bench_function(name, |b| {
+                    b.iter_custom(|iters| {
+                        let kps = &fx.key_packages;
+                        timed(
+                            iters,
+                            || make(b"creator"),
+                            // The creator is returned: dropping it is not part of the work.
+                            |mut creator| {
+                                let out = create(&mut creator, kps);
+                                (creator, out)
+                            },
+                        )
+                    })
+                });
+            }
 
-            group(c, "join", n).bench_function(name, |b| {
+            consuming_group(c, "join", n).bench_function(name, |b| {
                 b.iter_custom(|iters| {
                     let mut total = Duration::ZERO;
                     for _ in 0..iters {
@@ -274,15 +351,36 @@ fn peers(c: &mut Criterion) {
                 })
             });
 
-            group(c, "process_commit", n).bench_function(name, |b| {
+            consuming_group(c, "process_commit", n).bench_function(name, |b| {
                 b.iter_custom(|iters| {
                     timed(
                         iters,
                         || fx.take_processor(),
-                        |(mut p, commit)| p.process(&commit).unwrap(),
+                        // The member is returned: dropping it is not part of the work.
+                        |(mut p, commit)| {
+                            let r = p.process(&commit).unwrap();
+                            (p, r)
+                        },
                     )
                 })
             });
+
+            consuming_group(c, "process_add_one", n).bench_function(name, |b| {
+                b.iter_custom(|iters| {
+                    timed(
+                        iters,
+                        || fx.take_add_one_processor(),
+                        |(mut p, commit)| {
+                            let r = p.process(&commit).unwrap();
+                            (p, r)
+                        },
+                    )
+                })
+            });
+
+            if n >= OURS_ONLY_FROM {
+                continue;
+            }
 
             group(c, "commit_path_creator", n).bench_function(name, |b| {
                 b.iter_custom(|iters| {
@@ -311,6 +409,24 @@ fn peers(c: &mut Criterion) {
                         black_box(out);
                         creator.discard_pending_commit().unwrap();
                     }
+                    total
+                })
+            });
+
+            group(c, "add_one_tree_out_of_band", n).bench_function(name, |b| {
+                b.iter_custom(|iters| {
+                    let kp = [fx.extra_key_package.clone()];
+                    let creator = fx.creator_epoch_2();
+                    creator.set_ratchet_tree_in_welcome(false).unwrap();
+                    let mut total = Duration::ZERO;
+                    for _ in 0..iters {
+                        let start = Instant::now();
+                        let out = creator.add_members(&kp).unwrap();
+                        total += start.elapsed();
+                        black_box(out);
+                        creator.discard_pending_commit().unwrap();
+                    }
+                    creator.set_ratchet_tree_in_welcome(true).unwrap();
                     total
                 })
             });
@@ -363,6 +479,52 @@ fn peers(c: &mut Criterion) {
             });
         }
     }
+}
+
+/// The cryptography the operations cannot avoid, in the same run, at the sizes of our engine's
+/// messages for N (`crypto_floor/N=<n>/...`): one leaf-signature check, one HPKE seal (the
+/// units a create, join or large commit needs N of), and the signature, hash and AEAD passes
+/// over a commit and over the encoded ratchet tree (what processing a large commit and
+/// sending the tree in a Welcome cannot do without).
+fn crypto_floor(c: &mut Criterion, n: usize, commit_len: usize, tree_len: usize) {
+    let cs = bench::suite(1);
+    let mut g = c.benchmark_group(format!("crypto_floor/N={n}"));
+    g.sample_size(20);
+    let (ssk, spk) = cs.signature_generate().unwrap();
+    let leaf = vec![0x11u8; 200];
+    let leaf_sig = cs.sign(&ssk, &leaf).unwrap();
+    g.bench_function("ed25519_verify_leaf", |b| {
+        b.iter(|| cs.verify(&spk, black_box(&leaf), &leaf_sig).unwrap())
+    });
+    let (_, pk) = cs.kem_generate().unwrap();
+    let prepared = cs.hpke_prepare(b"info", None).unwrap();
+    g.bench_function("hpke_seal", |b| {
+        b.iter(|| {
+            cs.hpke_seal_prepared(&prepared, black_box(&pk), b"", &[7u8; 32])
+                .unwrap()
+        })
+    });
+    let commit = vec![0x22u8; commit_len];
+    let commit_sig = cs.sign(&ssk, &commit).unwrap();
+    g.bench_function("ed25519_verify_commit", |b| {
+        b.iter(|| cs.verify(&spk, black_box(&commit), &commit_sig).unwrap())
+    });
+    g.bench_function("sha256_commit", |b| b.iter(|| cs.hash(black_box(&commit))));
+    let tree = vec![0x33u8; tree_len];
+    g.bench_function("ed25519_sign_tree", |b| {
+        b.iter(|| cs.sign(&ssk, black_box(&tree)).unwrap())
+    });
+    let tree_sig = cs.sign(&ssk, &tree).unwrap();
+    g.bench_function("ed25519_verify_tree", |b| {
+        b.iter(|| cs.verify(&spk, black_box(&tree), &tree_sig).unwrap())
+    });
+    let key = vec![1u8; cs.aead_key_len()];
+    let nonce = vec![2u8; cs.aead_nonce_len()];
+    g.bench_function("aes_gcm_seal_tree", |b| {
+        b.iter(|| cs.aead_seal(&key, &nonce, b"", black_box(&tree)).unwrap())
+    });
+    g.finish();
+    println!("crypto_floor/N={n}: commit {commit_len} bytes, ratchet tree {tree_len} bytes");
 }
 
 criterion_group! {

@@ -9,7 +9,7 @@
 //! tag verified; [`join_secrets`] returns the epoch's secrets only after the tag matched.
 
 use crate::codec::{decode_exact, encode};
-use crate::crypto::labels::{decrypt_with_label, key_package_ref, verify_with_label};
+use crate::crypto::labels::{decrypt_with_label, key_package_ref};
 use crate::crypto::{CipherSuiteProvider, CryptoError, Secret, SignaturePublicKey};
 use crate::key_schedule::{join_epoch, EpochSecrets, JoinerSecret};
 use crate::messages::{GroupInfo, GroupSecrets, KeyPackage, Welcome};
@@ -123,17 +123,13 @@ pub fn verify_group_info_signature(
     group_info: &GroupInfo,
     signer: &SignaturePublicKey,
 ) -> Result<(), WelcomeError> {
-    verify_with_label(
-        cs,
-        signer,
-        "GroupInfoTBS",
-        &encode(&group_info.to_be_signed())?,
-        group_info.signature.as_slice(),
-    )
-    .map_err(|e| match e {
-        CryptoError::InvalidSignature => WelcomeError::BadGroupInfoSignature,
-        other => WelcomeError::Crypto(other),
-    })
+    group_info
+        .sign_content()
+        .and_then(|sc| sc.verify(cs, signer, group_info.signature.as_slice()))
+        .map_err(|e| match e {
+            CryptoError::InvalidSignature => WelcomeError::BadGroupInfoSignature,
+            other => WelcomeError::Crypto(other),
+        })
 }
 
 /// Runs the key schedule for the GroupInfo's epoch from `joiner_secret` and `psk_secret` and

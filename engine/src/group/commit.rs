@@ -16,8 +16,7 @@ use rayon::prelude::*;
 
 use crate::codec::{encode, VarBytes, VarVec};
 use crate::crypto::labels::{
-    encrypt_with_label_prepared, key_package_ref, prepare_encrypt_with_label, sign_with_label,
-    SignContentBuf,
+    encrypt_with_label_prepared, key_package_ref, prepare_encrypt_with_label, SignContentBuf,
 };
 use crate::crypto::{CipherSuiteProvider, HpkePublicKey, Secret};
 use crate::framing::{framed_content_sign_content, MessageProtection};
@@ -151,7 +150,10 @@ pub(crate) fn build_group_info(
 ) -> Result<GroupInfo, GroupError> {
     let mut extensions = Vec::new();
     if let Some(t) = tree {
-        extensions.push(Extension::from_value(&t.to_wire())?);
+        extensions.push(Extension {
+            extension_type: crate::messages::ExtensionType::RATCHET_TREE,
+            extension_data: VarBytes(t.to_wire_bytes()?),
+        });
     }
     if let Some(pk) = external_pub {
         extensions.push(Extension::from_value(&ExternalPub { external_pub: pk })?);
@@ -163,8 +165,7 @@ pub(crate) fn build_group_info(
         signer: signer_leaf.0,
         signature: VarBytes::default(),
     };
-    let tbs = encode(&gi.to_be_signed())?;
-    gi.signature = VarBytes(sign_with_label(cs, signer, "GroupInfoTBS", &tbs)?);
+    gi.signature = VarBytes(gi.sign_content()?.sign(cs, signer)?);
     Ok(gi)
 }
 

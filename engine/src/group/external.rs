@@ -99,7 +99,7 @@ impl Group {
             Some(Err(e)) => return Err(GroupError::codec("external_pub extension", e)),
             None => return Err(IncompatibleError::MissingExtension("external_pub").into()),
         };
-        let mut tree = Tree::from_wire(cs, &wire)?;
+        let mut tree = Tree::from_wire_owned(cs, wire)?;
         let signer_leaf = LeafIndex(group_info.signer);
         let signer_key = tree
             .leaf(signer_leaf)

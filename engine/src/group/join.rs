@@ -152,7 +152,7 @@ impl Group {
             Some(Err(e)) => return Err(GroupError::codec("ratchet_tree extension", e)),
             None => options.ratchet_tree.ok_or(JoinCheck::NoRatchetTree)?,
         };
-        let mut tree = Tree::from_wire(cs, &wire)?;
+        let mut tree = Tree::from_wire_owned(cs, wire)?;
         let signer_leaf = LeafIndex(gi.signer);
         let signer_key = tree
             .leaf(signer_leaf)

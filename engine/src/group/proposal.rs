@@ -6,6 +6,7 @@
 //! keyed by ProposalRef (§5.2), and is emptied when an epoch ends. Validation and
 //! application never touch the group: they write only to the staged tree they are given.
 
+use rayon::prelude::*;
 use std::collections::{HashMap, HashSet};
 
 use crate::codec::{encode, VarBytes, VarVec};
@@ -388,11 +389,17 @@ impl Group {
             out.removed.push(*leaf);
         }
         // §12.3 step 4: Adds, in list order.
+        // The KeyPackages' two signatures each are checked in parallel up front; the verdicts
+        // are then read in list order, so the error reported is the one a sequential pass
+        // would report.
+        let suite = self.context.cipher_suite;
+        let verdicts: Vec<_> = adds
+            .par_iter()
+            .map(|(_, kp)| check.validate_key_package(kp, suite))
+            .collect();
         let mut add_sig_keys: HashSet<&[u8]> = HashSet::new();
-        for (i, kp) in &adds {
-            check
-                .validate_key_package(kp, self.context.cipher_suite)
-                .map_err(|e| invalid(*i, InvalidProposal::KeyPackage(e)))?;
+        for ((i, kp), verdict) in adds.iter().zip(verdicts) {
+            verdict.map_err(|e| invalid(*i, InvalidProposal::KeyPackage(e)))?;
             // R5: no two Adds for the same client (same KeyPackage or signature key).
             if !add_sig_keys.insert(kp.leaf_node.signature_key.0.as_slice()) {
                 return Err(GroupError::rule(Some(*i), ProposalRule::DuplicateAdd));

@@ -6,6 +6,8 @@ use super::extensions::Extension;
 use super::framing::Mac;
 use super::group_context::GroupContext;
 use crate::codec::{VarBytes, VarVec};
+use crate::crypto::labels::SignContentBuf;
+use crate::crypto::CryptoError;
 
 /// `GroupInfo` (RFC 9420 §12.4.3).
 #[derive(Clone, PartialEq, Eq, Debug, TlsSerialize, TlsDeserializeBytes, TlsSize)]
@@ -20,6 +22,27 @@ pub struct GroupInfo {
     pub signer: u32,
     /// `SignWithLabel(., "GroupInfoTBS", GroupInfoTBS)`.
     pub signature: VarBytes,
+}
+
+impl GroupInfo {
+    /// The `SignContent` of this GroupInfo's `GroupInfoTBS` (§12.4.3), serialized in place from
+    /// its fields: a GroupInfo carrying a 100,000-leaf ratchet tree is not copied to be signed
+    /// or verified.
+    pub fn sign_content(&self) -> Result<SignContentBuf, CryptoError> {
+        use tls_codec::{Serialize as _, Size as _};
+        let codec = |e: tls_codec::Error| CryptoError::Encoding(e.to_string());
+        let len = self.group_context.tls_serialized_len()
+            + self.extensions.tls_serialized_len()
+            + self.confirmation_tag.tls_serialized_len()
+            + self.signer.tls_serialized_len();
+        let mut sc = SignContentBuf::new("GroupInfoTBS", len)?;
+        let w = sc.writer();
+        self.group_context.tls_serialize(w).map_err(codec)?;
+        self.extensions.tls_serialize(w).map_err(codec)?;
+        self.confirmation_tag.tls_serialize(w).map_err(codec)?;
+        self.signer.tls_serialize(w).map_err(codec)?;
+        Ok(sc)
+    }
 }
 
 top_level!(GroupInfo);
@@ -40,6 +63,8 @@ pub struct GroupInfoTbs {
 impl GroupInfo {
     /// The to-be-signed form.
     pub fn to_be_signed(&self) -> GroupInfoTbs {
+        // Kept for callers that want the struct; signing and verifying use
+        // [`GroupInfo::sign_content`], which does not copy the (possibly tree-sized) extensions.
         GroupInfoTbs {
             group_context: self.group_context.clone(),
             extensions: self.extensions.clone(),

@@ -134,6 +134,34 @@ impl Tree {
         RatchetTree(nodes)
     }
 
+    /// The encoded `RatchetTree` (the `ratchet_tree` extension's data, §12.4.3.3), written
+    /// straight from the nodes: the same bytes as encoding [`Tree::to_wire`], without copying
+    /// a node (what a Welcome or GroupInfo carrying the tree needs).
+    pub fn to_wire_bytes(&self) -> Result<Vec<u8>, tls_codec::Error> {
+        use tls_codec::{Serialize as _, Size as _};
+        let last = (0..self.nodes.len())
+            .rev()
+            .find(|&i| self.nodes.get(i).is_some_and(Option::is_some))
+            .unwrap_or(0);
+        let nodes = || self.nodes.iter().take(last + 1).map(|n| n.as_deref());
+        // `optional<Node>`: a presence byte, then the node.
+        let body_len: usize = nodes()
+            .map(|n| 1 + n.map_or(0, |n| n.tls_serialized_len()))
+            .sum();
+        let mut out = Vec::with_capacity(body_len + 4);
+        crate::codec::write_varint(&mut out, body_len)?;
+        for n in nodes() {
+            match n {
+                None => out.push(0),
+                Some(n) => {
+                    out.push(1);
+                    n.tls_serialize(&mut out)?;
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// A staged copy to apply proposals and paths to; the original is unchanged. Costs one
     /// reference-count increment per 4,096 nodes per array; later writes copy only the chunks
     /// they touch.

@@ -60,6 +60,16 @@ fn wire_round_trip_drops_trailing_blanks() {
     g.tree.remove_leaf(LeafIndex(7)).unwrap();
     let wire = g.tree.to_wire();
     assert_eq!(wire.0.len(), 13, "nodes 13 and 14 are blank and dropped");
+    // The in-place encoding is the encoding of the wire struct, blanks and all.
+    assert_eq!(
+        g.tree.to_wire_bytes().unwrap(),
+        crate::codec::encode(&wire).unwrap()
+    );
+    let big = generate_tree(&cs, 100, GROUP, false).unwrap();
+    assert_eq!(
+        big.tree.to_wire_bytes().unwrap(),
+        crate::codec::encode(&big.tree.to_wire()).unwrap()
+    );
     let mut back = Tree::from_wire(&cs, &wire).unwrap();
     assert_eq!(back.size().leaves(), 8);
     assert_eq!(back.tree_hash(&cs).unwrap(), g.tree.tree_hash(&cs).unwrap());
