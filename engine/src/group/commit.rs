@@ -177,7 +177,7 @@ pub(crate) fn build_welcome(
     welcome_secret: &WelcomeSecret,
     joiner_secret: &JoinerSecret,
     psks: &[PreSharedKeyId],
-    joiners: &[(KeyPackage, Option<Secret>)],
+    joiners: &[(&KeyPackage, Option<Secret>)],
 ) -> Result<Welcome, GroupError> {
     let (key, nonce) = welcome_secret.key_and_nonce(cs)?;
     let encrypted_group_info =
@@ -540,7 +540,7 @@ impl Group {
             let mut refs: Vec<ProposalOrRef> = Vec::with_capacity(cached.len());
             for c in &cached {
                 list.push(Resolved {
-                    proposal: c.proposal.clone(),
+                    proposal: &c.proposal,
                     sender: c.sender,
                     proposal_ref: Some(c.proposal_ref.0.to_vec()),
                 });
@@ -548,7 +548,7 @@ impl Group {
             }
             for p in &options.proposals {
                 list.push(Resolved {
-                    proposal: p.clone(),
+                    proposal: p,
                     sender,
                     proposal_ref: None,
                 });
@@ -662,7 +662,7 @@ impl Group {
                 options.ratchet_tree_in_welcome.then_some(&tree),
                 None,
             )?;
-            let joiners: Vec<(KeyPackage, Option<Secret>)> = applied
+            let joiners: Vec<(&KeyPackage, Option<Secret>)> = applied
                 .added
                 .iter()
                 .map(|(leaf, kp)| {
@@ -671,7 +671,7 @@ impl Group {
                         .iter()
                         .find(|(n, _)| *n == lca)
                         .map(|(_, s)| s.clone());
-                    (kp.clone(), ps)
+                    (*kp, ps)
                 })
                 .collect();
             let w = build_welcome(cs, &gi, &welcome_secret, &joiner, &applied.psks, &joiners)?;

@@ -72,8 +72,8 @@ impl ProposalCache {
 /// One proposal of a commit, resolved: its body, its sender, and whether it came by
 /// reference.
 #[derive(Clone, Debug)]
-pub(crate) struct Resolved {
-    pub(crate) proposal: Proposal,
+pub(crate) struct Resolved<'a> {
+    pub(crate) proposal: &'a Proposal,
     pub(crate) sender: Sender,
     pub(crate) proposal_ref: Option<Vec<u8>>,
 }
@@ -89,11 +89,11 @@ pub(crate) enum Committer {
 
 /// What applying a proposal list gave (RFC 9420 §12.3).
 #[derive(Clone, Debug, Default)]
-pub(crate) struct Applied {
+pub(crate) struct Applied<'a> {
     /// The new GroupContext extensions, when a GCE proposal was committed.
     pub(crate) extensions: Option<Vec<Extension>>,
     /// Leaves added, with their KeyPackages, in order.
-    pub(crate) added: Vec<(LeafIndex, KeyPackage)>,
+    pub(crate) added: Vec<(LeafIndex, &'a KeyPackage)>,
     /// Leaves removed.
     pub(crate) removed: Vec<LeafIndex>,
     /// Leaves updated, with the proposal reference.
@@ -152,20 +152,20 @@ impl Group {
     /// Validates a commit's proposal list (RFC 9420 §12.2) and applies it to `tree` (a staged
     /// tree) in the order of §12.3. `tree` may be partly modified on error; the caller drops
     /// it.
-    pub(crate) fn validate_and_apply(
+    pub(crate) fn validate_and_apply<'a>(
         &self,
         cs: &dyn CipherSuiteProvider,
         tree: &mut Tree,
-        list: &[Resolved],
+        list: &[Resolved<'a>],
         committer: Committer,
-    ) -> Result<Applied, GroupError> {
+    ) -> Result<Applied<'a>, GroupError> {
         let mut out = Applied {
             path_required: list.is_empty(),
             ..Applied::default()
         };
         // Collect by type, checking the sender rules (§12.1.8) and the list rules of §12.2.
         let mut gce: Option<(usize, &Vec<Extension>)> = None;
-        let mut updates: Vec<(usize, LeafIndex, &Resolved)> = Vec::new();
+        let mut updates: Vec<(usize, LeafIndex, &Resolved<'a>)> = Vec::new();
         let mut removes: Vec<(usize, LeafIndex)> = Vec::new();
         let mut adds: Vec<(usize, &KeyPackage)> = Vec::new();
         let mut psks: Vec<(usize, &PreSharedKeyId)> = Vec::new();
@@ -191,8 +191,8 @@ impl Group {
                     ));
                 }
             }
-            check_sender_may_propose(i, &r.sender, &r.proposal)?;
-            match &r.proposal {
+            check_sender_may_propose(i, &r.sender, r.proposal)?;
+            match r.proposal {
                 Proposal::Add(a) => adds.push((i, &a.key_package)),
                 Proposal::Update(_) => {
                     let Sender::Member(l) = r.sender else {
@@ -333,7 +333,7 @@ impl Group {
 
         // §12.3 step 2: Updates.
         for (i, leaf, r) in &updates {
-            let Proposal::Update(u) = &r.proposal else {
+            let Proposal::Update(u) = r.proposal else {
                 continue;
             };
             let current = tree
@@ -419,7 +419,7 @@ impl Group {
             out.delta.join(&kp.leaf_node);
             let at = tree.add_leaf(kp.leaf_node.clone())?;
             out.touched.push(at.node());
-            out.added.push((at, (*kp).clone()));
+            out.added.push((at, *kp));
         }
         // §12.3 steps 5-6: PSKs in order, then ExternalInit; ReInit is kept for the caller.
         out.psks = psks.iter().map(|(_, id)| (*id).clone()).collect();
@@ -501,17 +501,17 @@ impl Group {
 
     /// Resolves a commit's proposals (by value and by reference, RFC 9420 §12.4) with
     /// `committer_sender` as the sender of by-value proposals.
-    pub(crate) fn resolve_proposals(
-        &self,
-        commit: &crate::messages::Commit,
+    pub(crate) fn resolve_proposals<'a>(
+        &'a self,
+        commit: &'a crate::messages::Commit,
         committer_sender: &Sender,
-    ) -> Result<Vec<Resolved>, GroupError> {
+    ) -> Result<Vec<Resolved<'a>>, GroupError> {
         commit
             .proposals
             .iter()
             .map(|p| match p {
                 crate::messages::ProposalOrRef::Proposal(p) => Ok(Resolved {
-                    proposal: p.clone(),
+                    proposal: p,
                     sender: *committer_sender,
                     proposal_ref: None,
                 }),
@@ -521,7 +521,7 @@ impl Group {
                         .get(r.0.as_slice())
                         .ok_or(GroupError::Protocol(ProtocolError::UnknownProposalRef))?;
                     Ok(Resolved {
-                        proposal: c.proposal.clone(),
+                        proposal: &c.proposal,
                         sender: c.sender,
                         proposal_ref: Some(r.0.to_vec()),
                     })
@@ -720,8 +720,8 @@ mod tests {
     use super::*;
     use crate::messages::{Capabilities, ExtensionType};
 
-    fn by_value(g: &Group, ps: Vec<Proposal>) -> Vec<Resolved> {
-        ps.into_iter()
+    fn by_value<'a>(g: &Group, ps: &'a [Proposal]) -> Vec<Resolved<'a>> {
+        ps.iter()
             .map(|proposal| Resolved {
                 proposal,
                 sender: Sender::Member(g.own_leaf.0),
@@ -730,7 +730,7 @@ mod tests {
             .collect()
     }
 
-    fn apply(g: &Group, list: &[Resolved]) -> Result<Applied, GroupError> {
+    fn apply<'a>(g: &Group, list: &[Resolved<'a>]) -> Result<Applied<'a>, GroupError> {
         let mut tree = g.tree.stage();
         g.validate_and_apply(cs(), &mut tree, list, Committer::Member(g.own_leaf))
     }
@@ -757,16 +757,12 @@ mod tests {
             key_package: bundle(cs, "x").key_package,
         });
         assert!(
-            !apply(&g, &by_value(&g, vec![add.clone()]))
+            !apply(&g, &by_value(&g, std::slice::from_ref(&add)))
                 .unwrap()
                 .path_required
         );
         let rm = Proposal::Remove(Remove { removed: 2 });
-        assert!(
-            apply(&g, &by_value(&g, vec![add, rm]))
-                .unwrap()
-                .path_required
-        );
+        assert!(apply(&g, &by_value(&g, &[add, rm])).unwrap().path_required);
     }
 
     /// §12.3: Removes are applied before Adds whatever the list order, so an Add listed
@@ -779,7 +775,8 @@ mod tests {
             key_package: bundle(cs, "x").key_package,
         });
         let rm = Proposal::Remove(Remove { removed: 1 });
-        let applied = apply(&g, &by_value(&g, vec![add, rm])).unwrap();
+        let list = [add, rm];
+        let applied = apply(&g, &by_value(&g, &list)).unwrap();
         assert_eq!(applied.removed, vec![LeafIndex(1)]);
         assert_eq!(applied.added[0].0, LeafIndex(1));
     }
@@ -806,7 +803,7 @@ mod tests {
         g.tree.update_leaf(LeafIndex(0), leaf).unwrap();
         let kp = bundle(cs, "x").key_package;
         let add = Proposal::Add(Add { key_package: kp });
-        let err = apply(&g, &by_value(&g, vec![add.clone(), gce.clone()])).unwrap_err();
+        let err = apply(&g, &by_value(&g, &[add.clone(), gce.clone()])).unwrap_err();
         assert_eq!(
             err,
             GroupError::rule(
@@ -817,7 +814,7 @@ mod tests {
             )
         );
         // Without the GCE the Add is fine; a KeyPackage listing the extension is fine with it.
-        apply(&g, &by_value(&g, vec![add])).unwrap();
+        apply(&g, &by_value(&g, &[add])).unwrap();
         let (sk, _) = cs.signature_generate().unwrap();
         let mut options = super::super::KeyPackageOptions::new(0, u64::MAX);
         let mut caps: Capabilities = super::super::key_package::default_capabilities(
@@ -834,11 +831,8 @@ mod tests {
         )
         .unwrap()
         .key_package;
-        let applied = apply(
-            &g,
-            &by_value(&g, vec![Proposal::Add(Add { key_package: kp }), gce]),
-        )
-        .unwrap();
+        let list = [Proposal::Add(Add { key_package: kp }), gce];
+        let applied = apply(&g, &by_value(&g, &list)).unwrap();
         assert!(applied.extensions.is_some());
     }
 
