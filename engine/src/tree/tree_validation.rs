@@ -565,11 +565,22 @@ pub fn validate_tree(
     params: &TreeValidationParams<'_>,
 ) -> Result<(), TreeValidationError> {
     tree.update_hashes(cs)?;
-    check_unmerged(tree)?;
-    check_leaves(tree, params)?;
-    check_unique_keys(tree)?;
-    check_signatures(tree, cs, params.group_id)?;
-    if let Some((parent, valid_descendants)) = tree.verify_parent_hashes(cs)? {
+    let tree: &Tree = tree;
+    // The leaf signatures (N verifications, spread over the pool) run beside the structural
+    // checks and the parent-hash walk; the verdicts are then read in the order the checks
+    // are listed, so the error reported does not depend on which finished first.
+    let (structure, signatures) = rayon::join(
+        || -> Result<_, TreeValidationError> {
+            check_unmerged(tree)?;
+            check_leaves(tree, params)?;
+            check_unique_keys(tree)?;
+            Ok(tree.verify_parent_hashes(cs))
+        },
+        || check_signatures(tree, cs, params.group_id),
+    );
+    let parent_hashes = structure?;
+    signatures?;
+    if let Some((parent, valid_descendants)) = parent_hashes? {
         return Err(TreeValidationError::ParentHashInvalid {
             parent,
             valid_descendants,
