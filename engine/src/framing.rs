@@ -438,35 +438,31 @@ impl<'a> MessageProtection<'a> {
         confirmation_tag: Option<Mac>,
         padding: PaddingPolicy,
     ) -> Result<PrivateMessage, ProtectionError> {
+        // Refuse what cannot be sent before spending a signature on it.
+        self.check_private(&content)?;
+        let (_, auth) = self.sign(
+            WireFormat::PRIVATE_MESSAGE,
+            &content,
+            signer,
+            confirmation_tag,
+        )?;
+        self.protect_private_signed(tree, content, auth, padding)
+    }
+
+    /// The checks every PrivateMessage passes before encryption (§6.3): group and epoch,
+    /// content rules, and a member sender, whose leaf is returned.
+    fn check_private(&self, content: &FramedContent) -> Result<LeafIndex, ProtectionError> {
         let wf = WireFormat::PRIVATE_MESSAGE;
         self.check_group_and_epoch(&content.group_id, content.epoch)?;
         check_content_rules(&content.sender, &content.body, wf)?;
-        let Sender::Member(leaf) = content.sender else {
-            return Err(ProtectionError::SenderNotAllowed {
+        match content.sender {
+            Sender::Member(leaf) => Ok(LeafIndex(leaf)),
+            _ => Err(ProtectionError::SenderNotAllowed {
                 sender_type: content.sender.sender_type().0,
                 content_type: content.content_type().0,
                 wire_format: wf.0,
-            });
-        };
-        let (_, auth) = self.sign(wf, &content, signer, confirmation_tag)?;
-        let content_type = content.content_type();
-        let mut pmc = PrivateMessageContent {
-            content: content.body,
-            auth,
-            padding_len: 0,
-        };
-        let unpadded = tls_codec::Size::tls_serialized_len(&pmc);
-        pmc.padding_len = padding.padding_for(unpadded);
-        let plaintext = zeroize::Zeroizing::new(pmc.to_bytes()?);
-        self.encrypt_private(
-            tree,
-            LeafIndex(leaf),
-            content_type,
-            content.group_id,
-            content.epoch,
-            content.authenticated_data,
-            &plaintext,
-        )
+            }),
+        }
     }
 
     /// Encrypts already-signed member content as a PrivateMessage (§6.3). For commits, whose
@@ -479,19 +475,10 @@ impl<'a> MessageProtection<'a> {
         auth: FramedContentAuthData,
         padding: PaddingPolicy,
     ) -> Result<PrivateMessage, ProtectionError> {
-        let wf = WireFormat::PRIVATE_MESSAGE;
-        self.check_group_and_epoch(&content.group_id, content.epoch)?;
-        check_content_rules(&content.sender, &content.body, wf)?;
+        let leaf = self.check_private(&content)?;
         if auth.confirmation_tag.is_some() != (content.content_type() == ContentType::COMMIT) {
             return Err(ProtectionError::ConfirmationTagMismatch);
         }
-        let Sender::Member(leaf) = content.sender else {
-            return Err(ProtectionError::SenderNotAllowed {
-                sender_type: content.sender.sender_type().0,
-                content_type: content.content_type().0,
-                wire_format: wf.0,
-            });
-        };
         let content_type = content.content_type();
         let mut pmc = PrivateMessageContent {
             content: content.body,
@@ -503,7 +490,7 @@ impl<'a> MessageProtection<'a> {
         let plaintext = zeroize::Zeroizing::new(pmc.to_bytes()?);
         self.encrypt_private(
             tree,
-            LeafIndex(leaf),
+            leaf,
             content_type,
             content.group_id,
             content.epoch,
