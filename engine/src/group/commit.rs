@@ -723,14 +723,14 @@ impl Group {
     /// Replaces the private key this member signs with. A test hook for building messages
     /// signed with the wrong key (e.g. a late message forged with a member's later key); not
     /// for production use.
-    #[doc(hidden)]
+    #[cfg(feature = "test-hooks")]
     pub fn replace_signer_for_tests(&mut self, signer: Secret) {
         self.signer = signer;
     }
 
     /// Signs and frames arbitrary content as this member, with `confirmation_tag` (for
     /// commits). A test hook for building invalid messages; not for production use.
-    #[doc(hidden)]
+    #[cfg(feature = "test-hooks")]
     pub fn sign_and_frame_for_tests(
         &self,
         cs: &dyn CipherSuiteProvider,
