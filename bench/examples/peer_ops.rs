@@ -23,8 +23,13 @@ fn main() {
     let make = |id: &str| new_client(peer, id.as_bytes()).unwrap();
 
     let t = Instant::now();
-    let mut joiners: Vec<_> = (0..reps + 2).map(|i| make(&format!("joiner {i}"))).collect();
-    let mut kps: Vec<_> = joiners.iter_mut().map(|j| j.key_package().unwrap()).collect();
+    let mut joiners: Vec<_> = (0..reps + 2)
+        .map(|i| make(&format!("joiner {i}")))
+        .collect();
+    let mut kps: Vec<_> = joiners
+        .iter_mut()
+        .map(|j| j.key_package().unwrap())
+        .collect();
     kps.extend((kps.len() + 1..n).map(|i| make(&format!("kp {i}")).key_package().unwrap()));
     let extra = make("extra").key_package().unwrap();
     println!("key packages: {:?}", t.elapsed());
@@ -47,7 +52,11 @@ fn main() {
     }
     let t = Instant::now();
     let commit = joiners[0].commit(&[], true).unwrap().commit;
-    println!("commit_path_new_member: {:?} ({} bytes)", t.elapsed(), commit.len());
+    println!(
+        "commit_path_new_member: {:?} ({} bytes)",
+        t.elapsed(),
+        commit.len()
+    );
     joiners[0].discard_pending_commit().unwrap();
     for j in joiners.iter_mut().skip(1) {
         let t = Instant::now();
@@ -57,7 +66,11 @@ fn main() {
     creator.process(&commit).unwrap();
     let t = Instant::now();
     let second = creator.commit(&[], true).unwrap().commit;
-    println!("commit_path_creator: {:?} ({} bytes)", t.elapsed(), second.len());
+    println!(
+        "commit_path_creator: {:?} ({} bytes)",
+        t.elapsed(),
+        second.len()
+    );
     creator.merge_pending_commit().unwrap();
     for j in joiners.iter_mut().skip(1) {
         let t = Instant::now();
