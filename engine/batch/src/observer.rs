@@ -38,11 +38,11 @@ use mls_engine::group::{validate_key_package, KeyPackageError};
 use mls_engine::messages::{
     AuthenticatedContent, Extension, FramedContent, FramedContentBody, FramedContentTbs,
     GroupContext, GroupInfo, LeafNode, LeafNodeSource, Mac, MlsMessage, MlsMessageBody, Proposal,
-    ProposalOrRef, ProtocolVersion, RatchetTree, Sender, TreePosition, WireFormat,
+    ProposalOrRef, ProtocolVersion, RatchetTree, ReInit, Sender, TreePosition, WireFormat,
 };
 use mls_engine::transcript_hash::{confirmed_transcript_hash, interim_transcript_hash};
 use mls_engine::tree::{
-    validate_tree, LifetimePolicy, MemberIndex, Tree, TreeError, TreeValidationError,
+    validate_tree, LifetimePolicy, MemberIndex, Tree, TreeDelta, TreeError, TreeValidationError,
     TreeValidationParams,
 };
 use mls_engine::tree_math::LeafIndex;
@@ -113,6 +113,13 @@ pub enum ObserverError {
     /// Encoding, decoding or a cryptographic primitive failed.
     #[error("codec or crypto: {0}")]
     Codec(String),
+    /// A stored state or delta does not decode or does not fit the state it is applied to.
+    #[error("corrupt observer state: {0}")]
+    Corrupt(String),
+}
+
+fn corrupt(what: impl std::fmt::Display) -> ObserverError {
+    ObserverError::Corrupt(what.to_string())
 }
 
 fn codec(e: impl std::fmt::Display) -> ObserverError {
@@ -158,10 +165,18 @@ pub struct Observer {
     proposals: Vec<Cached>,
     group_info: Option<GroupInfo>,
     lifetime: LifetimePolicy,
+    /// The ReInit committed in this epoch: the group is closed (RFC 9420 §11.2).
+    reinit: Option<ReInit>,
+    /// The epoch of the state the next delta is taken against; `None` until tracking starts.
+    delta_epoch: Option<u64>,
+    /// The GroupInfo changed since the last delta.
+    group_info_changed: bool,
 }
 
-/// Serialisation format version of [`Observer::to_bytes`].
-const STATE_VERSION: u8 = 1;
+/// Serialisation format version of [`Observer::to_bytes`] (version 1 had no ReInit part).
+const STATE_VERSION: u8 = 2;
+/// First byte of an observer delta ([`Observer::take_delta`]).
+const DELTA_VERSION: u8 = 0x81;
 
 impl Observer {
     /// Starts observing from a GroupInfo that carries the ratchet tree (`ratchet_tree`
@@ -202,6 +217,9 @@ impl Observer {
             proposals: Vec::new(),
             group_info: None,
             lifetime,
+            reinit: None,
+            delta_epoch: None,
+            group_info_changed: false,
         };
         obs.check_group_info_signature(cs, &group_info)?;
         Ok(Self {
@@ -278,6 +296,7 @@ impl Observer {
         }
         self.check_group_info_signature(cs, &gi)?;
         self.group_info = Some(gi);
+        self.group_info_changed = true;
         Ok(())
     }
 
@@ -606,99 +625,263 @@ impl Observer {
         self.interim_transcript_hash = interim;
         self.proposals.clear();
         self.group_info = None;
+        self.group_info_changed = true;
         Ok(ObserverOutcome::Commit {
             epoch: self.context.epoch,
         })
     }
 
-    /// Serialises the observer's state (versioned).
+    /// Serialises the observer's state (versioned): length-prefixed parts (u32 big-endian)
+    /// context, tree, interim transcript hash, GroupInfo, lifetime, ReInit, then the cached
+    /// proposals.
     pub fn to_bytes(&self) -> Result<Vec<u8>, ObserverError> {
         let mut out = vec![STATE_VERSION];
-        let mut put = |bytes: &[u8]| -> Result<(), ObserverError> {
-            let len = u32::try_from(bytes.len()).map_err(codec)?;
-            out.extend_from_slice(&len.to_be_bytes());
-            out.extend_from_slice(bytes);
-            Ok(())
-        };
-        put(&encode(&self.context).map_err(codec)?)?;
-        put(&encode(&self.tree.to_wire()).map_err(codec)?)?;
-        put(&self.interim_transcript_hash)?;
+        put_part(&mut out, &encode(&self.context).map_err(codec)?)?;
+        put_part(&mut out, &encode(&self.tree.to_wire()).map_err(codec)?)?;
+        put_part(&mut out, &self.interim_transcript_hash)?;
         match &self.group_info {
-            Some(gi) => put(&encode(gi).map_err(codec)?)?,
-            None => put(&[])?,
+            Some(gi) => put_part(&mut out, &encode(gi).map_err(codec)?)?,
+            None => put_part(&mut out, &[])?,
         }
+        self.put_tail(&mut out)?;
+        Ok(out)
+    }
+
+    /// Lifetime, ReInit and proposals: the parts shared by snapshots and deltas.
+    fn put_tail(&self, out: &mut Vec<u8>) -> Result<(), ObserverError> {
         let lifetime = match self.lifetime {
             LifetimePolicy::Check { now } => now.to_be_bytes().to_vec(),
             LifetimePolicy::Ignore => Vec::new(),
         };
-        put(&lifetime)?;
-        for p in &self.proposals {
-            put(&p.encoded)?;
+        put_part(out, &lifetime)?;
+        match &self.reinit {
+            Some(r) => put_part(out, &encode(r).map_err(codec)?)?,
+            None => put_part(out, &[])?,
         }
-        Ok(out)
+        for p in &self.proposals {
+            put_part(out, &p.encoded)?;
+        }
+        Ok(())
     }
 
     /// Restores an observer from [`Observer::to_bytes`] (re-indexes the tree: O(N)).
     pub fn from_bytes(cs: &dyn CipherSuiteProvider, bytes: &[u8]) -> Result<Self, ObserverError> {
-        let (&version, mut rest) = bytes
+        let (&version, rest) = bytes
             .split_first()
-            .ok_or_else(|| codec("empty observer state"))?;
-        if version != STATE_VERSION {
-            return Err(codec(format!("unknown observer state version {version}")));
-        }
-        let mut parts: Vec<&[u8]> = Vec::new();
-        while !rest.is_empty() {
-            let (len, tail) = rest
-                .split_first_chunk::<4>()
-                .ok_or_else(|| codec("truncated observer state"))?;
-            let len = usize::try_from(u32::from_be_bytes(*len)).map_err(codec)?;
-            if tail.len() < len {
-                return Err(codec("truncated observer state"));
-            }
-            let (part, tail) = tail.split_at(len);
-            parts.push(part);
-            rest = tail;
-        }
-        let [context, tree, interim, gi, lifetime, proposals @ ..] = parts.as_slice() else {
-            return Err(codec("observer state: missing parts"));
+            .ok_or_else(|| corrupt("empty observer state"))?;
+        let parts = split_parts(rest)?;
+        let (context, tree, interim, gi, tail) = match (version, parts.as_slice()) {
+            (1 | 2, [context, tree, interim, gi, tail @ ..]) => (context, tree, interim, gi, tail),
+            (1 | 2, _) => return Err(corrupt("observer state: missing parts")),
+            _ => return Err(corrupt(format!("unknown observer state version {version}"))),
         };
-        let context: GroupContext = decode_exact(context).map_err(codec)?;
-        let tree = Tree::from_wire_owned(cs, decode_exact::<RatchetTree>(tree).map_err(codec)?)?;
+        let context: GroupContext = decode_exact(context).map_err(corrupt)?;
+        let tree = Tree::from_wire_owned(cs, decode_exact::<RatchetTree>(tree).map_err(corrupt)?)?;
         let index = MemberIndex::from_tree(&tree)?;
         let group_info = if gi.is_empty() {
             None
         } else {
-            Some(decode_exact::<GroupInfo>(gi).map_err(codec)?)
+            Some(decode_exact::<GroupInfo>(gi).map_err(corrupt)?)
         };
-        let lifetime = match lifetime.first_chunk::<8>() {
-            Some(now) => LifetimePolicy::Check {
-                now: u64::from_be_bytes(*now),
-            },
-            None => LifetimePolicy::Ignore,
-        };
-        let mut cached = Vec::with_capacity(proposals.len());
-        for p in proposals {
-            let ac: AuthenticatedContent = decode_exact(p).map_err(codec)?;
-            let FramedContentBody::Proposal(proposal) = ac.content.body else {
-                return Err(codec("observer state: cached item is not a proposal"));
-            };
-            cached.push(Cached {
-                reference: proposal_ref(cs, p).map_err(codec)?,
-                proposal,
-                sender: ac.content.sender,
-                encoded: p.to_vec(),
-            });
-        }
+        let (lifetime, reinit, proposals) = read_tail(cs, tail, version == 1)?;
         Ok(Self {
             context,
             tree,
             interim_transcript_hash: interim.to_vec(),
             index,
-            proposals: cached,
+            proposals,
             group_info,
             lifetime,
+            reinit,
+            delta_epoch: None,
+            group_info_changed: false,
         })
     }
+
+    /// Starts recording changes for [`Observer::take_delta`], against the current state
+    /// (which the caller has just stored whole).
+    pub fn track_changes(&mut self) {
+        self.tree.track_changes();
+        self.delta_epoch = Some(self.context.epoch);
+        self.group_info_changed = false;
+    }
+
+    /// What changed since the last [`Observer::track_changes`] or `take_delta`, O(changed)
+    /// bytes, and restarts the recording: the base epoch, the changed tree nodes
+    /// ([`TreeDelta`]), the context and interim hash, the GroupInfo only if it changed, the
+    /// lifetime, ReInit and proposals. `None` when no recording covers the change (store a
+    /// snapshot).
+    pub fn take_delta(&mut self) -> Result<Option<Vec<u8>>, ObserverError> {
+        let base = self.delta_epoch.replace(self.context.epoch);
+        let tree = self.tree.take_changes();
+        if !self.tree.is_tracking_changes() {
+            self.tree.track_changes();
+        }
+        let gi_changed = std::mem::take(&mut self.group_info_changed);
+        let (Some(base), Some(tree)) = (base, tree) else {
+            return Ok(None);
+        };
+        if self.context.epoch != base && self.context.epoch != base.wrapping_add(1) {
+            return Ok(None);
+        }
+        let mut out = vec![DELTA_VERSION];
+        put_part(&mut out, &base.to_be_bytes())?;
+        put_part(&mut out, &encode(&tree).map_err(codec)?)?;
+        put_part(&mut out, &encode(&self.context).map_err(codec)?)?;
+        put_part(&mut out, &self.interim_transcript_hash)?;
+        match (&self.group_info, gi_changed) {
+            (_, false) => put_part(&mut out, &[0])?,
+            (None, true) => put_part(&mut out, &[1])?,
+            (Some(gi), true) => {
+                let mut b = vec![2];
+                b.extend_from_slice(&encode(gi).map_err(codec)?);
+                put_part(&mut out, &b)?;
+            }
+        }
+        self.put_tail(&mut out)?;
+        Ok(Some(out))
+    }
+
+    /// Restores an observer from a snapshot ([`Observer::to_bytes`]) and the deltas taken
+    /// after it, in order: O(N) for the snapshot plus O(changed log N) per delta. A delta
+    /// that does not decode or does not follow the state is refused
+    /// ([`ObserverError::Corrupt`] or a tree error), never a panic.
+    pub fn from_bytes_and_deltas<D: AsRef<[u8]>>(
+        cs: &dyn CipherSuiteProvider,
+        snapshot: &[u8],
+        deltas: &[D],
+    ) -> Result<Self, ObserverError> {
+        let mut o = Self::from_bytes(cs, snapshot)?;
+        for d in deltas {
+            o = o.with_delta(cs, d.as_ref())?;
+        }
+        if !deltas.is_empty() {
+            o.index = MemberIndex::from_tree(&o.tree)?;
+        }
+        Ok(o)
+    }
+
+    /// The state a delta leads to from this one (member index left stale: the caller
+    /// rebuilds it after the last delta).
+    fn with_delta(
+        &self,
+        cs: &dyn CipherSuiteProvider,
+        bytes: &[u8],
+    ) -> Result<Self, ObserverError> {
+        let (&version, rest) = bytes.split_first().ok_or_else(|| corrupt("empty delta"))?;
+        if version != DELTA_VERSION {
+            return Err(corrupt(format!("unknown observer delta version {version}")));
+        }
+        let parts = split_parts(rest)?;
+        let [base, tree, context, interim, gi, tail @ ..] = parts.as_slice() else {
+            return Err(corrupt("observer delta: missing parts"));
+        };
+        let base = base
+            .first_chunk::<8>()
+            .filter(|_| base.len() == 8)
+            .map(|b| u64::from_be_bytes(*b))
+            .ok_or_else(|| corrupt("observer delta: base epoch"))?;
+        let context: GroupContext = decode_exact(context).map_err(corrupt)?;
+        let (epoch, next) = (self.context.epoch, context.epoch);
+        if base != epoch || (next != epoch && next != epoch.wrapping_add(1)) {
+            return Err(corrupt("observer delta does not follow the state"));
+        }
+        if context.group_id != self.context.group_id
+            || context.cipher_suite != self.context.cipher_suite
+        {
+            return Err(corrupt("observer delta of another group or suite"));
+        }
+        let mut new_tree = self.tree.stage();
+        new_tree.apply_delta(cs, decode_exact::<TreeDelta>(tree).map_err(corrupt)?)?;
+        if new_tree.tree_hash(cs)? != context.tree_hash.as_slice() {
+            return Err(corrupt("tree hash after delta"));
+        }
+        let group_info = match gi.split_first() {
+            Some((0, [])) => self.group_info.clone(),
+            Some((1, [])) => None,
+            Some((2, gi)) => Some(decode_exact::<GroupInfo>(gi).map_err(corrupt)?),
+            _ => return Err(corrupt("observer delta: GroupInfo part")),
+        };
+        let (lifetime, reinit, proposals) = read_tail(cs, tail, false)?;
+        Ok(Self {
+            context,
+            tree: new_tree,
+            interim_transcript_hash: interim.to_vec(),
+            index: MemberIndex::default(),
+            proposals,
+            group_info,
+            lifetime,
+            reinit,
+            delta_epoch: None,
+            group_info_changed: false,
+        })
+    }
+}
+
+/// Appends a part: its length (u32 big-endian), then its bytes.
+fn put_part(out: &mut Vec<u8>, bytes: &[u8]) -> Result<(), ObserverError> {
+    let len = u32::try_from(bytes.len()).map_err(codec)?;
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(bytes);
+    Ok(())
+}
+
+/// Splits length-prefixed parts; a truncated part is refused.
+fn split_parts(mut rest: &[u8]) -> Result<Vec<&[u8]>, ObserverError> {
+    let mut parts: Vec<&[u8]> = Vec::new();
+    while !rest.is_empty() {
+        let (len, tail) = rest
+            .split_first_chunk::<4>()
+            .ok_or_else(|| corrupt("truncated observer state"))?;
+        let len = usize::try_from(u32::from_be_bytes(*len)).map_err(corrupt)?;
+        if tail.len() < len {
+            return Err(corrupt("truncated observer state"));
+        }
+        let (part, tail) = tail.split_at(len);
+        parts.push(part);
+        rest = tail;
+    }
+    Ok(parts)
+}
+
+type Tail = (LifetimePolicy, Option<ReInit>, Vec<Cached>);
+
+/// Decodes the lifetime, ReInit (absent in version 1) and cached proposals parts.
+fn read_tail(
+    cs: &dyn CipherSuiteProvider,
+    tail: &[&[u8]],
+    version_1: bool,
+) -> Result<Tail, ObserverError> {
+    let (lifetime, reinit, proposals) = match (version_1, tail) {
+        (true, [lifetime, proposals @ ..]) => (lifetime, None, proposals),
+        (false, [lifetime, reinit, proposals @ ..]) => (lifetime, Some(reinit), proposals),
+        _ => return Err(corrupt("observer state: missing parts")),
+    };
+    let lifetime = match (lifetime.len(), lifetime.first_chunk::<8>()) {
+        (0, _) => LifetimePolicy::Ignore,
+        (8, Some(now)) => LifetimePolicy::Check {
+            now: u64::from_be_bytes(*now),
+        },
+        _ => return Err(corrupt("observer state: lifetime")),
+    };
+    let reinit = match reinit {
+        Some(r) if !r.is_empty() => Some(decode_exact::<ReInit>(r).map_err(corrupt)?),
+        _ => None,
+    };
+    let mut cached = Vec::with_capacity(proposals.len());
+    for p in proposals {
+        let ac: AuthenticatedContent = decode_exact(p).map_err(corrupt)?;
+        let FramedContentBody::Proposal(proposal) = ac.content.body else {
+            return Err(corrupt("observer state: cached item is not a proposal"));
+        };
+        cached.push(Cached {
+            reference: proposal_ref(cs, p).map_err(codec)?,
+            proposal,
+            sender: ac.content.sender,
+            encoded: p.to_vec(),
+        });
+    }
+    Ok((lifetime, reinit, cached))
 }
 
 /// Applies `(leaf, old, new)` changes to the index: all removals, then all insertions.
