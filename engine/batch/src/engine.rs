@@ -20,6 +20,8 @@
 //!   snapshot-size worth of deltas).
 //! - Stage 3 encodes the outputs into its per-batch arena and writes each transition in one
 //!   store transaction; only then are the items' results released (and `on_ack` called).
+//! - The collector assembles the results in a third per-batch arena (the item ids and one
+//!   slot per item); only the `Vec<ItemResult>` handed back to the caller is a heap vector.
 //!
 //! Invariants:
 //! - Every item gets exactly one result; failures are per item, groups are independent.
@@ -503,13 +505,17 @@ impl<S: Store> BatchEngine<S> {
         on_ack: &(dyn Fn(&[u8], &ItemResult) + Sync),
     ) -> Vec<ItemResult> {
         let this = &*self;
-        let ids: Vec<u64> = items.iter().map(|i| i.id).collect();
+        // Result assembly is per-batch scratch: the ids and the slots the collector fills
+        // live in an arena dropped with the batch; only the returned vector is a `Vec`.
+        let arena = Bump::new();
+        let ids = BumpVec::from_iter_in(items.iter().map(|i| i.id), &arena);
         let n = items.len();
         let cap = this.config.channel_capacity.max(1);
         let (job_tx, job_rx) = bounded::<GroupJob>(cap);
         let (persist_tx, persist_rx) = bounded::<Persist>(cap);
         let (result_tx, result_rx) = unbounded();
-        let mut results: Vec<Option<Result<Output, BatchError>>> = (0..n).map(|_| None).collect();
+        let mut results: BumpVec<Option<Result<Output, BatchError>>> =
+            BumpVec::from_iter_in((0..n).map(|_| None), &arena);
         std::thread::scope(|s| {
             let rtx = result_tx.clone();
             s.spawn(move || decode_and_route(items, &job_tx, &rtx));
@@ -531,13 +537,16 @@ impl<S: Store> BatchEngine<S> {
                 }
             }
         });
-        ids.into_iter()
-            .zip(results)
-            .map(|(id, r)| ItemResult {
-                id,
-                result: r.unwrap_or(Err(BatchError::GroupUnavailable)),
-            })
-            .collect()
+        let mut out = Vec::with_capacity(n);
+        out.extend(
+            ids.iter()
+                .zip(results.iter_mut())
+                .map(|(&id, r)| ItemResult {
+                    id,
+                    result: r.take().unwrap_or(Err(BatchError::GroupUnavailable)),
+                }),
+        );
+        out
     }
 
     /// Stage 2: one group's items, in order.
