@@ -38,7 +38,8 @@ use mls_engine::group::{validate_key_package, KeyPackageError};
 use mls_engine::messages::{
     AuthenticatedContent, Extension, FramedContent, FramedContentBody, FramedContentTbs,
     GroupContext, GroupInfo, LeafNode, LeafNodeSource, Mac, MlsMessage, MlsMessageBody, Proposal,
-    ProposalOrRef, ProtocolVersion, RatchetTree, ReInit, Sender, TreePosition, WireFormat,
+    ProposalOrRef, ProtocolVersion, RatchetTree, ReInit, RequiredCapabilities, Sender,
+    TreePosition, WireFormat,
 };
 use mls_engine::transcript_hash::{confirmed_transcript_hash, interim_transcript_hash};
 use mls_engine::tree::{
@@ -107,6 +108,20 @@ pub enum ObserverError {
     /// Applying a change to the tree failed (path length, parent hash, leaf signature...).
     #[error("tree: {0}")]
     Tree(#[from] TreeError),
+    /// The group was reinitialised by a committed ReInit (RFC 9420 §11.2): the old group
+    /// takes no further proposals or commits.
+    #[error("the group was reinitialised; no further messages for it")]
+    ReInitialised,
+    /// A new leaf (Add, Update, commit path) does not support the group's
+    /// `required_capabilities`, or a member does not support a GroupContextExtensions
+    /// proposal's extensions (RFC 9420 §11.1, §12.1.7).
+    #[error("leaf {leaf}: unsupported {what}")]
+    Unsupported {
+        /// The leaf.
+        leaf: u32,
+        /// What it does not support.
+        what: &'static str,
+    },
     /// A GroupInfo does not describe the observer's current epoch.
     #[error("GroupInfo does not match the tracked GroupContext")]
     GroupInfoMismatch,
@@ -319,6 +334,10 @@ impl Observer {
             (Sender::NewMemberProposal, FramedContentBody::Proposal(Proposal::Add(a))) => {
                 Some(a.key_package.leaf_node.signature_key.clone())
             }
+            // An external commit is signed by the joiner's new leaf (§12.4.3.2).
+            (Sender::NewMemberCommit, FramedContentBody::Commit(c)) => {
+                c.path.as_ref().map(|p| p.leaf_node.signature_key.clone())
+            }
             _ => None,
         }
     }
@@ -359,10 +378,17 @@ impl Observer {
                 "application data in a PublicMessage",
             ));
         }
-        if matches!(content.sender, Sender::NewMemberCommit) {
-            return Err(ObserverError::Unexpected(
-                "external commits are not tracked by this observer",
-            ));
+        match (&content.sender, &content.body) {
+            (Sender::NewMemberCommit, FramedContentBody::Commit(c)) if c.path.is_none() => {
+                return Err(rule(None, "external commit without path"));
+            }
+            (Sender::NewMemberCommit, FramedContentBody::Commit(_)) => {}
+            (Sender::NewMemberCommit, _) => {
+                return Err(ObserverError::Unexpected(
+                    "new_member_commit sender on a non-commit",
+                ));
+            }
+            _ => {}
         }
         let key = self
             .sender_key(content)
@@ -371,7 +397,9 @@ impl Observer {
             version: ProtocolVersion::MLS10,
             wire_format: WireFormat::PUBLIC_MESSAGE,
             content: content.clone(),
-            context: matches!(content.sender, Sender::Member(_)).then(|| self.context.clone()),
+            // §6.1: the GroupContext is signed for member and new_member_commit senders.
+            context: matches!(content.sender, Sender::Member(_) | Sender::NewMemberCommit)
+                .then(|| self.context.clone()),
         };
         verify_with_label(
             cs,
@@ -395,6 +423,9 @@ impl Observer {
         cs: &dyn CipherSuiteProvider,
         msg: &MlsMessage,
     ) -> Result<ObserverOutcome, ObserverError> {
+        if self.reinit.is_some() {
+            return Err(ObserverError::ReInitialised);
+        }
         let ac = self.verify_public(cs, msg)?;
         match &ac.content.body {
             FramedContentBody::Proposal(p) => {
@@ -413,17 +444,33 @@ impl Observer {
         }
     }
 
+    /// §7.3 for a new leaf at `at`: alone (own capabilities, the group's required
+    /// capabilities `required`, lifetime) and against the members (unique keys, credential
+    /// support); its signature when `check_signature`.
+    #[allow(clippy::too_many_arguments)]
     fn check_new_leaf(
         &self,
         cs: &dyn CipherSuiteProvider,
         leaf: &LeafNode,
         at: LeafIndex,
         replacing: Option<&LeafNode>,
+        required: Option<&RequiredCapabilities>,
         check_signature: bool,
     ) -> Result<(), ObserverError> {
         let mut params = TreeValidationParams::new(self.group_id(), 0);
         params.lifetime = self.lifetime;
-        self.index.check_leaf(leaf, at, replacing, &params)?;
+        if let Some(rc) = required {
+            params = params.with_required_capabilities(rc);
+        }
+        match self.index.check_leaf(leaf, at, replacing, &params) {
+            Err(TreeValidationError::RequiredCapabilityMissing { leaf }) => {
+                return Err(ObserverError::Unsupported {
+                    leaf: leaf.0,
+                    what: "required_capabilities",
+                })
+            }
+            other => other?,
+        }
         if check_signature {
             let position =
                 (!matches!(leaf.leaf_node_source, LeafNodeSource::KeyPackage(_))).then(|| {
@@ -453,15 +500,21 @@ impl Observer {
         let FramedContentBody::Commit(commit) = &ac.content.body else {
             return Err(ObserverError::Unexpected("not a commit"));
         };
-        let Sender::Member(committer) = ac.content.sender else {
-            return Err(ObserverError::Unexpected("commit from a non-member"));
+        // The committer's leaf; `None` for an external commit (its leaf is added below).
+        let committer = match ac.content.sender {
+            Sender::Member(l) => Some(LeafIndex(l)),
+            Sender::NewMemberCommit => None,
+            _ => return Err(ObserverError::Unexpected("commit from a non-member")),
         };
-        let committer = LeafIndex(committer);
-        // Resolve references (§12.4): each must be a proposal of this epoch.
+        // Resolve references (§12.4): each must be a proposal of this epoch; an external
+        // commit has none (§12.4.3.2: the joiner cannot judge them).
         let mut list: Vec<(Proposal, Sender, bool)> = Vec::with_capacity(commit.proposals.len());
-        for p in commit.proposals.iter() {
+        for (i, p) in commit.proposals.iter().enumerate() {
             match p {
                 ProposalOrRef::Proposal(p) => list.push((p.clone(), ac.content.sender, false)),
+                ProposalOrRef::Reference(_) if committer.is_none() => {
+                    return Err(rule(Some(i), "proposal by reference in an external commit"));
+                }
                 ProposalOrRef::Reference(r) => {
                     let c = self
                         .proposals
@@ -472,13 +525,27 @@ impl Observer {
                 }
             }
         }
-        let mut path_required = list.is_empty();
+        let mut path_required = list.is_empty() || committer.is_none();
         let mut touched: HashSet<LeafIndex> = HashSet::new();
         let mut gce = None;
+        let mut reinit = None;
+        let mut external_inits = 0usize;
         let mut updates = Vec::new();
         let mut removes = Vec::new();
         let mut adds = Vec::new();
         for (i, (p, sender, by_ref)) in list.iter().enumerate() {
+            // §12.2 E1-E3: an external commit holds ExternalInit, Remove, PreSharedKey only.
+            if committer.is_none()
+                && !matches!(
+                    p,
+                    Proposal::ExternalInit(_) | Proposal::Remove(_) | Proposal::PreSharedKey(_)
+                )
+            {
+                return Err(rule(
+                    Some(i),
+                    "proposal type not allowed in an external commit",
+                ));
+            }
             match p {
                 Proposal::Add(a) => adds.push((i, &a.key_package)),
                 Proposal::Update(u) => {
@@ -490,7 +557,7 @@ impl Observer {
                     if !by_ref {
                         return Err(rule(Some(i), "Update by value"));
                     }
-                    if l == committer {
+                    if Some(l) == committer {
                         return Err(rule(Some(i), "Update of the committer"));
                     }
                     if !touched.insert(l) {
@@ -501,7 +568,7 @@ impl Observer {
                 Proposal::Remove(r) => {
                     path_required = true;
                     let l = LeafIndex(r.removed);
-                    if l == committer {
+                    if Some(l) == committer {
                         return Err(rule(Some(i), "Remove of the committer"));
                     }
                     if !touched.insert(l) {
@@ -512,24 +579,64 @@ impl Observer {
                 Proposal::PreSharedKey(_) => {}
                 Proposal::GroupContextExtensions(g) => {
                     path_required = true;
-                    if gce.replace(&g.extensions).is_some() {
+                    if gce.replace((i, &g.extensions)).is_some() {
                         return Err(rule(Some(i), "two GroupContextExtensions"));
                     }
                 }
-                Proposal::ReInit(_) | Proposal::ExternalInit(_) => {
-                    return Err(rule(
-                        Some(i),
-                        "ReInit/ExternalInit not tracked by the observer",
-                    ))
+                Proposal::ReInit(r) => {
+                    // §12.1.5: not to an older protocol version.
+                    if r.version.0 < ProtocolVersion::MLS10.0 {
+                        return Err(rule(Some(i), "ReInit to an older version"));
+                    }
+                    reinit = Some((i, r));
+                }
+                Proposal::ExternalInit(_) => {
+                    // R10: only in an external commit.
+                    if committer.is_some() {
+                        return Err(rule(Some(i), "ExternalInit in a member's commit"));
+                    }
+                    path_required = true;
+                    external_inits += 1;
                 }
                 Proposal::Unknown { .. } => {
                     return Err(rule(Some(i), "unsupported proposal type"));
                 }
             }
         }
+        // R9: a ReInit stands alone.
+        if let Some((i, _)) = reinit {
+            if list.len() > 1 {
+                return Err(rule(Some(i), "ReInit not alone in the commit"));
+            }
+        }
+        if committer.is_none() {
+            if external_inits != 1 {
+                return Err(rule(
+                    None,
+                    "external commit without exactly one ExternalInit",
+                ));
+            }
+            if let Some((i, _)) = removes.get(1) {
+                return Err(rule(Some(*i), "more than one Remove in an external commit"));
+            }
+        }
         if path_required && commit.path.is_none() {
             return Err(rule(None, "path required"));
         }
+        // §12.3 step 1: the GroupContextExtensions first; every member must support them
+        // (§12.1.7: O(N), only for a commit that changes the extensions). The new
+        // extensions' required capabilities govern the new leaves.
+        let extensions = match gce {
+            Some((i, exts)) => {
+                self.check_extensions_supported(i, exts)?;
+                exts.as_slice()
+            }
+            None => self.context.extensions.as_slice(),
+        };
+        let required = Extension::find::<RequiredCapabilities>(extensions)
+            .transpose()
+            .map_err(codec)?;
+        let required = required.as_ref();
         // Apply to a staged tree in RFC 9420 §12.3 order: Updates, Removes, Adds, then the
         // path. Index changes are collected and applied only once everything passed.
         let removed: Vec<LeafIndex> = removes.iter().map(|(_, l)| *l).collect();
@@ -545,6 +652,17 @@ impl Observer {
             }
             Ok(())
         };
+        // A key still held by a member this commit removes may be reused.
+        let allow_removed =
+            |r: Result<(), ObserverError>| match r {
+                Err(ObserverError::TreeValidation(
+                    TreeValidationError::DuplicateSignatureKey { first, .. },
+                )) if removed.contains(&first) => Ok(()),
+                Err(ObserverError::TreeValidation(
+                    TreeValidationError::DuplicateEncryptionKey { first, .. },
+                )) if removed.iter().any(|l| l.node() == first) => Ok(()),
+                other => other,
+            };
         for (i, l, leaf) in updates {
             let old = self
                 .tree
@@ -553,7 +671,7 @@ impl Observer {
             if !matches!(leaf.leaf_node_source, LeafNodeSource::Update) {
                 return Err(rule(Some(i), "Update leaf source is not update"));
             }
-            self.check_new_leaf(cs, leaf, l, Some(old), true)?;
+            self.check_new_leaf(cs, leaf, l, Some(old), required, true)?;
             fresh(leaf, Some(i))?;
             tree.update_leaf(l, leaf.clone())?;
             changes.push((l, Some(old.clone()), Some(leaf.clone())));
@@ -570,30 +688,43 @@ impl Observer {
             validate_key_package(cs, kp, self.lifetime)
                 .map_err(|error| ObserverError::KeyPackage { index: i, error })?;
             let at = tree.add_leaf(kp.leaf_node.clone())?;
-            // A key still held by a member this commit removes may be reused.
-            match self.check_new_leaf(cs, &kp.leaf_node, at, None, false) {
-                Ok(()) => {}
-                Err(ObserverError::TreeValidation(
-                    TreeValidationError::DuplicateSignatureKey { first, .. },
-                )) if removed.contains(&first) => {}
-                Err(ObserverError::TreeValidation(
-                    TreeValidationError::DuplicateEncryptionKey { first, .. },
-                )) if removed.iter().any(|l| l.node() == first) => {}
-                Err(e) => return Err(e),
-            }
+            allow_removed(self.check_new_leaf(cs, &kp.leaf_node, at, None, required, false))?;
             fresh(&kp.leaf_node, Some(i))?;
             changes.push((at, None, Some(kp.leaf_node.clone())));
         }
         if let Some(path) = &commit.path {
-            let old = tree
-                .leaf(committer)
-                .cloned()
-                .ok_or(ObserverError::UnknownSender)?;
+            let (sender, old) = match committer {
+                Some(l) => {
+                    let old = tree.leaf(l).cloned().ok_or(ObserverError::UnknownSender)?;
+                    self.check_new_leaf(cs, &path.leaf_node, l, Some(&old), required, false)?;
+                    (l, Some(old))
+                }
+                None => {
+                    // §12.2 resync: the removed leaf must be the joiner's own prior leaf
+                    // (same credential, as for an Update of it).
+                    if let Some((i, r)) = removes.first() {
+                        let prior = self.tree.leaf(*r).map(|l| &l.credential);
+                        if prior != Some(&path.leaf_node.credential) {
+                            return Err(rule(Some(*i), "resync Remove of another member"));
+                        }
+                    }
+                    // The joiner is placed like an Add (§12.4.3.2).
+                    let at = tree.add_leaf(path.leaf_node.clone())?;
+                    allow_removed(self.check_new_leaf(
+                        cs,
+                        &path.leaf_node,
+                        at,
+                        None,
+                        required,
+                        false,
+                    ))?;
+                    (at, None)
+                }
+            };
             // The leaf signature and the parent hashes are checked by merge_update_path.
-            self.check_new_leaf(cs, &path.leaf_node, committer, Some(&old), false)?;
             fresh(&path.leaf_node, None)?;
-            tree.merge_update_path(cs, committer, path, self.group_id())?;
-            changes.push((committer, Some(old), Some(path.leaf_node.clone())));
+            tree.merge_update_path(cs, sender, path, self.group_id())?;
+            changes.push((sender, old, Some(path.leaf_node.clone())));
         }
         // The next GroupContext (§8.2): the confirmed transcript hash is computable from the
         // commit; the confirmation tag is taken as sent (it needs the confirmation key).
@@ -604,7 +735,7 @@ impl Observer {
             .ok_or(ObserverError::Unexpected("commit without confirmation tag"))?;
         let mut ctx = self.context.clone();
         ctx.epoch += 1;
-        if let Some(ext) = gce {
+        if let Some((_, ext)) = gce {
             ctx.extensions = ext.clone();
         }
         ctx.tree_hash = VarBytes(tree.tree_hash(cs)?);
@@ -626,9 +757,63 @@ impl Observer {
         self.proposals.clear();
         self.group_info = None;
         self.group_info_changed = true;
+        // §11.2: after a ReInit commit the group takes no further messages.
+        self.reinit = reinit.map(|(_, r)| r.clone());
         Ok(ObserverOutcome::Commit {
             epoch: self.context.epoch,
         })
+    }
+
+    /// §12.1.7: every current member supports each extension of a GroupContextExtensions
+    /// proposal (default types excepted) and any new required capabilities. O(N), only for
+    /// a commit that changes the extensions (as in the member's validation).
+    fn check_extensions_supported(
+        &self,
+        i: usize,
+        exts: &[Extension],
+    ) -> Result<(), ObserverError> {
+        let rc = Extension::find::<RequiredCapabilities>(exts)
+            .transpose()
+            .map_err(|_| rule(Some(i), "malformed required_capabilities"))?;
+        for (leaf, node) in self.tree.leaves() {
+            let caps = &node.capabilities;
+            let exts_ok = exts.iter().all(|e| {
+                (1..=5).contains(&e.extension_type.0) || caps.extensions.contains(&e.extension_type)
+            });
+            if !exts_ok {
+                return Err(ObserverError::Unsupported {
+                    leaf: leaf.0,
+                    what: "GroupContextExtensions extension",
+                });
+            }
+            if let Some(rc) = &rc {
+                let ok = rc
+                    .extension_types
+                    .iter()
+                    .all(|t| (1..=5).contains(&t.0) || caps.extensions.contains(t))
+                    && rc
+                        .proposal_types
+                        .iter()
+                        .all(|t| (1..=7).contains(&t.0) || caps.proposals.contains(t))
+                    && rc
+                        .credential_types
+                        .iter()
+                        .all(|t| caps.credentials.contains(t));
+                if !ok {
+                    return Err(ObserverError::Unsupported {
+                        leaf: leaf.0,
+                        what: "new required_capabilities",
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The ReInit committed in the current epoch, if the group was reinitialised (then every
+    /// further message is refused with [`ObserverError::ReInitialised`]).
+    pub fn reinit(&self) -> Option<&ReInit> {
+        self.reinit.as_ref()
     }
 
     /// Serialises the observer's state (versioned): length-prefixed parts (u32 big-endian)
