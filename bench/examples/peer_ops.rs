@@ -9,7 +9,7 @@
 
 use std::time::Instant;
 
-use mls_peers::{new_client, InteropClient, Peer};
+use mls_peers::{new_client, Peer};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
