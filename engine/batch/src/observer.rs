@@ -14,7 +14,15 @@
 //!   per leaf, no Update or Remove of the committer, Updates by reference only, valid
 //!   KeyPackages, no duplicate Adds, fresh and unique keys, path present when required) and
 //!   the new leaves' signatures;
-//! - the UpdatePath's leaf signature and parent hashes (in `merge_update_path`).
+//! - the UpdatePath's leaf signature and parent hashes (in `merge_update_path`);
+//! - external commits (§12.4.3.2, §12.2): signed by the path's leaf, exactly one
+//!   ExternalInit, only ExternalInit / Remove / PreSharedKey and by value, at most one
+//!   Remove and only of a leaf with the joiner's credential (resync), path required;
+//! - ReInit (§11.2): alone in its commit; once committed, every later message of the old
+//!   group is refused ([`ObserverError::ReInitialised`]);
+//! - required capabilities (§11.1, §12.1.7): new leaves support the group's
+//!   `required_capabilities` (those after the commit's GroupContextExtensions), and every
+//!   member supports a GroupContextExtensions proposal ([`ObserverError::Unsupported`]).
 //!
 //! What it cannot check without the epoch's secrets, and so does not:
 //! - the membership tag of a PublicMessage (needs `membership_key`);
@@ -25,7 +33,10 @@
 //!
 //! The group module's proposal validation (`Group::validate_and_apply`) is a method of a
 //! member's `Group` and needs its state, so the public checks are re-implemented here over
-//! the public pieces; the group module is not modified.
+//! the public pieces.
+//!
+//! Persistence: a snapshot ([`Observer::to_bytes`]) plus per-epoch deltas
+//! ([`Observer::take_delta`], O(changed); replayed by [`Observer::from_bytes_and_deltas`]).
 //!
 //! Invariant: every error leaves the observer exactly as it was (the tree is staged).
 
