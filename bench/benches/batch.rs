@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
 use mls_batch::counting::{Counters, CountingProvider, Counts};
 use mls_batch::fixture::{self, bundle, group_pair, observer_of, path_commit};
-use mls_batch::{BatchEngine, EngineConfig, MemStore, Observer, Op, Output, WorkItem};
+use mls_batch::{BatchEngine, EngineConfig, MemStore, Observer, Op, Output, Store, WorkItem};
 use mls_engine::crypto::CipherSuiteProvider;
 use mls_engine::group::{Group, KeyPackageBundle};
 use rayon::prelude::*;
