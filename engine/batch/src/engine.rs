@@ -42,6 +42,7 @@ use mls_engine::group::{CommitOptions, Group, ProcessedMessage};
 use mls_engine::messages::{
     Add, GroupInfo, KeyPackage, MlsMessage, MlsMessageBody, Proposal, Remove,
 };
+use zeroize::Zeroizing;
 
 use crate::api::{BatchError, CommitRequest, ItemResult, Op, Output, WorkItem};
 use crate::observer::Observer;
@@ -135,10 +136,11 @@ struct Held {
     delta_len: usize,
 }
 
-/// What stage 2 hands the writer for a group's state.
+/// What stage 2 hands the writer for a group's state. A member's bytes hold its secrets:
+/// wiped when dropped.
 enum StateRecord {
-    Snapshot(Vec<u8>),
-    Delta(Vec<u8>),
+    Snapshot(Zeroizing<Vec<u8>>),
+    Delta(Zeroizing<Vec<u8>>),
 }
 
 impl Held {
@@ -158,12 +160,13 @@ impl Held {
     fn record(&mut self) -> Result<StateRecord, BatchError> {
         // A failed delta falls back to a snapshot (tracking restarts with it).
         if let Ok(Some(d)) = self.slot.take_delta() {
+            let d = Zeroizing::new(d);
             if self.delta_len.saturating_add(d.len()) < self.snapshot_len {
                 self.delta_len += d.len();
                 return Ok(StateRecord::Delta(d));
             }
         }
-        let s = self.slot.to_bytes()?;
+        let s = Zeroizing::new(self.slot.to_bytes()?);
         self.slot.track_changes();
         self.snapshot_len = s.len();
         self.delta_len = 0;
@@ -394,7 +397,7 @@ impl<S: Store> BatchEngine<S> {
     }
 
     fn insert(&self, group_id: Vec<u8>, slot: Slot) -> Result<(), BatchError> {
-        let state = slot.to_bytes()?;
+        let state = Zeroizing::new(slot.to_bytes()?);
         self.store.commit_transition(&Transition {
             group_id: &group_id,
             role: slot.role(),
