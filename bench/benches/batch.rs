@@ -10,8 +10,9 @@
 //!
 //! One iteration = one batch holding one (path) commit per group, each group at epoch 1;
 //! the engine is rebuilt from the same states between iterations (untimed). The store is
-//! `MemStore`, so persistence costs the state serialisation (`Group::to_bytes`) and a copy,
-//! not an fsync. Setup (KeyPackages reused across groups, group creation, one Welcome join
+//! `MemStore`, so persistence costs the state record (a per-epoch delta: `Group::take_delta`
+//! / `Observer::take_delta`; the engine's first write per group is its snapshot) and a
+//! copy, not an fsync. The summary prints the state bytes the store was handed per commit. Setup (KeyPackages reused across groups, group creation, one Welcome join
 //! and one path commit per group) runs once on all cores and takes tens of seconds.
 //! The summary lines are printed at the end (stderr).
 
@@ -21,7 +22,7 @@ use std::time::{Duration, Instant};
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
 use mls_batch::counting::{Counters, CountingProvider, Counts};
 use mls_batch::fixture::{self, bundle, group_pair, observer_of, path_commit};
-use mls_batch::{BatchEngine, EngineConfig, MemStore, Observer, Op, Output, WorkItem};
+use mls_batch::{BatchEngine, EngineConfig, MemStore, Observer, Op, Output, Store, WorkItem};
 use mls_engine::crypto::CipherSuiteProvider;
 use mls_engine::group::{Group, KeyPackageBundle};
 use rayon::prelude::*;
@@ -81,6 +82,10 @@ struct Tally {
     commits: u64,
     time: Duration,
     crypto: Counts,
+    /// State bytes the store was handed for the timed commits (deltas, or snapshots when
+    /// compacting), and how many of the records were deltas.
+    state_bytes: u64,
+    deltas: u64,
 }
 
 fn engine_for(
@@ -157,10 +162,14 @@ fn bench_batch(c: &mut Criterion) {
                                 })
                                 .collect();
                             let before = counters.snapshot();
+                            let stored = e.store().stats();
                             let start = Instant::now();
                             let results = e.run_batch(items);
                             let dt = start.elapsed();
                             let spent = counters.snapshot() - before;
+                            let written = e.store().stats();
+                            tally.state_bytes += written.state_bytes - stored.state_bytes;
+                            tally.deltas += written.deltas - stored.deltas;
                             for r in &results {
                                 assert_eq!(r.result, Ok(Output::CommitApplied { epoch: 2 }));
                             }
@@ -183,14 +192,16 @@ fn bench_batch(c: &mut Criterion) {
 
     eprintln!(
         "\nbatch summary (suite 1; one path commit per group; MemStore):\n\
-         {:<24} {:>3} {:>12} {:>10} {:>10} {:>14} {:>14}",
+         {:<24} {:>3} {:>12} {:>10} {:>10} {:>14} {:>14} {:>14} {:>8}",
         "role/groups x members",
         "thr",
         "commits/s",
         "verify/c",
         "open/c",
         "verify/s/core",
-        "open/s/core"
+        "open/s/core",
+        "state B/commit",
+        "deltas%"
     );
     for (name, threads, t) in tallies.lock().expect("tally").iter() {
         if t.commits == 0 {
@@ -201,9 +212,11 @@ fn bench_batch(c: &mut Criterion) {
         let o = t.crypto.hpke_open as f64 / t.commits as f64;
         let cores = *threads as f64;
         eprintln!(
-            "{name:<24} {threads:>3} {per_s:>12.0} {v:>10.2} {o:>10.2} {:>14.0} {:>14.0}",
+            "{name:<24} {threads:>3} {per_s:>12.0} {v:>10.2} {o:>10.2} {:>14.0} {:>14.0} {:>14.0} {:>8.1}",
             v * per_s / cores,
-            o * per_s / cores
+            o * per_s / cores,
+            t.state_bytes as f64 / t.commits as f64,
+            100.0 * t.deltas as f64 / t.commits as f64
         );
     }
 }

@@ -14,9 +14,14 @@
 //! - Stage 2 runs one task per group on the engine's rayon pool; a group's items are applied
 //!   in the order given. Each epoch transition (and, at the end of the group's items, any
 //!   other state change such as a cached proposal or a consumed application key) is handed
-//!   to stage 3 as new state bytes plus the outputs it acknowledges.
+//!   to stage 3 as a state record plus the outputs it acknowledges: a delta (what changed,
+//!   `Group::take_delta` / `Observer::take_delta`, O(changed)) while the stored deltas stay
+//!   smaller than the stored snapshot, else a new snapshot (compaction, O(N) once per
+//!   snapshot-size worth of deltas).
 //! - Stage 3 encodes the outputs into its per-batch arena and writes each transition in one
 //!   store transaction; only then are the items' results released (and `on_ack` called).
+//! - The collector assembles the results in a third per-batch arena (the item ids and one
+//!   slot per item); only the `Vec<ItemResult>` handed back to the caller is a heap vector.
 //!
 //! Invariants:
 //! - Every item gets exactly one result; failures are per item, groups are independent.
@@ -37,10 +42,11 @@ use mls_engine::group::{CommitOptions, Group, ProcessedMessage};
 use mls_engine::messages::{
     Add, GroupInfo, KeyPackage, MlsMessage, MlsMessageBody, Proposal, Remove,
 };
+use zeroize::Zeroizing;
 
 use crate::api::{BatchError, CommitRequest, ItemResult, Op, Output, WorkItem};
 use crate::observer::Observer;
-use crate::store::{Role, Store, StoredGroup, Transition};
+use crate::store::{Record, Role, Store, StoredGroup, Transition};
 
 /// Engine settings.
 #[derive(Clone, Copy, Debug)]
@@ -92,11 +98,79 @@ impl Slot {
         }
     }
 
+    fn track_changes(&mut self) {
+        match self {
+            Slot::Member(g) => g.track_changes(),
+            Slot::Observer(o) => o.track_changes(),
+        }
+    }
+
+    fn take_delta(&mut self) -> Result<Option<Vec<u8>>, BatchError> {
+        match self {
+            Slot::Member(g) => Ok(g.take_delta()?),
+            Slot::Observer(o) => Ok(o.take_delta()?),
+        }
+    }
+
     fn load(cs: &dyn CipherSuiteProvider, stored: &StoredGroup) -> Result<Self, BatchError> {
+        let (snapshot, deltas) = (&stored.snapshot, &stored.deltas);
         Ok(match stored.role {
-            Role::Member => Slot::Member(Box::new(Group::from_bytes(cs, &stored.state)?)),
-            Role::Observer => Slot::Observer(Box::new(Observer::from_bytes(cs, &stored.state)?)),
+            Role::Member => Slot::Member(Box::new(Group::from_bytes_and_deltas(
+                cs, snapshot, deltas,
+            )?)),
+            Role::Observer => Slot::Observer(Box::new(Observer::from_bytes_and_deltas(
+                cs, snapshot, deltas,
+            )?)),
         })
+    }
+}
+
+/// A group in memory with the size of its stored record, to decide between a delta and a
+/// compaction.
+#[derive(Debug)]
+struct Held {
+    slot: Slot,
+    /// Size of the stored snapshot.
+    snapshot_len: usize,
+    /// Total size of the deltas stored after it.
+    delta_len: usize,
+}
+
+/// What stage 2 hands the writer for a group's state. A member's bytes hold its secrets:
+/// wiped when dropped.
+enum StateRecord {
+    Snapshot(Zeroizing<Vec<u8>>),
+    Delta(Zeroizing<Vec<u8>>),
+}
+
+impl Held {
+    /// A group whose state was just stored whole (`snapshot_len` bytes).
+    fn snapshotted(mut slot: Slot, snapshot_len: usize) -> Self {
+        slot.track_changes();
+        Self {
+            slot,
+            snapshot_len,
+            delta_len: 0,
+        }
+    }
+
+    /// The record of the state changed since the last one: a delta while the deltas stay
+    /// smaller than the snapshot, else a new snapshot (compaction). O(changed) bytes for a
+    /// delta; a snapshot's O(N) is paid once per snapshot-size worth of deltas.
+    fn record(&mut self) -> Result<StateRecord, BatchError> {
+        // A failed delta falls back to a snapshot (tracking restarts with it).
+        if let Ok(Some(d)) = self.slot.take_delta() {
+            let d = Zeroizing::new(d);
+            if self.delta_len.saturating_add(d.len()) < self.snapshot_len {
+                self.delta_len += d.len();
+                return Ok(StateRecord::Delta(d));
+            }
+        }
+        let s = Zeroizing::new(self.slot.to_bytes()?);
+        self.slot.track_changes();
+        self.snapshot_len = s.len();
+        self.delta_len = 0;
+        Ok(StateRecord::Snapshot(s))
     }
 }
 
@@ -263,7 +337,7 @@ struct Persist {
     group_id: Vec<u8>,
     role: Role,
     epoch: u64,
-    state: Vec<u8>,
+    state: StateRecord,
     items: Vec<(usize, u64, Output)>,
 }
 
@@ -274,7 +348,7 @@ pub struct BatchEngine<S: Store> {
     provider: Box<dyn CryptoProvider>,
     config: EngineConfig,
     store: S,
-    groups: RwLock<HashMap<Vec<u8>, Arc<Mutex<Slot>>>>,
+    groups: RwLock<HashMap<Vec<u8>, Arc<Mutex<Held>>>>,
     pool: rayon::ThreadPool,
 }
 
@@ -323,18 +397,19 @@ impl<S: Store> BatchEngine<S> {
     }
 
     fn insert(&self, group_id: Vec<u8>, slot: Slot) -> Result<(), BatchError> {
-        let state = slot.to_bytes()?;
+        let state = Zeroizing::new(slot.to_bytes()?);
         self.store.commit_transition(&Transition {
             group_id: &group_id,
             role: slot.role(),
             epoch: slot.epoch(),
-            state: &state,
+            record: Record::Snapshot(&state),
             outputs: &[],
         })?;
+        let held = Held::snapshotted(slot, state.len());
         self.groups
             .write()
             .map_err(|_| BatchError::Setup("poisoned lock".into()))?
-            .insert(group_id, Arc::new(Mutex::new(slot)));
+            .insert(group_id, Arc::new(Mutex::new(held)));
         Ok(())
     }
 
@@ -366,13 +441,15 @@ impl<S: Store> BatchEngine<S> {
     }
 
     /// The group's slot, loaded from the store if not in memory.
-    fn slot(&self, group_id: &[u8]) -> Result<Arc<Mutex<Slot>>, BatchError> {
+    fn slot(&self, group_id: &[u8]) -> Result<Arc<Mutex<Held>>, BatchError> {
         let poisoned = || BatchError::Setup("poisoned lock".into());
         if let Some(s) = self.groups.read().map_err(|_| poisoned())?.get(group_id) {
             return Ok(s.clone());
         }
         let stored = self.store.load(group_id)?.ok_or(BatchError::UnknownGroup)?;
-        let slot = Arc::new(Mutex::new(Slot::load(self.cs()?, &stored)?));
+        let mut held = Held::snapshotted(Slot::load(self.cs()?, &stored)?, stored.snapshot.len());
+        held.delta_len = stored.delta_bytes();
+        let slot = Arc::new(Mutex::new(held));
         let mut groups = self.groups.write().map_err(|_| poisoned())?;
         Ok(groups.entry(group_id.to_vec()).or_insert(slot).clone())
     }
@@ -387,7 +464,7 @@ impl<S: Store> BatchEngine<S> {
         let guard = slot
             .lock()
             .map_err(|_| BatchError::Setup("poisoned lock".into()))?;
-        match &*guard {
+        match &guard.slot {
             Slot::Member(g) => Ok(f(g)),
             Slot::Observer(_) => Err(BatchError::WrongRole("not a member group")),
         }
@@ -403,7 +480,7 @@ impl<S: Store> BatchEngine<S> {
         let guard = slot
             .lock()
             .map_err(|_| BatchError::Setup("poisoned lock".into()))?;
-        match &*guard {
+        match &guard.slot {
             Slot::Observer(o) => Ok(f(o)),
             Slot::Member(_) => Err(BatchError::WrongRole("not an observed group")),
         }
@@ -415,7 +492,7 @@ impl<S: Store> BatchEngine<S> {
         let guard = slot
             .lock()
             .map_err(|_| BatchError::Setup("poisoned lock".into()))?;
-        Ok(guard.epoch())
+        Ok(guard.slot.epoch())
     }
 
     /// Runs a batch; one result per item, in the items' order.
@@ -431,13 +508,17 @@ impl<S: Store> BatchEngine<S> {
         on_ack: &(dyn Fn(&[u8], &ItemResult) + Sync),
     ) -> Vec<ItemResult> {
         let this = &*self;
-        let ids: Vec<u64> = items.iter().map(|i| i.id).collect();
+        // Result assembly is per-batch scratch: the ids and the slots the collector fills
+        // live in an arena dropped with the batch; only the returned vector is a `Vec`.
+        let arena = Bump::new();
+        let ids = BumpVec::from_iter_in(items.iter().map(|i| i.id), &arena);
         let n = items.len();
         let cap = this.config.channel_capacity.max(1);
         let (job_tx, job_rx) = bounded::<GroupJob>(cap);
         let (persist_tx, persist_rx) = bounded::<Persist>(cap);
         let (result_tx, result_rx) = unbounded();
-        let mut results: Vec<Option<Result<Output, BatchError>>> = (0..n).map(|_| None).collect();
+        let mut results: BumpVec<Option<Result<Output, BatchError>>> =
+            BumpVec::from_iter_in((0..n).map(|_| None), &arena);
         std::thread::scope(|s| {
             let rtx = result_tx.clone();
             s.spawn(move || decode_and_route(items, &job_tx, &rtx));
@@ -459,13 +540,16 @@ impl<S: Store> BatchEngine<S> {
                 }
             }
         });
-        ids.into_iter()
-            .zip(results)
-            .map(|(id, r)| ItemResult {
-                id,
-                result: r.unwrap_or(Err(BatchError::GroupUnavailable)),
-            })
-            .collect()
+        let mut out = Vec::with_capacity(n);
+        out.extend(
+            ids.iter()
+                .zip(results.iter_mut())
+                .map(|(&id, r)| ItemResult {
+                    id,
+                    result: r.take().unwrap_or(Err(BatchError::GroupUnavailable)),
+                }),
+        );
+        out
     }
 
     /// Stage 2: one group's items, in order.
@@ -483,14 +567,14 @@ impl<S: Store> BatchEngine<S> {
             return fail_all(job.items, BatchError::Setup("poisoned lock".into()));
         };
         let mut pending: Vec<(usize, u64, Output)> = Vec::new();
-        let flush = |guard: &Slot, pending: &mut Vec<(usize, u64, Output)>| -> bool {
+        let flush = |held: &mut Held, pending: &mut Vec<(usize, u64, Output)>| -> bool {
             let items = std::mem::take(pending);
-            match guard.to_bytes() {
+            match held.record() {
                 Ok(state) => {
                     let p = Persist {
                         group_id: job.group_id.clone(),
-                        role: guard.role(),
-                        epoch: guard.epoch(),
+                        role: held.slot.role(),
+                        epoch: held.slot.epoch(),
                         state,
                         items,
                     };
@@ -506,7 +590,7 @@ impl<S: Store> BatchEngine<S> {
         };
         let mut items = job.items.into_iter();
         while let Some((i, id, op)) = items.next() {
-            let r = match &mut *guard {
+            let r = match &mut guard.slot {
                 Slot::Member(g) => apply_member(g, cs, op),
                 Slot::Observer(o) => apply_observer(o, cs, op),
             };
@@ -514,7 +598,7 @@ impl<S: Store> BatchEngine<S> {
                 Ok(out) => {
                     let transition = out.new_epoch().is_some();
                     pending.push((i, id, out));
-                    if transition && !flush(&guard, &mut pending) {
+                    if transition && !flush(&mut guard, &mut pending) {
                         // The state cannot be handed to the writer: drop it from memory.
                         drop(guard);
                         self.evict(&job.group_id);
@@ -526,7 +610,7 @@ impl<S: Store> BatchEngine<S> {
                 }
             }
         }
-        if !pending.is_empty() && !flush(&guard, &mut pending) {
+        if !pending.is_empty() && !flush(&mut guard, &mut pending) {
             drop(guard);
             self.evict(&job.group_id);
         }
@@ -559,7 +643,10 @@ impl<S: Store> BatchEngine<S> {
                 group_id: &p.group_id,
                 role: p.role,
                 epoch: p.epoch,
-                state: &p.state,
+                record: match &p.state {
+                    StateRecord::Snapshot(s) => Record::Snapshot(s),
+                    StateRecord::Delta(d) => Record::Delta(d),
+                },
                 outputs: &outputs,
             };
             match self.store.commit_transition(&t) {

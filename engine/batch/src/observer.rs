@@ -14,7 +14,15 @@
 //!   per leaf, no Update or Remove of the committer, Updates by reference only, valid
 //!   KeyPackages, no duplicate Adds, fresh and unique keys, path present when required) and
 //!   the new leaves' signatures;
-//! - the UpdatePath's leaf signature and parent hashes (in `merge_update_path`).
+//! - the UpdatePath's leaf signature and parent hashes (in `merge_update_path`);
+//! - external commits (§12.4.3.2, §12.2): signed by the path's leaf, exactly one
+//!   ExternalInit, only ExternalInit / Remove / PreSharedKey and by value, at most one
+//!   Remove and only of a leaf with the joiner's credential (resync), path required;
+//! - ReInit (§11.2): alone in its commit; once committed, every later message of the old
+//!   group is refused ([`ObserverError::ReInitialised`]);
+//! - required capabilities (§11.1, §12.1.7): new leaves support the group's
+//!   `required_capabilities` (those after the commit's GroupContextExtensions), and every
+//!   member supports a GroupContextExtensions proposal ([`ObserverError::Unsupported`]).
 //!
 //! What it cannot check without the epoch's secrets, and so does not:
 //! - the membership tag of a PublicMessage (needs `membership_key`);
@@ -25,7 +33,10 @@
 //!
 //! The group module's proposal validation (`Group::validate_and_apply`) is a method of a
 //! member's `Group` and needs its state, so the public checks are re-implemented here over
-//! the public pieces; the group module is not modified.
+//! the public pieces.
+//!
+//! Persistence: a snapshot ([`Observer::to_bytes`]) plus per-epoch deltas
+//! ([`Observer::take_delta`], O(changed); replayed by [`Observer::from_bytes_and_deltas`]).
 //!
 //! Invariant: every error leaves the observer exactly as it was (the tree is staged).
 
@@ -38,11 +49,12 @@ use mls_engine::group::{validate_key_package, KeyPackageError};
 use mls_engine::messages::{
     AuthenticatedContent, Extension, FramedContent, FramedContentBody, FramedContentTbs,
     GroupContext, GroupInfo, LeafNode, LeafNodeSource, Mac, MlsMessage, MlsMessageBody, Proposal,
-    ProposalOrRef, ProtocolVersion, RatchetTree, Sender, TreePosition, WireFormat,
+    ProposalOrRef, ProtocolVersion, RatchetTree, ReInit, RequiredCapabilities, Sender,
+    TreePosition, WireFormat,
 };
 use mls_engine::transcript_hash::{confirmed_transcript_hash, interim_transcript_hash};
 use mls_engine::tree::{
-    validate_tree, LifetimePolicy, MemberIndex, Tree, TreeError, TreeValidationError,
+    validate_tree, LifetimePolicy, MemberIndex, Tree, TreeDelta, TreeError, TreeValidationError,
     TreeValidationParams,
 };
 use mls_engine::tree_math::LeafIndex;
@@ -107,12 +119,33 @@ pub enum ObserverError {
     /// Applying a change to the tree failed (path length, parent hash, leaf signature...).
     #[error("tree: {0}")]
     Tree(#[from] TreeError),
+    /// The group was reinitialised by a committed ReInit (RFC 9420 §11.2): the old group
+    /// takes no further proposals or commits.
+    #[error("the group was reinitialised; no further messages for it")]
+    ReInitialised,
+    /// A new leaf (Add, Update, commit path) does not support the group's
+    /// `required_capabilities`, or a member does not support a GroupContextExtensions
+    /// proposal's extensions (RFC 9420 §11.1, §12.1.7).
+    #[error("leaf {leaf}: unsupported {what}")]
+    Unsupported {
+        /// The leaf.
+        leaf: u32,
+        /// What it does not support.
+        what: &'static str,
+    },
     /// A GroupInfo does not describe the observer's current epoch.
     #[error("GroupInfo does not match the tracked GroupContext")]
     GroupInfoMismatch,
     /// Encoding, decoding or a cryptographic primitive failed.
     #[error("codec or crypto: {0}")]
     Codec(String),
+    /// A stored state or delta does not decode or does not fit the state it is applied to.
+    #[error("corrupt observer state: {0}")]
+    Corrupt(String),
+}
+
+fn corrupt(what: impl std::fmt::Display) -> ObserverError {
+    ObserverError::Corrupt(what.to_string())
 }
 
 fn codec(e: impl std::fmt::Display) -> ObserverError {
@@ -158,10 +191,18 @@ pub struct Observer {
     proposals: Vec<Cached>,
     group_info: Option<GroupInfo>,
     lifetime: LifetimePolicy,
+    /// The ReInit committed in this epoch: the group is closed (RFC 9420 §11.2).
+    reinit: Option<ReInit>,
+    /// The epoch of the state the next delta is taken against; `None` until tracking starts.
+    delta_epoch: Option<u64>,
+    /// The GroupInfo changed since the last delta.
+    group_info_changed: bool,
 }
 
-/// Serialisation format version of [`Observer::to_bytes`].
-const STATE_VERSION: u8 = 1;
+/// Serialisation format version of [`Observer::to_bytes`] (version 1 had no ReInit part).
+const STATE_VERSION: u8 = 2;
+/// First byte of an observer delta ([`Observer::take_delta`]).
+const DELTA_VERSION: u8 = 0x81;
 
 impl Observer {
     /// Starts observing from a GroupInfo that carries the ratchet tree (`ratchet_tree`
@@ -202,6 +243,9 @@ impl Observer {
             proposals: Vec::new(),
             group_info: None,
             lifetime,
+            reinit: None,
+            delta_epoch: None,
+            group_info_changed: false,
         };
         obs.check_group_info_signature(cs, &group_info)?;
         Ok(Self {
@@ -278,6 +322,7 @@ impl Observer {
         }
         self.check_group_info_signature(cs, &gi)?;
         self.group_info = Some(gi);
+        self.group_info_changed = true;
         Ok(())
     }
 
@@ -299,6 +344,10 @@ impl Observer {
             }
             (Sender::NewMemberProposal, FramedContentBody::Proposal(Proposal::Add(a))) => {
                 Some(a.key_package.leaf_node.signature_key.clone())
+            }
+            // An external commit is signed by the joiner's new leaf (§12.4.3.2).
+            (Sender::NewMemberCommit, FramedContentBody::Commit(c)) => {
+                c.path.as_ref().map(|p| p.leaf_node.signature_key.clone())
             }
             _ => None,
         }
@@ -340,10 +389,17 @@ impl Observer {
                 "application data in a PublicMessage",
             ));
         }
-        if matches!(content.sender, Sender::NewMemberCommit) {
-            return Err(ObserverError::Unexpected(
-                "external commits are not tracked by this observer",
-            ));
+        match (&content.sender, &content.body) {
+            (Sender::NewMemberCommit, FramedContentBody::Commit(c)) if c.path.is_none() => {
+                return Err(rule(None, "external commit without path"));
+            }
+            (Sender::NewMemberCommit, FramedContentBody::Commit(_)) => {}
+            (Sender::NewMemberCommit, _) => {
+                return Err(ObserverError::Unexpected(
+                    "new_member_commit sender on a non-commit",
+                ));
+            }
+            _ => {}
         }
         let key = self
             .sender_key(content)
@@ -352,7 +408,9 @@ impl Observer {
             version: ProtocolVersion::MLS10,
             wire_format: WireFormat::PUBLIC_MESSAGE,
             content: content.clone(),
-            context: matches!(content.sender, Sender::Member(_)).then(|| self.context.clone()),
+            // §6.1: the GroupContext is signed for member and new_member_commit senders.
+            context: matches!(content.sender, Sender::Member(_) | Sender::NewMemberCommit)
+                .then(|| self.context.clone()),
         };
         verify_with_label(
             cs,
@@ -376,6 +434,9 @@ impl Observer {
         cs: &dyn CipherSuiteProvider,
         msg: &MlsMessage,
     ) -> Result<ObserverOutcome, ObserverError> {
+        if self.reinit.is_some() {
+            return Err(ObserverError::ReInitialised);
+        }
         let ac = self.verify_public(cs, msg)?;
         match &ac.content.body {
             FramedContentBody::Proposal(p) => {
@@ -394,17 +455,33 @@ impl Observer {
         }
     }
 
+    /// §7.3 for a new leaf at `at`: alone (own capabilities, the group's required
+    /// capabilities `required`, lifetime) and against the members (unique keys, credential
+    /// support); its signature when `check_signature`.
+    #[allow(clippy::too_many_arguments)]
     fn check_new_leaf(
         &self,
         cs: &dyn CipherSuiteProvider,
         leaf: &LeafNode,
         at: LeafIndex,
         replacing: Option<&LeafNode>,
+        required: Option<&RequiredCapabilities>,
         check_signature: bool,
     ) -> Result<(), ObserverError> {
         let mut params = TreeValidationParams::new(self.group_id(), 0);
         params.lifetime = self.lifetime;
-        self.index.check_leaf(leaf, at, replacing, &params)?;
+        if let Some(rc) = required {
+            params = params.with_required_capabilities(rc);
+        }
+        match self.index.check_leaf(leaf, at, replacing, &params) {
+            Err(TreeValidationError::RequiredCapabilityMissing { leaf }) => {
+                return Err(ObserverError::Unsupported {
+                    leaf: leaf.0,
+                    what: "required_capabilities",
+                })
+            }
+            other => other?,
+        }
         if check_signature {
             let position =
                 (!matches!(leaf.leaf_node_source, LeafNodeSource::KeyPackage(_))).then(|| {
@@ -434,15 +511,21 @@ impl Observer {
         let FramedContentBody::Commit(commit) = &ac.content.body else {
             return Err(ObserverError::Unexpected("not a commit"));
         };
-        let Sender::Member(committer) = ac.content.sender else {
-            return Err(ObserverError::Unexpected("commit from a non-member"));
+        // The committer's leaf; `None` for an external commit (its leaf is added below).
+        let committer = match ac.content.sender {
+            Sender::Member(l) => Some(LeafIndex(l)),
+            Sender::NewMemberCommit => None,
+            _ => return Err(ObserverError::Unexpected("commit from a non-member")),
         };
-        let committer = LeafIndex(committer);
-        // Resolve references (§12.4): each must be a proposal of this epoch.
+        // Resolve references (§12.4): each must be a proposal of this epoch; an external
+        // commit has none (§12.4.3.2: the joiner cannot judge them).
         let mut list: Vec<(Proposal, Sender, bool)> = Vec::with_capacity(commit.proposals.len());
-        for p in commit.proposals.iter() {
+        for (i, p) in commit.proposals.iter().enumerate() {
             match p {
                 ProposalOrRef::Proposal(p) => list.push((p.clone(), ac.content.sender, false)),
+                ProposalOrRef::Reference(_) if committer.is_none() => {
+                    return Err(rule(Some(i), "proposal by reference in an external commit"));
+                }
                 ProposalOrRef::Reference(r) => {
                     let c = self
                         .proposals
@@ -453,13 +536,27 @@ impl Observer {
                 }
             }
         }
-        let mut path_required = list.is_empty();
+        let mut path_required = list.is_empty() || committer.is_none();
         let mut touched: HashSet<LeafIndex> = HashSet::new();
         let mut gce = None;
+        let mut reinit = None;
+        let mut external_inits = 0usize;
         let mut updates = Vec::new();
         let mut removes = Vec::new();
         let mut adds = Vec::new();
         for (i, (p, sender, by_ref)) in list.iter().enumerate() {
+            // §12.2 E1-E3: an external commit holds ExternalInit, Remove, PreSharedKey only.
+            if committer.is_none()
+                && !matches!(
+                    p,
+                    Proposal::ExternalInit(_) | Proposal::Remove(_) | Proposal::PreSharedKey(_)
+                )
+            {
+                return Err(rule(
+                    Some(i),
+                    "proposal type not allowed in an external commit",
+                ));
+            }
             match p {
                 Proposal::Add(a) => adds.push((i, &a.key_package)),
                 Proposal::Update(u) => {
@@ -471,7 +568,7 @@ impl Observer {
                     if !by_ref {
                         return Err(rule(Some(i), "Update by value"));
                     }
-                    if l == committer {
+                    if Some(l) == committer {
                         return Err(rule(Some(i), "Update of the committer"));
                     }
                     if !touched.insert(l) {
@@ -482,7 +579,7 @@ impl Observer {
                 Proposal::Remove(r) => {
                     path_required = true;
                     let l = LeafIndex(r.removed);
-                    if l == committer {
+                    if Some(l) == committer {
                         return Err(rule(Some(i), "Remove of the committer"));
                     }
                     if !touched.insert(l) {
@@ -493,24 +590,64 @@ impl Observer {
                 Proposal::PreSharedKey(_) => {}
                 Proposal::GroupContextExtensions(g) => {
                     path_required = true;
-                    if gce.replace(&g.extensions).is_some() {
+                    if gce.replace((i, &g.extensions)).is_some() {
                         return Err(rule(Some(i), "two GroupContextExtensions"));
                     }
                 }
-                Proposal::ReInit(_) | Proposal::ExternalInit(_) => {
-                    return Err(rule(
-                        Some(i),
-                        "ReInit/ExternalInit not tracked by the observer",
-                    ))
+                Proposal::ReInit(r) => {
+                    // §12.1.5: not to an older protocol version.
+                    if r.version.0 < ProtocolVersion::MLS10.0 {
+                        return Err(rule(Some(i), "ReInit to an older version"));
+                    }
+                    reinit = Some((i, r));
+                }
+                Proposal::ExternalInit(_) => {
+                    // R10: only in an external commit.
+                    if committer.is_some() {
+                        return Err(rule(Some(i), "ExternalInit in a member's commit"));
+                    }
+                    path_required = true;
+                    external_inits += 1;
                 }
                 Proposal::Unknown { .. } => {
                     return Err(rule(Some(i), "unsupported proposal type"));
                 }
             }
         }
+        // R9: a ReInit stands alone.
+        if let Some((i, _)) = reinit {
+            if list.len() > 1 {
+                return Err(rule(Some(i), "ReInit not alone in the commit"));
+            }
+        }
+        if committer.is_none() {
+            if external_inits != 1 {
+                return Err(rule(
+                    None,
+                    "external commit without exactly one ExternalInit",
+                ));
+            }
+            if let Some((i, _)) = removes.get(1) {
+                return Err(rule(Some(*i), "more than one Remove in an external commit"));
+            }
+        }
         if path_required && commit.path.is_none() {
             return Err(rule(None, "path required"));
         }
+        // §12.3 step 1: the GroupContextExtensions first; every member must support them
+        // (§12.1.7: O(N), only for a commit that changes the extensions). The new
+        // extensions' required capabilities govern the new leaves.
+        let extensions = match gce {
+            Some((i, exts)) => {
+                self.check_extensions_supported(i, exts)?;
+                exts.as_slice()
+            }
+            None => self.context.extensions.as_slice(),
+        };
+        let required = Extension::find::<RequiredCapabilities>(extensions)
+            .transpose()
+            .map_err(codec)?;
+        let required = required.as_ref();
         // Apply to a staged tree in RFC 9420 §12.3 order: Updates, Removes, Adds, then the
         // path. Index changes are collected and applied only once everything passed.
         let removed: Vec<LeafIndex> = removes.iter().map(|(_, l)| *l).collect();
@@ -526,6 +663,17 @@ impl Observer {
             }
             Ok(())
         };
+        // A key still held by a member this commit removes may be reused.
+        let allow_removed =
+            |r: Result<(), ObserverError>| match r {
+                Err(ObserverError::TreeValidation(
+                    TreeValidationError::DuplicateSignatureKey { first, .. },
+                )) if removed.contains(&first) => Ok(()),
+                Err(ObserverError::TreeValidation(
+                    TreeValidationError::DuplicateEncryptionKey { first, .. },
+                )) if removed.iter().any(|l| l.node() == first) => Ok(()),
+                other => other,
+            };
         for (i, l, leaf) in updates {
             let old = self
                 .tree
@@ -534,7 +682,7 @@ impl Observer {
             if !matches!(leaf.leaf_node_source, LeafNodeSource::Update) {
                 return Err(rule(Some(i), "Update leaf source is not update"));
             }
-            self.check_new_leaf(cs, leaf, l, Some(old), true)?;
+            self.check_new_leaf(cs, leaf, l, Some(old), required, true)?;
             fresh(leaf, Some(i))?;
             tree.update_leaf(l, leaf.clone())?;
             changes.push((l, Some(old.clone()), Some(leaf.clone())));
@@ -551,30 +699,43 @@ impl Observer {
             validate_key_package(cs, kp, self.lifetime)
                 .map_err(|error| ObserverError::KeyPackage { index: i, error })?;
             let at = tree.add_leaf(kp.leaf_node.clone())?;
-            // A key still held by a member this commit removes may be reused.
-            match self.check_new_leaf(cs, &kp.leaf_node, at, None, false) {
-                Ok(()) => {}
-                Err(ObserverError::TreeValidation(
-                    TreeValidationError::DuplicateSignatureKey { first, .. },
-                )) if removed.contains(&first) => {}
-                Err(ObserverError::TreeValidation(
-                    TreeValidationError::DuplicateEncryptionKey { first, .. },
-                )) if removed.iter().any(|l| l.node() == first) => {}
-                Err(e) => return Err(e),
-            }
+            allow_removed(self.check_new_leaf(cs, &kp.leaf_node, at, None, required, false))?;
             fresh(&kp.leaf_node, Some(i))?;
             changes.push((at, None, Some(kp.leaf_node.clone())));
         }
         if let Some(path) = &commit.path {
-            let old = tree
-                .leaf(committer)
-                .cloned()
-                .ok_or(ObserverError::UnknownSender)?;
+            let (sender, old) = match committer {
+                Some(l) => {
+                    let old = tree.leaf(l).cloned().ok_or(ObserverError::UnknownSender)?;
+                    self.check_new_leaf(cs, &path.leaf_node, l, Some(&old), required, false)?;
+                    (l, Some(old))
+                }
+                None => {
+                    // §12.2 resync: the removed leaf must be the joiner's own prior leaf
+                    // (same credential, as for an Update of it).
+                    if let Some((i, r)) = removes.first() {
+                        let prior = self.tree.leaf(*r).map(|l| &l.credential);
+                        if prior != Some(&path.leaf_node.credential) {
+                            return Err(rule(Some(*i), "resync Remove of another member"));
+                        }
+                    }
+                    // The joiner is placed like an Add (§12.4.3.2).
+                    let at = tree.add_leaf(path.leaf_node.clone())?;
+                    allow_removed(self.check_new_leaf(
+                        cs,
+                        &path.leaf_node,
+                        at,
+                        None,
+                        required,
+                        false,
+                    ))?;
+                    (at, None)
+                }
+            };
             // The leaf signature and the parent hashes are checked by merge_update_path.
-            self.check_new_leaf(cs, &path.leaf_node, committer, Some(&old), false)?;
             fresh(&path.leaf_node, None)?;
-            tree.merge_update_path(cs, committer, path, self.group_id())?;
-            changes.push((committer, Some(old), Some(path.leaf_node.clone())));
+            tree.merge_update_path(cs, sender, path, self.group_id())?;
+            changes.push((sender, old, Some(path.leaf_node.clone())));
         }
         // The next GroupContext (§8.2): the confirmed transcript hash is computable from the
         // commit; the confirmation tag is taken as sent (it needs the confirmation key).
@@ -585,7 +746,7 @@ impl Observer {
             .ok_or(ObserverError::Unexpected("commit without confirmation tag"))?;
         let mut ctx = self.context.clone();
         ctx.epoch += 1;
-        if let Some(ext) = gce {
+        if let Some((_, ext)) = gce {
             ctx.extensions = ext.clone();
         }
         ctx.tree_hash = VarBytes(tree.tree_hash(cs)?);
@@ -606,99 +767,317 @@ impl Observer {
         self.interim_transcript_hash = interim;
         self.proposals.clear();
         self.group_info = None;
+        self.group_info_changed = true;
+        // §11.2: after a ReInit commit the group takes no further messages.
+        self.reinit = reinit.map(|(_, r)| r.clone());
         Ok(ObserverOutcome::Commit {
             epoch: self.context.epoch,
         })
     }
 
-    /// Serialises the observer's state (versioned).
+    /// §12.1.7: every current member supports each extension of a GroupContextExtensions
+    /// proposal (default types excepted) and any new required capabilities. O(N), only for
+    /// a commit that changes the extensions (as in the member's validation).
+    fn check_extensions_supported(
+        &self,
+        i: usize,
+        exts: &[Extension],
+    ) -> Result<(), ObserverError> {
+        let rc = Extension::find::<RequiredCapabilities>(exts)
+            .transpose()
+            .map_err(|_| rule(Some(i), "malformed required_capabilities"))?;
+        for (leaf, node) in self.tree.leaves() {
+            let caps = &node.capabilities;
+            let exts_ok = exts.iter().all(|e| {
+                (1..=5).contains(&e.extension_type.0) || caps.extensions.contains(&e.extension_type)
+            });
+            if !exts_ok {
+                return Err(ObserverError::Unsupported {
+                    leaf: leaf.0,
+                    what: "GroupContextExtensions extension",
+                });
+            }
+            if let Some(rc) = &rc {
+                let ok = rc
+                    .extension_types
+                    .iter()
+                    .all(|t| (1..=5).contains(&t.0) || caps.extensions.contains(t))
+                    && rc
+                        .proposal_types
+                        .iter()
+                        .all(|t| (1..=7).contains(&t.0) || caps.proposals.contains(t))
+                    && rc
+                        .credential_types
+                        .iter()
+                        .all(|t| caps.credentials.contains(t));
+                if !ok {
+                    return Err(ObserverError::Unsupported {
+                        leaf: leaf.0,
+                        what: "new required_capabilities",
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The ReInit committed in the current epoch, if the group was reinitialised (then every
+    /// further message is refused with [`ObserverError::ReInitialised`]).
+    pub fn reinit(&self) -> Option<&ReInit> {
+        self.reinit.as_ref()
+    }
+
+    /// Serialises the observer's state (versioned): length-prefixed parts (u32 big-endian)
+    /// context, tree, interim transcript hash, GroupInfo, lifetime, ReInit, then the cached
+    /// proposals.
     pub fn to_bytes(&self) -> Result<Vec<u8>, ObserverError> {
         let mut out = vec![STATE_VERSION];
-        let mut put = |bytes: &[u8]| -> Result<(), ObserverError> {
-            let len = u32::try_from(bytes.len()).map_err(codec)?;
-            out.extend_from_slice(&len.to_be_bytes());
-            out.extend_from_slice(bytes);
-            Ok(())
-        };
-        put(&encode(&self.context).map_err(codec)?)?;
-        put(&encode(&self.tree.to_wire()).map_err(codec)?)?;
-        put(&self.interim_transcript_hash)?;
+        put_part(&mut out, &encode(&self.context).map_err(codec)?)?;
+        put_part(&mut out, &encode(&self.tree.to_wire()).map_err(codec)?)?;
+        put_part(&mut out, &self.interim_transcript_hash)?;
         match &self.group_info {
-            Some(gi) => put(&encode(gi).map_err(codec)?)?,
-            None => put(&[])?,
+            Some(gi) => put_part(&mut out, &encode(gi).map_err(codec)?)?,
+            None => put_part(&mut out, &[])?,
         }
+        self.put_tail(&mut out)?;
+        Ok(out)
+    }
+
+    /// Lifetime, ReInit and proposals: the parts shared by snapshots and deltas.
+    fn put_tail(&self, out: &mut Vec<u8>) -> Result<(), ObserverError> {
         let lifetime = match self.lifetime {
             LifetimePolicy::Check { now } => now.to_be_bytes().to_vec(),
             LifetimePolicy::Ignore => Vec::new(),
         };
-        put(&lifetime)?;
-        for p in &self.proposals {
-            put(&p.encoded)?;
+        put_part(out, &lifetime)?;
+        match &self.reinit {
+            Some(r) => put_part(out, &encode(r).map_err(codec)?)?,
+            None => put_part(out, &[])?,
         }
-        Ok(out)
+        for p in &self.proposals {
+            put_part(out, &p.encoded)?;
+        }
+        Ok(())
     }
 
     /// Restores an observer from [`Observer::to_bytes`] (re-indexes the tree: O(N)).
     pub fn from_bytes(cs: &dyn CipherSuiteProvider, bytes: &[u8]) -> Result<Self, ObserverError> {
-        let (&version, mut rest) = bytes
+        let (&version, rest) = bytes
             .split_first()
-            .ok_or_else(|| codec("empty observer state"))?;
-        if version != STATE_VERSION {
-            return Err(codec(format!("unknown observer state version {version}")));
-        }
-        let mut parts: Vec<&[u8]> = Vec::new();
-        while !rest.is_empty() {
-            let (len, tail) = rest
-                .split_first_chunk::<4>()
-                .ok_or_else(|| codec("truncated observer state"))?;
-            let len = usize::try_from(u32::from_be_bytes(*len)).map_err(codec)?;
-            if tail.len() < len {
-                return Err(codec("truncated observer state"));
-            }
-            let (part, tail) = tail.split_at(len);
-            parts.push(part);
-            rest = tail;
-        }
-        let [context, tree, interim, gi, lifetime, proposals @ ..] = parts.as_slice() else {
-            return Err(codec("observer state: missing parts"));
+            .ok_or_else(|| corrupt("empty observer state"))?;
+        let parts = split_parts(rest)?;
+        let (context, tree, interim, gi, tail) = match (version, parts.as_slice()) {
+            (1 | 2, [context, tree, interim, gi, tail @ ..]) => (context, tree, interim, gi, tail),
+            (1 | 2, _) => return Err(corrupt("observer state: missing parts")),
+            _ => return Err(corrupt(format!("unknown observer state version {version}"))),
         };
-        let context: GroupContext = decode_exact(context).map_err(codec)?;
-        let tree = Tree::from_wire_owned(cs, decode_exact::<RatchetTree>(tree).map_err(codec)?)?;
+        let context: GroupContext = decode_exact(context).map_err(corrupt)?;
+        let tree = Tree::from_wire_owned(cs, decode_exact::<RatchetTree>(tree).map_err(corrupt)?)?;
         let index = MemberIndex::from_tree(&tree)?;
         let group_info = if gi.is_empty() {
             None
         } else {
-            Some(decode_exact::<GroupInfo>(gi).map_err(codec)?)
+            Some(decode_exact::<GroupInfo>(gi).map_err(corrupt)?)
         };
-        let lifetime = match lifetime.first_chunk::<8>() {
-            Some(now) => LifetimePolicy::Check {
-                now: u64::from_be_bytes(*now),
-            },
-            None => LifetimePolicy::Ignore,
-        };
-        let mut cached = Vec::with_capacity(proposals.len());
-        for p in proposals {
-            let ac: AuthenticatedContent = decode_exact(p).map_err(codec)?;
-            let FramedContentBody::Proposal(proposal) = ac.content.body else {
-                return Err(codec("observer state: cached item is not a proposal"));
-            };
-            cached.push(Cached {
-                reference: proposal_ref(cs, p).map_err(codec)?,
-                proposal,
-                sender: ac.content.sender,
-                encoded: p.to_vec(),
-            });
-        }
+        let (lifetime, reinit, proposals) = read_tail(cs, tail, version == 1)?;
         Ok(Self {
             context,
             tree,
             interim_transcript_hash: interim.to_vec(),
             index,
-            proposals: cached,
+            proposals,
             group_info,
             lifetime,
+            reinit,
+            delta_epoch: None,
+            group_info_changed: false,
         })
     }
+
+    /// Starts recording changes for [`Observer::take_delta`], against the current state
+    /// (which the caller has just stored whole).
+    pub fn track_changes(&mut self) {
+        self.tree.track_changes();
+        self.delta_epoch = Some(self.context.epoch);
+        self.group_info_changed = false;
+    }
+
+    /// What changed since the last [`Observer::track_changes`] or `take_delta`, O(changed)
+    /// bytes, and restarts the recording: the base epoch, the changed tree nodes
+    /// ([`TreeDelta`]), the context and interim hash, the GroupInfo only if it changed, the
+    /// lifetime, ReInit and proposals. `None` when no recording covers the change (store a
+    /// snapshot).
+    pub fn take_delta(&mut self) -> Result<Option<Vec<u8>>, ObserverError> {
+        let base = self.delta_epoch.replace(self.context.epoch);
+        let tree = self.tree.take_changes();
+        if !self.tree.is_tracking_changes() {
+            self.tree.track_changes();
+        }
+        let gi_changed = std::mem::take(&mut self.group_info_changed);
+        let (Some(base), Some(tree)) = (base, tree) else {
+            return Ok(None);
+        };
+        if self.context.epoch != base && self.context.epoch != base.wrapping_add(1) {
+            return Ok(None);
+        }
+        let mut out = vec![DELTA_VERSION];
+        put_part(&mut out, &base.to_be_bytes())?;
+        put_part(&mut out, &encode(&tree).map_err(codec)?)?;
+        put_part(&mut out, &encode(&self.context).map_err(codec)?)?;
+        put_part(&mut out, &self.interim_transcript_hash)?;
+        match (&self.group_info, gi_changed) {
+            (_, false) => put_part(&mut out, &[0])?,
+            (None, true) => put_part(&mut out, &[1])?,
+            (Some(gi), true) => {
+                let mut b = vec![2];
+                b.extend_from_slice(&encode(gi).map_err(codec)?);
+                put_part(&mut out, &b)?;
+            }
+        }
+        self.put_tail(&mut out)?;
+        Ok(Some(out))
+    }
+
+    /// Restores an observer from a snapshot ([`Observer::to_bytes`]) and the deltas taken
+    /// after it, in order: O(N) for the snapshot plus O(changed log N) per delta. A delta
+    /// that does not decode or does not follow the state is refused
+    /// ([`ObserverError::Corrupt`] or a tree error), never a panic.
+    pub fn from_bytes_and_deltas<D: AsRef<[u8]>>(
+        cs: &dyn CipherSuiteProvider,
+        snapshot: &[u8],
+        deltas: &[D],
+    ) -> Result<Self, ObserverError> {
+        let mut o = Self::from_bytes(cs, snapshot)?;
+        for d in deltas {
+            o = o.with_delta(cs, d.as_ref())?;
+        }
+        if !deltas.is_empty() {
+            o.index = MemberIndex::from_tree(&o.tree)?;
+        }
+        Ok(o)
+    }
+
+    /// The state a delta leads to from this one (member index left stale: the caller
+    /// rebuilds it after the last delta).
+    fn with_delta(
+        &self,
+        cs: &dyn CipherSuiteProvider,
+        bytes: &[u8],
+    ) -> Result<Self, ObserverError> {
+        let (&version, rest) = bytes.split_first().ok_or_else(|| corrupt("empty delta"))?;
+        if version != DELTA_VERSION {
+            return Err(corrupt(format!("unknown observer delta version {version}")));
+        }
+        let parts = split_parts(rest)?;
+        let [base, tree, context, interim, gi, tail @ ..] = parts.as_slice() else {
+            return Err(corrupt("observer delta: missing parts"));
+        };
+        let base = base
+            .first_chunk::<8>()
+            .filter(|_| base.len() == 8)
+            .map(|b| u64::from_be_bytes(*b))
+            .ok_or_else(|| corrupt("observer delta: base epoch"))?;
+        let context: GroupContext = decode_exact(context).map_err(corrupt)?;
+        let (epoch, next) = (self.context.epoch, context.epoch);
+        if base != epoch || (next != epoch && next != epoch.wrapping_add(1)) {
+            return Err(corrupt("observer delta does not follow the state"));
+        }
+        if context.group_id != self.context.group_id
+            || context.cipher_suite != self.context.cipher_suite
+        {
+            return Err(corrupt("observer delta of another group or suite"));
+        }
+        let mut new_tree = self.tree.stage();
+        new_tree.apply_delta(cs, decode_exact::<TreeDelta>(tree).map_err(corrupt)?)?;
+        if new_tree.tree_hash(cs)? != context.tree_hash.as_slice() {
+            return Err(corrupt("tree hash after delta"));
+        }
+        let group_info = match gi.split_first() {
+            Some((0, [])) => self.group_info.clone(),
+            Some((1, [])) => None,
+            Some((2, gi)) => Some(decode_exact::<GroupInfo>(gi).map_err(corrupt)?),
+            _ => return Err(corrupt("observer delta: GroupInfo part")),
+        };
+        let (lifetime, reinit, proposals) = read_tail(cs, tail, false)?;
+        Ok(Self {
+            context,
+            tree: new_tree,
+            interim_transcript_hash: interim.to_vec(),
+            index: MemberIndex::default(),
+            proposals,
+            group_info,
+            lifetime,
+            reinit,
+            delta_epoch: None,
+            group_info_changed: false,
+        })
+    }
+}
+
+/// Appends a part: its length (u32 big-endian), then its bytes.
+fn put_part(out: &mut Vec<u8>, bytes: &[u8]) -> Result<(), ObserverError> {
+    let len = u32::try_from(bytes.len()).map_err(codec)?;
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(bytes);
+    Ok(())
+}
+
+/// Splits length-prefixed parts; a truncated part is refused.
+fn split_parts(mut rest: &[u8]) -> Result<Vec<&[u8]>, ObserverError> {
+    let mut parts: Vec<&[u8]> = Vec::new();
+    while !rest.is_empty() {
+        let (len, tail) = rest
+            .split_first_chunk::<4>()
+            .ok_or_else(|| corrupt("truncated observer state"))?;
+        let len = usize::try_from(u32::from_be_bytes(*len)).map_err(corrupt)?;
+        if tail.len() < len {
+            return Err(corrupt("truncated observer state"));
+        }
+        let (part, tail) = tail.split_at(len);
+        parts.push(part);
+        rest = tail;
+    }
+    Ok(parts)
+}
+
+type Tail = (LifetimePolicy, Option<ReInit>, Vec<Cached>);
+
+/// Decodes the lifetime, ReInit (absent in version 1) and cached proposals parts.
+fn read_tail(
+    cs: &dyn CipherSuiteProvider,
+    tail: &[&[u8]],
+    version_1: bool,
+) -> Result<Tail, ObserverError> {
+    let (lifetime, reinit, proposals) = match (version_1, tail) {
+        (true, [lifetime, proposals @ ..]) => (lifetime, None, proposals),
+        (false, [lifetime, reinit, proposals @ ..]) => (lifetime, Some(reinit), proposals),
+        _ => return Err(corrupt("observer state: missing parts")),
+    };
+    let lifetime = match (lifetime.len(), lifetime.first_chunk::<8>()) {
+        (0, _) => LifetimePolicy::Ignore,
+        (8, Some(now)) => LifetimePolicy::Check {
+            now: u64::from_be_bytes(*now),
+        },
+        _ => return Err(corrupt("observer state: lifetime")),
+    };
+    let reinit = match reinit {
+        Some(r) if !r.is_empty() => Some(decode_exact::<ReInit>(r).map_err(corrupt)?),
+        _ => None,
+    };
+    let mut cached = Vec::with_capacity(proposals.len());
+    for p in proposals {
+        let ac: AuthenticatedContent = decode_exact(p).map_err(corrupt)?;
+        let FramedContentBody::Proposal(proposal) = ac.content.body else {
+            return Err(corrupt("observer state: cached item is not a proposal"));
+        };
+        cached.push(Cached {
+            reference: proposal_ref(cs, p).map_err(codec)?,
+            proposal,
+            sender: ac.content.sender,
+            encoded: p.to_vec(),
+        });
+    }
+    Ok((lifetime, reinit, cached))
 }
 
 /// Applies `(leaf, old, new)` changes to the index: all removals, then all insertions.

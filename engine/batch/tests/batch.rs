@@ -12,7 +12,7 @@ use std::sync::{Arc, Barrier, Mutex};
 
 use mls_batch::fixture::{self, bundle, group_pair, key_package_message, observer_of, path_commit};
 use mls_batch::key_packages::{KeyPackageStore, MemKeyPackages, RedbKeyPackages};
-use mls_batch::store::{StoredGroup, Transition};
+use mls_batch::store::{StoredGroup, Transition, WriteStats};
 use mls_batch::{
     BatchEngine, BatchError, CommitRequest, EngineConfig, MemStore, ObserverError, Op, Output,
     RedbStore, Store, StoreError, WorkItem,
@@ -371,6 +371,9 @@ impl Store for FailingStore {
     }
     fn output(&self, g: &[u8], id: u64) -> Result<Option<Vec<u8>>, StoreError> {
         self.inner.output(g, id)
+    }
+    fn stats(&self) -> WriteStats {
+        self.inner.stats()
     }
 }
 

@@ -70,6 +70,14 @@ fn sigkill_mid_batch_loses_nothing_acknowledged() {
         commits.push(cs_g);
         authenticators.push(auth_g);
     }
+    // The snapshots written by add_member: a group whose stored snapshot differs after the
+    // crash was compacted by the child.
+    let initial: Vec<Vec<u8>> = (0..GROUPS)
+        .map(|g| {
+            let gid = format!("crash-{g}").into_bytes();
+            e.store().load(&gid).unwrap().unwrap().snapshot
+        })
+        .collect();
     drop(e);
     std::fs::write(&script_path, &script).unwrap();
 
@@ -109,7 +117,7 @@ fn sigkill_mid_batch_loses_nothing_acknowledged() {
 
     // Reopen the store after the crash.
     let mut e = engine(RedbStore::open(&db).unwrap());
-    let mut ahead = 0;
+    let (mut ahead, mut with_deltas, mut compacted) = (0, 0, 0);
     for g in 0..GROUPS {
         let gid = format!("crash-{g}").into_bytes();
         let (last_acked, ids) = acked.get(&g).cloned().unwrap_or((1, Vec::new()));
@@ -120,6 +128,8 @@ fn sigkill_mid_batch_loses_nothing_acknowledged() {
             stored.epoch
         );
         ahead += usize::from(stored.epoch > last_acked);
+        with_deltas += usize::from(!stored.deltas.is_empty());
+        compacted += usize::from(stored.snapshot != initial[g]);
         for id in ids {
             assert!(
                 e.store().output(&gid, id).unwrap().is_some(),
@@ -148,10 +158,14 @@ fn sigkill_mid_batch_loses_nothing_acknowledged() {
             "group {g}: epoch authenticator"
         );
     }
+    // The reload above went through snapshot + deltas, and the child compacted.
+    assert!(with_deltas > 0, "no group had deltas in the store");
+    assert!(compacted > 0, "no group was compacted");
     let epochs: std::collections::BTreeSet<u64> = acked.values().map(|(e, _)| *e).collect();
     eprintln!(
         "crash test: {} groups acknowledged, last acknowledged epochs {epochs:?} (more than one: \
-         killed mid-batch), {ahead} group(s) one epoch ahead of their last ack",
+         killed mid-batch), {ahead} group(s) one epoch ahead of their last ack, {with_deltas} loaded from \
+         snapshot + deltas, {compacted} compacted",
         acked.len()
     );
     drop(e);

@@ -250,6 +250,7 @@ impl Group {
             external_psks: BTreeMap::new(),
             pending_reinit: None,
             active: true,
+            delta_epoch: None,
         };
         Ok((group, message))
     }

@@ -104,6 +104,7 @@ impl Group {
             external_psks: BTreeMap::new(),
             pending_reinit: None,
             active: true,
+            delta_epoch: None,
         })
     }
 
@@ -240,6 +241,7 @@ impl Group {
             external_psks: external,
             pending_reinit: None,
             active: true,
+            delta_epoch: None,
         })
     }
 }

@@ -18,10 +18,11 @@
 //!
 //! Submodules follow the RFC: [`key_package`] (§10), [`proposal`] (§12.1-§12.3), [`commit`]
 //! (§12.4), [`join`] (§12.4.3.1), [`external`] (§12.4.3.2), [`reinit`] (§11.2-§11.3),
-//! [`state`] (serialisation), [`error`].
+//! [`state`] (serialisation), [`delta`] (per-epoch state deltas), [`error`].
 
 pub mod commit;
 pub mod config;
+pub mod delta;
 pub mod error;
 pub mod external;
 pub mod join;
@@ -220,6 +221,9 @@ pub struct Group {
     pub(crate) index: MemberIndex,
     pub(crate) pending_reinit: Option<ReInit>,
     pub(crate) active: bool,
+    /// The epoch of the state the next delta is taken against ([`Group::take_delta`]);
+    /// `None` until change tracking starts.
+    pub(crate) delta_epoch: Option<u64>,
 }
 
 impl Group {

@@ -71,8 +71,8 @@ struct ProposalWire {
 }
 
 #[derive(TlsSerialize, TlsDeserializeBytes, TlsSize)]
-struct PastWire {
-    epoch: u64,
+pub(super) struct PastWire {
+    pub(super) epoch: u64,
     context: GroupContext,
     sender_data_secret: VarBytes,
     membership_key: VarBytes,
@@ -103,10 +103,10 @@ struct PskWire {
 }
 
 #[derive(TlsSerialize, TlsDeserializeBytes, TlsSize)]
-struct StateV1 {
+pub(super) struct StateV1 {
     config: ConfigWire,
-    context: GroupContext,
-    tree: RatchetTree,
+    pub(super) context: GroupContext,
+    pub(super) tree: RatchetTree,
     interim_transcript_hash: VarBytes,
     confirmation_tag: Mac,
     keys: KeysWire,
@@ -115,7 +115,7 @@ struct StateV1 {
     own_keys: VarVec<KeyWire>,
     proposals: VarVec<ProposalWire>,
     pending_updates: VarVec<KeyWire>,
-    past_epochs: VarVec<PastWire>,
+    pub(super) past_epochs: VarVec<PastWire>,
     resumption_capacity: u32,
     resumption_psks: VarVec<PskWire>,
     external_psks: VarVec<PskWire>,
@@ -130,6 +130,9 @@ struct StateV2 {
     past_signers: VarVec<PastSignersWire>,
 }
 
+/// A retained epoch's members: its tree and the leaves whose signature key then differs.
+pub(super) type PastTree = (Tree, BTreeMap<u32, Option<SignaturePublicKey>>);
+
 fn sb(s: &Secret) -> VarBytes {
     VarBytes(s.as_bytes().to_vec())
 }
@@ -142,13 +145,46 @@ fn u32_of(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
-fn corrupt(what: &str) -> GroupError {
+pub(super) fn corrupt(what: &str) -> GroupError {
     MalformedError::CorruptState(what.to_string()).into()
 }
 
 impl Group {
     /// Serialises the whole group state (see the module documentation).
     pub fn to_bytes(&self) -> Result<Vec<u8>, GroupError> {
+        let state = self.base_state(self.tree.to_wire())?;
+        // O(N) per retained epoch, like the tree itself: the leaves whose signature key
+        // differs between that epoch and now.
+        let past_signers = self
+            .past_epochs
+            .iter()
+            .map(|(e, p)| {
+                let span = p.leaf_span().max(self.tree.size().leaves());
+                let signers: Vec<SignerWire> = (0..span)
+                    .filter_map(|l| {
+                        let then = p.signature_key(LeafIndex(l));
+                        let now = self.tree.leaf(LeafIndex(l)).map(|n| &n.signature_key);
+                        (then.as_ref() != now).then_some(SignerWire { leaf: l, key: then })
+                    })
+                    .collect();
+                PastSignersWire {
+                    epoch: *e,
+                    signers: signers.into(),
+                }
+            })
+            .collect();
+        let state = StateV2 {
+            base: state,
+            past_signers,
+        };
+        let mut out = STATE_VERSION.to_be_bytes().to_vec();
+        out.extend_from_slice(&encode(&state)?);
+        Ok(out)
+    }
+
+    /// Everything but the past epochs' members, with `tree` as the tree (the whole tree for
+    /// a snapshot, an empty one for a delta).
+    pub(super) fn base_state(&self, tree: RatchetTree) -> Result<StateV1, GroupError> {
         let c = &self.config;
         let (lifetime_check, now) = match c.lifetime {
             LifetimePolicy::Check { now } => (1, now),
@@ -170,7 +206,7 @@ impl Group {
                 encrypt_handshake: u8::from(c.encrypt_handshake),
             },
             context: self.context.clone(),
-            tree: self.tree.to_wire(),
+            tree,
             interim_transcript_hash: VarBytes(self.interim_transcript_hash.clone()),
             confirmation_tag: self.confirmation_tag.clone(),
             keys: KeysWire {
@@ -249,33 +285,7 @@ impl Group {
             pending_reinit: self.pending_reinit.clone(),
             active: u8::from(self.active),
         };
-        // O(N) per retained epoch, like the tree itself: the leaves whose signature key
-        // differs between that epoch and now.
-        let past_signers = self
-            .past_epochs
-            .iter()
-            .map(|(e, p)| {
-                let span = p.leaf_span().max(self.tree.size().leaves());
-                let signers: Vec<SignerWire> = (0..span)
-                    .filter_map(|l| {
-                        let then = p.signature_key(LeafIndex(l));
-                        let now = self.tree.leaf(LeafIndex(l)).map(|n| &n.signature_key);
-                        (then.as_ref() != now).then_some(SignerWire { leaf: l, key: then })
-                    })
-                    .collect();
-                PastSignersWire {
-                    epoch: *e,
-                    signers: signers.into(),
-                }
-            })
-            .collect();
-        let state = StateV2 {
-            base: state,
-            past_signers,
-        };
-        let mut out = STATE_VERSION.to_be_bytes().to_vec();
-        out.extend_from_slice(&encode(&state)?);
-        Ok(out)
+        Ok(state)
     }
 
     /// Restores a group written by [`Group::to_bytes`]; refuses unknown versions.
@@ -295,10 +305,44 @@ impl Group {
             2 => decode_exact::<StateV2>(rest).map(|s| (s.base, s.past_signers.into_vec())),
             _ => return Err(MalformedError::UnknownStateVersion(version).into()),
         };
-        let (s, past_signers) = decoded.map_err(|e| MalformedError::CorruptState(e.to_string()))?;
+        let (mut s, past_signers) =
+            decoded.map_err(|e| MalformedError::CorruptState(e.to_string()))?;
         if past_signers.len() != s.past_epochs.len() {
             return Err(corrupt("past epochs"));
         }
+        if s.context.cipher_suite != cs.cipher_suite() {
+            return Err(corrupt("provider suite differs from the state's"));
+        }
+        let mut tree = Tree::from_wire_owned(cs, std::mem::take(&mut s.tree))?;
+        if tree.tree_hash(cs)? != s.context.tree_hash.as_slice() {
+            return Err(corrupt("tree hash"));
+        }
+        let mut signers = past_signers.into_iter();
+        let mut g = Group::from_state(s, tree.clone(), |p| {
+            let w = signers.next().ok_or_else(|| corrupt("past epochs"))?;
+            if w.epoch != p.epoch {
+                return Err(corrupt("past epoch signers"));
+            }
+            let overrides = w
+                .signers
+                .into_vec()
+                .into_iter()
+                .map(|w| (w.leaf, w.key))
+                .collect();
+            Ok((tree.stage(), overrides))
+        })?;
+        g.index = MemberIndex::build(&g.tree);
+        Ok(g)
+    }
+
+    /// A group from its decoded state and `tree` (already checked against the context's tree
+    /// hash); `past(wire)` gives each retained epoch's tree and signer overrides. The member
+    /// index is left empty: the caller builds it once.
+    pub(super) fn from_state(
+        s: StateV1,
+        tree: Tree,
+        mut past: impl FnMut(&PastWire) -> Result<PastTree, GroupError>,
+    ) -> Result<Group, GroupError> {
         let c = &s.config;
         let config = GroupConfig {
             lifetime: if c.lifetime_check == 1 {
@@ -319,13 +363,6 @@ impl Group {
             },
             encrypt_handshake: c.encrypt_handshake == 1,
         };
-        if s.context.cipher_suite != cs.cipher_suite() {
-            return Err(corrupt("provider suite differs from the state's"));
-        }
-        let mut tree = Tree::from_wire(cs, &s.tree)?;
-        if tree.tree_hash(cs)? != s.context.tree_hash.as_slice() {
-            return Err(corrupt("tree hash"));
-        }
         let st =
             |v: VarBytes| SecretTree::from_bytes(v.as_slice()).map_err(|_| corrupt("secret tree"));
         let k = s.keys;
@@ -361,10 +398,8 @@ impl Group {
             .map(|w| (w.id.into_vec(), (sec(w.private_key), w.public_key)))
             .collect();
         let mut past_epochs = VecDeque::new();
-        for (p, signers) in s.past_epochs.into_vec().into_iter().zip(past_signers) {
-            if signers.epoch != p.epoch {
-                return Err(corrupt("past epoch signers"));
-            }
+        for p in s.past_epochs.into_vec() {
+            let (tree, signer_overrides) = past(&p)?;
             past_epochs.push_back((
                 p.epoch,
                 PastEpoch {
@@ -372,13 +407,8 @@ impl Group {
                     sender_data_secret: sec(p.sender_data_secret),
                     membership_key: sec(p.membership_key),
                     secret_tree: st(p.secret_tree)?,
-                    tree: tree.stage(),
-                    signer_overrides: signers
-                        .signers
-                        .into_vec()
-                        .into_iter()
-                        .map(|w| (w.leaf, w.key))
-                        .collect(),
+                    tree,
+                    signer_overrides,
                 },
             ));
         }
@@ -393,7 +423,7 @@ impl Group {
             .map(|p| (p.group_id.into_vec(), sec(p.psk)))
             .collect();
         Ok(Group {
-            index: MemberIndex::build(&tree),
+            index: MemberIndex::default(),
             config,
             context: s.context,
             tree,
@@ -410,6 +440,7 @@ impl Group {
             external_psks,
             pending_reinit: s.pending_reinit,
             active: s.active == 1,
+            delta_epoch: None,
         })
     }
 }

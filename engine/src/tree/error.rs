@@ -79,6 +79,9 @@ pub enum TreeError {
     /// The receiver is the sender of the UpdatePath.
     #[error("cannot decrypt one's own UpdatePath")]
     OwnPath,
+    /// A [`super::TreeDelta`] does not fit the tree it is replayed onto.
+    #[error("tree delta: {0}")]
+    BadDelta(&'static str),
 }
 
 impl From<tls_codec::Error> for TreeError {

@@ -10,8 +10,14 @@
 //! hashed level by level in parallel; validation is O(N) hashes plus N signature
 //! verifications spread over all cores; staging costs three reference-count increments per
 //! 4,096 nodes, and each node written afterwards copies at most one 64-node chunk.
+//!
+//! Persistence by deltas ([`TreeDelta`]): a tree whose changes are tracked
+//! ([`Tree::track_changes`]) records which nodes were written, O(1) per write, so the nodes
+//! an epoch changed are read out in O(changed) ([`Tree::take_changes`]) and replayed onto
+//! the previous tree ([`Tree::apply_delta`]).
 
 mod cow;
+mod delta;
 mod error;
 pub mod generate;
 pub mod parent_hash;
@@ -20,6 +26,7 @@ pub mod tree_hash;
 pub mod tree_kem;
 pub mod tree_validation;
 
+pub use delta::{NodeUpdate, TreeDelta};
 pub use error::TreeError;
 pub use ratchet_tree::Tree;
 pub use tree_hash::Digest;

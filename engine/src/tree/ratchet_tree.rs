@@ -50,6 +50,9 @@ pub struct Tree {
     pub(crate) counts: CowVec<Counts>,
     /// Nodes whose hash is stale; closed under "parent of".
     pub(crate) dirty: HashSet<u32>,
+    /// Nodes written since the last [`Tree::take_changes`], when tracking is on
+    /// ([`Tree::track_changes`]); `None` otherwise (no cost for untracked trees).
+    pub(crate) changes: Option<super::delta::ChangeLog>,
 }
 
 impl Tree {
@@ -115,6 +118,7 @@ impl Tree {
             hashes: CowVec::from_vec(vec![Digest::default(); width]),
             counts: CowVec::from_vec(counts),
             dirty: HashSet::new(),
+            changes: None,
         })
     }
 
@@ -341,6 +345,7 @@ impl Tree {
         let was = self.nodes.get(i).is_some_and(Option::is_some);
         let is = node.is_some();
         self.nodes.set(i, node);
+        self.record_change(at);
         if was != is {
             let leaf = at.is_leaf();
             let mut x = Some(at);
@@ -437,6 +442,7 @@ impl Tree {
             self.counts.truncate(width as usize);
             self.dirty.retain(|&n| n < width);
             self.size = smaller;
+            self.record_truncation();
         }
     }
 
@@ -463,6 +469,7 @@ impl Tree {
                         parent.unmerged_leaves.insert(pos, at.0);
                     }
                 }
+                self.record_change(p);
                 self.mark_dirty(p);
             }
         }
