@@ -76,7 +76,7 @@ fn is_rule(e: &ObserverError, text: &str) -> bool {
 
 /// A member processes a commit and merges it.
 fn apply(cs: &dyn CipherSuiteProvider, g: &mut Group, msg: &MlsMessage) {
-    match g.process_message(cs, msg).unwrap() {
+    match g.process_message(cs, msg.clone()).unwrap() {
         ProcessedMessage::Commit(staged) => g.merge_staged_commit(*staged).unwrap(),
         _ => panic!("not a commit"),
     }
