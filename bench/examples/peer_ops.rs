@@ -77,7 +77,12 @@ fn main() {
         j.process(&second).unwrap();
         println!("process_second_commit: {:?}", t.elapsed());
     }
-    add_one_loop(creator.as_mut(), &extra, reps.max(1));
+    let add_commit = add_one_loop(creator.as_mut(), &extra, reps.max(1));
+    for j in joiners.iter_mut().skip(1) {
+        let t = Instant::now();
+        j.process(&add_commit).unwrap();
+        println!("process_add_one: {:?}", t.elapsed());
+    }
     let t = Instant::now();
     let _ = creator
         .commit(&[mls_peers::ProposalSpec::Remove(5)], false)
@@ -87,23 +92,32 @@ fn main() {
     let data = vec![7u8; 1024];
     let t = Instant::now();
     let mut ct = Vec::new();
-    for _ in 0..1000 {
+    // `PROTECT_REPS` (default 1,000) lengthens the loop for a profile.
+    let protect_reps: u32 = std::env::var("PROTECT_REPS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    for _ in 0..protect_reps {
         ct = creator.protect(&data).unwrap();
     }
-    println!("protect_1k (x1000): {:?}", t.elapsed() / 1000);
+    println!("protect_1k: {:?}", t.elapsed() / protect_reps.max(1));
     let _ = ct;
     drop(joiners);
 }
 
-/// `add_one` `reps` times (a function of its own, so a profile can pick out its samples).
+/// `add_one` `reps` times (a function of its own, so a profile can pick out its samples);
+/// returns the last commit (discarded by its sender) for members to process.
 #[inline(never)]
-fn add_one_loop(creator: &mut dyn mls_peers::InteropClient, kp: &[u8], reps: usize) {
+fn add_one_loop(creator: &mut dyn mls_peers::InteropClient, kp: &[u8], reps: usize) -> Vec<u8> {
+    let mut last = Vec::new();
     for _ in 0..reps {
         let t = Instant::now();
-        let _ = creator
+        let out = creator
             .add_members(std::slice::from_ref(&kp.to_vec()))
             .unwrap();
         println!("add_one: {:?}", t.elapsed());
         creator.discard_pending_commit().unwrap();
+        last = out.commit;
     }
+    last
 }
