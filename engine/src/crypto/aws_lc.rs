@@ -603,6 +603,38 @@ pub struct AwsLcSuite {
     suite: CipherSuite,
     algs: SuiteAlgorithms,
     hpke: Hpke,
+    ed25519_signer: Ed25519SignerCache,
+}
+
+/// The last Ed25519 key pair a suite signed with. Turning a 32-byte seed into a key pair
+/// costs a base-point multiplication, as much as half of a signature; a member signs message
+/// after message with the same key, so the pair is kept. One entry: another key replaces it,
+/// and a thread that finds it locked signs without it. The seed copy is zeroized when
+/// replaced or when the suite is dropped (AWS-LC cleanses the key pair when it is freed).
+#[derive(Default)]
+struct Ed25519SignerCache(
+    std::sync::Mutex<Option<(zeroize::Zeroizing<Vec<u8>>, signature::Ed25519KeyPair)>>,
+);
+
+impl Ed25519SignerCache {
+    /// Signs with the cached pair for `seed`, deriving and caching it on a miss; `None` when
+    /// the cache is busy (the caller signs without it).
+    fn sign(&self, seed: &[u8], msg: &[u8]) -> Option<Result<Vec<u8>, CryptoError>> {
+        use subtle::ConstantTimeEq;
+        let mut slot = self.0.try_lock().ok()?;
+        let hit = matches!(&*slot, Some((cached, _)) if bool::from(cached.as_slice().ct_eq(seed)));
+        if !hit {
+            if let Err(e) = check_len("Ed25519 private key", 32, seed.len()) {
+                return Some(Err(e));
+            }
+            match signature::Ed25519KeyPair::from_seed_unchecked(seed) {
+                Ok(kp) => *slot = Some((zeroize::Zeroizing::new(seed.to_vec()), kp)),
+                Err(_) => return Some(Err(CryptoError::InvalidPrivateKey)),
+            }
+        }
+        slot.as_ref()
+            .map(|(_, kp)| Ok(kp.sign(msg).as_ref().to_vec()))
+    }
 }
 
 impl std::fmt::Debug for AwsLcSuite {
@@ -621,7 +653,12 @@ impl AwsLcSuite {
             .algorithms()
             .ok_or(CryptoError::UnsupportedCipherSuite(suite))?;
         let hpke = Hpke::new(kem_for(algs.kem), algs.hash, algs.aead);
-        Ok(Self { suite, algs, hpke })
+        Ok(Self {
+            suite,
+            algs,
+            hpke,
+            ed25519_signer: Ed25519SignerCache::default(),
+        })
     }
 
     /// The suite's HPKE instance (for contexts and exports beyond the trait's one-shot calls).
@@ -690,6 +727,11 @@ impl CipherSuiteProvider for AwsLcSuite {
     }
 
     fn sign(&self, sk: &Secret, msg: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        if self.algs.signature == SignatureAlgorithm::Ed25519 {
+            if let Some(signed) = self.ed25519_signer.sign(sk.as_bytes(), msg) {
+                return signed;
+            }
+        }
         sign(self.algs.signature, sk.as_bytes(), msg)
     }
 
@@ -792,6 +834,33 @@ mod tests {
 
     fn provider() -> AwsLcProvider {
         AwsLcProvider::new()
+    }
+
+    #[test]
+    fn cached_ed25519_signer_signs_with_the_key_it_is_given() {
+        let cs = AwsLcSuite::new(CipherSuite(1)).unwrap();
+        let (sk_a, pk_a) = cs.signature_generate().unwrap();
+        let (sk_b, pk_b) = cs.signature_generate().unwrap();
+        // Alternate keys: each signature must verify under its own key only (a stale cache
+        // entry would sign with the other key).
+        for (i, (sk, pk, other)) in [(&sk_a, &pk_a, &pk_b), (&sk_b, &pk_b, &pk_a)]
+            .iter()
+            .cycle()
+            .take(6)
+            .enumerate()
+        {
+            let msg = [u8::try_from(i).unwrap(); 40];
+            let sig = cs.sign(sk, &msg).unwrap();
+            // Ed25519 is deterministic: the cached pair gives the uncached signature.
+            assert_eq!(
+                sig,
+                sign(SignatureAlgorithm::Ed25519, sk.as_bytes(), &msg).unwrap()
+            );
+            cs.verify(pk, &msg, &sig).unwrap();
+            assert!(cs.verify(other, &msg, &sig).is_err());
+        }
+        // A malformed key is refused whether or not a pair is cached.
+        assert!(cs.sign(&Secret::from_slice(&[1; 31]), b"m").is_err());
     }
 
     #[test]
