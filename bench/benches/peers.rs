@@ -263,6 +263,26 @@ fn timed<S, T>(iters: u64, mut setup: impl FnMut() -> S, mut op: impl FnMut(S) -
     total
 }
 
+/// Processes `commit` as `p`; the member is returned so that dropping it is not timed.
+fn process_returning_member((mut p, commit): (Client, Vec<u8>)) -> (Client, mls_peers::Processed) {
+    let r = p.process(&commit).unwrap();
+    (p, r)
+}
+
+/// Times `iters` commits adding `kp` by `creator`, each discarded (untimed) so the same state
+/// serves every iteration.
+fn time_add_one(creator: &mut Client, kp: &[Vec<u8>], iters: u64) -> Duration {
+    let mut total = Duration::ZERO;
+    for _ in 0..iters {
+        let start = Instant::now();
+        let out = creator.add_members(kp).unwrap();
+        total += start.elapsed();
+        black_box(out);
+        creator.discard_pending_commit().unwrap();
+    }
+    total
+}
+
 /// The criterion group `<op>/N=<n>`: 10 samples, flat sampling (every sample the same number
 /// of iterations, which suits operations of tens of milliseconds and more).
 fn group<'a>(c: &'a mut Criterion, op: &str, n: usize) -> BenchmarkGroup<'a, WallTime> {
@@ -353,15 +373,7 @@ fn peers(c: &mut Criterion) {
 
             consuming_group(c, "process_commit", n).bench_function(name, |b| {
                 b.iter_custom(|iters| {
-                    timed(
-                        iters,
-                        || fx.take_processor(),
-                        // The member is returned: dropping it is not part of the work.
-                        |(mut p, commit)| {
-                            let r = p.process(&commit).unwrap();
-                            (p, r)
-                        },
-                    )
+                    timed(iters, || fx.take_processor(), process_returning_member)
                 })
             });
 
@@ -370,10 +382,7 @@ fn peers(c: &mut Criterion) {
                     timed(
                         iters,
                         || fx.take_add_one_processor(),
-                        |(mut p, commit)| {
-                            let r = p.process(&commit).unwrap();
-                            (p, r)
-                        },
+                        process_returning_member,
                     )
                 })
             });
@@ -400,16 +409,7 @@ fn peers(c: &mut Criterion) {
             group(c, "add_one", n).bench_function(name, |b| {
                 b.iter_custom(|iters| {
                     let kp = [fx.extra_key_package.clone()];
-                    let creator = fx.creator_epoch_2();
-                    let mut total = Duration::ZERO;
-                    for _ in 0..iters {
-                        let start = Instant::now();
-                        let out = creator.add_members(&kp).unwrap();
-                        total += start.elapsed();
-                        black_box(out);
-                        creator.discard_pending_commit().unwrap();
-                    }
-                    total
+                    time_add_one(fx.creator_epoch_2(), &kp, iters)
                 })
             });
 
@@ -418,14 +418,7 @@ fn peers(c: &mut Criterion) {
                     let kp = [fx.extra_key_package.clone()];
                     let creator = fx.creator_epoch_2();
                     creator.set_ratchet_tree_in_welcome(false).unwrap();
-                    let mut total = Duration::ZERO;
-                    for _ in 0..iters {
-                        let start = Instant::now();
-                        let out = creator.add_members(&kp).unwrap();
-                        total += start.elapsed();
-                        black_box(out);
-                        creator.discard_pending_commit().unwrap();
-                    }
+                    let total = time_add_one(creator, &kp, iters);
                     creator.set_ratchet_tree_in_welcome(true).unwrap();
                     total
                 })
