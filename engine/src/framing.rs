@@ -339,7 +339,7 @@ impl<'a> MessageProtection<'a> {
         &self,
         sc: &SignContentBuf,
         auth: &FramedContentAuthData,
-        key: &SignaturePublicKey,
+        key: &[u8],
     ) -> Result<(), ProtectionError> {
         sc.verify(self.cs, key, auth.signature.as_slice())
             .map_err(|e| match e {

@@ -48,7 +48,7 @@ impl InitSecret {
     /// `kem_output` to place in the ExternalInit proposal and the new `init_secret`.
     pub fn external_init_sender(
         cs: &dyn CipherSuiteProvider,
-        external_pub: &HpkePublicKey,
+        external_pub: &[u8],
     ) -> Result<(Vec<u8>, Self), CryptoError> {
         let (kem_output, secret) =
             cs.hpke_export_sender(external_pub, b"", EXTERNAL_INIT_LABEL, cs.hash_len())?;

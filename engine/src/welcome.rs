@@ -10,7 +10,7 @@
 
 use crate::codec::{decode_exact, encode};
 use crate::crypto::labels::{decrypt_with_label, key_package_ref};
-use crate::crypto::{CipherSuiteProvider, CryptoError, Secret, SignaturePublicKey};
+use crate::crypto::{CipherSuiteProvider, CryptoError, Secret};
 use crate::key_schedule::{join_epoch, EpochSecrets, JoinerSecret};
 use crate::messages::{GroupInfo, GroupSecrets, KeyPackage, Welcome};
 use crate::psk::PskSecret;
@@ -121,7 +121,7 @@ pub fn decrypt_group_info(
 pub fn verify_group_info_signature(
     cs: &dyn CipherSuiteProvider,
     group_info: &GroupInfo,
-    signer: &SignaturePublicKey,
+    signer: &[u8],
 ) -> Result<(), WelcomeError> {
     group_info
         .sign_content()

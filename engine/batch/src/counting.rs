@@ -168,7 +168,7 @@ impl CipherSuiteProvider for CountingSuite {
         bump(&self.counters.sign);
         self.inner.sign(sk, msg)
     }
-    fn verify(&self, pk: &SignaturePublicKey, msg: &[u8], sig: &[u8]) -> Result<(), CryptoError> {
+    fn verify(&self, pk: &[u8], msg: &[u8], sig: &[u8]) -> Result<(), CryptoError> {
         bump(&self.counters.verify);
         self.inner.verify(pk, msg, sig)
     }
@@ -191,7 +191,7 @@ impl CipherSuiteProvider for CountingSuite {
     fn hpke_seal_prepared(
         &self,
         prepared: &PreparedInfo,
-        pk: &HpkePublicKey,
+        pk: &[u8],
         aad: &[u8],
         plaintext: &[u8],
     ) -> Result<HpkeCiphertext, CryptoError> {
@@ -210,7 +210,7 @@ impl CipherSuiteProvider for CountingSuite {
     }
     fn hpke_export_sender(
         &self,
-        pk: &HpkePublicKey,
+        pk: &[u8],
         info: &[u8],
         exporter_context: &[u8],
         len: usize,

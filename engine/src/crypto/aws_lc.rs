@@ -735,8 +735,8 @@ impl CipherSuiteProvider for AwsLcSuite {
         sign(self.algs.signature, sk.as_bytes(), msg)
     }
 
-    fn verify(&self, pk: &SignaturePublicKey, msg: &[u8], sig: &[u8]) -> Result<(), CryptoError> {
-        verify(self.algs.signature, pk.0.as_slice(), msg, sig)
+    fn verify(&self, pk: &[u8], msg: &[u8], sig: &[u8]) -> Result<(), CryptoError> {
+        verify(self.algs.signature, pk, msg, sig)
     }
 
     fn kem_generate(&self) -> Result<(Secret, HpkePublicKey), CryptoError> {
@@ -772,12 +772,11 @@ impl CipherSuiteProvider for AwsLcSuite {
     fn hpke_seal_prepared(
         &self,
         prepared: &PreparedInfo,
-        pk: &HpkePublicKey,
+        pk: &[u8],
         aad: &[u8],
         plaintext: &[u8],
     ) -> Result<HpkeCiphertext, CryptoError> {
-        self.hpke
-            .seal_prepared(prepared, pk.0.as_slice(), aad, plaintext)
+        self.hpke.seal_prepared(prepared, pk, aad, plaintext)
     }
 
     fn hpke_open_prepared(
@@ -798,14 +797,12 @@ impl CipherSuiteProvider for AwsLcSuite {
 
     fn hpke_export_sender(
         &self,
-        pk: &HpkePublicKey,
+        pk: &[u8],
         info: &[u8],
         exporter_context: &[u8],
         len: usize,
     ) -> Result<(Vec<u8>, Secret), CryptoError> {
-        let (enc, ctx) = self
-            .hpke
-            .setup_sender(&HpkeMode::Base, pk.0.as_slice(), info)?;
+        let (enc, ctx) = self.hpke.setup_sender(&HpkeMode::Base, pk, info)?;
         Ok((enc, ctx.export(exporter_context, len)?))
     }
 
@@ -901,7 +898,7 @@ mod tests {
             assert!(s.verify(&other_pk, b"message", &sig).is_err());
             // Wrong lengths are errors, not panics.
             assert!(s.sign(&Secret::from_slice(&[1, 2, 3]), b"m").is_err());
-            let short_pk = SignaturePublicKey(pk.0.as_slice()[1..].to_vec().into());
+            let short_pk = SignaturePublicKey(pk[1..].to_vec().into());
             assert!(s.verify(&short_pk, b"message", &sig).is_err());
             assert!(s
                 .verify(&SignaturePublicKey::default(), b"message", &sig)

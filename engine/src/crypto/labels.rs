@@ -8,7 +8,7 @@ use super::error::CryptoError;
 use super::hpke::PreparedInfo;
 use super::provider::CipherSuiteProvider;
 use super::secret::Secret;
-use super::{HpkeCiphertext, HpkePublicKey, SignaturePublicKey};
+use super::HpkeCiphertext;
 
 /// The prefix every MLS label carries (RFC 9420 §5.1.2, §5.1.3, §8).
 const MLS_PREFIX: &[u8] = b"MLS 1.0 ";
@@ -165,7 +165,7 @@ impl SignContentBuf {
     pub fn verify(
         &self,
         cs: &dyn CipherSuiteProvider,
-        pk: &SignaturePublicKey,
+        pk: &[u8],
         signature: &[u8],
     ) -> Result<(), CryptoError> {
         cs.verify(pk, self.bytes()?, signature)
@@ -185,7 +185,7 @@ pub fn sign_with_label(
 /// `VerifyWithLabel(VerificationKey, Label, Content, SignatureValue)` (RFC 9420 §5.1.2).
 pub fn verify_with_label(
     cs: &dyn CipherSuiteProvider,
-    pk: &SignaturePublicKey,
+    pk: &[u8],
     label: &str,
     content: &[u8],
     signature: &[u8],
@@ -212,7 +212,7 @@ pub fn prepare_encrypt_with_label(
 pub fn encrypt_with_label_prepared(
     cs: &dyn CipherSuiteProvider,
     prepared: &PreparedInfo,
-    pk: &HpkePublicKey,
+    pk: &[u8],
     plaintext: &[u8],
 ) -> Result<HpkeCiphertext, CryptoError> {
     // RFC 9420 §5.1.3: the AAD is empty.
@@ -223,7 +223,7 @@ pub fn encrypt_with_label_prepared(
 /// EncryptContext, "", Plaintext)` (RFC 9420 §5.1.3).
 pub fn encrypt_with_label(
     cs: &dyn CipherSuiteProvider,
-    pk: &HpkePublicKey,
+    pk: &[u8],
     label: &str,
     context: &[u8],
     plaintext: &[u8],

@@ -90,6 +90,37 @@ pub struct HpkePublicKey(pub VarBytes);
 )]
 pub struct SignaturePublicKey(pub VarBytes);
 
+macro_rules! public_key_bytes {
+    ($($name:ident),+) => {$(
+        impl $name {
+            /// Copies a serialized key.
+            pub fn from_slice(bytes: &[u8]) -> Self {
+                Self(VarBytes(bytes.to_vec()))
+            }
+
+            /// The serialized key.
+            pub fn as_slice(&self) -> &[u8] {
+                self.0.as_slice()
+            }
+        }
+
+        impl std::ops::Deref for $name {
+            type Target = [u8];
+            fn deref(&self) -> &[u8] {
+                self.0.as_slice()
+            }
+        }
+
+        impl From<Vec<u8>> for $name {
+            fn from(bytes: Vec<u8>) -> Self {
+                Self(VarBytes(bytes))
+            }
+        }
+    )+};
+}
+
+public_key_bytes!(HpkePublicKey, SignaturePublicKey);
+
 /// `HPKECiphertext` (RFC 9420 §7.6): the KEM output and the AEAD ciphertext.
 #[derive(Clone, PartialEq, Eq, Debug, Default, TlsSerialize, TlsDeserializeBytes, TlsSize)]
 pub struct HpkeCiphertext {

@@ -85,7 +85,7 @@ pub trait CipherSuiteProvider: Send + Sync {
     fn sign(&self, sk: &Secret, msg: &[u8]) -> Result<Vec<u8>, CryptoError>;
 
     /// `Signature.Verify(pk, msg, sig)`; `InvalidSignature` when it does not verify.
-    fn verify(&self, pk: &SignaturePublicKey, msg: &[u8], sig: &[u8]) -> Result<(), CryptoError>;
+    fn verify(&self, pk: &[u8], msg: &[u8], sig: &[u8]) -> Result<(), CryptoError>;
 
     /// A fresh HPKE key pair (`GenerateKeyPair`).
     fn kem_generate(&self) -> Result<(Secret, HpkePublicKey), CryptoError>;
@@ -109,7 +109,7 @@ pub trait CipherSuiteProvider: Send + Sync {
     fn hpke_seal_prepared(
         &self,
         prepared: &PreparedInfo,
-        pk: &HpkePublicKey,
+        pk: &[u8],
         aad: &[u8],
         plaintext: &[u8],
     ) -> Result<HpkeCiphertext, CryptoError>;
@@ -126,7 +126,7 @@ pub trait CipherSuiteProvider: Send + Sync {
     /// `SealBase(pk, info, aad, pt)`.
     fn hpke_seal_base(
         &self,
-        pk: &HpkePublicKey,
+        pk: &[u8],
         info: &[u8],
         aad: &[u8],
         plaintext: &[u8],
@@ -150,7 +150,7 @@ pub trait CipherSuiteProvider: Send + Sync {
     /// `SealPSK(pk, info, aad, pt, psk, psk_id)`.
     fn hpke_seal_psk(
         &self,
-        pk: &HpkePublicKey,
+        pk: &[u8],
         info: &[u8],
         aad: &[u8],
         plaintext: &[u8],
@@ -194,7 +194,7 @@ pub trait CipherSuiteProvider: Send + Sync {
     /// (RFC 9420 §8.3 external init).
     fn hpke_export_sender(
         &self,
-        pk: &HpkePublicKey,
+        pk: &[u8],
         info: &[u8],
         exporter_context: &[u8],
         len: usize,

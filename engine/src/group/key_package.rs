@@ -15,7 +15,7 @@ use std::collections::HashMap;
 
 use crate::codec::{encode, VarBytes, VarVec};
 use crate::crypto::labels::{sign_with_label, verify_with_label};
-use crate::crypto::{CipherSuite, CipherSuiteProvider, Secret, SignaturePublicKey};
+use crate::crypto::{CipherSuite, CipherSuiteProvider, Secret};
 use crate::messages::{
     Capabilities, Credential, CredentialType, Extension, KeyPackage, LeafNode, LeafNodeSource,
     Lifetime, Node, ProtocolVersion, RequiredCapabilities,
@@ -368,10 +368,10 @@ impl MemberIndex {
     }
 
     /// The leaf holding signature key `key` in `tree`, if any (entry confirmed in `tree`).
-    pub(crate) fn sig_holder(&self, tree: &Tree, key: &SignaturePublicKey) -> Option<LeafIndex> {
-        let &l = self.sig.get(key.0.as_slice())?;
+    pub(crate) fn sig_holder(&self, tree: &Tree, key: &[u8]) -> Option<LeafIndex> {
+        let &l = self.sig.get(key)?;
         let leaf = LeafIndex(l);
-        (tree.leaf(leaf)?.signature_key == *key).then_some(leaf)
+        (tree.leaf(leaf)?.signature_key.as_slice() == key).then_some(leaf)
     }
 
     /// The node holding encryption key `key` in `tree`, if any (entry confirmed in `tree`).
