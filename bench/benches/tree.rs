@@ -43,6 +43,8 @@ struct Fixture {
     path_gc: Vec<u8>,
     sender: LeafIndex,
     receiver: LeafIndex,
+    /// Leaf `n / 2` with one signature bit flipped, to re-hash one changed leaf.
+    flipped: mls_engine::messages::LeafNode,
 }
 
 fn gc_for(tree_hash: &[u8]) -> Vec<u8> {
@@ -80,6 +82,13 @@ fn fixture(cs: &AwsLcSuite, n: u32) -> Fixture {
         .expect("path");
     let gc = gc_for(&st.tree_hash(cs).expect("hash"));
     let out = pending.encrypt(cs, &st, &[], &gc).expect("encrypt");
+    let flipped = {
+        let leaf = full.tree.leaf(LeafIndex(n / 2)).expect("leaf");
+        let mut sig = leaf.signature().to_vec();
+        sig[0] ^= 1;
+        let tbs = leaf.to_be_signed(None).expect("content");
+        mls_engine::messages::LeafNode::from_tbs(&tbs, &sig).expect("leaf")
+    };
     eprintln!("fixture N={n}: {:.1?}", t0.elapsed());
     Fixture {
         n,
@@ -91,6 +100,7 @@ fn fixture(cs: &AwsLcSuite, n: u32) -> Fixture {
         path_gc: gc,
         sender,
         receiver,
+        flipped,
     }
 }
 
@@ -167,9 +177,7 @@ fn open_floor(
 fn rehash_one_leaf(cs: &AwsLcSuite, f: &Fixture) {
     let mut st = f.full.tree.stage();
     let l = LeafIndex(f.n / 2);
-    let mut leaf = st.leaf(l).expect("leaf").clone();
-    leaf.signature.0[0] ^= 1;
-    st.set_leaf(l, leaf).expect("set");
+    st.set_leaf(l, f.flipped.clone()).expect("set");
     black_box(st.tree_hash(cs).expect("hash"));
 }
 
@@ -194,7 +202,7 @@ fn any_leaf_key(
     mls_engine::crypto::Secret,
 ) {
     let l = f.receiver;
-    let pk = f.full.tree.leaf(l).expect("leaf").encryption_key.clone();
+    let pk = f.full.tree.leaf(l).expect("leaf").encryption_key().into();
     let sk = f.full.node_keys[l.node().0 as usize].clone().expect("key");
     (pk, sk)
 }

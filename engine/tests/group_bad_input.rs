@@ -366,8 +366,7 @@ fn proposal_rules() {
     let a = &g[0];
     let own_leaf = a.member(LeafIndex(0)).unwrap().clone();
     // R2: an Update from the committer.
-    let mut upd = own_leaf.clone();
-    upd.leaf_node_source = LeafNodeSource::Update;
+    let upd = own_leaf.edited(|t| t.leaf_node_source = LeafNodeSource::Update);
     assert_eq!(
         commit_err(cs, a, vec![Proposal::Update(Update { leaf_node: upd })]),
         ProposalRule::UpdateByCommitter
@@ -391,13 +390,14 @@ fn proposal_rules() {
         ProposalRule::DuplicateAdd
     );
     // R6: a client already in the group (same signature key as member 1).
-    let member1_key = g[1].member(LeafIndex(1)).unwrap().signature_key.clone();
+    let member1_key = g[1].member(LeafIndex(1)).unwrap().signature_key().to_vec();
     let _ = member1_key;
     let dup = {
         // Member 1's own signer makes a second KeyPackage.
         let b = bundle(cs, "m1-again");
         let mut kp = b.key_package;
-        kp.leaf_node.signature_key = g[1].member(LeafIndex(1)).unwrap().signature_key.clone();
+        let theirs = g[1].member(LeafIndex(1)).unwrap().signature_key().into();
+        kp.leaf_node = kp.leaf_node.edited(|t| t.signature_key = theirs);
         kp
     };
     let rule = commit_err(cs, a, vec![Proposal::Add(Add { key_package: dup })]);
@@ -473,7 +473,7 @@ fn key_package_init_key_equals_encryption_key() {
     let mut g = setup(cs, 2);
     let b = bundle(cs, "x");
     let mut kp = b.key_package;
-    kp.init_key = kp.leaf_node.encryption_key.clone();
+    kp.init_key = kp.leaf_node.encryption_key().into();
     let tbs = kp.to_be_signed();
     kp.signature = VarBytes(
         sign_with_label(
@@ -537,7 +537,8 @@ fn bad_update_paths_and_confirmation_tag() {
         "{err:?}"
     );
     // A path node reusing an HPKE key already in the tree (member 2's leaf key).
-    let reused = g[0].member(LeafIndex(2)).unwrap().encryption_key.clone();
+    let reused: mls_engine::crypto::HpkePublicKey =
+        g[0].member(LeafIndex(2)).unwrap().encryption_key().into();
     let err = tampered(
         cs,
         &g,
@@ -757,7 +758,8 @@ fn receive_rule(
 
 /// Re-signs a KeyPackage (its leaf and the package) with `sk`, after edits.
 fn resign_kp(cs: &dyn CipherSuiteProvider, kp: &mut KeyPackage, sk: &Secret) {
-    sign_leaf(cs, &mut kp.leaf_node, sk, &[], LeafIndex(0)).unwrap();
+    let content = kp.leaf_node.to_be_signed(None).unwrap();
+    kp.leaf_node = sign_leaf(cs, content, sk, &[], LeafIndex(0)).unwrap();
     let tbs = mls_engine::codec::encode(&kp.to_be_signed()).unwrap();
     kp.signature = VarBytes(sign_with_label(cs, sk, "KeyPackageTBS", &tbs).unwrap());
 }
@@ -801,19 +803,16 @@ fn receive_r1_invalid_proposal() {
 fn receive_r2_update_by_committer() {
     let cs = cs();
     let (mut g, b) = setup_b(cs, 4);
-    let mut leaf = g[0].member(LeafIndex(0)).unwrap().clone();
+    let mut content = g[0]
+        .member(LeafIndex(0))
+        .unwrap()
+        .to_be_signed(None)
+        .unwrap();
     let (_, pk) = cs.kem_generate().unwrap();
-    leaf.encryption_key = pk;
-    leaf.leaf_node_source = LeafNodeSource::Update;
+    content.encryption_key = pk;
+    content.leaf_node_source = LeafNodeSource::Update;
     let gid = g[0].group_id().to_vec();
-    sign_leaf(
-        cs,
-        &mut leaf,
-        &b[0].signature_private_key,
-        &gid,
-        LeafIndex(0),
-    )
-    .unwrap();
+    let leaf = sign_leaf(cs, content, &b[0].signature_private_key, &gid, LeafIndex(0)).unwrap();
     let (i, rule) = receive_rule(
         cs,
         &mut g,
@@ -940,8 +939,8 @@ fn receive_r6_add_existing_member_signature_key() {
     );
     assert!(!g[1].is_active());
     assert_eq!(
-        g[0].member(LeafIndex(1)).unwrap().encryption_key,
-        dup.key_package.leaf_node.encryption_key
+        g[0].member(LeafIndex(1)).unwrap().encryption_key(),
+        dup.key_package.leaf_node.encryption_key()
     );
     g.remove(1);
     still_works(cs, &mut g);
@@ -954,7 +953,8 @@ fn receive_r12_add_reusing_encryption_key() {
     let mut g = setup(cs, 4);
     let b = bundle(cs, "x");
     let mut kp = b.key_package.clone();
-    kp.leaf_node.encryption_key = g[0].member(LeafIndex(2)).unwrap().encryption_key.clone();
+    let taken = g[0].member(LeafIndex(2)).unwrap().encryption_key().into();
+    kp.leaf_node = kp.leaf_node.edited(|t| t.encryption_key = taken);
     resign_kp(cs, &mut kp, &b.signature_private_key);
     validate_key_package(cs, &kp, mls_engine::tree::LifetimePolicy::Ignore).unwrap();
     let add = Proposal::Add(Add { key_package: kp });
@@ -973,18 +973,15 @@ fn receive_r12_add_reusing_encryption_key() {
 fn receive_r12_update_reusing_encryption_key() {
     let cs = cs();
     let (mut g, b) = setup_b(cs, 4);
-    let mut leaf = g[2].member(LeafIndex(2)).unwrap().clone();
-    leaf.encryption_key = g[2].member(LeafIndex(3)).unwrap().encryption_key.clone();
-    leaf.leaf_node_source = LeafNodeSource::Update;
+    let mut content = g[2]
+        .member(LeafIndex(2))
+        .unwrap()
+        .to_be_signed(None)
+        .unwrap();
+    content.encryption_key = g[2].member(LeafIndex(3)).unwrap().encryption_key().into();
+    content.leaf_node_source = LeafNodeSource::Update;
     let gid = g[2].group_id().to_vec();
-    sign_leaf(
-        cs,
-        &mut leaf,
-        &b[2].signature_private_key,
-        &gid,
-        LeafIndex(2),
-    )
-    .unwrap();
+    let leaf = sign_leaf(cs, content, &b[2].signature_private_key, &gid, LeafIndex(2)).unwrap();
     let (m, c) = g[2]
         .propose(cs, Proposal::Update(Update { leaf_node: leaf }))
         .unwrap();
@@ -1544,7 +1541,7 @@ fn credential_support_ignores_members_removed_by_the_commit() {
     assert_eq!(
         g[0].member(LeafIndex(2))
             .unwrap()
-            .credential
+            .credential()
             .credential_type(),
         odd
     );
@@ -1581,8 +1578,8 @@ fn late_application_message_uses_its_epochs_tree() {
         },
     );
     assert_eq!(
-        g[1].member(LeafIndex(2)).unwrap().signature_key,
-        new_m2.key_package.leaf_node.signature_key
+        g[1].member(LeafIndex(2)).unwrap().signature_key(),
+        new_m2.key_package.leaf_node.signature_key()
     );
     let reloaded = Group::from_bytes(cs, &g[1].to_bytes().unwrap()).unwrap();
     for mut r in [g[1].clone(), reloaded] {

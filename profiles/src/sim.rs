@@ -866,7 +866,7 @@ impl Sim<'_> {
             .group
             .as_ref()
             .and_then(|x| x.member(leaf));
-        if in_tree.map(|l| &l.signature_key) != Some(&theirs.signature_key) {
+        if in_tree.map(|l| l.signature_key()) != Some(theirs.signature_key()) {
             return Err(SimError::Disagreement(format!(
                 "leaf {} is not member {}'s",
                 leaf.0, self.groups[g].clients[victim].id

@@ -49,8 +49,7 @@ use mls_engine::group::{validate_key_package, KeyPackageError};
 use mls_engine::messages::{
     AuthenticatedContent, Extension, FramedContent, FramedContentBody, FramedContentTbs,
     GroupContext, GroupInfo, LeafNode, LeafNodeSource, Mac, MlsMessage, MlsMessageBody, Proposal,
-    ProposalOrRef, ProtocolVersion, RatchetTree, ReInit, RequiredCapabilities, Sender,
-    TreePosition, WireFormat,
+    ProposalOrRef, ProtocolVersion, RatchetTree, ReInit, RequiredCapabilities, Sender, WireFormat,
 };
 use mls_engine::transcript_hash::{confirmed_transcript_hash, interim_transcript_hash};
 use mls_engine::tree::{
@@ -301,7 +300,7 @@ impl Observer {
         let tbs = encode(&gi.to_be_signed()).map_err(codec)?;
         verify_with_label(
             cs,
-            &signer.signature_key,
+            signer.signature_key(),
             "GroupInfoTBS",
             &tbs,
             gi.signature.as_slice(),
@@ -331,7 +330,7 @@ impl Observer {
             (Sender::Member(i), _) => self
                 .tree
                 .leaf(LeafIndex(*i))
-                .map(|l| l.signature_key.clone()),
+                .map(|l| l.signature_key().into()),
             (Sender::External(i), _) => {
                 let senders = Extension::find::<mls_engine::messages::ExternalSenders>(
                     &self.context.extensions,
@@ -343,11 +342,11 @@ impl Observer {
                     .map(|s| s.signature_key.clone())
             }
             (Sender::NewMemberProposal, FramedContentBody::Proposal(Proposal::Add(a))) => {
-                Some(a.key_package.leaf_node.signature_key.clone())
+                Some(a.key_package.leaf_node.signature_key().into())
             }
             // An external commit is signed by the joiner's new leaf (§12.4.3.2).
             (Sender::NewMemberCommit, FramedContentBody::Commit(c)) => {
-                c.path.as_ref().map(|p| p.leaf_node.signature_key.clone())
+                c.path.as_ref().map(|p| p.leaf_node.signature_key().into())
             }
             _ => None,
         }
@@ -483,20 +482,15 @@ impl Observer {
             other => other?,
         }
         if check_signature {
-            let position =
-                (!matches!(leaf.leaf_node_source, LeafNodeSource::KeyPackage(_))).then(|| {
-                    TreePosition {
-                        group_id: self.context.group_id.clone(),
-                        leaf_index: at.0,
-                    }
-                });
-            let tbs = encode(&leaf.to_be_signed(position)).map_err(codec)?;
+            let tbs = leaf
+                .tbs_bytes(&self.context.group_id, at.0)
+                .map_err(codec)?;
             verify_with_label(
                 cs,
-                &leaf.signature_key,
+                leaf.signature_key(),
                 "LeafNodeTBS",
                 &tbs,
-                leaf.signature.as_slice(),
+                leaf.signature(),
             )
             .map_err(|_| ObserverError::BadSignature)?;
         }
@@ -656,8 +650,8 @@ impl Observer {
         let mut fresh_sig: HashSet<Vec<u8>> = HashSet::new();
         let mut fresh_enc: HashSet<Vec<u8>> = HashSet::new();
         let mut fresh = |leaf: &LeafNode, i: Option<usize>| -> Result<(), ObserverError> {
-            if !fresh_sig.insert(leaf.signature_key.0.as_slice().to_vec())
-                || !fresh_enc.insert(leaf.encryption_key.0.as_slice().to_vec())
+            if !fresh_sig.insert(leaf.signature_key().to_vec())
+                || !fresh_enc.insert(leaf.encryption_key().to_vec())
             {
                 return Err(rule(i, "two new leaves share a key"));
             }
@@ -679,7 +673,7 @@ impl Observer {
                 .tree
                 .leaf(l)
                 .ok_or_else(|| rule(Some(i), "Update of a blank leaf"))?;
-            if !matches!(leaf.leaf_node_source, LeafNodeSource::Update) {
+            if !matches!(leaf.leaf_node_source(), LeafNodeSource::Update) {
                 return Err(rule(Some(i), "Update leaf source is not update"));
             }
             self.check_new_leaf(cs, leaf, l, Some(old), required, true)?;
@@ -714,8 +708,8 @@ impl Observer {
                     // §12.2 resync: the removed leaf must be the joiner's own prior leaf
                     // (same credential, as for an Update of it).
                     if let Some((i, r)) = removes.first() {
-                        let prior = self.tree.leaf(*r).map(|l| &l.credential);
-                        if prior != Some(&path.leaf_node.credential) {
+                        let prior = self.tree.leaf(*r).map(|l| l.credential_bytes());
+                        if prior != Some(path.leaf_node.credential_bytes()) {
                             return Err(rule(Some(*i), "resync Remove of another member"));
                         }
                     }
@@ -787,7 +781,7 @@ impl Observer {
             .transpose()
             .map_err(|_| rule(Some(i), "malformed required_capabilities"))?;
         for (leaf, node) in self.tree.leaves() {
-            let caps = &node.capabilities;
+            let caps = &node.capabilities();
             let exts_ok = exts.iter().all(|e| {
                 (1..=5).contains(&e.extension_type.0) || caps.extensions.contains(&e.extension_type)
             });

@@ -359,7 +359,10 @@ fn observer_enforces_required_capabilities_on_new_leaves() {
     // Path leaf without the capability (its signature is not even reached).
     let mut bad = out.commit.clone();
     let path = commit_mut(&mut bad).path.as_mut().expect("path commit");
-    path.leaf_node.capabilities.credentials = VarVec(vec![CredentialType(1)]);
+    let mut content = path.leaf_node.to_be_signed(None).expect("content");
+    content.capabilities.credentials = VarVec(vec![CredentialType(1)]);
+    path.leaf_node = mls_engine::messages::LeafNode::from_tbs(&content, path.leaf_node.signature())
+        .expect("leaf");
     resign(cs, &mut bad, sk, &ob);
     refused(cs, &mut ob, &bad, |e| {
         matches!(

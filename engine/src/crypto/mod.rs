@@ -41,6 +41,12 @@ pub use suite::{AeadAlgorithm, HashAlgorithm, KemAlgorithm, SignatureAlgorithm, 
 )]
 pub struct CipherSuite(pub u16);
 
+impl From<u16> for CipherSuite {
+    fn from(v: u16) -> Self {
+        Self(v)
+    }
+}
+
 impl CipherSuite {
     /// MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519
     pub const MLS_128_DHKEMX25519_AES128GCM_SHA256_ED25519: Self = Self(0x0001);
@@ -108,6 +114,12 @@ macro_rules! public_key_bytes {
             type Target = [u8];
             fn deref(&self) -> &[u8] {
                 self.0.as_slice()
+            }
+        }
+
+        impl From<&[u8]> for $name {
+            fn from(bytes: &[u8]) -> Self {
+                Self::from_slice(bytes)
             }
         }
 

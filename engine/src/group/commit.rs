@@ -303,7 +303,7 @@ impl Group {
                 commit_secret = dec.commit_secret;
                 for (n, sk) in dec.private_keys {
                     if let Some(node) = tree.node(n) {
-                        let pk = super::node_public_key(node).clone();
+                        let pk = super::node_public_key(node).into();
                         own_keys.keys.insert(n.0, (sk, pk));
                     }
                 }
@@ -391,7 +391,9 @@ impl Group {
             Committer::External => match applied.removed.first() {
                 Some(r) => {
                     let old = self.tree.leaf(*r).cloned();
-                    if old.as_ref().map(|o| &o.credential) != Some(&path.leaf_node.credential) {
+                    if old.as_ref().map(|o| o.credential_bytes())
+                        != Some(path.leaf_node.credential_bytes())
+                    {
                         return Err(GroupError::rule(None, ProposalRule::ExternalRemove));
                     }
                     old
@@ -422,7 +424,7 @@ impl Group {
             .check_credential_support(&path.leaf_node, &delta, false)
             .map_err(leaf_error)?;
         if let (Committer::Member(_), Some(old)) = (committer, &replaced) {
-            if old.encryption_key == path.leaf_node.encryption_key {
+            if old.encryption_key() == path.leaf_node.encryption_key() {
                 return Err(ProtocolError::LeafNode {
                     leaf: sender,
                     error: super::LeafNodeError::EncryptionKeyUnchanged,
@@ -446,21 +448,21 @@ impl Group {
         let mut fresh: std::collections::HashSet<&[u8]> = applied
             .added
             .iter()
-            .map(|(_, kp)| kp.leaf_node.encryption_key.0.as_slice())
+            .map(|(_, kp)| kp.leaf_node.encryption_key())
             .collect();
         let filtered = tree.filtered_direct_path(sender);
-        let keys = std::iter::once((sender.node(), &path.leaf_node.encryption_key)).chain(
+        let keys = std::iter::once((sender.node(), path.leaf_node.encryption_key())).chain(
             filtered
                 .iter()
                 .map(|(n, _)| *n)
-                .zip(path.nodes.iter().map(|n| &n.encryption_key)),
+                .zip(path.nodes.iter().map(|n| n.encryption_key.as_slice())),
         );
         for (node, key) in keys {
-            if !fresh.insert(key.0.as_slice()) || self.index.enc_holder(tree, &key.0).is_some() {
+            if !fresh.insert(key) || self.index.enc_holder(tree, key).is_some() {
                 return Err(ProtocolError::ReusedPathKey(node).into());
             }
         }
-        if let Some(holder) = self.index.sig_holder(tree, &path.leaf_node.signature_key) {
+        if let Some(holder) = self.index.sig_holder(tree, path.leaf_node.signature_key()) {
             if holder != sender {
                 return Err(ProtocolError::LeafNode {
                     leaf: sender,
@@ -587,7 +589,7 @@ impl Group {
             let generated = pending.encrypt(cs, &tree, &added, &encode(&ctx)?)?;
             commit_secret = generated.commit_secret;
             own_keys.keys.clear();
-            let leaf_pk = generated.update_path.leaf_node.encryption_key.clone();
+            let leaf_pk: HpkePublicKey = generated.update_path.leaf_node.encryption_key().into();
             if let Some(sk) = generated.private_keys.get(own.node()) {
                 own_keys.keys.insert(own.node().0, (sk.clone(), leaf_pk));
             }

@@ -17,8 +17,8 @@ use crate::key_schedule::{advance_epoch, InitSecret};
 use crate::messages::{
     AuthenticatedContent, Capabilities, Commit, Credential, Extension, ExternalInit, ExternalPub,
     FramedContent, FramedContentAuthData, FramedContentBody, FramedContentTbs, GroupInfo, LeafNode,
-    LeafNodeSource, MlsMessage, MlsMessageBody, Proposal, ProposalOrRef, ProtocolVersion,
-    PublicMessage, RatchetTree, Remove, Sender, WireFormat,
+    LeafNodeSource, LeafNodeTbs, MlsMessage, MlsMessageBody, Proposal, ProposalOrRef,
+    ProtocolVersion, PublicMessage, RatchetTree, Remove, Sender, WireFormat,
 };
 use crate::psk::{PskSecret, ResumptionPskStore};
 use crate::transcript_hash::{
@@ -104,8 +104,8 @@ impl Group {
         let signer_key = tree
             .leaf(signer_leaf)
             .ok_or(JoinCheck::UnknownSigner(signer_leaf))?
-            .signature_key
-            .clone();
+            .signature_key()
+            .to_vec();
         verify_group_info_signature(cs, group_info, &signer_key)?;
         let required = Group::required_capabilities(&ctx.extensions)?;
         let mut params = TreeValidationParams::new(ctx.group_id.as_slice(), 0);
@@ -137,15 +137,19 @@ impl Group {
         let capabilities = options
             .capabilities
             .unwrap_or_else(|| default_capabilities(cs.cipher_suite(), &credential));
-        let leaf = LeafNode {
-            encryption_key: placeholder,
-            signature_key,
-            credential,
-            capabilities,
-            leaf_node_source: LeafNodeSource::Commit(VarBytes::default()),
-            extensions: VarVec::default(),
-            signature: VarBytes::default(),
-        };
+        // Unsigned: the UpdatePath replaces the key, source and signature.
+        let leaf = LeafNode::from_tbs(
+            &LeafNodeTbs {
+                encryption_key: placeholder,
+                signature_key,
+                credential,
+                capabilities,
+                leaf_node_source: LeafNodeSource::Commit(VarBytes::default()),
+                extensions: VarVec::default(),
+                tree_position: None,
+            },
+            &[],
+        )?;
         let own = tree.add_leaf(leaf.clone())?;
         let group_id = ctx.group_id.to_vec();
         let pending =
@@ -160,7 +164,7 @@ impl Group {
                 own.node().0,
                 (
                     sk.clone(),
-                    generated.update_path.leaf_node.encryption_key.clone(),
+                    generated.update_path.leaf_node.encryption_key().into(),
                 ),
             );
         }

@@ -81,7 +81,7 @@ impl Group {
             own.node().0,
             (
                 bundle.encryption_private_key.clone(),
-                bundle.key_package.leaf_node.encryption_key.clone(),
+                bundle.key_package.leaf_node.encryption_key().into(),
             ),
         );
         let mut resumption_psks = ResumptionPskStore::new(config.resumption_psk_retention.max(1));
@@ -158,8 +158,8 @@ impl Group {
         let signer_key = tree
             .leaf(signer_leaf)
             .ok_or(JoinCheck::UnknownSigner(signer_leaf))?
-            .signature_key
-            .clone();
+            .signature_key()
+            .to_vec();
         // §12.4.3.1: GroupInfo signature by its signer's leaf key.
         verify_group_info_signature(cs, &gi, &signer_key)?;
         // §12.4.3.1: the whole tree is valid.
@@ -177,10 +177,14 @@ impl Group {
         // §12.4.3.1: our leaf is in the tree.
         let index = MemberIndex::build(&tree);
         let own = index
-            .sig_holder(&tree, &kp.leaf_node.signature_key)
+            .sig_holder(&tree, kp.leaf_node.signature_key())
             .filter(|l| tree.leaf(*l) == Some(&kp.leaf_node))
             .ok_or(JoinCheck::OwnLeafNotFound)?;
-        if cs.kem_public_key(&bundle.encryption_private_key)? != kp.leaf_node.encryption_key {
+        if cs
+            .kem_public_key(&bundle.encryption_private_key)?
+            .as_slice()
+            != kp.leaf_node.encryption_key()
+        {
             return Err(JoinCheck::KeyMismatch.into());
         }
         let mut own_keys = OwnKeys::default();
@@ -188,7 +192,7 @@ impl Group {
             own.node().0,
             (
                 bundle.encryption_private_key.clone(),
-                kp.leaf_node.encryption_key.clone(),
+                kp.leaf_node.encryption_key().into(),
             ),
         );
         // §12.4.3.1: path_secret is for the lowest common ancestor of us and the signer;
@@ -205,7 +209,7 @@ impl Group {
                 let node_secret = derive_secret(cs, secret.as_bytes(), "node")?;
                 let (sk, pk) = cs.kem_derive(node_secret.as_bytes())?;
                 match tree.node(*n) {
-                    Some(node) if super::node_public_key(node) == &pk => {}
+                    Some(node) if super::node_public_key(node) == pk.as_slice() => {}
                     _ => return Err(JoinCheck::PathSecret(*n).into()),
                 }
                 own_keys.keys.insert(n.0, (sk, pk));

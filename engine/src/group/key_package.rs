@@ -17,10 +17,10 @@ use crate::codec::{encode, VarBytes, VarVec};
 use crate::crypto::labels::{sign_with_label, verify_with_label};
 use crate::crypto::{CipherSuite, CipherSuiteProvider, Secret};
 use crate::messages::{
-    Capabilities, Credential, CredentialType, Extension, KeyPackage, LeafNode, LeafNodeSource,
-    Lifetime, Node, ProtocolVersion, RequiredCapabilities,
+    Capabilities, CapabilitiesRef, Credential, CredentialType, Extension, KeyPackage, LeafNode,
+    LeafNodeSource, LeafNodeTbs, Lifetime, Node, ProtocolVersion, RequiredCapabilities,
 };
-use crate::tree::tree_validation::{leaf_tbs, verify_leaf_signature};
+use crate::tree::tree_validation::verify_leaf_signature;
 use crate::tree::{LifetimePolicy, Tree};
 use crate::tree_math::{LeafIndex, NodeIndex};
 
@@ -93,16 +93,21 @@ pub fn generate_key_package(
     let capabilities = options
         .capabilities
         .unwrap_or_else(|| default_capabilities(cs.cipher_suite(), &credential));
-    let mut leaf = LeafNode {
-        encryption_key,
-        signature_key,
-        credential,
-        capabilities,
-        leaf_node_source: LeafNodeSource::KeyPackage(options.lifetime),
-        extensions: VarVec(options.leaf_extensions),
-        signature: VarBytes::default(),
-    };
-    sign_leaf(cs, &mut leaf, &signature_private_key, &[], LeafIndex(0))?;
+    let leaf = sign_leaf(
+        cs,
+        LeafNodeTbs {
+            encryption_key,
+            signature_key,
+            credential,
+            capabilities,
+            leaf_node_source: LeafNodeSource::KeyPackage(options.lifetime),
+            extensions: VarVec(options.leaf_extensions),
+            tree_position: None,
+        },
+        &signature_private_key,
+        &[],
+        LeafIndex(0),
+    )?;
     let mut key_package = KeyPackage {
         version: ProtocolVersion::MLS10,
         cipher_suite: cs.cipher_suite(),
@@ -126,19 +131,19 @@ pub fn generate_key_package(
     })
 }
 
-/// Signs `leaf` in place (`SignWithLabel(., "LeafNodeTBS", LeafNodeTBS)`, RFC 9420 §7.2);
-/// `group_id` and `index` are used for `update` and `commit` leaves only.
+/// Signs the leaf content `tbs` (`SignWithLabel(., "LeafNodeTBS", LeafNodeTBS)`, RFC 9420
+/// §7.2) and returns the leaf. The group binding is set from `group_id` and `index` for
+/// `update` and `commit` leaves and left out for `key_package` leaves.
 pub fn sign_leaf(
     cs: &dyn CipherSuiteProvider,
-    leaf: &mut LeafNode,
+    tbs: LeafNodeTbs,
     signer: &Secret,
     group_id: &[u8],
     index: LeafIndex,
-) -> Result<(), GroupError> {
-    leaf.signature = VarBytes::default();
-    let tbs = leaf_tbs(leaf, group_id, index)?;
-    leaf.signature = VarBytes(sign_with_label(cs, signer, "LeafNodeTBS", &tbs)?);
-    Ok(())
+) -> Result<LeafNode, GroupError> {
+    Ok(crate::tree::tree_validation::sign_leaf_content(
+        cs, tbs, signer, group_id, index,
+    )?)
 }
 
 /// Where a leaf node appears, which fixes its expected `leaf_node_source` (RFC 9420 §7.3).
@@ -168,7 +173,7 @@ fn is_default_extension(t: u16) -> bool {
 }
 
 /// Does `caps` satisfy the group's required capabilities (RFC 9420 §11.1)?
-pub(crate) fn satisfies_required(caps: &Capabilities, rc: &RequiredCapabilities) -> bool {
+pub(crate) fn satisfies_required(caps: &CapabilitiesRef<'_>, rc: &RequiredCapabilities) -> bool {
     rc.extension_types
         .iter()
         .all(|t| is_default_extension(t.0) || caps.extensions.contains(t))
@@ -193,7 +198,7 @@ impl LeafCheck<'_> {
         };
         // §7.3: leaf_node_source matches where the leaf appears.
         let source_ok = matches!(
-            (role, &leaf.leaf_node_source),
+            (role, &leaf.leaf_node_source()),
             (LeafRole::KeyPackage, LeafNodeSource::KeyPackage(_))
                 | (LeafRole::Update(_), LeafNodeSource::Update)
                 | (LeafRole::Commit(_), LeafNodeSource::Commit(_))
@@ -203,7 +208,7 @@ impl LeafCheck<'_> {
         }
         // §7.3: lifetime, by policy.
         if let (LifetimePolicy::Check { now }, LeafNodeSource::KeyPackage(lt)) =
-            (self.lifetime, &leaf.leaf_node_source)
+            (self.lifetime, &leaf.leaf_node_source())
         {
             if now < lt.not_before || now > lt.not_after {
                 return Err(LeafNodeError::Lifetime {
@@ -214,24 +219,24 @@ impl LeafCheck<'_> {
             }
         }
         // §7.3: extensions listed in capabilities.
-        for ext in leaf.extensions.iter() {
+        for ext in leaf.extensions().iter() {
             let t = ext.extension_type.0;
             if !is_default_extension(t)
-                && !leaf.capabilities.extensions.contains(&ext.extension_type)
+                && !leaf.capabilities().extensions.contains(&ext.extension_type)
             {
                 return Err(LeafNodeError::Extension(t));
             }
         }
         // §7.3, §11.1: required capabilities.
         if let Some(rc) = self.required {
-            if !satisfies_required(&leaf.capabilities, rc) {
+            if !satisfies_required(&leaf.capabilities(), rc) {
                 return Err(LeafNodeError::RequiredCapabilities);
             }
         }
         // §7.3: the credential type is in the leaf's own capabilities (the other members'
         // support is checked against the resulting group by the caller).
-        let ct = leaf.credential.credential_type();
-        if !leaf.capabilities.credentials.contains(&ct) {
+        let ct = leaf.credential().credential_type();
+        if !leaf.capabilities().credentials.contains(&ct) {
             return Err(LeafNodeError::CredentialType(ct.0));
         }
         // §7.3: signature.
@@ -251,13 +256,13 @@ impl LeafCheck<'_> {
             return Err(KeyPackageError::SuiteOrVersion);
         }
         // §10.1: init_key and encryption_key must differ.
-        if kp.init_key == kp.leaf_node.encryption_key {
+        if kp.init_key.as_slice() == kp.leaf_node.encryption_key() {
             return Err(KeyPackageError::InitKeyEqualsEncryptionKey);
         }
         let tbs = encode(&kp.to_be_signed()).map_err(|_| KeyPackageError::Signature)?;
         verify_with_label(
             self.cs,
-            &kp.leaf_node.signature_key,
+            kp.leaf_node.signature_key(),
             "KeyPackageTBS",
             &tbs,
             &kp.signature,
@@ -298,7 +303,7 @@ pub(crate) struct MemberIndex {
 
 fn node_enc_key(node: &Node) -> &[u8] {
     match node {
-        Node::Leaf(l) => l.encryption_key.0.as_slice(),
+        Node::Leaf(l) => l.encryption_key(),
         Node::Parent(p) => p.encryption_key.0.as_slice(),
     }
 }
@@ -318,14 +323,14 @@ impl MemberIndex {
         let Some(node) = tree.node(n) else { return };
         self.enc.insert(node_enc_key(node).to_vec(), n.0);
         if let Node::Leaf(l) = node {
-            self.sig.insert(l.signature_key.0.to_vec(), n.0 / 2);
+            self.sig.insert(l.signature_key().to_vec(), n.0 / 2);
             self.members += 1;
-            for ct in l.capabilities.credentials.iter() {
+            for ct in l.capabilities().credentials.iter() {
                 *self.cred_support.entry(ct.0).or_default() += 1;
             }
             *self
                 .cred_in_use
-                .entry(l.credential.credential_type().0)
+                .entry(l.credential().credential_type().0)
                 .or_default() += 1;
         }
     }
@@ -337,16 +342,19 @@ impl MemberIndex {
             self.enc.remove(key);
         }
         if let Node::Leaf(l) = node {
-            if self.sig.get(l.signature_key.0.as_slice()) == Some(&(n.0 / 2)) {
-                self.sig.remove(l.signature_key.0.as_slice());
+            if self.sig.get(l.signature_key()) == Some(&(n.0 / 2)) {
+                self.sig.remove(l.signature_key());
             }
             self.members = self.members.saturating_sub(1);
-            for ct in l.capabilities.credentials.iter() {
+            for ct in l.capabilities().credentials.iter() {
                 if let Some(c) = self.cred_support.get_mut(&ct.0) {
                     *c = c.saturating_sub(1);
                 }
             }
-            if let Some(c) = self.cred_in_use.get_mut(&l.credential.credential_type().0) {
+            if let Some(c) = self
+                .cred_in_use
+                .get_mut(&l.credential().credential_type().0)
+            {
                 *c = c.saturating_sub(1);
             }
         }
@@ -371,7 +379,7 @@ impl MemberIndex {
     pub(crate) fn sig_holder(&self, tree: &Tree, key: &[u8]) -> Option<LeafIndex> {
         let &l = self.sig.get(key)?;
         let leaf = LeafIndex(l);
-        (tree.leaf(leaf)?.signature_key.as_slice() == key).then_some(leaf)
+        (tree.leaf(leaf)?.signature_key() == key).then_some(leaf)
     }
 
     /// The node holding encryption key `key` in `tree`, if any (entry confirmed in `tree`).
@@ -394,11 +402,12 @@ impl MemberIndex {
         leaf_in_delta: bool,
     ) -> Result<(), LeafNodeError> {
         let own = i64::from(leaf_in_delta);
-        let ct = leaf.credential.credential_type();
+        let ct = leaf.credential().credential_type();
         let count = |map: &HashMap<u16, u32>, dmap: &HashMap<u16, i64>, t: u16| {
             i64::from(map.get(&t).copied().unwrap_or(0)) + dmap.get(&t).copied().unwrap_or(0)
         };
-        let lists = |l: &LeafNode, t: u16| l.capabilities.credentials.contains(&CredentialType(t));
+        let lists =
+            |l: &LeafNode, t: u16| l.capabilities().credentials.contains(&CredentialType(t));
         let others = i64::from(self.members) + delta.members - own;
         let supporting =
             count(&self.cred_support, &delta.support, ct.0) - own * i64::from(lists(leaf, ct.0));
@@ -441,12 +450,12 @@ impl MembershipDelta {
     fn count(&mut self, leaf: &LeafNode, d: i64) {
         self.members += d;
         // Counted per listed entry, as `MemberIndex` does.
-        for ct in leaf.capabilities.credentials.iter() {
+        for ct in leaf.capabilities().credentials.iter() {
             *self.support.entry(ct.0).or_default() += d;
         }
         *self
             .in_use
-            .entry(leaf.credential.credential_type().0)
+            .entry(leaf.credential().credential_type().0)
             .or_default() += d;
     }
 }
@@ -457,7 +466,8 @@ mod tests {
     use super::*;
 
     fn resign(cs: &dyn CipherSuiteProvider, kp: &mut KeyPackage, sk: &Secret) {
-        sign_leaf(cs, &mut kp.leaf_node, sk, &[], LeafIndex(0)).unwrap();
+        let content = kp.leaf_node.to_be_signed(None).unwrap();
+        kp.leaf_node = sign_leaf(cs, content, sk, &[], LeafIndex(0)).unwrap();
         let tbs = encode(&kp.to_be_signed()).unwrap();
         kp.signature = VarBytes(sign_with_label(cs, sk, "KeyPackageTBS", &tbs).unwrap());
     }
@@ -476,7 +486,7 @@ mod tests {
         let cs = cs();
         let b = bundle(cs, "a");
         let mut kp = b.key_package;
-        kp.init_key = kp.leaf_node.encryption_key.clone();
+        kp.init_key = kp.leaf_node.encryption_key().into();
         resign(cs, &mut kp, &b.signature_private_key);
         assert_eq!(
             validate_key_package(cs, &kp, LifetimePolicy::Ignore),
@@ -533,7 +543,9 @@ mod tests {
             Err(KeyPackageError::SuiteOrVersion)
         );
         let mut kp = b.key_package.clone();
-        kp.leaf_node.leaf_node_source = LeafNodeSource::Update;
+        kp.leaf_node = kp
+            .leaf_node
+            .edited(|t| t.leaf_node_source = LeafNodeSource::Update);
         resign(cs, &mut kp, &b.signature_private_key);
         assert_eq!(
             validate_key_package(cs, &kp, LifetimePolicy::Ignore),
@@ -548,15 +560,18 @@ mod tests {
         let cs = cs();
         let odd = CredentialType(0x0a0a);
         let basic_only = bundle(cs, "b").key_package.leaf_node;
-        let mut both = bundle(cs, "c").key_package.leaf_node;
-        both.capabilities.credentials.push(odd);
+        let both = bundle(cs, "c")
+            .key_package
+            .leaf_node
+            .edited(|t| t.capabilities.credentials.push(odd));
         let tree = Tree::new(cs, basic_only.clone()).unwrap();
         let index = MemberIndex::build(&tree);
-        let mut newcomer = both.clone();
-        newcomer.credential = Credential::Unknown {
-            credential_type: odd,
-            data: VarBytes(b"n".to_vec()),
-        };
+        let newcomer = both.edited(|t| {
+            t.credential = Credential::Unknown {
+                credential_type: odd,
+                data: VarBytes(b"n".to_vec()),
+            }
+        });
         let none = MembershipDelta::default();
         assert_eq!(
             index.check_credential_support(&newcomer, &none, false),
@@ -573,8 +588,8 @@ mod tests {
             .check_credential_support(&newcomer, &leaving, true)
             .unwrap();
         // A member whose capabilities lack a type in use is refused.
-        let mut basic_leaf_of_odd_group = basic_only.clone();
-        basic_leaf_of_odd_group.capabilities.credentials = VarVec(vec![CredentialType(1)]);
+        let basic_leaf_of_odd_group =
+            basic_only.edited(|t| t.capabilities.credentials = VarVec(vec![CredentialType(1)]));
         assert_eq!(
             index.check_credential_support(&basic_leaf_of_odd_group, &leaving, false),
             Err(LeafNodeError::CredentialType(0x0a0a))

@@ -123,7 +123,7 @@ impl PastEpoch {
     pub(crate) fn signature_key(&self, leaf: LeafIndex) -> Option<SignaturePublicKey> {
         match self.signer_overrides.get(&leaf.0) {
             Some(k) => k.clone(),
-            None => self.tree.leaf(leaf).map(|l| l.signature_key.clone()),
+            None => self.tree.leaf(leaf).map(|l| l.signature_key().into()),
         }
     }
 
@@ -166,14 +166,14 @@ impl OwnKeys {
     pub(crate) fn retain_valid(&mut self, tree: &Tree) {
         self.keys.retain(|&n, (_, pk)| {
             tree.node(NodeIndex(n))
-                .is_some_and(|node| node_public_key(node) == pk)
+                .is_some_and(|node| node_public_key(node) == pk.as_slice())
         });
     }
 }
 
-pub(crate) fn node_public_key(node: &Node) -> &HpkePublicKey {
+pub(crate) fn node_public_key(node: &Node) -> &[u8] {
     match node {
-        Node::Leaf(l) => &l.encryption_key,
+        Node::Leaf(l) => l.encryption_key(),
         Node::Parent(p) => &p.encryption_key,
     }
 }
@@ -376,7 +376,7 @@ impl Group {
         content: &FramedContent,
     ) -> Option<SignaturePublicKey> {
         match (&content.sender, &content.body) {
-            (Sender::Member(i), _) => tree.leaf(LeafIndex(*i)).map(|l| l.signature_key.clone()),
+            (Sender::Member(i), _) => tree.leaf(LeafIndex(*i)).map(|l| l.signature_key().into()),
             (Sender::External(i), _) => {
                 let senders = Extension::find::<ExternalSenders>(&context.extensions)?.ok()?;
                 senders
@@ -385,10 +385,10 @@ impl Group {
                     .map(|s| s.signature_key.clone())
             }
             (Sender::NewMemberProposal, FramedContentBody::Proposal(Proposal::Add(a))) => {
-                Some(a.key_package.leaf_node.signature_key.clone())
+                Some(a.key_package.leaf_node.signature_key().into())
             }
             (Sender::NewMemberCommit, FramedContentBody::Commit(c)) => {
-                c.path.as_ref().map(|p| p.leaf_node.signature_key.clone())
+                c.path.as_ref().map(|p| p.leaf_node.signature_key().into())
             }
             _ => None,
         }

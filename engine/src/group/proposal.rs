@@ -360,7 +360,7 @@ impl Group {
                     )
                 })?;
             // §7.3: an Update must change the encryption key.
-            if u.leaf_node.encryption_key == current.encryption_key {
+            if u.leaf_node.encryption_key() == current.encryption_key() {
                 return Err(invalid(
                     *i,
                     InvalidProposal::Update {
@@ -401,13 +401,13 @@ impl Group {
         for ((i, kp), verdict) in adds.iter().zip(verdicts) {
             verdict.map_err(|e| invalid(*i, InvalidProposal::KeyPackage(e)))?;
             // R5: no two Adds for the same client (same KeyPackage or signature key).
-            if !add_sig_keys.insert(kp.leaf_node.signature_key.0.as_slice()) {
+            if !add_sig_keys.insert(kp.leaf_node.signature_key()) {
                 return Err(GroupError::rule(Some(*i), ProposalRule::DuplicateAdd));
             }
             // R6: not a client already in the group, unless removed by this commit.
             if let Some(existing) = self
                 .index
-                .sig_holder(&self.tree, &kp.leaf_node.signature_key)
+                .sig_holder(&self.tree, kp.leaf_node.signature_key())
             {
                 if !out.removed.contains(&existing) {
                     return Err(GroupError::rule(
@@ -442,7 +442,7 @@ impl Group {
             let Some(node) = tree.leaf(leaf) else {
                 continue;
             };
-            let key = node.encryption_key.0.as_slice();
+            let key = node.encryption_key();
             let holder = match fresh_enc.insert(key, leaf) {
                 Some(other) => Some(other.node()),
                 None => self.index.enc_holder(tree, key),
@@ -456,7 +456,7 @@ impl Group {
                     },
                 ));
             }
-            if let Some(holder) = self.index.sig_holder(tree, &node.signature_key) {
+            if let Some(holder) = self.index.sig_holder(tree, node.signature_key()) {
                 if holder != leaf {
                     return Err(GroupError::rule(
                         Some(i),
@@ -487,7 +487,7 @@ impl Group {
     fn check_gce_supported(&self, i: usize, exts: &[Extension]) -> Result<(), GroupError> {
         let rc: Option<RequiredCapabilities> = Self::required_capabilities(exts)?;
         for (leaf, node) in self.tree.leaves() {
-            let caps = &node.capabilities;
+            let caps = &node.capabilities();
             let exts_ok = exts.iter().all(|e| {
                 (1..=5).contains(&e.extension_type.0) || caps.extensions.contains(&e.extension_type)
             });
@@ -626,16 +626,16 @@ impl Group {
         &mut self,
         cs: &dyn CipherSuiteProvider,
     ) -> Result<(MlsMessage, CachedProposal), GroupError> {
-        let mut leaf = self
+        let mut tbs = self
             .tree
             .leaf(self.own_leaf)
-            .cloned()
-            .ok_or(MisuseError::NotAMember(self.own_leaf))?;
+            .ok_or(MisuseError::NotAMember(self.own_leaf))?
+            .to_be_signed(None)?;
         let (sk, pk) = cs.kem_generate()?;
-        leaf.encryption_key = pk.clone();
-        leaf.leaf_node_source = LeafNodeSource::Update;
+        tbs.encryption_key = pk.clone();
+        tbs.leaf_node_source = LeafNodeSource::Update;
         let group_id = self.group_id().to_vec();
-        sign_leaf(cs, &mut leaf, &self.signer, &group_id, self.own_leaf)?;
+        let leaf = sign_leaf(cs, tbs, &self.signer, &group_id, self.own_leaf)?;
         let out = self.propose(cs, Proposal::Update(Update { leaf_node: leaf }))?;
         self.pending_updates
             .insert(out.1.proposal_ref.0.to_vec(), (sk, pk));
@@ -798,8 +798,11 @@ mod tests {
         });
         // Make the only member support extension 0xff00 so the GCE itself is valid.
         let mut g = g;
-        let mut leaf = g.tree.leaf(LeafIndex(0)).unwrap().clone();
-        leaf.capabilities.extensions.push(x);
+        let leaf = g
+            .tree
+            .leaf(LeafIndex(0))
+            .unwrap()
+            .edited(|t| t.capabilities.extensions.push(x));
         g.tree.update_leaf(LeafIndex(0), leaf).unwrap();
         let kp = bundle(cs, "x").key_package;
         let add = Proposal::Add(Add { key_package: kp });

@@ -163,8 +163,9 @@ impl Group {
                 let signers: Vec<SignerWire> = (0..span)
                     .filter_map(|l| {
                         let then = p.signature_key(LeafIndex(l));
-                        let now = self.tree.leaf(LeafIndex(l)).map(|n| &n.signature_key);
-                        (then.as_ref() != now).then_some(SignerWire { leaf: l, key: then })
+                        let now = self.tree.leaf(LeafIndex(l)).map(|n| n.signature_key());
+                        (then.as_ref().map(|k| k.as_slice()) != now)
+                            .then_some(SignerWire { leaf: l, key: then })
                     })
                     .collect();
                 PastSignersWire {

@@ -2,6 +2,8 @@
 //! `LeafNodeTBS`, `Capabilities` and `Lifetime`.
 
 use std::io::Write;
+use std::marker::PhantomData;
+use std::sync::Arc;
 
 use tls_codec::{
     DeserializeBytes, Error, Serialize, Size, TlsDeserializeBytes, TlsSerialize, TlsSize,
@@ -10,7 +12,7 @@ use tls_codec::{
 use super::codepoints::{CredentialType, ExtensionType, ProposalType, ProtocolVersion};
 use super::credential::Credential;
 use super::extensions::Extension;
-use crate::codec::{VarBytes, VarVec};
+use crate::codec::{read_vector_body, VarBytes, VarVec};
 use crate::crypto::{CipherSuite, HpkePublicKey, SignaturePublicKey};
 
 /// `Capabilities` (RFC 9420 §7.2): what a client supports.
@@ -101,26 +103,460 @@ impl DeserializeBytes for LeafNodeSource {
     }
 }
 
-/// `LeafNode` (RFC 9420 §7.2).
-#[derive(Clone, PartialEq, Eq, Debug, TlsSerialize, TlsDeserializeBytes, TlsSize)]
+/// `LeafNode` (RFC 9420 §7.2), held as its TLS encoding in one shared allocation.
+///
+/// A group holds one LeafNode per member, so the representation is what a member costs:
+/// the encoding (about 180 bytes for suite 1 with a basic credential) behind an [`Arc`], and
+/// the offsets of its fields. Cloning shares the encoding; hashing, exporting and
+/// verifying a leaf read the encoding directly.
+///
+/// The fields are read with accessors ([`LeafNode::encryption_key`],
+/// [`LeafNode::capabilities`], ...). A leaf is built from its to-be-signed content and a
+/// signature ([`LeafNode::from_tbs`]); to change a leaf, take its content
+/// ([`LeafNode::to_be_signed`]), change it and sign it again.
+///
+/// Invariant: `bytes` is a complete, valid `LeafNode` encoding (every constructor decodes
+/// it), and `starts` holds the offsets where `signature_key`, `credential`,
+/// `capabilities`, `leaf_node_source`, `extensions` and `signature` begin.
+#[derive(Clone)]
 pub struct LeafNode {
-    /// The leaf's HPKE key.
-    pub encryption_key: HpkePublicKey,
-    /// The member's signature key.
-    pub signature_key: SignaturePublicKey,
-    /// The member's credential.
-    pub credential: Credential,
-    /// What the member supports.
-    pub capabilities: Capabilities,
-    /// Where the leaf came from, with the source's content.
-    pub leaf_node_source: LeafNodeSource,
-    /// Leaf extensions.
-    pub extensions: VarVec<Extension>,
-    /// `SignWithLabel(., "LeafNodeTBS", LeafNodeTBS)`.
-    pub signature: VarBytes,
+    bytes: Arc<[u8]>,
+    starts: [u32; 6],
 }
 
+const SIGNATURE_KEY: usize = 0;
+const CREDENTIAL: usize = 1;
+const CAPABILITIES: usize = 2;
+const SOURCE: usize = 3;
+const EXTENSIONS: usize = 4;
+const SIGNATURE: usize = 5;
+
 top_level!(LeafNode);
+
+impl PartialEq for LeafNode {
+    fn eq(&self, other: &Self) -> bool {
+        self.bytes == other.bytes
+    }
+}
+
+impl Eq for LeafNode {}
+
+impl std::fmt::Debug for LeafNode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LeafNode")
+            .field("encryption_key", &VarBytesRef(self.encryption_key()))
+            .field("signature_key", &VarBytesRef(self.signature_key()))
+            .field("credential_type", &self.credential_type())
+            .field("leaf_node_source", &self.leaf_node_source())
+            .field("len", &self.bytes.len())
+            .finish()
+    }
+}
+
+/// Hex `Debug` for a borrowed byte string.
+struct VarBytesRef<'a>(&'a [u8]);
+
+impl std::fmt::Debug for VarBytesRef<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "0x")?;
+        for b in self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The body of the vector starting at `bytes`; empty if there is none (unreachable for a
+/// [`LeafNode`]'s validated encoding).
+fn body(bytes: &[u8]) -> &[u8] {
+    read_vector_body(bytes).map_or(&[][..], |(b, _)| b)
+}
+
+impl LeafNode {
+    fn offset(&self, field: usize) -> usize {
+        self.starts.get(field).map_or(0, |&o| o as usize)
+    }
+
+    /// The encoding of the field `field` (header included).
+    fn field(&self, field: usize) -> &[u8] {
+        let start = if field == 0 {
+            0
+        } else {
+            self.offset(field - 1)
+        };
+        let end = if field == 6 {
+            self.bytes.len()
+        } else {
+            self.offset(field)
+        };
+        self.bytes.get(start..end).unwrap_or_default()
+    }
+
+    /// The leaf's HPKE public key (`encryption_key`).
+    pub fn encryption_key(&self) -> &[u8] {
+        body(self.field(0))
+    }
+
+    /// The member's signature public key (`signature_key`).
+    pub fn signature_key(&self) -> &[u8] {
+        body(self.field(SIGNATURE_KEY + 1))
+    }
+
+    /// The credential's type.
+    pub fn credential_type(&self) -> CredentialType {
+        match self.field(CREDENTIAL + 1) {
+            [a, b, ..] => CredentialType(u16::from_be_bytes([*a, *b])),
+            _ => CredentialType(0),
+        }
+    }
+
+    /// The credential's encoding (type and body), for comparing credentials without decoding.
+    pub fn credential_bytes(&self) -> &[u8] {
+        self.field(CREDENTIAL + 1)
+    }
+
+    /// The member's credential, decoded.
+    pub fn credential(&self) -> Credential {
+        let raw = self.field(CREDENTIAL + 1);
+        Credential::tls_deserialize_bytes(raw)
+            .map(|(c, _)| c)
+            .unwrap_or_else(|_| Credential::Unknown {
+                credential_type: self.credential_type(),
+                data: VarBytes(raw.get(2..).unwrap_or_default().to_vec()),
+            })
+    }
+
+    /// What the member supports, read from the encoding without copying.
+    pub fn capabilities(&self) -> CapabilitiesRef<'_> {
+        let mut rest = self.field(CAPABILITIES + 1);
+        let mut next = || {
+            let (b, r) = read_vector_body(rest).unwrap_or_default();
+            rest = r;
+            b
+        };
+        CapabilitiesRef {
+            versions: CodeList::new(next()),
+            cipher_suites: CodeList::new(next()),
+            extensions: CodeList::new(next()),
+            proposals: CodeList::new(next()),
+            credentials: CodeList::new(next()),
+        }
+    }
+
+    /// Where the leaf came from (`leaf_node_source` and its content).
+    pub fn leaf_node_source(&self) -> LeafNodeSource {
+        LeafNodeSource::tls_deserialize_bytes(self.field(SOURCE + 1))
+            .map_or(LeafNodeSource::Update, |(s, _)| s)
+    }
+
+    /// The `leaf_node_source` tag: `key_package(1)`, `update(2)` or `commit(3)`.
+    pub fn source_tag(&self) -> u8 {
+        self.field(SOURCE + 1).first().copied().unwrap_or(0)
+    }
+
+    /// The lifetime of a `key_package` leaf; `None` for the other sources.
+    pub fn lifetime(&self) -> Option<Lifetime> {
+        match self.leaf_node_source() {
+            LeafNodeSource::KeyPackage(l) => Some(l),
+            _ => None,
+        }
+    }
+
+    /// The `parent_hash` of a `commit` leaf; `None` for the other sources.
+    pub fn parent_hash(&self) -> Option<&[u8]> {
+        match self.field(SOURCE + 1) {
+            [3, rest @ ..] => Some(body(rest)),
+            _ => None,
+        }
+    }
+
+    /// The leaf's extensions, read from the encoding without copying.
+    pub fn extensions(&self) -> ExtensionsRef<'_> {
+        ExtensionsRef {
+            body: body(self.field(EXTENSIONS + 1)),
+        }
+    }
+
+    /// The leaf's signature (`SignWithLabel(., "LeafNodeTBS", LeafNodeTBS)`).
+    pub fn signature(&self) -> &[u8] {
+        body(self.field(SIGNATURE + 1))
+    }
+
+    /// The whole encoding.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// The encoding of the signed fields: `LeafNodeTBS` without the group binding
+    /// (`group_id`, `leaf_index`) that `update` and `commit` leaves append (§7.2).
+    pub fn tbs_content(&self) -> &[u8] {
+        self.bytes.get(..self.offset(SIGNATURE)).unwrap_or_default()
+    }
+
+    /// The `LeafNodeTBS` encoding (§7.2): [`LeafNode::tbs_content`], followed by `group_id`
+    /// and `leaf_index` for `update` and `commit` leaves.
+    pub fn tbs_bytes(&self, group_id: &[u8], leaf_index: u32) -> Result<Vec<u8>, Error> {
+        let content = self.tbs_content();
+        let mut buf = Vec::with_capacity(content.len() + group_id.len() + 8);
+        buf.extend_from_slice(content);
+        if self.source_tag() != 1 {
+            crate::codec::write_varint(&mut buf, group_id.len())?;
+            buf.extend_from_slice(group_id);
+            buf.extend_from_slice(&leaf_index.to_be_bytes());
+        }
+        Ok(buf)
+    }
+
+    /// The to-be-signed form, decoded, with the group binding required by `update`/`commit`
+    /// leaves.
+    pub fn to_be_signed(&self, tree_position: Option<TreePosition>) -> Result<LeafNodeTbs, Error> {
+        let (mut tbs, _) = LeafNodeTbs::decode_content(self.tbs_content())?;
+        tbs.tree_position = tree_position;
+        Ok(tbs)
+    }
+
+    /// The leaf with content `tbs` (its `tree_position` is not part of the leaf) and
+    /// `signature`. The signature is not checked here.
+    pub fn from_tbs(tbs: &LeafNodeTbs, signature: &[u8]) -> Result<LeafNode, Error> {
+        let mut buf = Vec::with_capacity(tbs.content_len() + signature.len() + 4);
+        tbs.serialize_content(&mut buf)?;
+        crate::codec::write_varint(&mut buf, signature.len())?;
+        buf.extend_from_slice(signature);
+        LeafNode::from_encoding(&buf)
+    }
+
+    /// Test hook: this leaf with its content changed by `edit`, keeping the old signature
+    /// (which no longer verifies unless the caller signs again).
+    #[cfg(any(test, feature = "test-hooks"))]
+    pub fn edited(&self, edit: impl FnOnce(&mut LeafNodeTbs)) -> LeafNode {
+        let mut tbs = match self.to_be_signed(None) {
+            Ok(t) => t,
+            Err(e) => panic!("a LeafNode's content decodes: {e:?}"),
+        };
+        edit(&mut tbs);
+        match LeafNode::from_tbs(&tbs, self.signature()) {
+            Ok(l) => l,
+            Err(e) => panic!("edited LeafNode encodes: {e:?}"),
+        }
+    }
+
+    /// Validates the `LeafNode` at the front of `bytes`; returns the field offsets and the
+    /// length of the encoding. Accepts and refuses exactly what decoding the fields one by
+    /// one would, without allocating for the common fields.
+    fn scan(bytes: &[u8]) -> Result<([u32; 6], usize), Error> {
+        let total = bytes.len();
+        let mut starts = [0u32; 6];
+        let at = |rest: &[u8]| -> Result<u32, Error> {
+            u32::try_from(total - rest.len()).map_err(|_| Error::InvalidVectorLength)
+        };
+        let (_, rest) = read_vector_body(bytes)?;
+        starts[SIGNATURE_KEY] = at(rest)?;
+        let (_, rest) = read_vector_body(rest)?;
+        starts[CREDENTIAL] = at(rest)?;
+        let rest = match rest {
+            [0, 1, after @ ..] => read_vector_body(after)?.1,
+            _ => Credential::tls_deserialize_bytes(rest)?.1,
+        };
+        starts[CAPABILITIES] = at(rest)?;
+        let mut rest = rest;
+        for _ in 0..5 {
+            let (list, after) = read_vector_body(rest)?;
+            if list.len() % 2 != 0 {
+                return Err(Error::EndOfStream);
+            }
+            rest = after;
+        }
+        starts[SOURCE] = at(rest)?;
+        let (_, rest) = LeafNodeSource::tls_deserialize_bytes(rest)?;
+        starts[EXTENSIONS] = at(rest)?;
+        let (ext_body, after) = read_vector_body(rest)?;
+        if !ext_body.is_empty() {
+            VarVec::<Extension>::tls_deserialize_bytes(rest)?;
+        }
+        starts[SIGNATURE] = at(after)?;
+        let (_, rest) = read_vector_body(after)?;
+        Ok((starts, total - rest.len()))
+    }
+
+    /// A leaf from exactly the bytes of one `LeafNode` encoding.
+    fn from_encoding(bytes: &[u8]) -> Result<LeafNode, Error> {
+        let (starts, len) = LeafNode::scan(bytes)?;
+        if len != bytes.len() {
+            return Err(Error::TrailingData);
+        }
+        Ok(LeafNode {
+            bytes: Arc::from(bytes),
+            starts,
+        })
+    }
+}
+
+impl Size for LeafNode {
+    fn tls_serialized_len(&self) -> usize {
+        self.bytes.len()
+    }
+}
+
+impl Serialize for LeafNode {
+    fn tls_serialize<W: Write>(&self, writer: &mut W) -> Result<usize, Error> {
+        writer
+            .write_all(&self.bytes)
+            .map_err(|e| Error::EncodingError(e.to_string()))?;
+        Ok(self.bytes.len())
+    }
+}
+
+impl DeserializeBytes for LeafNode {
+    fn tls_deserialize_bytes(bytes: &[u8]) -> Result<(Self, &[u8]), Error> {
+        let (starts, len) = LeafNode::scan(bytes)?;
+        let (mine, rest) = bytes.split_at(len);
+        Ok((
+            LeafNode {
+                bytes: Arc::from(mine),
+                starts,
+            },
+            rest,
+        ))
+    }
+}
+
+/// A list of 16-bit code points in a [`LeafNode`]'s capabilities, read in place.
+#[derive(Clone, Copy)]
+pub struct CodeList<'a, T> {
+    raw: &'a [u8],
+    _type: PhantomData<T>,
+}
+
+impl<'a, T: From<u16> + PartialEq + Copy> CodeList<'a, T> {
+    fn new(raw: &'a [u8]) -> Self {
+        CodeList {
+            raw,
+            _type: PhantomData,
+        }
+    }
+
+    /// The code points in wire order.
+    pub fn iter(&self) -> impl Iterator<Item = T> + 'a {
+        self.raw
+            .chunks_exact(2)
+            .map(|c| T::from(u16::from_be_bytes([c[0], c[1]])))
+    }
+
+    /// Whether `t` is listed.
+    pub fn contains(&self, t: &T) -> bool {
+        self.iter().any(|x| x == *t)
+    }
+
+    /// How many code points are listed.
+    pub fn len(&self) -> usize {
+        self.raw.len() / 2
+    }
+
+    /// Whether the list is empty.
+    pub fn is_empty(&self) -> bool {
+        self.raw.is_empty()
+    }
+
+    /// The list, copied.
+    pub fn to_vec(&self) -> Vec<T> {
+        self.iter().collect()
+    }
+}
+
+impl<T: From<u16> + PartialEq + Copy + std::fmt::Debug> std::fmt::Debug for CodeList<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+/// [`Capabilities`] read in place from a [`LeafNode`].
+#[derive(Clone, Copy, Debug)]
+pub struct CapabilitiesRef<'a> {
+    /// Supported protocol versions.
+    pub versions: CodeList<'a, ProtocolVersion>,
+    /// Supported cipher suites.
+    pub cipher_suites: CodeList<'a, CipherSuite>,
+    /// Supported non-default extension types.
+    pub extensions: CodeList<'a, ExtensionType>,
+    /// Supported non-default proposal types.
+    pub proposals: CodeList<'a, ProposalType>,
+    /// Supported credential types.
+    pub credentials: CodeList<'a, CredentialType>,
+}
+
+impl CapabilitiesRef<'_> {
+    /// An owned copy.
+    pub fn to_owned(&self) -> Capabilities {
+        Capabilities {
+            versions: VarVec(self.versions.to_vec()),
+            cipher_suites: VarVec(self.cipher_suites.to_vec()),
+            extensions: VarVec(self.extensions.to_vec()),
+            proposals: VarVec(self.proposals.to_vec()),
+            credentials: VarVec(self.credentials.to_vec()),
+        }
+    }
+}
+
+/// One extension of a [`LeafNode`], read in place.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExtensionRef<'a> {
+    /// The extension type.
+    pub extension_type: ExtensionType,
+    /// The encoded extension content.
+    pub extension_data: &'a [u8],
+}
+
+impl ExtensionRef<'_> {
+    /// An owned copy.
+    pub fn to_owned(&self) -> Extension {
+        Extension {
+            extension_type: self.extension_type,
+            extension_data: VarBytes(self.extension_data.to_vec()),
+        }
+    }
+}
+
+/// The extensions of a [`LeafNode`], read in place, in wire order.
+#[derive(Clone, Copy, Debug)]
+pub struct ExtensionsRef<'a> {
+    body: &'a [u8],
+}
+
+impl<'a> ExtensionsRef<'a> {
+    /// The extensions in wire order.
+    pub fn iter(&self) -> impl Iterator<Item = ExtensionRef<'a>> + 'a {
+        let mut rest = self.body;
+        std::iter::from_fn(move || {
+            let [a, b, after @ ..] = rest else {
+                return None;
+            };
+            let extension_type = ExtensionType(u16::from_be_bytes([*a, *b]));
+            let (extension_data, after) = read_vector_body(after).ok()?;
+            rest = after;
+            Some(ExtensionRef {
+                extension_type,
+                extension_data,
+            })
+        })
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.body.is_empty()
+    }
+
+    /// The data of the extension of type `t`, if present.
+    pub fn get(&self, t: ExtensionType) -> Option<&'a [u8]> {
+        self.iter()
+            .find(|e| e.extension_type == t)
+            .map(|e| e.extension_data)
+    }
+
+    /// An owned copy.
+    pub fn to_vec(&self) -> Vec<Extension> {
+        self.iter().map(|e| e.to_owned()).collect()
+    }
+}
 
 /// The group binding of a `LeafNodeTBS` for the `update` and `commit` sources (RFC 9420 §7.2).
 #[derive(Clone, PartialEq, Eq, Debug, TlsSerialize, TlsDeserializeBytes, TlsSize)]
@@ -151,35 +587,56 @@ pub struct LeafNodeTbs {
     pub tree_position: Option<TreePosition>,
 }
 
-impl LeafNode {
-    /// The to-be-signed form, with the group binding required by `update`/`commit` leaves.
-    pub fn to_be_signed(&self, tree_position: Option<TreePosition>) -> LeafNodeTbs {
-        LeafNodeTbs {
-            encryption_key: self.encryption_key.clone(),
-            signature_key: self.signature_key.clone(),
-            credential: self.credential.clone(),
-            capabilities: self.capabilities.clone(),
-            leaf_node_source: self.leaf_node_source.clone(),
-            extensions: self.extensions.clone(),
-            tree_position,
-        }
-    }
-}
-
 impl LeafNodeTbs {
     fn position_expected(&self) -> bool {
         !matches!(self.leaf_node_source, LeafNodeSource::KeyPackage(_))
     }
-}
 
-impl Size for LeafNodeTbs {
-    fn tls_serialized_len(&self) -> usize {
+    /// Length of the content fields (everything but `tree_position`).
+    fn content_len(&self) -> usize {
         self.encryption_key.tls_serialized_len()
             + self.signature_key.tls_serialized_len()
             + self.credential.tls_serialized_len()
             + self.capabilities.tls_serialized_len()
             + self.leaf_node_source.tls_serialized_len()
             + self.extensions.tls_serialized_len()
+    }
+
+    /// Writes the content fields (everything but `tree_position`).
+    fn serialize_content<W: Write>(&self, writer: &mut W) -> Result<usize, Error> {
+        let mut n = self.encryption_key.tls_serialize(writer)?;
+        n += self.signature_key.tls_serialize(writer)?;
+        n += self.credential.tls_serialize(writer)?;
+        n += self.capabilities.tls_serialize(writer)?;
+        n += self.leaf_node_source.tls_serialize(writer)?;
+        n += self.extensions.tls_serialize(writer)?;
+        Ok(n)
+    }
+
+    /// Reads the content fields; `tree_position` is left `None`.
+    pub(crate) fn decode_content(bytes: &[u8]) -> Result<(LeafNodeTbs, &[u8]), Error> {
+        let (encryption_key, rest) = HpkePublicKey::tls_deserialize_bytes(bytes)?;
+        let (signature_key, rest) = SignaturePublicKey::tls_deserialize_bytes(rest)?;
+        let (credential, rest) = Credential::tls_deserialize_bytes(rest)?;
+        let (capabilities, rest) = Capabilities::tls_deserialize_bytes(rest)?;
+        let (leaf_node_source, rest) = LeafNodeSource::tls_deserialize_bytes(rest)?;
+        let (extensions, rest) = VarVec::tls_deserialize_bytes(rest)?;
+        let tbs = LeafNodeTbs {
+            encryption_key,
+            signature_key,
+            credential,
+            capabilities,
+            leaf_node_source,
+            extensions,
+            tree_position: None,
+        };
+        Ok((tbs, rest))
+    }
+}
+
+impl Size for LeafNodeTbs {
+    fn tls_serialized_len(&self) -> usize {
+        self.content_len()
             + self
                 .tree_position
                 .as_ref()
@@ -194,12 +651,7 @@ impl Serialize for LeafNodeTbs {
                 "LeafNodeTBS: group_id/leaf_index present iff source is update or commit".into(),
             ));
         }
-        let mut n = self.encryption_key.tls_serialize(writer)?;
-        n += self.signature_key.tls_serialize(writer)?;
-        n += self.credential.tls_serialize(writer)?;
-        n += self.capabilities.tls_serialize(writer)?;
-        n += self.leaf_node_source.tls_serialize(writer)?;
-        n += self.extensions.tls_serialize(writer)?;
+        let mut n = self.serialize_content(writer)?;
         if let Some(p) = &self.tree_position {
             n += p.tls_serialize(writer)?;
         }
@@ -209,21 +661,7 @@ impl Serialize for LeafNodeTbs {
 
 impl DeserializeBytes for LeafNodeTbs {
     fn tls_deserialize_bytes(bytes: &[u8]) -> Result<(Self, &[u8]), Error> {
-        let (encryption_key, rest) = HpkePublicKey::tls_deserialize_bytes(bytes)?;
-        let (signature_key, rest) = SignaturePublicKey::tls_deserialize_bytes(rest)?;
-        let (credential, rest) = Credential::tls_deserialize_bytes(rest)?;
-        let (capabilities, rest) = Capabilities::tls_deserialize_bytes(rest)?;
-        let (leaf_node_source, rest) = LeafNodeSource::tls_deserialize_bytes(rest)?;
-        let (extensions, mut rest) = VarVec::tls_deserialize_bytes(rest)?;
-        let mut tbs = LeafNodeTbs {
-            encryption_key,
-            signature_key,
-            credential,
-            capabilities,
-            leaf_node_source,
-            extensions,
-            tree_position: None,
-        };
+        let (mut tbs, mut rest) = LeafNodeTbs::decode_content(bytes)?;
         if tbs.position_expected() {
             let (p, after) = TreePosition::tls_deserialize_bytes(rest)?;
             tbs.tree_position = Some(p);

@@ -59,7 +59,10 @@ pub use framing::{
 pub use group_context::GroupContext;
 pub use group_info::{GroupInfo, GroupInfoTbs};
 pub use key_package::{KeyPackage, KeyPackageRef, KeyPackageTbs};
-pub use leaf_node::{Capabilities, LeafNode, LeafNodeSource, LeafNodeTbs, Lifetime, TreePosition};
+pub use leaf_node::{
+    Capabilities, CapabilitiesRef, CodeList, ExtensionRef, ExtensionsRef, LeafNode, LeafNodeSource,
+    LeafNodeTbs, Lifetime, TreePosition,
+};
 pub use proposal::{
     Add, ExternalInit, GroupContextExtensions, PreSharedKey, Proposal, ProposalRef, ReInit, Remove,
     Update,

@@ -12,7 +12,7 @@ fn bytes(b: &[u8]) -> VarBytes {
 }
 
 fn leaf(source: LeafNodeSource) -> LeafNode {
-    LeafNode {
+    let tbs = LeafNodeTbs {
         encryption_key: HpkePublicKey(bytes(&[1; 32])),
         signature_key: SignaturePublicKey(bytes(&[2; 32])),
         credential: Credential::basic(b"alice".to_vec()),
@@ -29,8 +29,9 @@ fn leaf(source: LeafNodeSource) -> LeafNode {
             extension_data: bytes(b"grease"),
         }]
         .into(),
-        signature: bytes(&[3; 64]),
-    }
+        tree_position: None,
+    };
+    LeafNode::from_tbs(&tbs, &[3; 64]).unwrap()
 }
 
 fn key_package() -> KeyPackage {
@@ -398,14 +399,16 @@ fn conditional_fields_are_enforced() {
     app.auth.confirmation_tag = None;
     round_trip(&app);
 
-    let tbs_without_position = leaf(LeafNodeSource::Update).to_be_signed(None);
+    let tbs_without_position = leaf(LeafNodeSource::Update).to_be_signed(None).unwrap();
     assert!(encode(&tbs_without_position).is_err());
-    let tbs = leaf(LeafNodeSource::Update).to_be_signed(Some(TreePosition {
-        group_id: bytes(b"g"),
-        leaf_index: 3,
-    }));
+    let tbs = leaf(LeafNodeSource::Update)
+        .to_be_signed(Some(TreePosition {
+            group_id: bytes(b"g"),
+            leaf_index: 3,
+        }))
+        .unwrap();
     round_trip(&tbs);
-    let kp_tbs = key_package().leaf_node.to_be_signed(None);
+    let kp_tbs = key_package().leaf_node.to_be_signed(None).unwrap();
     round_trip(&kp_tbs);
 }
 
@@ -456,4 +459,103 @@ fn truncations_never_panic() {
     for n in 0..enc.len() {
         assert!(MlsMessage::from_bytes(&enc[..n]).is_err(), "prefix {n}");
     }
+}
+
+/// The compact LeafNode reads every field from its encoding exactly as the field-by-field
+/// decoding (`LeafNodeTbs` plus the signature) does, and shares the encoding when cloned.
+#[test]
+fn leaf_node_accessors_match_the_decoded_fields() {
+    for source in [
+        LeafNodeSource::KeyPackage(Lifetime {
+            not_before: 7,
+            not_after: 9,
+        }),
+        LeafNodeSource::Update,
+        LeafNodeSource::Commit(bytes(&[5; 32])),
+    ] {
+        let l = leaf(source.clone());
+        let enc = round_trip(&l);
+        assert_eq!(l.as_bytes(), enc.as_slice());
+        let (tbs, rest) = LeafNodeTbs::decode_content(&enc).unwrap();
+        let (sig, rest) =
+            <VarBytes as tls_codec::DeserializeBytes>::tls_deserialize_bytes(rest).unwrap();
+        assert!(rest.is_empty());
+        assert_eq!(l.encryption_key(), tbs.encryption_key.as_slice());
+        assert_eq!(l.signature_key(), tbs.signature_key.as_slice());
+        assert_eq!(l.credential(), tbs.credential);
+        assert_eq!(l.credential_type(), CredentialType::BASIC);
+        assert_eq!(l.capabilities().to_owned(), tbs.capabilities);
+        assert!(l.capabilities().proposals.contains(&ProposalType(0x2a2a)));
+        assert!(!l.capabilities().proposals.contains(&ProposalType(0x2a2b)));
+        assert_eq!(l.leaf_node_source(), source);
+        assert_eq!(l.extensions().to_vec(), tbs.extensions.0);
+        assert_eq!(
+            l.extensions().get(ExtensionType(0x4a4a)),
+            Some(&b"grease"[..])
+        );
+        assert_eq!(l.signature(), sig.as_slice());
+        assert_eq!(l.tbs_content().len(), enc.len() - sig.tls_serialized_len());
+        match &source {
+            LeafNodeSource::KeyPackage(lt) => {
+                assert_eq!(l.lifetime(), Some(*lt));
+                assert_eq!(l.parent_hash(), None);
+                assert_eq!(l.tbs_bytes(b"g", 3).unwrap(), l.tbs_content());
+            }
+            LeafNodeSource::Commit(h) => {
+                assert_eq!(l.parent_hash(), Some(h.as_slice()));
+                let expected = encode(&LeafNodeTbs {
+                    tree_position: Some(TreePosition {
+                        group_id: bytes(b"g"),
+                        leaf_index: 3,
+                    }),
+                    ..tbs.clone()
+                })
+                .unwrap();
+                assert_eq!(l.tbs_bytes(b"g", 3).unwrap(), expected);
+            }
+            LeafNodeSource::Update => assert_eq!(l.lifetime(), None),
+        }
+        assert_eq!(LeafNode::from_tbs(&tbs, &sig).unwrap(), l);
+        let copy = l.clone();
+        assert!(std::ptr::eq(copy.as_bytes(), l.as_bytes()));
+    }
+}
+
+/// Malformed leaves are refused as the field decoders refuse them: an odd-length capability
+/// list, an unknown source, a truncated signature, trailing bytes.
+#[test]
+fn malformed_leaf_nodes_are_errors() {
+    let good = leaf(LeafNodeSource::Update).to_bytes().unwrap();
+    assert!(LeafNode::from_bytes(&good).is_ok());
+    // Truncated anywhere.
+    for cut in 0..good.len() {
+        assert!(LeafNode::from_bytes(&good[..cut]).is_err(), "cut at {cut}");
+    }
+    // Trailing bytes.
+    let mut long = good.clone();
+    long.push(0);
+    assert!(LeafNode::from_bytes(&long).is_err());
+    // An odd-length versions list: [1 byte header][0x00 0x01] -> claim 3 bytes.
+    let caps_at = {
+        let l = leaf(LeafNodeSource::Update);
+        let before = 1 + 32 + 1 + 32 + l.credential_bytes().len();
+        assert_eq!(&good[before..before + 3], &[2, 0, 1]);
+        before
+    };
+    let mut odd = good.clone();
+    odd[caps_at] = 3;
+    assert!(LeafNode::from_bytes(&odd).is_err());
+    // An unknown leaf_node_source tag.
+    let tbs = leaf(LeafNodeSource::Update).to_be_signed(None).unwrap();
+    let source_at = encode(&tbs.encryption_key).unwrap().len()
+        + encode(&tbs.signature_key).unwrap().len()
+        + encode(&tbs.credential).unwrap().len()
+        + encode(&tbs.capabilities).unwrap().len();
+    assert_eq!(good[source_at], 2);
+    let mut unknown = good.clone();
+    unknown[source_at] = 9;
+    assert!(matches!(
+        LeafNode::from_bytes(&unknown),
+        Err(tls_codec::Error::UnknownValue(9))
+    ));
 }

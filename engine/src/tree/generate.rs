@@ -11,11 +11,10 @@
 use rayon::prelude::*;
 
 use crate::codec::{VarBytes, VarVec};
-use crate::crypto::labels::sign_with_label;
 use crate::crypto::{CipherSuiteProvider, HpkePublicKey, Secret, SignaturePublicKey};
 use crate::messages::{
-    Capabilities, Credential, CredentialType, LeafNode, LeafNodeSource, Lifetime, Node, ParentNode,
-    ProtocolVersion,
+    Capabilities, Credential, CredentialType, LeafNode, LeafNodeSource, LeafNodeTbs, Lifetime,
+    Node, ParentNode, ProtocolVersion,
 };
 use crate::tree_math::{LeafIndex, NodeIndex, TreeSize};
 
@@ -23,7 +22,7 @@ use super::error::TreeError;
 use super::parent_hash::parent_hash_of;
 use super::ratchet_tree::Tree;
 use super::tree_hash::{hash_leaf, hash_parent, Digest};
-use super::tree_validation::leaf_tbs;
+use super::tree_validation::sign_leaf_content;
 
 /// A generated tree and every private key in it.
 #[derive(Debug)]
@@ -58,8 +57,8 @@ fn leaf_template(
     encryption_key: HpkePublicKey,
     signature_key: SignaturePublicKey,
     source: LeafNodeSource,
-) -> LeafNode {
-    LeafNode {
+) -> Result<LeafNode, TreeError> {
+    let tbs = LeafNodeTbs {
         encryption_key,
         signature_key,
         credential: Credential::basic(format!("member-{index}").into_bytes()),
@@ -72,8 +71,9 @@ fn leaf_template(
         },
         leaf_node_source: source,
         extensions: VarVec::default(),
-        signature: VarBytes::default(),
-    }
+        tree_position: None,
+    };
+    Ok(LeafNode::from_tbs(&tbs, &[])?)
 }
 
 struct Builder<'a> {
@@ -88,16 +88,16 @@ impl Builder<'_> {
     fn build(&mut self, x: NodeIndex, parent_hash: Vec<u8>) -> Result<Digest, TreeError> {
         let i = x.0 as usize;
         if let Some(leaf) = x.leaf() {
-            let Some(Some(Node::Leaf(mut node))) = self.nodes.get_mut(i).map(Option::take) else {
+            let Some(Some(Node::Leaf(node))) = self.nodes.get_mut(i).map(Option::take) else {
                 return hash_leaf(self.cs, leaf, None);
             };
-            node.leaf_node_source = LeafNodeSource::Commit(parent_hash.into());
-            let tbs = leaf_tbs(&node, self.group_id, leaf)?;
+            let mut tbs = node.to_be_signed(None)?;
+            tbs.leaf_node_source = LeafNodeSource::Commit(parent_hash.into());
             let sk = self
                 .sig_sks
                 .get(leaf.0 as usize)
                 .ok_or(TreeError::BlankLeaf(leaf))?;
-            node.signature = sign_with_label(self.cs, sk, "LeafNodeTBS", &tbs)?.into();
+            let node = sign_leaf_content(self.cs, tbs, sk, self.group_id, leaf)?;
             let h = hash_leaf(self.cs, leaf, Some(&node))?;
             self.nodes[i] = Some(Node::Leaf(node));
             return Ok(h);
@@ -179,7 +179,7 @@ pub fn generate_tree(
                 pk.clone(),
                 sig_pk,
                 source,
-            ))));
+            )?)));
         } else {
             nodes.push(Some(Node::Parent(ParentNode {
                 encryption_key: pk.clone(),
@@ -203,11 +203,11 @@ pub fn generate_tree(
             .into_par_iter()
             .zip((0..width).into_par_iter())
             .map(|(n, i)| match n {
-                Some(Node::Leaf(mut leaf)) => {
+                Some(Node::Leaf(leaf)) => {
                     let idx = LeafIndex(i / 2);
-                    let tbs = leaf_tbs(&leaf, group_id, idx)?;
                     let sk = &sig_sks[idx.0 as usize];
-                    leaf.signature = sign_with_label(cs, sk, "LeafNodeTBS", &tbs)?.into();
+                    let tbs = leaf.to_be_signed(None)?;
+                    let leaf = sign_leaf_content(cs, tbs, sk, group_id, idx)?;
                     Ok(Some(Node::Leaf(leaf)))
                 }
                 other => Ok(other),

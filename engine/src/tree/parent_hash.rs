@@ -19,7 +19,7 @@ use rayon::prelude::*;
 
 use crate::codec::write_varint;
 use crate::crypto::CipherSuiteProvider;
-use crate::messages::{LeafNodeSource, Node, ParentNode};
+use crate::messages::{Node, ParentNode};
 use crate::tree_math::{LeafIndex, NodeIndex, TreeSize};
 
 use super::error::TreeError;
@@ -49,10 +49,7 @@ pub(crate) fn parent_hash_of(
 fn carried_parent_hash(node: &Node) -> Option<&[u8]> {
     match node {
         Node::Parent(p) => Some(p.parent_hash.as_slice()),
-        Node::Leaf(l) => match &l.leaf_node_source {
-            LeafNodeSource::Commit(h) => Some(h.as_slice()),
-            _ => None,
-        },
+        Node::Leaf(l) => l.parent_hash(),
     }
 }
 

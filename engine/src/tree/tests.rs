@@ -242,7 +242,9 @@ fn bad_leaf_signature_is_rejected() {
     let g = generate_tree(&cs, 8, GROUP, true).unwrap();
     let mut t = reimport(&cs, &g.tree, |nodes| {
         if let Some(Some(Node::Leaf(l))) = nodes.get_mut(6) {
-            l.signature[0] ^= 1;
+            let mut sig = l.signature().to_vec();
+            sig[0] ^= 1;
+            *l = LeafNode::from_tbs(&l.to_be_signed(None).unwrap(), &sig).unwrap();
         }
     });
     assert_eq!(
@@ -290,7 +292,7 @@ fn duplicate_encryption_key_is_rejected() {
     let g = generate_tree(&cs, 8, GROUP, true).unwrap();
     let mut t = reimport(&cs, &g.tree, |nodes| {
         let key = match &nodes[2] {
-            Some(Node::Leaf(l)) => l.encryption_key.clone(),
+            Some(Node::Leaf(l)) => l.encryption_key().into(),
             _ => unreachable!(),
         };
         if let Some(Some(Node::Parent(p))) = nodes.get_mut(9) {
@@ -306,11 +308,11 @@ fn duplicate_encryption_key_is_rejected() {
     );
     let mut t = reimport(&cs, &g.tree, |nodes| {
         let key = match &nodes[0] {
-            Some(Node::Leaf(l)) => l.signature_key.clone(),
+            Some(Node::Leaf(l)) => l.signature_key().into(),
             _ => unreachable!(),
         };
         if let Some(Some(Node::Leaf(l))) = nodes.get_mut(4) {
-            l.signature_key = key;
+            *l = l.edited(|t| t.signature_key = key);
         }
     });
     assert_eq!(
@@ -358,12 +360,14 @@ fn unmerged_leaf_outside_its_subtree_is_rejected() {
 fn lifetime_policy_is_switchable() {
     let cs = suite();
     let joiners = new_members(&cs, 2);
-    let mut expired = joiners[0].clone();
     // Lifetime checks look at key_package leaves; the signature then no longer matters
     // because lifetimes are checked first.
-    if let crate::messages::LeafNodeSource::KeyPackage(lt) = &mut expired.leaf_node_source {
-        lt.not_after = 10;
-    }
+    let expired = joiners[0].edited(|t| {
+        if let crate::messages::LeafNodeSource::KeyPackage(lt) = &mut t.leaf_node_source {
+            lt.not_after = 10;
+        }
+    });
+    assert_eq!(expired.lifetime().map(|l| l.not_after), Some(10));
     let mut t = Tree::new(&cs, expired).unwrap();
     assert!(matches!(
         validate_tree(&mut t, &cs, &params()),
@@ -392,8 +396,8 @@ fn member_index_checks_new_leaves_in_constant_time() {
         .check_leaf(&joiners[0], LeafIndex(8), None, &p)
         .unwrap();
     // Reusing member 3's signature key is not.
-    let mut dup = joiners[1].clone();
-    dup.signature_key = g.tree.leaf(LeafIndex(3)).unwrap().signature_key.clone();
+    let taken = g.tree.leaf(LeafIndex(3)).unwrap().signature_key().into();
+    let dup = joiners[1].edited(|t| t.signature_key = taken);
     assert_eq!(
         index.check_leaf(&dup, LeafIndex(8), None, &p),
         Err(TreeValidationError::DuplicateSignatureKey {
@@ -402,11 +406,12 @@ fn member_index_checks_new_leaves_in_constant_time() {
         })
     );
     // An X.509 member that the basic-only members cannot support.
-    let mut x509 = joiners[1].clone();
-    x509.credential = Credential::X509 {
-        certificates: VarVec::default(),
-    };
-    x509.capabilities.credentials = VarVec(vec![CredentialType::BASIC, CredentialType::X509]);
+    let x509 = joiners[1].edited(|t| {
+        t.credential = Credential::X509 {
+            certificates: VarVec::default(),
+        };
+        t.capabilities.credentials = VarVec(vec![CredentialType::BASIC, CredentialType::X509]);
+    });
     assert_eq!(
         index.check_leaf(&x509, LeafIndex(8), None, &p),
         Err(TreeValidationError::CredentialTypeUnsupportedByGroup {
@@ -415,38 +420,38 @@ fn member_index_checks_new_leaves_in_constant_time() {
         })
     );
     // A member that does not support the basic credentials in use.
-    let mut picky = x509.clone();
-    picky.capabilities.credentials = VarVec(vec![CredentialType::X509]);
-    picky.credential = Credential::basic(b"x".to_vec());
+    let picky = x509.edited(|t| {
+        t.capabilities.credentials = VarVec(vec![CredentialType::X509]);
+        t.credential = Credential::basic(b"x".to_vec());
+    });
     assert!(matches!(
         index.check_leaf(&picky, LeafIndex(8), None, &p),
         Err(TreeValidationError::CredentialNotInOwnCapabilities { .. })
     ));
     // An update that keeps its encryption key.
     let old = g.tree.leaf(LeafIndex(2)).unwrap().clone();
-    let mut same = joiners[2].clone();
-    same.encryption_key = old.encryption_key.clone();
+    let same = joiners[2].edited(|t| t.encryption_key = old.encryption_key().into());
     assert_eq!(
         index.check_leaf(&same, LeafIndex(2), Some(&old), &p),
         Err(TreeValidationError::EncryptionKeyNotUpdated { leaf: LeafIndex(2) })
     );
     // An update keeping its own signature key is fine.
-    let mut upd = joiners[2].clone();
-    upd.signature_key = old.signature_key.clone();
+    let upd = joiners[2].edited(|t| t.signature_key = old.signature_key().into());
     index
         .check_leaf(&upd, LeafIndex(2), Some(&old), &p)
         .unwrap();
     // Once every member supports X.509, an X.509 member may join.
     let mut all = MemberIndex::default();
     for (i, l) in g.tree.leaves() {
-        let mut l = l.clone();
-        l.capabilities.credentials = VarVec(vec![CredentialType::BASIC, CredentialType::X509]);
+        let l = l.edited(|t| {
+            t.capabilities.credentials = VarVec(vec![CredentialType::BASIC, CredentialType::X509])
+        });
         all.insert(i, &l).unwrap();
     }
     all.check_leaf(&x509, LeafIndex(8), None, &p).unwrap();
     // An X.509-only member cannot join a group whose members use basic credentials.
-    let mut x509_only = x509.clone();
-    x509_only.capabilities.credentials = VarVec(vec![CredentialType::X509]);
+    let x509_only =
+        x509.edited(|t| t.capabilities.credentials = VarVec(vec![CredentialType::X509]));
     assert_eq!(
         all.check_leaf(&x509_only, LeafIndex(8), None, &p),
         Err(TreeValidationError::CredentialTypeNotSupported {

@@ -31,10 +31,9 @@ use crate::tree_math::{LeafIndex, NodeIndex};
 
 use super::error::TreeError;
 use super::ratchet_tree::Tree;
-use super::tree_validation::{leaf_tbs, verify_leaf_signature};
+use super::tree_validation::{sign_leaf_content, verify_leaf_signature};
 use crate::crypto::labels::{
     decrypt_with_label, derive_secret, encrypt_with_label_prepared, prepare_encrypt_with_label,
-    sign_with_label,
 };
 
 const LABEL: &str = "UpdatePathNode";
@@ -83,9 +82,9 @@ fn next_path_secret(cs: &dyn CipherSuiteProvider, ps: &Secret) -> Result<Secret,
     Ok(derive_secret(cs, ps.as_bytes(), "path")?)
 }
 
-fn node_public_key(node: &Node) -> &HpkePublicKey {
+fn node_public_key(node: &Node) -> &[u8] {
     match node {
-        Node::Leaf(l) => &l.encryption_key,
+        Node::Leaf(l) => l.encryption_key(),
         Node::Parent(p) => &p.encryption_key,
     }
 }
@@ -142,7 +141,7 @@ impl Tree {
         &mut self,
         cs: &dyn CipherSuiteProvider,
         sender: LeafIndex,
-        mut leaf: LeafNode,
+        leaf: LeafNode,
         signer: &Secret,
         group_id: &[u8],
     ) -> Result<PendingUpdatePath, TreeError> {
@@ -181,11 +180,10 @@ impl Tree {
 
         self.update_hashes(cs)?;
         let parent_hash = self.set_path_parent_hashes(cs, &path)?;
-        leaf.encryption_key = leaf_public_key;
-        leaf.leaf_node_source = LeafNodeSource::Commit(parent_hash.into());
-        leaf.signature = VarBytes::default();
-        let tbs = leaf_tbs(&leaf, group_id, sender)?;
-        leaf.signature = sign_with_label(cs, signer, "LeafNodeTBS", &tbs)?.into();
+        let mut tbs = leaf.to_be_signed(None)?;
+        tbs.encryption_key = leaf_public_key;
+        tbs.leaf_node_source = LeafNodeSource::Commit(parent_hash.into());
+        let leaf = sign_leaf_content(cs, tbs, signer, group_id, sender)?;
         self.set_leaf(sender, leaf.clone())?;
 
         Ok(PendingUpdatePath {
@@ -215,7 +213,7 @@ impl Tree {
             return Err(TreeError::BlankLeaf(sender));
         }
         let leaf = &update_path.leaf_node;
-        let LeafNodeSource::Commit(claimed) = &leaf.leaf_node_source else {
+        let Some(claimed) = leaf.parent_hash() else {
             return Err(TreeError::NotCommitSource(sender));
         };
         if !verify_leaf_signature(cs, leaf, group_id, sender)? {
@@ -241,7 +239,7 @@ impl Tree {
         }
         self.update_hashes(cs)?;
         let expected = self.set_path_parent_hashes(cs, &path)?;
-        if expected.as_slice() != claimed.as_slice() {
+        if expected.as_slice() != claimed {
             return Err(TreeError::ParentHashMismatch(sender));
         }
         self.set_leaf(sender, leaf.clone())?;
@@ -338,7 +336,7 @@ impl PendingUpdatePath {
         let mut excluded = new_members.to_vec();
         excluded.sort_unstable();
         // (path position, recipient public key), in output order.
-        let mut jobs: Vec<(usize, &HpkePublicKey)> = Vec::new();
+        let mut jobs: Vec<(usize, &[u8])> = Vec::new();
         for (k, &(_, copath)) in self.path.iter().enumerate() {
             for n in tree.resolution_excluding(copath, &excluded) {
                 let node = tree.node(n).ok_or(TreeError::WrongNodeType(n))?;

@@ -22,12 +22,13 @@
 use std::collections::HashMap;
 
 use rayon::prelude::*;
-use tls_codec::Serialize;
 
-use crate::codec::varint_len;
-use crate::crypto::CipherSuiteProvider;
+use crate::codec::{encode, VarBytes};
+use crate::crypto::labels::sign_with_label;
+use crate::crypto::{CipherSuiteProvider, Secret};
 use crate::messages::{
-    CredentialType, ExtensionType, LeafNode, LeafNodeSource, RequiredCapabilities,
+    CredentialType, ExtensionType, LeafNode, LeafNodeSource, LeafNodeTbs, RequiredCapabilities,
+    TreePosition,
 };
 use crate::tree_math::{LeafIndex, NodeIndex, TreeSize};
 
@@ -219,16 +220,28 @@ pub(crate) fn leaf_tbs(
     group_id: &[u8],
     index: LeafIndex,
 ) -> Result<Vec<u8>, TreeError> {
-    let mut buf = Vec::with_capacity(512);
-    leaf.tls_serialize(&mut buf)?;
-    let sig_len = varint_len(leaf.signature.len())? + leaf.signature.len();
-    buf.truncate(buf.len().saturating_sub(sig_len));
-    if !matches!(leaf.leaf_node_source, LeafNodeSource::KeyPackage(_)) {
-        crate::codec::write_varint(&mut buf, group_id.len())?;
-        buf.extend_from_slice(group_id);
-        buf.extend_from_slice(&index.0.to_be_bytes());
-    }
-    Ok(buf)
+    Ok(leaf.tbs_bytes(group_id, index.0)?)
+}
+
+/// Signs the leaf content `tbs` (`SignWithLabel(., "LeafNodeTBS", LeafNodeTBS)`, §7.2) and
+/// returns the leaf. The group binding is `group_id` and `index` for `update` and `commit`
+/// leaves; `key_package` leaves have none.
+pub(crate) fn sign_leaf_content(
+    cs: &dyn CipherSuiteProvider,
+    mut tbs: LeafNodeTbs,
+    signer: &Secret,
+    group_id: &[u8],
+    index: LeafIndex,
+) -> Result<LeafNode, TreeError> {
+    tbs.tree_position = match tbs.leaf_node_source {
+        LeafNodeSource::KeyPackage(_) => None,
+        _ => Some(TreePosition {
+            group_id: VarBytes(group_id.to_vec()),
+            leaf_index: index.0,
+        }),
+    };
+    let signature = sign_with_label(cs, signer, "LeafNodeTBS", &encode(&tbs)?)?;
+    Ok(LeafNode::from_tbs(&tbs, &signature)?)
 }
 
 /// Verifies one leaf's signature (§7.3).
@@ -241,10 +254,10 @@ pub(crate) fn verify_leaf_signature(
     let tbs = leaf_tbs(leaf, group_id, index)?;
     Ok(verify_with_label(
         cs,
-        &leaf.signature_key,
+        leaf.signature_key(),
         "LeafNodeTBS",
         &tbs,
-        &leaf.signature,
+        leaf.signature(),
     )
     .is_ok())
 }
@@ -297,15 +310,15 @@ fn check_leaf_alone(
     i: LeafIndex,
     params: &TreeValidationParams<'_>,
 ) -> Result<(), TreeValidationError> {
-    let caps = &leaf.capabilities;
-    let ct = leaf.credential.credential_type();
+    let caps = &leaf.capabilities();
+    let ct = leaf.credential().credential_type();
     if !caps.credentials.contains(&ct) {
         return Err(TreeValidationError::CredentialNotInOwnCapabilities {
             leaf: i,
             credential_type: ct,
         });
     }
-    for ext in leaf.extensions.iter() {
+    for ext in leaf.extensions().iter() {
         let t = ext.extension_type;
         if !is_default_extension(t) && !caps.extensions.contains(&t) {
             return Err(TreeValidationError::ExtensionNotInCapabilities {
@@ -332,7 +345,7 @@ fn check_leaf_alone(
         }
     }
     if let (LifetimePolicy::Check { now }, LeafNodeSource::KeyPackage(lt)) =
-        (params.lifetime, &leaf.leaf_node_source)
+        (params.lifetime, &leaf.leaf_node_source())
     {
         if now < lt.not_before || now > lt.not_after {
             return Err(TreeValidationError::LifetimeInvalid {
@@ -365,7 +378,7 @@ pub struct MemberIndex {
 }
 
 fn supports(leaf: &LeafNode, t: CredentialType) -> bool {
-    leaf.capabilities.credentials.contains(&t)
+    leaf.capabilities().credentials.contains(&t)
 }
 
 impl MemberIndex {
@@ -381,8 +394,8 @@ impl MemberIndex {
     /// Adds a member's leaf; fails (and changes nothing) when one of its keys is already used
     /// by another leaf.
     pub fn insert(&mut self, at: LeafIndex, leaf: &LeafNode) -> Result<(), TreeValidationError> {
-        let sig = leaf.signature_key.0.as_slice();
-        let enc = leaf.encryption_key.0.as_slice();
+        let sig = leaf.signature_key();
+        let enc = leaf.encryption_key();
         if let Some(&first) = self.signature_keys.get(sig) {
             return Err(TreeValidationError::DuplicateSignatureKey { leaf: at, first });
         }
@@ -397,10 +410,10 @@ impl MemberIndex {
         self.members += 1;
         *self
             .in_use
-            .entry(leaf.credential.credential_type())
+            .entry(leaf.credential().credential_type())
             .or_default() += 1;
         let mut seen: Vec<CredentialType> = Vec::new();
-        for &t in leaf.capabilities.credentials.iter() {
+        for t in leaf.capabilities().credentials.iter() {
             if !seen.contains(&t) {
                 seen.push(t);
                 *self.supported.entry(t).or_default() += 1;
@@ -411,8 +424,8 @@ impl MemberIndex {
 
     /// Removes a member's leaf (the leaf as indexed).
     pub fn remove(&mut self, at: LeafIndex, leaf: &LeafNode) {
-        let sig = leaf.signature_key.0.as_slice();
-        let enc = leaf.encryption_key.0.as_slice();
+        let sig = leaf.signature_key();
+        let enc = leaf.encryption_key();
         if self.signature_keys.get(sig) == Some(&at) {
             self.signature_keys.remove(sig);
         }
@@ -420,11 +433,11 @@ impl MemberIndex {
             self.encryption_keys.remove(enc);
         }
         self.members = self.members.saturating_sub(1);
-        if let Some(c) = self.in_use.get_mut(&leaf.credential.credential_type()) {
+        if let Some(c) = self.in_use.get_mut(&leaf.credential().credential_type()) {
             *c = c.saturating_sub(1);
         }
         let mut seen: Vec<CredentialType> = Vec::new();
-        for &t in leaf.capabilities.credentials.iter() {
+        for t in leaf.capabilities().credentials.iter() {
             if !seen.contains(&t) {
                 seen.push(t);
                 if let Some(c) = self.supported.get_mut(&t) {
@@ -449,16 +462,16 @@ impl MemberIndex {
     ) -> Result<(), TreeValidationError> {
         check_leaf_alone(leaf, at, params)?;
         if let Some(old) = replacing {
-            if old.encryption_key == leaf.encryption_key {
+            if old.encryption_key() == leaf.encryption_key() {
                 return Err(TreeValidationError::EncryptionKeyNotUpdated { leaf: at });
             }
         }
-        if let Some(&first) = self.signature_keys.get(leaf.signature_key.0.as_slice()) {
+        if let Some(&first) = self.signature_keys.get(leaf.signature_key()) {
             if first != at {
                 return Err(TreeValidationError::DuplicateSignatureKey { leaf: at, first });
             }
         }
-        if let Some(&first) = self.encryption_keys.get(leaf.encryption_key.0.as_slice()) {
+        if let Some(&first) = self.encryption_keys.get(leaf.encryption_key()) {
             if first != at {
                 return Err(TreeValidationError::DuplicateEncryptionKey {
                     node: at.node(),
@@ -467,7 +480,7 @@ impl MemberIndex {
             }
         }
         let others = self.members.saturating_sub(u32::from(replacing.is_some()));
-        let ct = leaf.credential.credential_type();
+        let ct = leaf.credential().credential_type();
         let supporting_others = self
             .supported
             .get(&ct)
@@ -482,7 +495,7 @@ impl MemberIndex {
         }
         for (&t, &count) in &self.in_use {
             let used_by_others = count.saturating_sub(u32::from(
-                replacing.is_some_and(|o| o.credential.credential_type() == t),
+                replacing.is_some_and(|o| o.credential().credential_type() == t),
             ));
             if used_by_others > 0 && !supports(leaf, t) {
                 return Err(TreeValidationError::CredentialTypeNotSupported {
@@ -526,10 +539,10 @@ fn check_unique_keys(tree: &Tree) -> Result<(), TreeValidationError> {
         let key = match node {
             crate::messages::Node::Leaf(l) => {
                 let leaf = LeafIndex(at.0 / 2);
-                if let Some(first) = sig.insert(l.signature_key.0.as_slice(), leaf) {
+                if let Some(first) = sig.insert(l.signature_key(), leaf) {
                     return Err(TreeValidationError::DuplicateSignatureKey { leaf, first });
                 }
-                l.encryption_key.0.as_slice()
+                l.encryption_key()
             }
             crate::messages::Node::Parent(p) => p.encryption_key.0.as_slice(),
         };
