@@ -153,7 +153,7 @@ impl Fixture {
         kps.extend_from_slice(&self.key_packages[real..]);
         let mut creator = (self.make)(b"creator");
         creator.create_group(b"bench group").unwrap();
-        let out = creator.add_members(&kps).unwrap();
+        let out = creator.add_members(kps).unwrap();
         creator.merge_pending_commit().unwrap();
         self.creator = creator;
         self.creator_at_epoch_2 = false;
@@ -225,9 +225,9 @@ impl Fixture {
             let (mut p, member_commit) = self.take_processor();
             p.process(&member_commit).unwrap();
             if self.add_one_commit.is_none() {
-                let kp = [self.extra_key_package.clone()];
+                let kp = vec![self.extra_key_package.clone()];
                 let creator = self.creator_epoch_2();
-                let out = creator.add_members(&kp).unwrap();
+                let out = creator.add_members(kp).unwrap();
                 creator.discard_pending_commit().unwrap();
                 self.add_one_commit = Some(out.commit);
             }
@@ -274,6 +274,7 @@ fn process_returning_member((mut p, commit): (Client, Vec<u8>)) -> (Client, mls_
 fn time_add_one(creator: &mut Client, kp: &[Vec<u8>], iters: u64) -> Duration {
     let mut total = Duration::ZERO;
     for _ in 0..iters {
+        let kp = kp.to_vec();
         let start = Instant::now();
         let out = creator.add_members(kp).unwrap();
         total += start.elapsed();
@@ -313,14 +314,15 @@ fn peers(c: &mut Criterion) {
                 crypto_floor(c, n, commit_len, tree_len);
             }
 
-            let create = |creator: &mut Client, kps: &[Vec<u8>]| {
+            let create = |creator: &mut Client, kps: Vec<Vec<u8>>| {
                 creator.create_group(b"bench group").unwrap();
                 creator.add_members(kps).unwrap()
             };
             if n >= SINGLE_CREATE_FROM {
                 let mut creator = make(b"creator");
+                let kps = fx.key_packages.clone();
                 let start = Instant::now();
-                let out = create(&mut creator, &fx.key_packages);
+                let out = create(&mut creator, kps);
                 let took = start.elapsed();
                 black_box(out);
                 println!("create_add/N={n}/{name}: single run {took:?}");
@@ -330,9 +332,9 @@ fn peers(c: &mut Criterion) {
                         let kps = &fx.key_packages;
                         timed(
                             iters,
-                            || make(b"creator"),
+                            || (make(b"creator"), kps.clone()),
                             // The creator is returned: dropping it is not part of the work.
-                            |mut creator| {
+                            |(mut creator, kps)| {
                                 let out = create(&mut creator, kps);
                                 (creator, out)
                             },

@@ -37,7 +37,7 @@ fn main() {
     let mut creator = make("creator");
     let t = Instant::now();
     creator.create_group(b"g").unwrap();
-    let out = creator.add_members(&kps).unwrap();
+    let out = creator.add_members(kps).unwrap();
     println!("create_add: {:?}", t.elapsed());
     creator.merge_pending_commit().unwrap();
     let welcome = out.welcome.unwrap();
@@ -112,9 +112,7 @@ fn add_one_loop(creator: &mut dyn mls_peers::InteropClient, kp: &[u8], reps: usi
     let mut last = Vec::new();
     for _ in 0..reps {
         let t = Instant::now();
-        let out = creator
-            .add_members(std::slice::from_ref(&kp.to_vec()))
-            .unwrap();
+        let out = creator.add_members(vec![kp.to_vec()]).unwrap();
         println!("add_one: {:?}", t.elapsed());
         creator.discard_pending_commit().unwrap();
         last = out.commit;

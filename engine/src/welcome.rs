@@ -8,11 +8,16 @@
 //! Invariant: nothing here trusts the GroupInfo before both its signature and its confirmation
 //! tag verified; [`join_secrets`] returns the epoch's secrets only after the tag matched.
 
-use crate::codec::{decode_exact, encode};
+use tls_codec::DeserializeBytes;
+
+use crate::codec::{decode_exact, encode, read_vector_body, VarBytes};
 use crate::crypto::labels::{decrypt_with_label, key_package_ref};
-use crate::crypto::{CipherSuiteProvider, CryptoError, Secret};
+use crate::crypto::{CipherSuite, CipherSuiteProvider, CryptoError, HpkeCiphertext, Secret};
 use crate::key_schedule::{join_epoch, EpochSecrets, JoinerSecret};
-use crate::messages::{GroupInfo, GroupSecrets, KeyPackage, Welcome};
+use crate::messages::{
+    EncryptedGroupSecrets, GroupInfo, GroupSecrets, KeyPackage, ProtocolVersion, Welcome,
+    WireFormat,
+};
 use crate::psk::PskSecret;
 use crate::transcript_hash::{verify_confirmation_tag, TranscriptError};
 
@@ -58,30 +63,145 @@ impl From<tls_codec::Error> for WelcomeError {
     }
 }
 
+/// A Welcome as the joiner reads it: the cipher suite, the `EncryptedGroupSecrets` entries
+/// and the encrypted GroupInfo, borrowed either from a decoded [`Welcome`] or straight from
+/// the bytes of an `MLSMessage(Welcome)` ([`WelcomeRef::from_message_bytes`]).
+///
+/// A Welcome to N joiners holds N entries and the GroupInfo (with the tree, O(N) bytes); a
+/// joiner needs one entry, so reading the message in place saves decoding and copying the
+/// other N-1 entries and the GroupInfo ciphertext.
+#[derive(Clone, Copy, Debug)]
+pub struct WelcomeRef<'a> {
+    /// The group's cipher suite.
+    pub cipher_suite: CipherSuite,
+    secrets: SecretsRef<'a>,
+    /// The GroupInfo, AEAD-encrypted with the welcome key.
+    pub encrypted_group_info: &'a [u8],
+}
+
+#[derive(Clone, Copy, Debug)]
+enum SecretsRef<'a> {
+    Decoded(&'a [EncryptedGroupSecrets]),
+    /// The body of `EncryptedGroupSecrets secrets<V>`, every entry's shape checked.
+    Wire(&'a [u8]),
+}
+
+impl<'a> From<&'a Welcome> for WelcomeRef<'a> {
+    fn from(w: &'a Welcome) -> Self {
+        WelcomeRef {
+            cipher_suite: w.cipher_suite,
+            secrets: SecretsRef::Decoded(&w.secrets),
+            encrypted_group_info: &w.encrypted_group_info,
+        }
+    }
+}
+
+/// One wire `EncryptedGroupSecrets` at the front of `bytes`: (`new_member`, `kem_output`,
+/// `ciphertext`) and the rest.
+fn split_entry(bytes: &[u8]) -> Result<(&[u8], &[u8], &[u8], &[u8]), tls_codec::Error> {
+    let (new_member, rest) = read_vector_body(bytes)?;
+    let (kem_output, rest) = read_vector_body(rest)?;
+    let (ciphertext, rest) = read_vector_body(rest)?;
+    Ok((new_member, kem_output, ciphertext, rest))
+}
+
+impl<'a> WelcomeRef<'a> {
+    /// Reads the encoding of an `MLSMessage` carrying a Welcome in place. Refuses, as decoding
+    /// would: another version or wire format, a malformed entry anywhere in `secrets`, and
+    /// trailing bytes. Nothing is copied.
+    pub fn from_message_bytes(bytes: &'a [u8]) -> Result<Self, tls_codec::Error> {
+        let (version, rest) = ProtocolVersion::tls_deserialize_bytes(bytes)?;
+        if version != ProtocolVersion::MLS10 {
+            return Err(tls_codec::Error::DecodingError(format!(
+                "unsupported protocol version {}",
+                version.0
+            )));
+        }
+        let (wire_format, rest) = WireFormat::tls_deserialize_bytes(rest)?;
+        if wire_format != WireFormat::WELCOME {
+            return Err(tls_codec::Error::DecodingError(format!(
+                "wire format {} is not a Welcome",
+                wire_format.0
+            )));
+        }
+        let (cipher_suite, rest) = CipherSuite::tls_deserialize_bytes(rest)?;
+        let (secrets, rest) = read_vector_body(rest)?;
+        let mut entries = secrets;
+        while !entries.is_empty() {
+            entries = split_entry(entries)?.3;
+        }
+        let (encrypted_group_info, rest) = read_vector_body(rest)?;
+        if !rest.is_empty() {
+            return Err(tls_codec::Error::TrailingData);
+        }
+        Ok(WelcomeRef {
+            cipher_suite,
+            secrets: SecretsRef::Wire(secrets),
+            encrypted_group_info,
+        })
+    }
+
+    /// The entry whose `new_member` is `kp_ref`, as an owned ciphertext (only this one).
+    fn find(&self, kp_ref: &[u8]) -> Option<HpkeCiphertext> {
+        match self.secrets {
+            SecretsRef::Decoded(list) => list
+                .iter()
+                .find(|e| e.new_member.0.as_slice() == kp_ref)
+                .map(|e| e.encrypted_group_secrets.clone()),
+            SecretsRef::Wire(mut entries) => {
+                while let Ok((new_member, kem_output, ciphertext, rest)) = split_entry(entries) {
+                    if new_member == kp_ref {
+                        return Some(HpkeCiphertext {
+                            kem_output: VarBytes(kem_output.to_vec()),
+                            ciphertext: VarBytes(ciphertext.to_vec()),
+                        });
+                    }
+                    entries = rest;
+                }
+                None
+            }
+        }
+    }
+
+    /// How many `EncryptedGroupSecrets` entries the Welcome holds.
+    pub fn secrets_len(&self) -> usize {
+        match self.secrets {
+            SecretsRef::Decoded(list) => list.len(),
+            SecretsRef::Wire(mut entries) => {
+                let mut n = 0;
+                while let Ok((_, _, _, rest)) = split_entry(entries) {
+                    n += 1;
+                    entries = rest;
+                }
+                n
+            }
+        }
+    }
+}
+
 /// Finds the entry for `key_package` and decrypts it:
 /// `DecryptWithLabel(init_priv, "Welcome", encrypted_group_info, kem_output, ciphertext)`.
-pub fn decrypt_group_secrets(
+pub fn decrypt_group_secrets<'a>(
     cs: &dyn CipherSuiteProvider,
-    welcome: &Welcome,
+    welcome: impl Into<WelcomeRef<'a>>,
     key_package: &KeyPackage,
     init_priv: &Secret,
 ) -> Result<GroupSecrets, WelcomeError> {
+    let welcome = welcome.into();
     if welcome.cipher_suite != cs.cipher_suite() {
         return Err(WelcomeError::CipherSuiteMismatch(welcome.cipher_suite.0));
     }
     let kp_ref = key_package_ref(cs, &encode(key_package)?)?;
     let entry = welcome
-        .secrets
-        .iter()
-        .find(|e| e.new_member.0.as_slice() == kp_ref.as_slice())
+        .find(&kp_ref)
         .ok_or(WelcomeError::NotForThisKeyPackage)?;
     let plain = zeroize::Zeroizing::new(
         decrypt_with_label(
             cs,
             init_priv,
             "Welcome",
-            &welcome.encrypted_group_info,
-            &entry.encrypted_group_secrets,
+            welcome.encrypted_group_info,
+            &entry,
         )
         .map_err(|e| match e {
             CryptoError::AeadOpenFailed => WelcomeError::GroupSecretsUndecryptable,
@@ -93,9 +213,9 @@ pub fn decrypt_group_secrets(
 
 /// Decrypts the Welcome's GroupInfo with `welcome_key` / `welcome_nonce` derived from
 /// `joiner_secret` and `psk_secret` (§8, §12.4.3.1). The GroupInfo is not yet verified.
-pub fn decrypt_group_info(
+pub fn decrypt_group_info<'a>(
     cs: &dyn CipherSuiteProvider,
-    welcome: &Welcome,
+    welcome: impl Into<WelcomeRef<'a>>,
     joiner_secret: &JoinerSecret,
     psk_secret: &PskSecret,
 ) -> Result<GroupInfo, WelcomeError> {
@@ -108,7 +228,7 @@ pub fn decrypt_group_info(
             key.as_bytes(),
             nonce.as_bytes(),
             b"",
-            &welcome.encrypted_group_info,
+            welcome.into().encrypted_group_info,
         )
         .map_err(|e| match e {
             CryptoError::AeadOpenFailed => WelcomeError::GroupInfoUndecryptable,

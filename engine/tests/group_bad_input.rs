@@ -1695,3 +1695,104 @@ fn application_data_refused_while_proposals_pending() {
         ProcessedMessage::Application { .. }
     ));
 }
+
+/// A Welcome read in place from its message bytes joins exactly as the decoded Welcome does;
+/// malformed bytes (cut anywhere, a trailing byte, another wire format, a broken entry in the
+/// middle of `secrets`) are refused with an error, and a Welcome without our entry is
+/// `NotForThisKeyPackage`.
+#[test]
+fn welcome_read_in_place() {
+    use mls_engine::welcome::WelcomeRef;
+    let cs = cs();
+    let alice = bundle(cs, "alice");
+    let others: Vec<KeyPackageBundle> = (1..5).map(|i| bundle(cs, &format!("m{i}"))).collect();
+    let mut a = Group::create(cs, &alice, b"group".to_vec(), vec![], config()).unwrap();
+    let out = a
+        .commit(
+            cs,
+            CommitOptions {
+                proposals: others
+                    .iter()
+                    .map(|b| {
+                        Proposal::Add(Add {
+                            key_package: b.key_package.clone(),
+                        })
+                    })
+                    .collect(),
+                ..CommitOptions::default()
+            },
+        )
+        .unwrap();
+    a.merge_staged_commit(out.staged).unwrap();
+    let msg = out.welcome.expect("welcome");
+    let bytes = msg.to_bytes().unwrap();
+    let view = WelcomeRef::from_message_bytes(&bytes).unwrap();
+    assert_eq!(view.secrets_len(), 4);
+    let options = || JoinOptions {
+        config: config(),
+        ..JoinOptions::default()
+    };
+    for b in &others {
+        let by_view = Group::join(cs, view, b, options()).unwrap();
+        let by_decoded = Group::join(cs, welcome_of(&msg), b, options()).unwrap();
+        assert_eq!(by_view.epoch_authenticator(), a.epoch_authenticator());
+        assert_eq!(by_decoded.epoch_authenticator(), a.epoch_authenticator());
+        assert_eq!(by_view.own_leaf(), by_decoded.own_leaf());
+    }
+    // Not for this KeyPackage.
+    let stranger = bundle(cs, "stranger");
+    assert!(matches!(
+        Group::join(cs, view, &stranger, options()),
+        Err(GroupError::Protocol(ProtocolError::Welcome(
+            JoinCheck::Welcome(mls_engine::welcome::WelcomeError::NotForThisKeyPackage)
+        )))
+    ));
+    // Cut anywhere, or one byte too many.
+    for cut in 0..bytes.len() {
+        assert!(
+            WelcomeRef::from_message_bytes(&bytes[..cut]).is_err(),
+            "cut {cut}"
+        );
+    }
+    let mut long = bytes.clone();
+    long.push(0);
+    assert!(WelcomeRef::from_message_bytes(&long).is_err());
+    // Another wire format (PublicMessage = 1).
+    let mut other = bytes.clone();
+    other[3] = 1;
+    assert!(WelcomeRef::from_message_bytes(&other).is_err());
+    // The second entry's new_member claims one byte more than it has: the entries no longer
+    // parse, although the first one is intact.
+    let mut broken = bytes.clone();
+    let secrets_at = 2 + 2 + 2;
+    let (_, body_at) = header(&broken[secrets_at..]);
+    let first = secrets_at + body_at;
+    let entry_len = entry_len(&broken[first..]);
+    broken[first + entry_len] += 1;
+    assert!(WelcomeRef::from_message_bytes(&broken).is_err());
+    assert!(MlsMessage::from_bytes(&broken).is_err());
+
+    /// (length, header size) of the varint vector at the front.
+    fn header(b: &[u8]) -> (usize, usize) {
+        match b[0] >> 6 {
+            0 => (usize::from(b[0]), 1),
+            1 => ((usize::from(b[0] & 0x3f) << 8) | usize::from(b[1]), 2),
+            _ => (
+                (usize::from(b[0] & 0x3f) << 24)
+                    | (usize::from(b[1]) << 16)
+                    | (usize::from(b[2]) << 8)
+                    | usize::from(b[3]),
+                4,
+            ),
+        }
+    }
+    /// Length of one EncryptedGroupSecrets: three vectors.
+    fn entry_len(b: &[u8]) -> usize {
+        let mut at = 0;
+        for _ in 0..3 {
+            let (len, h) = header(&b[at..]);
+            at += h + len;
+        }
+        at
+    }
+}

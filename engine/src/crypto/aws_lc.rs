@@ -141,6 +141,21 @@ pub(crate) fn aead_seal(
     Ok(buf)
 }
 
+/// AEAD encryption of `buf` in place, the tag appended.
+pub(crate) fn aead_seal_in_place(
+    alg: AeadAlgorithm,
+    key: &[u8],
+    nonce: &[u8],
+    aad: &[u8],
+    buf: &mut Vec<u8>,
+) -> Result<(), CryptoError> {
+    let key = aead_key(alg, key)?;
+    let nonce = aead_nonce(alg, nonce)?;
+    buf.reserve_exact(alg.tag_len());
+    key.seal_in_place_append_tag(nonce, aead::Aad::from(aad), buf)
+        .map_err(|_| CryptoError::Library("AEAD seal"))
+}
+
 /// AEAD decryption of ciphertext-with-tag.
 pub(crate) fn aead_open(
     alg: AeadAlgorithm,
@@ -704,6 +719,16 @@ impl CipherSuiteProvider for AwsLcSuite {
         plaintext: &[u8],
     ) -> Result<Vec<u8>, CryptoError> {
         aead_seal(self.algs.aead, key, nonce, aad, plaintext)
+    }
+
+    fn aead_seal_in_place(
+        &self,
+        key: &[u8],
+        nonce: &[u8],
+        aad: &[u8],
+        buf: &mut Vec<u8>,
+    ) -> Result<(), CryptoError> {
+        aead_seal_in_place(self.algs.aead, key, nonce, aad, buf)
     }
 
     fn aead_open(

@@ -66,6 +66,20 @@ pub trait CipherSuiteProvider: Send + Sync {
         plaintext: &[u8],
     ) -> Result<Vec<u8>, CryptoError>;
 
+    /// AEAD encryption of `buf` in place: on success `buf` holds the ciphertext with the tag
+    /// appended. For large plaintexts (a GroupInfo carrying the tree) this avoids a second
+    /// buffer; the default goes through [`CipherSuiteProvider::aead_seal`].
+    fn aead_seal_in_place(
+        &self,
+        key: &[u8],
+        nonce: &[u8],
+        aad: &[u8],
+        buf: &mut Vec<u8>,
+    ) -> Result<(), CryptoError> {
+        *buf = self.aead_seal(key, nonce, aad, buf)?;
+        Ok(())
+    }
+
     /// AEAD decryption; `AeadOpenFailed` when the ciphertext, AAD, key or nonce do not match.
     fn aead_open(
         &self,

@@ -170,18 +170,29 @@ pub(crate) fn build_group_info(
 }
 
 /// Encrypts a Welcome (RFC 9420 §12.4.3.1): the GroupInfo once under the welcome key, then
-/// the GroupSecrets to every joiner in parallel with one prepared HPKE context.
+/// the GroupSecrets to every joiner in parallel with one prepared HPKE context. The GroupInfo
+/// is consumed: it is encoded, dropped and encrypted in place, so a GroupInfo carrying a
+/// large tree exists in one copy at a time.
 pub(crate) fn build_welcome(
     cs: &dyn CipherSuiteProvider,
-    group_info: &GroupInfo,
+    group_info: GroupInfo,
     welcome_secret: &WelcomeSecret,
     joiner_secret: &JoinerSecret,
     psks: &[PreSharedKeyId],
     joiners: &[(&KeyPackage, Option<Secret>)],
 ) -> Result<Welcome, GroupError> {
     let (key, nonce) = welcome_secret.key_and_nonce(cs)?;
-    let encrypted_group_info =
-        cs.aead_seal(key.as_bytes(), nonce.as_bytes(), b"", &encode(group_info)?)?;
+    // Room for the tag (16 bytes for every MLS AEAD), so sealing in place does not reallocate.
+    let mut encrypted_group_info =
+        Vec::with_capacity(tls_codec::Size::tls_serialized_len(&group_info) + 16);
+    tls_codec::Serialize::tls_serialize(&group_info, &mut encrypted_group_info)?;
+    drop(group_info);
+    cs.aead_seal_in_place(
+        key.as_bytes(),
+        nonce.as_bytes(),
+        b"",
+        &mut encrypted_group_info,
+    )?;
     // RFC 9420 §12.4.3.1: EncryptWithLabel(init_key, "Welcome", encrypted_group_info,
     // group_secrets): the context is the same for every joiner, so it is prepared once.
     let prepared = prepare_encrypt_with_label(cs, "Welcome", &encrypted_group_info)?;
@@ -538,8 +549,9 @@ impl Group {
         // the list validated again (at most once per cached proposal); an error blamed on
         // `options.proposals`, or on no single proposal, is returned.
         let (refs, applied, mut tree) = loop {
-            let mut list: Vec<Resolved> = Vec::with_capacity(cached.len());
-            let mut refs: Vec<ProposalOrRef> = Vec::with_capacity(cached.len());
+            let total = cached.len() + options.proposals.len();
+            let mut list: Vec<Resolved> = Vec::with_capacity(total);
+            let mut refs: Vec<ProposalOrRef> = Vec::with_capacity(total);
             for c in &cached {
                 list.push(Resolved {
                     proposal: &c.proposal,
@@ -676,7 +688,7 @@ impl Group {
                     (*kp, ps)
                 })
                 .collect();
-            let w = build_welcome(cs, &gi, &welcome_secret, &joiner, &applied.psks, &joiners)?;
+            let w = build_welcome(cs, gi, &welcome_secret, &joiner, &applied.psks, &joiners)?;
             Some(MlsMessage::new(MlsMessageBody::Welcome(w)))
         };
         let group_info = if options.group_info_for_external {

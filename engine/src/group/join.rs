@@ -14,7 +14,7 @@ use crate::crypto::labels::derive_secret;
 use crate::crypto::{CipherSuiteProvider, Secret};
 use crate::key_schedule::{advance_epoch, InitSecret, JoinerSecret};
 use crate::messages::{
-    Extension, GroupContext, ProtocolVersion, Psk, RatchetTree, ResumptionPskUsage, Welcome,
+    Extension, GroupContext, ProtocolVersion, Psk, RatchetTree, ResumptionPskUsage,
 };
 use crate::psk::{resolve_psk_secret, PskSecret, ResumptionPskStore};
 use crate::transcript_hash::{confirmation_tag, interim_transcript_hash};
@@ -22,6 +22,7 @@ use crate::tree::{validate_tree, Tree, TreeValidationParams};
 use crate::tree_math::LeafIndex;
 use crate::welcome::{
     decrypt_group_info, decrypt_group_secrets, join_secrets, verify_group_info_signature,
+    WelcomeRef,
 };
 
 use super::error::{GroupError, JoinCheck};
@@ -110,12 +111,17 @@ impl Group {
 
     /// Joins a group from a Welcome (RFC 9420 §12.4.3.1) with the KeyPackage it was made
     /// for. See the module documentation for the checks.
-    pub fn join(
+    ///
+    /// `welcome` is a decoded [`crate::messages::Welcome`] (`&Welcome`) or a [`WelcomeRef`] read in place from
+    /// the message bytes ([`WelcomeRef::from_message_bytes`]), which spares decoding the
+    /// other joiners' entries.
+    pub fn join<'w>(
         cs: &dyn CipherSuiteProvider,
-        welcome: &Welcome,
+        welcome: impl Into<WelcomeRef<'w>>,
         bundle: &KeyPackageBundle,
         options: JoinOptions,
     ) -> Result<Group, GroupError> {
+        let welcome: WelcomeRef<'w> = welcome.into();
         let kp = &bundle.key_package;
         if kp.cipher_suite != cs.cipher_suite() {
             return Err(JoinCheck::SuiteMismatch.into());

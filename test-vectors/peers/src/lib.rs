@@ -217,12 +217,10 @@ pub trait InteropClient {
     /// The TLS encoding of the current public ratchet tree.
     fn export_ratchet_tree(&self) -> Result<Vec<u8>>;
 
-    /// Add members by their key packages in one commit without a forced path.
-    fn add_members(&mut self, key_packages: &[Vec<u8>]) -> Result<CommitOutput> {
-        let proposals: Vec<_> = key_packages
-            .iter()
-            .map(|kp| ProposalSpec::Add(kp.clone()))
-            .collect();
+    /// Add members by their key packages in one commit without a forced path. The key
+    /// packages are taken by value, so no implementation pays for a copy of them.
+    fn add_members(&mut self, key_packages: Vec<Vec<u8>>) -> Result<CommitOutput> {
+        let proposals: Vec<_> = key_packages.into_iter().map(ProposalSpec::Add).collect();
         self.commit(&proposals, false)
     }
 

@@ -20,6 +20,7 @@ use mls_engine::messages::{
     ProtocolVersion, Psk, RatchetTree, ReInit, Remove,
 };
 use mls_engine::psk::fresh_psk_nonce;
+use mls_engine::welcome::WelcomeRef;
 
 use crate::{
     CommitOutput, InteropClient, InteropError, Processed, ProposalSpec, RawExtension, Result,
@@ -259,8 +260,15 @@ impl InteropClient for OursClient {
 
     fn join(&mut self, welcome: &[u8], ratchet_tree: Option<&[u8]>) -> Result<()> {
         const OP: &str = "join";
-        let MlsMessageBody::Welcome(welcome) = decode(OP, welcome)?.body else {
-            return Err(state(OP, "not a Welcome"));
+        // Read in place: only our entry of the Welcome is copied.
+        let welcome = match WelcomeRef::from_message_bytes(welcome) {
+            Ok(w) => w,
+            Err(e) => {
+                return Err(match decode(OP, welcome)?.body {
+                    MlsMessageBody::Welcome(_) => fail(OP)(e),
+                    _ => state(OP, "not a Welcome"),
+                })
+            }
         };
         let ratchet_tree = decode_tree(OP, ratchet_tree)?;
         // The Welcome names its KeyPackages by reference; trying ours newest first finds it.
@@ -272,7 +280,7 @@ impl InteropClient for OursClient {
                 external_psks: self.psks.clone(),
                 ..JoinOptions::default()
             };
-            match Group::join(&self.cs, &welcome, &self.bundles[i], options) {
+            match Group::join(&self.cs, welcome, &self.bundles[i], options) {
                 Ok(group) => {
                     self.bundles.remove(i);
                     self.install(group);
@@ -329,10 +337,10 @@ impl InteropClient for OursClient {
 
     fn commit(&mut self, specs: &[ProposalSpec], force_path: bool) -> Result<CommitOutput> {
         const OP: &str = "commit";
-        let proposals = specs
-            .iter()
-            .map(|s| self.proposal(OP, s))
-            .collect::<Result<Vec<_>>>()?;
+        let mut proposals = Vec::with_capacity(specs.len());
+        for s in specs {
+            proposals.push(self.proposal(OP, s)?);
+        }
         let options = CommitOptions {
             proposals,
             force_path,

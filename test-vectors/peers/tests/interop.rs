@@ -46,7 +46,7 @@ impl Group {
             .iter_mut()
             .map(|c| c.key_package().expect("key_package"))
             .collect();
-        let out = self.members[by].add_members(&kps).expect("add_members");
+        let out = self.members[by].add_members(kps).expect("add_members");
         self.deliver(by, &out.commit);
         let welcome = out.welcome.expect("a Welcome");
         for c in &mut new {
@@ -604,7 +604,7 @@ fn large_group_1000_all_three() {
             }
         };
         // A non-creator adds the 997 in one commit.
-        let out = g.members[1].add_members(&kps).expect("add 997");
+        let out = g.members[1].add_members(kps).expect("add 997");
         assert!(out.welcome.is_some());
         step(&mut g, 1, out);
         assert_eq!(count(&g), [N; 3]);
@@ -627,7 +627,7 @@ fn large_group_1000_all_three() {
             // Distinct identities: mls-rs rejects a second leaf with the same basic identity.
             let mut newcomer = client(kind, &format!("newcomer-{by}"));
             let kp = newcomer.key_package().expect("kp");
-            let out = g.members[by].add_members(&[kp]).expect("add");
+            let out = g.members[by].add_members(vec![kp]).expect("add");
             let welcome = out.welcome.clone().expect("welcome");
             step(&mut g, by, out);
             newcomer.join(&welcome, None).expect("join the large group");
@@ -689,7 +689,7 @@ fn welcome_join_with_tree_out_of_band() {
                 retrying.key_package().expect("kp"),
                 direct.key_package().expect("kp"),
             ];
-            let out = g.members[0].add_members(&kps).expect("add");
+            let out = g.members[0].add_members(kps.to_vec()).expect("add");
             g.deliver(0, &out.commit);
             let welcome = out.welcome.expect("welcome");
             let tree = g.members[1].export_ratchet_tree().expect("tree");

@@ -30,9 +30,8 @@ fn run(peer: Peer, n: usize) -> mls_peers::Result<()> {
     let t = Instant::now();
     let mut creator = new_client(peer, b"creator")?;
     creator.create_group(b"peak rss group")?;
-    let out = creator.add_members(&kps)?;
+    let out = creator.add_members(kps)?;
     creator.merge_pending_commit()?;
-    drop(kps);
     report("create + add N-1 + merge", t);
 
     let t = Instant::now();
