@@ -96,13 +96,24 @@ impl<'a> From<&'a Welcome> for WelcomeRef<'a> {
     }
 }
 
-/// One wire `EncryptedGroupSecrets` at the front of `bytes`: (`new_member`, `kem_output`,
-/// `ciphertext`) and the rest.
-fn split_entry(bytes: &[u8]) -> Result<(&[u8], &[u8], &[u8], &[u8]), tls_codec::Error> {
+/// One `EncryptedGroupSecrets` read in place.
+struct WireEntry<'a> {
+    new_member: &'a [u8],
+    kem_output: &'a [u8],
+    ciphertext: &'a [u8],
+}
+
+/// The wire `EncryptedGroupSecrets` at the front of `bytes`, and the rest.
+fn split_entry(bytes: &[u8]) -> Result<(WireEntry<'_>, &[u8]), tls_codec::Error> {
     let (new_member, rest) = read_vector_body(bytes)?;
     let (kem_output, rest) = read_vector_body(rest)?;
     let (ciphertext, rest) = read_vector_body(rest)?;
-    Ok((new_member, kem_output, ciphertext, rest))
+    let entry = WireEntry {
+        new_member,
+        kem_output,
+        ciphertext,
+    };
+    Ok((entry, rest))
 }
 
 impl<'a> WelcomeRef<'a> {
@@ -128,7 +139,7 @@ impl<'a> WelcomeRef<'a> {
         let (secrets, rest) = read_vector_body(rest)?;
         let mut entries = secrets;
         while !entries.is_empty() {
-            entries = split_entry(entries)?.3;
+            entries = split_entry(entries)?.1;
         }
         let (encrypted_group_info, rest) = read_vector_body(rest)?;
         if !rest.is_empty() {
@@ -149,11 +160,11 @@ impl<'a> WelcomeRef<'a> {
                 .find(|e| e.new_member.0.as_slice() == kp_ref)
                 .map(|e| e.encrypted_group_secrets.clone()),
             SecretsRef::Wire(mut entries) => {
-                while let Ok((new_member, kem_output, ciphertext, rest)) = split_entry(entries) {
-                    if new_member == kp_ref {
+                while let Ok((e, rest)) = split_entry(entries) {
+                    if e.new_member == kp_ref {
                         return Some(HpkeCiphertext {
-                            kem_output: VarBytes(kem_output.to_vec()),
-                            ciphertext: VarBytes(ciphertext.to_vec()),
+                            kem_output: VarBytes(e.kem_output.to_vec()),
+                            ciphertext: VarBytes(e.ciphertext.to_vec()),
                         });
                     }
                     entries = rest;
@@ -169,7 +180,7 @@ impl<'a> WelcomeRef<'a> {
             SecretsRef::Decoded(list) => list.len(),
             SecretsRef::Wire(mut entries) => {
                 let mut n = 0;
-                while let Ok((_, _, _, rest)) = split_entry(entries) {
+                while let Ok((_, rest)) = split_entry(entries) {
                     n += 1;
                     entries = rest;
                 }
