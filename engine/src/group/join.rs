@@ -14,7 +14,8 @@ use crate::crypto::labels::derive_secret;
 use crate::crypto::{CipherSuiteProvider, Secret};
 use crate::key_schedule::{advance_epoch, InitSecret, JoinerSecret};
 use crate::messages::{
-    Extension, GroupContext, ProtocolVersion, Psk, RatchetTree, ResumptionPskUsage,
+    Extension, ExtensionType, GroupContext, Node, ProtocolVersion, Psk, RatchetTree,
+    ResumptionPskUsage,
 };
 use crate::psk::{resolve_psk_secret, PskSecret, ResumptionPskStore};
 use crate::transcript_hash::{confirmation_tag, interim_transcript_hash};
@@ -140,7 +141,7 @@ impl Group {
         let psk_secret =
             resolve_psk_secret(cs, &gs.psks, |id| external.get(id).cloned(), &resumption)?;
         let joiner = JoinerSecret::new(Secret::from_slice(&gs.joiner_secret));
-        let gi = decrypt_group_info(cs, welcome, &joiner, &psk_secret)?;
+        let mut gi = decrypt_group_info(cs, welcome, &joiner, &psk_secret)?;
         let ctx = &gi.group_context;
         // §12.4.3.1: the GroupInfo's version and suite are the KeyPackage's.
         if ctx.cipher_suite != kp.cipher_suite || ctx.version != kp.version {
@@ -159,15 +160,23 @@ impl Group {
             Some(Err(e)) => return Err(GroupError::codec("ratchet_tree extension", e)),
             None => options.ratchet_tree.ok_or(JoinCheck::NoRatchetTree)?,
         };
-        let mut tree = Tree::from_wire_owned(cs, wire)?;
+        // §12.4.3.1: GroupInfo signature by its signer's leaf key. Checked before the tree is
+        // built, so that the GroupInfo's copy of the tree (O(N) bytes) can be dropped first.
         let signer_leaf = LeafIndex(gi.signer);
-        let signer_key = tree
-            .leaf(signer_leaf)
-            .ok_or(JoinCheck::UnknownSigner(signer_leaf))?
-            .signature_key()
-            .to_vec();
-        // §12.4.3.1: GroupInfo signature by its signer's leaf key.
+        let signer_key = match (gi.signer as usize)
+            .checked_mul(2)
+            .and_then(|i| wire.0.get(i))
+        {
+            Some(Some(Node::Leaf(l))) => l.signature_key().to_vec(),
+            _ => return Err(JoinCheck::UnknownSigner(signer_leaf).into()),
+        };
         verify_group_info_signature(cs, &gi, &signer_key)?;
+        for e in gi.extensions.0.iter_mut() {
+            if e.extension_type == ExtensionType::RATCHET_TREE {
+                e.extension_data = VarBytes::default();
+            }
+        }
+        let mut tree = Tree::from_wire_owned(cs, wire)?;
         // §12.4.3.1: the whole tree is valid.
         let required = Group::required_capabilities(&ctx.extensions)?;
         let mut params = TreeValidationParams::new(ctx.group_id.as_slice(), 0);

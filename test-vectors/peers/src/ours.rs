@@ -352,9 +352,17 @@ impl InteropClient for OursClient {
             .group_ref(OP)?
             .commit(&self.cs, options)
             .map_err(fail(OP))?;
-        let welcome = out.welcome.as_ref().map(|w| encode(OP, w)).transpose()?;
-        let commit = encode(OP, &out.commit)?;
-        self.pending = Some(out.staged);
+        // Each message is encoded and dropped before the next (a Welcome carrying the tree
+        // is O(N) bytes: two of them need not coexist).
+        let mls_engine::group::CommitOutput {
+            commit,
+            welcome,
+            staged,
+            ..
+        } = out;
+        let welcome = welcome.map(|w| encode(OP, &w)).transpose()?;
+        let commit = encode(OP, &commit)?;
+        self.pending = Some(staged);
         Ok(CommitOutput { commit, welcome })
     }
 

@@ -2,6 +2,8 @@
 //! implementation (N-1 added by key packages in one commit, no path), joins one real member by the
 //! Welcome (ratchet tree in the GroupInfo), and prints the process's peak resident set size
 //! (`VmHWM`) after each step. Run one implementation per process so the peaks are comparable.
+//! Every implementation gets the same treatment: its key packages are moved into the commit
+//! (not copied), and the commit bytes are dropped once created (they would have been sent).
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -34,8 +36,12 @@ fn run(peer: Peer, n: usize) -> mls_peers::Result<()> {
     creator.merge_pending_commit()?;
     report("create + add N-1 + merge", t);
 
+    // The commit is the creator's output: a real process sends it and lets it go. The
+    // Welcome is the joiner's input and stays.
+    let mls_peers::CommitOutput { commit, welcome } = out;
+    drop(commit);
     let t = Instant::now();
-    let welcome = out.welcome.unwrap_or_default();
+    let welcome = welcome.unwrap_or_default();
     joiner.join(&welcome, None)?;
     report("join by Welcome", t);
     if joiner.epoch_authenticator()? != creator.epoch_authenticator()? {
