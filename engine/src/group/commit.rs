@@ -548,17 +548,15 @@ impl Group {
         // or a ReInit among others). A cached proposal blamed by validation is dropped and
         // the list validated again (at most once per cached proposal); an error blamed on
         // `options.proposals`, or on no single proposal, is returned.
-        let (refs, applied, mut tree) = loop {
+        let (applied, mut tree) = loop {
             let total = cached.len() + options.proposals.len();
             let mut list: Vec<Resolved> = Vec::with_capacity(total);
-            let mut refs: Vec<ProposalOrRef> = Vec::with_capacity(total);
             for c in &cached {
                 list.push(Resolved {
                     proposal: &c.proposal,
                     sender: c.sender,
                     proposal_ref: Some(c.proposal_ref.0.to_vec()),
                 });
-                refs.push(ProposalOrRef::Reference(c.proposal_ref.clone()));
             }
             for p in &options.proposals {
                 list.push(Resolved {
@@ -566,11 +564,10 @@ impl Group {
                     sender,
                     proposal_ref: None,
                 });
-                refs.push(ProposalOrRef::Proposal(p.clone()));
             }
             let mut tree = self.tree.stage();
             match self.validate_and_apply(cs, &mut tree, &list, Committer::Member(own)) {
-                Ok(applied) => break (refs, applied, tree),
+                Ok(applied) => break (applied, tree),
                 Err(e) => match e {
                     GroupError::Protocol(ProtocolError::Proposal { index: Some(i), .. })
                         if i < cached.len() =>
@@ -585,10 +582,23 @@ impl Group {
         let mut ctx = self.next_context(&applied);
         let added: Vec<LeafIndex> = applied.added.iter().map(|(l, _)| *l).collect();
         let mut touched = applied.touched.clone();
+        // What is needed of `applied` later, owned: it borrows the proposals, which move
+        // into the Commit below (no copy of the KeyPackages).
+        let path_required = applied.path_required;
+        let psks = applied.psks.clone();
+        let reinit = applied.reinit.clone();
+        let removed = applied.removed.clone();
+        let updated: Vec<LeafIndex> = applied.updated.iter().map(|(l, _)| *l).collect();
+        drop(applied);
+        let refs: Vec<ProposalOrRef> = cached
+            .iter()
+            .map(|c| ProposalOrRef::Reference(c.proposal_ref.clone()))
+            .chain(options.proposals.into_iter().map(ProposalOrRef::Proposal))
+            .collect();
         let mut commit_secret = Secret::zero(cs.hash_len());
         let mut own_keys = self.own_keys.clone();
         let mut path_secrets: Vec<(NodeIndex, Secret)> = Vec::new();
-        let path = if applied.path_required || options.force_path {
+        let path = if path_required || options.force_path {
             let leaf = tree
                 .leaf(own)
                 .cloned()
@@ -637,7 +647,7 @@ impl Group {
             authenticated_data: VarBytes(options.authenticated_data.clone()),
             body: FramedContentBody::Commit(Commit {
                 proposals: VarVec(refs),
-                path: path.clone(),
+                path,
             }),
         };
         let (sc, auth) = self.sign_own_content(cs, wire_format, &content)?;
@@ -648,7 +658,7 @@ impl Group {
         };
         let confirmed = confirmed_transcript_hash(cs, &self.interim_transcript_hash, &ac)?;
         ctx.confirmed_transcript_hash = VarBytes(confirmed.clone());
-        let psk_secret = self.psk_secret(cs, &applied.psks)?;
+        let psk_secret = self.psk_secret(cs, &psks)?;
         let (joiner, welcome_secret, secrets) = advance_epoch(
             cs,
             InitSecret::new(self.keys.init_secret.clone()),
@@ -659,12 +669,17 @@ impl Group {
         let tag = confirmation_tag(cs, &secrets.confirmation_key, &confirmed);
         let interim = interim_transcript_hash(cs, &confirmed, &tag)?;
         ac.auth.confirmation_tag = Some(tag.clone());
-        // The handshake key used is of the epoch being left, whose secret tree is replaced on
-        // merge: a clone is enough.
-        let commit = self.frame_signed(cs, sc, ac, &mut self.keys.secret_tree.clone())?;
-        let keys = EpochKeys::new(secrets, tree.size().leaves(), &self.config)?;
+        let FramedContentBody::Commit(commit_body) = &ac.content.body else {
+            return Err(GroupError::codec(
+                "commit",
+                tls_codec::Error::DecodingError("not a commit".into()),
+            ));
+        };
+        let has_path = commit_body.path.is_some();
 
-        let welcome = if applied.added.is_empty() {
+        // The Welcome is built before the commit is framed: it reads the added KeyPackages
+        // where they now live, in the Commit's proposal list (§12.4.3.1).
+        let welcome = if added.is_empty() {
             None
         } else {
             let gi = build_group_info(
@@ -676,21 +691,44 @@ impl Group {
                 options.ratchet_tree_in_welcome.then_some(&tree),
                 None,
             )?;
-            let joiners: Vec<(&KeyPackage, Option<Secret>)> = applied
-                .added
+            // The Adds in list order (cached by reference first, then by value): the order
+            // `validate_and_apply` added their leaves in.
+            let mut by_ref = cached.iter().map(|c| &c.proposal);
+            let added_kps = commit_body.proposals.iter().filter_map(|p| {
+                let proposal = match p {
+                    ProposalOrRef::Reference(_) => by_ref.next()?,
+                    ProposalOrRef::Proposal(p) => p,
+                };
+                match proposal {
+                    Proposal::Add(a) => Some(&a.key_package),
+                    _ => None,
+                }
+            });
+            let joiners: Vec<(&KeyPackage, Option<Secret>)> = added
                 .iter()
+                .zip(added_kps)
                 .map(|(leaf, kp)| {
                     let lca = tree.size().common_ancestor(own.node(), leaf.node());
                     let ps = path_secrets
                         .iter()
                         .find(|(n, _)| *n == lca)
                         .map(|(_, s)| s.clone());
-                    (*kp, ps)
+                    (kp, ps)
                 })
                 .collect();
-            let w = build_welcome(cs, gi, &welcome_secret, &joiner, &applied.psks, &joiners)?;
+            if joiners.len() != added.len() {
+                return Err(GroupError::codec(
+                    "commit",
+                    tls_codec::Error::DecodingError("added leaves without KeyPackages".into()),
+                ));
+            }
+            let w = build_welcome(cs, gi, &welcome_secret, &joiner, &psks, &joiners)?;
             Some(MlsMessage::new(MlsMessageBody::Welcome(w)))
         };
+        // The handshake key used is of the epoch being left, whose secret tree is replaced on
+        // merge: a clone is enough.
+        let commit = self.frame_signed(cs, sc, ac, &mut self.keys.secret_tree.clone())?;
+        let keys = EpochKeys::new(secrets, tree.size().leaves(), &self.config)?;
         let group_info = if options.group_info_for_external {
             let (_, external_pub) = cs.kem_derive(keys.external_secret.as_bytes())?;
             let gi = build_group_info(
@@ -716,14 +754,14 @@ impl Group {
             keys: Some(keys),
             own_keys,
             touched,
-            reinit: applied.reinit.clone(),
+            reinit,
             removed_self: false,
             sender,
             added,
-            removed: applied.removed.clone(),
-            updated: applied.updated.iter().map(|(l, _)| *l).collect(),
-            psks: applied.psks.clone(),
-            has_path: path.is_some(),
+            removed,
+            updated,
+            psks,
+            has_path,
         };
         Ok(CommitOutput {
             commit,
