@@ -99,7 +99,10 @@ impl SignContentBuf {
     /// Starts `SignContent { label = "MLS 1.0 " + label; content<V> }` for a content of
     /// `content_len` bytes.
     pub fn new(label: &str, content_len: usize) -> Result<Self, CryptoError> {
-        let mut buf = Vec::with_capacity(MLS_PREFIX.len() + label.len() + content_len + 16);
+        // Slack for the header and for the suffix most often appended in place
+        // ([`SignContentBuf::with_suffix`]: FramedContentAuthData with an Ed25519 or ECDSA
+        // signature and a confirmation tag), so a large content is not copied to grow.
+        let mut buf = Vec::with_capacity(MLS_PREFIX.len() + label.len() + content_len + 16 + 160);
         write_mls_label(&mut buf, label)?;
         write_varint(&mut buf, content_len)?;
         let content_start = buf.len();
@@ -141,13 +144,16 @@ impl SignContentBuf {
 
     /// Runs `f` over the content followed by `suffix`'s encoding (appended in place and removed
     /// again): `AuthenticatedContentTBM` is the TBS followed by the auth data (§6.2).
-    pub fn with_suffix<T: tls_codec::Serialize, R>(
+    pub fn with_suffix<T: tls_codec::Serialize + tls_codec::Size, R>(
         &mut self,
         suffix: &T,
         f: impl FnOnce(&[u8]) -> R,
     ) -> Result<R, CryptoError> {
         self.check()?;
         let end = self.buf.len();
+        // Exactly what the suffix needs (a larger signature than the slack covers): growing
+        // by doubling would hold twice a large commit.
+        self.buf.reserve_exact(suffix.tls_serialized_len());
         let written = suffix.tls_serialize(&mut self.buf);
         let out = written
             .map(|_| f(&self.buf[self.content_start..]))
