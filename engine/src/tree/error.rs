@@ -19,6 +19,14 @@ pub enum TreeError {
     /// The tree would exceed 2^31 leaves.
     #[error("ratchet tree too large")]
     TooLarge,
+    /// A tree hash could not be cached: no such node slot, or not the suite's hash length.
+    #[error("tree hash of {len} bytes does not fit node slot {node}")]
+    HashSlot {
+        /// The node slot.
+        node: usize,
+        /// The hash length given.
+        len: usize,
+    },
     /// A received tree ends in a blank node (RFC 9420 §12.4.3.3: trailing blanks are dropped).
     #[error("ratchet tree ends in a blank node")]
     TrailingBlank,

@@ -31,7 +31,7 @@ use crate::tree_math::{LeafIndex, NodeIndex, TreeSize};
 
 use super::cow::CowVec;
 use super::error::TreeError;
-use super::tree_hash::Digest;
+use super::tree_hash::HashCache;
 
 /// Non-blank leaves and non-blank nodes (leaves and parents) in a node's subtree.
 #[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
@@ -46,7 +46,7 @@ pub struct Tree {
     pub(crate) suite: CipherSuite,
     pub(crate) size: TreeSize,
     pub(crate) nodes: CowVec<Option<Arc<Node>>>,
-    pub(crate) hashes: CowVec<Digest>,
+    pub(crate) hashes: HashCache,
     pub(crate) counts: CowVec<Counts>,
     /// Nodes whose hash is stale; closed under "parent of".
     pub(crate) dirty: HashSet<u32>,
@@ -115,7 +115,7 @@ impl Tree {
             suite,
             size,
             nodes: CowVec::from_vec(nodes),
-            hashes: CowVec::from_vec(vec![Digest::default(); width]),
+            hashes: HashCache::new(suite, width),
             counts: CowVec::from_vec(counts),
             dirty: HashSet::new(),
             changes: None,
@@ -414,7 +414,7 @@ impl Tree {
         self.size = bigger;
         for _ in old_width..new_width {
             self.nodes.push(None);
-            self.hashes.push(Digest::default());
+            self.hashes.push_blank();
             self.counts.push(Counts::default());
         }
         let root = bigger.root();

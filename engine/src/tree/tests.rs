@@ -719,3 +719,32 @@ proptest::proptest! {
         proptest::prop_assert_eq!(base.tree.to_wire(), base_wire);
     }
 }
+
+/// The hash cache stores each node's tree hash in the suite's hash length: 32 bytes per slot
+/// for SHA-256 suites, 48 for SHA-384, 64 for SHA-512; the tree hash read back is that length.
+#[test]
+fn hash_cache_slots_have_the_suites_hash_length() {
+    use crate::crypto::{AwsLcSuite, CipherSuite};
+    for (suite, len) in [
+        (CipherSuite(1), 32),
+        (CipherSuite(2), 32),
+        (CipherSuite(3), 32),
+        (CipherSuite(4), 64),
+        (CipherSuite(5), 64),
+        (CipherSuite(6), 64),
+        (CipherSuite(7), 48),
+    ] {
+        let cs = AwsLcSuite::new(suite).unwrap();
+        let g = generate_tree(&cs, 5, GROUP, true).unwrap();
+        assert_eq!(g.tree.hashes.slot_len(), len, "suite {suite:?}");
+        let mut t = g.tree.clone();
+        assert_eq!(t.tree_hash(&cs).unwrap().len(), len);
+        // A hash of another length is refused, not stored truncated.
+        let wrong = Digest::from_slice(&vec![7; len - 1]).unwrap();
+        assert!(t.hashes.set(0, &wrong).is_err());
+        assert!(t
+            .hashes
+            .set(usize::MAX, &t.cached_hash(NodeIndex(0)))
+            .is_err());
+    }
+}

@@ -19,10 +19,11 @@ use rayon::prelude::*;
 use tls_codec::Serialize;
 
 use crate::codec::write_varint;
-use crate::crypto::CipherSuiteProvider;
+use crate::crypto::{CipherSuite, CipherSuiteProvider};
 use crate::messages::{LeafNode, ParentNode};
 use crate::tree_math::{LeafIndex, NodeIndex, TreeSize};
 
+use super::cow::CowVec;
 use super::error::TreeError;
 use super::ratchet_tree::Tree;
 
@@ -123,14 +124,113 @@ pub(crate) fn hash_parent(
     digest(cs, &buf)
 }
 
+/// The cached tree hash of every node slot, each in exactly the suite's hash length: 32
+/// bytes per slot for the SHA-256 suites (1, 2, 3), 48 for SHA-384 (7), 64 for SHA-512 (4, 5,
+/// 6); any other suite keeps a [`Digest`] (length and 64 bytes) per slot. Copy-on-write in
+/// chunks like the nodes ([`CowVec`]). A slot not yet hashed reads as zeros; the tree's dirty
+/// set says which slots are stale.
+#[derive(Clone, Debug)]
+pub(crate) enum HashCache {
+    /// SHA-256 suites.
+    H32(CowVec<[u8; 32]>),
+    /// SHA-384 suites.
+    H48(CowVec<[u8; 48]>),
+    /// SHA-512 suites.
+    H64(CowVec<[u8; 64]>),
+    /// Suites this engine does not size in advance.
+    Other(CowVec<Digest>),
+}
+
+impl HashCache {
+    /// `width` unhashed slots for `suite`.
+    pub(crate) fn new(suite: CipherSuite, width: usize) -> Self {
+        match suite.0 {
+            1..=3 => HashCache::H32(CowVec::from_vec(vec![[0; 32]; width])),
+            7 => HashCache::H48(CowVec::from_vec(vec![[0; 48]; width])),
+            4..=6 => HashCache::H64(CowVec::from_vec(vec![[0; 64]; width])),
+            _ => HashCache::Other(CowVec::from_vec(vec![Digest::default(); width])),
+        }
+    }
+
+    /// The hash in slot `i`.
+    pub(crate) fn get(&self, i: usize) -> Option<Digest> {
+        match self {
+            HashCache::H32(v) => v.get(i).and_then(|h| Digest::from_slice(h)),
+            HashCache::H48(v) => v.get(i).and_then(|h| Digest::from_slice(h)),
+            HashCache::H64(v) => v.get(i).and_then(|h| Digest::from_slice(h)),
+            HashCache::Other(v) => v.get(i).copied(),
+        }
+    }
+
+    /// Stores `d` in slot `i`; an error when the slot does not exist or `d` is not the
+    /// suite's hash length (a provider of another suite).
+    pub(crate) fn set(&mut self, i: usize, d: &Digest) -> Result<(), TreeError> {
+        fn put<const N: usize>(v: &mut CowVec<[u8; N]>, i: usize, d: &Digest) -> bool {
+            <[u8; N]>::try_from(d.as_slice()).is_ok_and(|h| v.set(i, h))
+        }
+        let ok = match self {
+            HashCache::H32(v) => put(v, i, d),
+            HashCache::H48(v) => put(v, i, d),
+            HashCache::H64(v) => put(v, i, d),
+            HashCache::Other(v) => v.set(i, *d),
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(TreeError::HashSlot {
+                node: i,
+                len: d.as_slice().len(),
+            })
+        }
+    }
+
+    /// Appends an unhashed slot.
+    pub(crate) fn push_blank(&mut self) {
+        match self {
+            HashCache::H32(v) => v.push([0; 32]),
+            HashCache::H48(v) => v.push([0; 48]),
+            HashCache::H64(v) => v.push([0; 64]),
+            HashCache::Other(v) => v.push(Digest::default()),
+        }
+    }
+
+    /// Keeps the first `len` slots.
+    pub(crate) fn truncate(&mut self, len: usize) {
+        match self {
+            HashCache::H32(v) => v.truncate(len),
+            HashCache::H48(v) => v.truncate(len),
+            HashCache::H64(v) => v.truncate(len),
+            HashCache::Other(v) => v.truncate(len),
+        }
+    }
+
+    /// Bytes of hash per slot.
+    #[cfg(test)]
+    pub(crate) fn slot_len(&self) -> usize {
+        match self {
+            HashCache::H32(_) => 32,
+            HashCache::H48(_) => 48,
+            HashCache::H64(_) => 64,
+            HashCache::Other(_) => std::mem::size_of::<Digest>(),
+        }
+    }
+}
+
 impl Tree {
+    /// Empties the dirty set; a set grown large (a whole tree added or extended) gives its
+    /// memory back instead of keeping the capacity.
+    fn clear_dirty(&mut self) {
+        if self.dirty.capacity() > 1024 {
+            self.dirty = std::collections::HashSet::new();
+        } else {
+            self.dirty.clear();
+        }
+    }
+
     /// The cached tree hash of `node`; current only when no change is pending (after
     /// [`Tree::update_hashes`]).
     pub(crate) fn cached_hash(&self, node: NodeIndex) -> Digest {
-        self.hashes
-            .get(node.0 as usize)
-            .copied()
-            .unwrap_or_default()
+        self.hashes.get(node.0 as usize).unwrap_or_default()
     }
 
     /// Hash of one node from its content and its children's cached hashes.
@@ -165,10 +265,10 @@ impl Tree {
                 .map(|m| this.compute_hash(cs, NodeIndex(first + m * step)))
                 .collect::<Result<_, _>>()?;
             for (m, d) in (0u32..).zip(digests) {
-                self.hashes.set((first + m * step) as usize, d);
+                self.hashes.set((first + m * step) as usize, &d)?;
             }
         }
-        self.dirty.clear();
+        self.clear_dirty();
         Ok(())
     }
 
@@ -202,10 +302,10 @@ impl Tree {
                     .collect::<Result<_, _>>()?
             };
             for (x, d) in batch.iter().zip(digests) {
-                self.hashes.set(x.0 as usize, d);
+                self.hashes.set(x.0 as usize, &d)?;
             }
         }
-        self.dirty.clear();
+        self.clear_dirty();
         Ok(())
     }
 
