@@ -2,8 +2,9 @@
 //! the LeafNode validation of §7.3 that Adds, Updates and commit paths share.
 //!
 //! This module also owns [`MemberIndex`], the group's hash indexes of signature keys,
-//! encryption keys and credential-type support, so a new leaf is checked in O(1) for
-//! uniqueness and compatibility instead of a scan of all N members. The index is built once
+//! encryption keys (keyed by the fixed-size [`KeyId`], no allocation per key) and
+//! credential-type support, so a new leaf is checked in O(1) for uniqueness and
+//! compatibility instead of a scan of all N members. The index is built once
 //! when a group is joined or loaded (O(N)) and updated on every merge with only the nodes the
 //! commit touched (O(k log N)).
 //!
@@ -20,6 +21,7 @@ use crate::messages::{
     Capabilities, CapabilitiesRef, Credential, CredentialType, Extension, KeyPackage, LeafNode,
     LeafNodeSource, LeafNodeTbs, Lifetime, Node, ProtocolVersion, RequiredCapabilities,
 };
+use crate::tree::key_id::KeyId;
 use crate::tree::tree_validation::verify_leaf_signature;
 use crate::tree::{LifetimePolicy, Tree};
 use crate::tree_math::{LeafIndex, NodeIndex};
@@ -235,7 +237,7 @@ impl LeafCheck<'_> {
         }
         // §7.3: the credential type is in the leaf's own capabilities (the other members'
         // support is checked against the resulting group by the caller).
-        let ct = leaf.credential().credential_type();
+        let ct = leaf.credential_type();
         if !leaf.capabilities().credentials.contains(&ct) {
             return Err(LeafNodeError::CredentialType(ct.0));
         }
@@ -294,8 +296,8 @@ pub fn validate_key_package(
 /// many members support / use each credential type. See the module documentation.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct MemberIndex {
-    enc: HashMap<Vec<u8>, u32>,
-    sig: HashMap<Vec<u8>, u32>,
+    enc: HashMap<KeyId, u32>,
+    sig: HashMap<KeyId, u32>,
     members: u32,
     cred_support: HashMap<u16, u32>,
     cred_in_use: HashMap<u16, u32>,
@@ -321,29 +323,27 @@ impl MemberIndex {
 
     fn insert_node(&mut self, tree: &Tree, n: NodeIndex) {
         let Some(node) = tree.node(n) else { return };
-        self.enc.insert(node_enc_key(node).to_vec(), n.0);
+        self.enc.insert(KeyId::new(node_enc_key(node)), n.0);
         if let Node::Leaf(l) = node {
-            self.sig.insert(l.signature_key().to_vec(), n.0 / 2);
+            self.sig.insert(KeyId::new(l.signature_key()), n.0 / 2);
             self.members += 1;
             for ct in l.capabilities().credentials.iter() {
                 *self.cred_support.entry(ct.0).or_default() += 1;
             }
-            *self
-                .cred_in_use
-                .entry(l.credential().credential_type().0)
-                .or_default() += 1;
+            *self.cred_in_use.entry(l.credential_type().0).or_default() += 1;
         }
     }
 
     fn remove_node(&mut self, tree: &Tree, n: NodeIndex) {
         let Some(node) = tree.node(n) else { return };
-        let key = node_enc_key(node);
-        if self.enc.get(key) == Some(&n.0) {
-            self.enc.remove(key);
+        let key = KeyId::new(node_enc_key(node));
+        if self.enc.get(&key) == Some(&n.0) {
+            self.enc.remove(&key);
         }
         if let Node::Leaf(l) = node {
-            if self.sig.get(l.signature_key()) == Some(&(n.0 / 2)) {
-                self.sig.remove(l.signature_key());
+            let key = KeyId::new(l.signature_key());
+            if self.sig.get(&key) == Some(&(n.0 / 2)) {
+                self.sig.remove(&key);
             }
             self.members = self.members.saturating_sub(1);
             for ct in l.capabilities().credentials.iter() {
@@ -351,10 +351,7 @@ impl MemberIndex {
                     *c = c.saturating_sub(1);
                 }
             }
-            if let Some(c) = self
-                .cred_in_use
-                .get_mut(&l.credential().credential_type().0)
-            {
+            if let Some(c) = self.cred_in_use.get_mut(&l.credential_type().0) {
                 *c = c.saturating_sub(1);
             }
         }
@@ -377,14 +374,14 @@ impl MemberIndex {
 
     /// The leaf holding signature key `key` in `tree`, if any (entry confirmed in `tree`).
     pub(crate) fn sig_holder(&self, tree: &Tree, key: &[u8]) -> Option<LeafIndex> {
-        let &l = self.sig.get(key)?;
+        let &l = self.sig.get(&KeyId::new(key))?;
         let leaf = LeafIndex(l);
         (tree.leaf(leaf)?.signature_key() == key).then_some(leaf)
     }
 
     /// The node holding encryption key `key` in `tree`, if any (entry confirmed in `tree`).
     pub(crate) fn enc_holder(&self, tree: &Tree, key: &[u8]) -> Option<NodeIndex> {
-        let &n = self.enc.get(key)?;
+        let &n = self.enc.get(&KeyId::new(key))?;
         let node = NodeIndex(n);
         (node_enc_key(tree.node(node)?) == key).then_some(node)
     }
@@ -402,7 +399,7 @@ impl MemberIndex {
         leaf_in_delta: bool,
     ) -> Result<(), LeafNodeError> {
         let own = i64::from(leaf_in_delta);
-        let ct = leaf.credential().credential_type();
+        let ct = leaf.credential_type();
         let count = |map: &HashMap<u16, u32>, dmap: &HashMap<u16, i64>, t: u16| {
             i64::from(map.get(&t).copied().unwrap_or(0)) + dmap.get(&t).copied().unwrap_or(0)
         };
@@ -453,10 +450,7 @@ impl MembershipDelta {
         for ct in leaf.capabilities().credentials.iter() {
             *self.support.entry(ct.0).or_default() += d;
         }
-        *self
-            .in_use
-            .entry(leaf.credential().credential_type().0)
-            .or_default() += d;
+        *self.in_use.entry(leaf.credential_type().0).or_default() += d;
     }
 }
 
@@ -551,6 +545,136 @@ mod tests {
             validate_key_package(cs, &kp, LifetimePolicy::Ignore),
             Err(KeyPackageError::LeafNode(LeafNodeError::Source))
         );
+    }
+
+    /// Suite 7 keys (P-384, 97 bytes) are identified by hash in the index: holders are found
+    /// for equal keys only, Adds reusing a member's signature or encryption key are refused
+    /// (also after a member with a key sharing all but the last byte joined), and merging a
+    /// Remove drops the member's entries.
+    #[test]
+    fn long_keys_in_the_group_index() {
+        use crate::crypto::{AwsLcProvider, CryptoProvider};
+        use crate::group::{CommitOptions, Group, GroupConfig, ProposalRule, ProtocolError};
+        use crate::messages::{Add, Proposal, Remove};
+        let p: &'static AwsLcProvider = Box::leak(Box::new(AwsLcProvider::new()));
+        let cs = p.suite(CipherSuite(7)).unwrap();
+        let alice = bundle(cs, "alice");
+        let bob = bundle(cs, "bob");
+        let mut g = Group::create(
+            cs,
+            &alice,
+            b"g".to_vec(),
+            vec![],
+            GroupConfig::default().at_time(1_000),
+        )
+        .unwrap();
+        let commit = |g: &Group, proposals: Vec<Proposal>| {
+            g.commit(
+                cs,
+                CommitOptions {
+                    proposals,
+                    ..CommitOptions::default()
+                },
+            )
+        };
+        let add = |kp: &KeyPackage| {
+            Proposal::Add(Add {
+                key_package: kp.clone(),
+            })
+        };
+        let out = commit(&g, vec![add(&bob.key_package)]).unwrap();
+        g.merge_staged_commit(out.staged).unwrap();
+
+        let bob_sig = bob.key_package.leaf_node.signature_key();
+        let bob_enc = bob.key_package.leaf_node.encryption_key();
+        assert_eq!((bob_sig.len(), bob_enc.len()), (97, 97));
+        assert_eq!(g.index.sig_holder(&g.tree, bob_sig), Some(LeafIndex(1)));
+        assert_eq!(g.index.enc_holder(&g.tree, bob_enc), Some(NodeIndex(2)));
+        for key in [bob_sig, bob_enc] {
+            let mut near = key.to_vec();
+            if let Some(b) = near.last_mut() {
+                *b ^= 1;
+            }
+            assert_eq!(g.index.sig_holder(&g.tree, &near), None);
+            assert_eq!(g.index.enc_holder(&g.tree, &near), None);
+            assert_eq!(g.index.sig_holder(&g.tree, &key[..32]), None);
+            assert_eq!(g.index.enc_holder(&g.tree, &key[..32]), None);
+        }
+
+        let rule = |r: Result<_, GroupError>| match r {
+            Err(GroupError::Protocol(ProtocolError::Proposal { rule, .. })) => rule,
+            other => panic!("expected a proposal rule, got {other:?}"),
+        };
+        // A second client of Bob's, with his signature key (R6).
+        let bob2 = generate_key_package(
+            cs,
+            Credential::basic("bob 2"),
+            bob.signature_private_key.clone(),
+            KeyPackageOptions::new(0, u64::MAX),
+        )
+        .unwrap();
+        assert_eq!(
+            rule(commit(&g, vec![add(&bob2.key_package)])),
+            ProposalRule::AddExistingMember {
+                existing: LeafIndex(1)
+            }
+        );
+        // A KeyPackage validly signed over Bob's encryption key (R12).
+        let carol = bundle(cs, "carol");
+        let mut kp = carol.key_package.clone();
+        kp.leaf_node = kp.leaf_node.edited(|t| t.encryption_key = bob_enc.into());
+        resign(cs, &mut kp, &carol.signature_private_key);
+        assert_eq!(
+            rule(commit(&g, vec![add(&kp)])),
+            ProposalRule::InvalidTreeAfterCommit {
+                leaf: LeafIndex(2),
+                error: LeafNodeError::DuplicateEncryptionKey(NodeIndex(2)),
+            }
+        );
+        // Carol with a key equal to Bob's but for the last byte joins, and does not displace
+        // Bob's entry: his key is still refused.
+        let mut near = bob_enc.to_vec();
+        if let Some(b) = near.last_mut() {
+            *b ^= 1;
+        }
+        let mut carol_kp = carol.key_package.clone();
+        carol_kp.leaf_node = carol_kp
+            .leaf_node
+            .edited(|t| t.encryption_key = near.as_slice().into());
+        resign(cs, &mut carol_kp, &carol.signature_private_key);
+        let out = commit(&g, vec![add(&carol_kp)]).unwrap();
+        g.merge_staged_commit(out.staged).unwrap();
+        assert_eq!(g.index.enc_holder(&g.tree, &near), Some(NodeIndex(4)));
+        assert_eq!(g.index.enc_holder(&g.tree, bob_enc), Some(NodeIndex(2)));
+        let dave = bundle(cs, "dave");
+        let mut dave_kp = dave.key_package.clone();
+        dave_kp.leaf_node = dave_kp
+            .leaf_node
+            .edited(|t| t.encryption_key = bob_enc.into());
+        resign(cs, &mut dave_kp, &dave.signature_private_key);
+        assert_eq!(
+            rule(commit(&g, vec![add(&dave_kp)])),
+            ProposalRule::InvalidTreeAfterCommit {
+                leaf: LeafIndex(3),
+                error: LeafNodeError::DuplicateEncryptionKey(NodeIndex(2)),
+            }
+        );
+
+        // Once Bob and Carol are removed, their keys leave the index.
+        let out = commit(
+            &g,
+            vec![
+                Proposal::Remove(Remove { removed: 1 }),
+                Proposal::Remove(Remove { removed: 2 }),
+            ],
+        )
+        .unwrap();
+        g.merge_staged_commit(out.staged).unwrap();
+        for key in [bob_sig, bob_enc, &near, carol_kp.leaf_node.signature_key()] {
+            assert!(!g.index.sig.contains_key(&KeyId::new(key)));
+            assert!(!g.index.enc.contains_key(&KeyId::new(key)));
+        }
+        commit(&g, vec![add(&bob2.key_package), add(&dave_kp)]).unwrap();
     }
 
     /// §7.3 against the resulting group: a member lacking support for a new leaf's

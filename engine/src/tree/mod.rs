@@ -20,6 +20,7 @@ mod cow;
 mod delta;
 mod error;
 pub mod generate;
+pub(crate) mod key_id;
 pub mod parent_hash;
 mod ratchet_tree;
 pub mod tree_hash;

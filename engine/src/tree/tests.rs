@@ -382,6 +382,89 @@ fn lifetime_policy_is_switchable() {
     ));
 }
 
+/// Suite 7 keys (P-384, 97 bytes) are longer than the index's inline key identities: the
+/// duplicate checks still fire for them, through the whole-tree validation and the index,
+/// and a key sharing all but its last byte with a member's is not taken for it.
+#[test]
+fn duplicate_long_keys_are_rejected() {
+    let cs = AwsLcSuite::new(CipherSuite(7)).unwrap();
+    let g = generate_tree(&cs, 4, GROUP, true).unwrap();
+    let leaf = |i| g.tree.leaf(LeafIndex(i)).unwrap();
+    assert_eq!(leaf(0).signature_key().len(), 97);
+    assert_eq!(leaf(0).encryption_key().len(), 97);
+    // Leaf 1 (node 2) takes leaf 0's encryption key, then leaf 3 takes leaf 1's signature
+    // key: both refused by `validate_tree`.
+    let enc0 = leaf(0).encryption_key().to_vec();
+    let mut t = reimport(&cs, &g.tree, |nodes| {
+        if let Some(Some(Node::Leaf(l))) = nodes.get_mut(2) {
+            *l = l.edited(|t| t.encryption_key = enc0.as_slice().into());
+        }
+    });
+    assert_eq!(
+        validate_tree(&mut t, &cs, &params()),
+        Err(TreeValidationError::DuplicateEncryptionKey {
+            node: NodeIndex(2),
+            first: NodeIndex(0)
+        })
+    );
+    let sig1 = leaf(1).signature_key().to_vec();
+    let mut t = reimport(&cs, &g.tree, |nodes| {
+        if let Some(Some(Node::Leaf(l))) = nodes.get_mut(6) {
+            *l = l.edited(|t| t.signature_key = sig1.as_slice().into());
+        }
+    });
+    assert_eq!(
+        validate_tree(&mut t, &cs, &params()),
+        Err(TreeValidationError::DuplicateSignatureKey {
+            leaf: LeafIndex(3),
+            first: LeafIndex(1)
+        })
+    );
+    // The same through the index, for a new leaf.
+    let mut index = MemberIndex::from_tree(&g.tree).unwrap();
+    let joiner = new_members(&cs, 1).remove(0);
+    let p = params();
+    index.check_leaf(&joiner, LeafIndex(4), None, &p).unwrap();
+    let dup_sig = joiner.edited(|t| t.signature_key = sig1.as_slice().into());
+    assert_eq!(
+        index.check_leaf(&dup_sig, LeafIndex(4), None, &p),
+        Err(TreeValidationError::DuplicateSignatureKey {
+            leaf: LeafIndex(4),
+            first: LeafIndex(1)
+        })
+    );
+    let dup_enc = joiner.edited(|t| t.encryption_key = enc0.as_slice().into());
+    assert_eq!(
+        index.check_leaf(&dup_enc, LeafIndex(4), None, &p),
+        Err(TreeValidationError::DuplicateEncryptionKey {
+            node: NodeIndex(8),
+            first: NodeIndex(0)
+        })
+    );
+    // Keys equal to a member's but for the last byte are distinct.
+    let mut near_sig = sig1.clone();
+    let mut near_enc = enc0.clone();
+    for k in [&mut near_sig, &mut near_enc] {
+        if let Some(b) = k.last_mut() {
+            *b ^= 1;
+        }
+    }
+    let near = joiner.edited(|t| {
+        t.signature_key = near_sig.as_slice().into();
+        t.encryption_key = near_enc.as_slice().into();
+    });
+    index.check_leaf(&near, LeafIndex(4), None, &p).unwrap();
+    // Removing leaf 1 frees its signature key; inserting it again takes it back.
+    index.remove(LeafIndex(1), leaf(1));
+    index.check_leaf(&dup_sig, LeafIndex(4), None, &p).unwrap();
+    index.insert(LeafIndex(1), leaf(1)).unwrap();
+    assert!(index.check_leaf(&dup_sig, LeafIndex(4), None, &p).is_err());
+    assert!(matches!(
+        index.insert(LeafIndex(4), &dup_enc),
+        Err(TreeValidationError::DuplicateEncryptionKey { .. })
+    ));
+}
+
 #[test]
 fn member_index_checks_new_leaves_in_constant_time() {
     use crate::codec::VarVec;

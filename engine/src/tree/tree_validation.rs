@@ -33,6 +33,7 @@ use crate::messages::{
 use crate::tree_math::{LeafIndex, NodeIndex, TreeSize};
 
 use super::error::TreeError;
+use super::key_id::KeyId;
 use super::ratchet_tree::Tree;
 use crate::crypto::labels::verify_with_label;
 
@@ -311,7 +312,7 @@ fn check_leaf_alone(
     params: &TreeValidationParams<'_>,
 ) -> Result<(), TreeValidationError> {
     let caps = &leaf.capabilities();
-    let ct = leaf.credential().credential_type();
+    let ct = leaf.credential_type();
     if !caps.credentials.contains(&ct) {
         return Err(TreeValidationError::CredentialNotInOwnCapabilities {
             leaf: i,
@@ -360,8 +361,8 @@ fn check_leaf_alone(
 }
 
 /// Group-wide indexes for the §7.3 checks that compare a leaf with the other members: the
-/// leaves' signature and encryption keys (hash maps, so uniqueness is O(1) per leaf, never a
-/// pairwise scan) and, per credential type, how many members use it and how many support it
+/// leaves' signature and encryption keys (hash maps keyed by a fixed-size, allocation-free key
+/// identity, so uniqueness is O(1) per leaf, never a pairwise scan) and, per credential type, how many members use it and how many support it
 /// (so "supported by all members" is a counter comparison).
 ///
 /// Built in O(N) from a tree ([`MemberIndex::from_tree`]) and kept current by the caller with
@@ -370,8 +371,8 @@ fn check_leaf_alone(
 /// [`MemberIndex::check_leaf`].
 #[derive(Clone, Debug, Default)]
 pub struct MemberIndex {
-    signature_keys: HashMap<Vec<u8>, LeafIndex>,
-    encryption_keys: HashMap<Vec<u8>, LeafIndex>,
+    signature_keys: HashMap<KeyId, LeafIndex>,
+    encryption_keys: HashMap<KeyId, LeafIndex>,
     members: u32,
     in_use: HashMap<CredentialType, u32>,
     supported: HashMap<CredentialType, u32>,
@@ -394,24 +395,21 @@ impl MemberIndex {
     /// Adds a member's leaf; fails (and changes nothing) when one of its keys is already used
     /// by another leaf.
     pub fn insert(&mut self, at: LeafIndex, leaf: &LeafNode) -> Result<(), TreeValidationError> {
-        let sig = leaf.signature_key();
-        let enc = leaf.encryption_key();
-        if let Some(&first) = self.signature_keys.get(sig) {
+        let sig = KeyId::new(leaf.signature_key());
+        let enc = KeyId::new(leaf.encryption_key());
+        if let Some(&first) = self.signature_keys.get(&sig) {
             return Err(TreeValidationError::DuplicateSignatureKey { leaf: at, first });
         }
-        if let Some(&first) = self.encryption_keys.get(enc) {
+        if let Some(&first) = self.encryption_keys.get(&enc) {
             return Err(TreeValidationError::DuplicateEncryptionKey {
                 node: at.node(),
                 first: first.node(),
             });
         }
-        self.signature_keys.insert(sig.to_vec(), at);
-        self.encryption_keys.insert(enc.to_vec(), at);
+        self.signature_keys.insert(sig, at);
+        self.encryption_keys.insert(enc, at);
         self.members += 1;
-        *self
-            .in_use
-            .entry(leaf.credential().credential_type())
-            .or_default() += 1;
+        *self.in_use.entry(leaf.credential_type()).or_default() += 1;
         let mut seen: Vec<CredentialType> = Vec::new();
         for t in leaf.capabilities().credentials.iter() {
             if !seen.contains(&t) {
@@ -424,16 +422,16 @@ impl MemberIndex {
 
     /// Removes a member's leaf (the leaf as indexed).
     pub fn remove(&mut self, at: LeafIndex, leaf: &LeafNode) {
-        let sig = leaf.signature_key();
-        let enc = leaf.encryption_key();
-        if self.signature_keys.get(sig) == Some(&at) {
-            self.signature_keys.remove(sig);
+        let sig = KeyId::new(leaf.signature_key());
+        let enc = KeyId::new(leaf.encryption_key());
+        if self.signature_keys.get(&sig) == Some(&at) {
+            self.signature_keys.remove(&sig);
         }
-        if self.encryption_keys.get(enc) == Some(&at) {
-            self.encryption_keys.remove(enc);
+        if self.encryption_keys.get(&enc) == Some(&at) {
+            self.encryption_keys.remove(&enc);
         }
         self.members = self.members.saturating_sub(1);
-        if let Some(c) = self.in_use.get_mut(&leaf.credential().credential_type()) {
+        if let Some(c) = self.in_use.get_mut(&leaf.credential_type()) {
             *c = c.saturating_sub(1);
         }
         let mut seen: Vec<CredentialType> = Vec::new();
@@ -466,12 +464,12 @@ impl MemberIndex {
                 return Err(TreeValidationError::EncryptionKeyNotUpdated { leaf: at });
             }
         }
-        if let Some(&first) = self.signature_keys.get(leaf.signature_key()) {
+        if let Some(&first) = self.signature_keys.get(&KeyId::new(leaf.signature_key())) {
             if first != at {
                 return Err(TreeValidationError::DuplicateSignatureKey { leaf: at, first });
             }
         }
-        if let Some(&first) = self.encryption_keys.get(leaf.encryption_key()) {
+        if let Some(&first) = self.encryption_keys.get(&KeyId::new(leaf.encryption_key())) {
             if first != at {
                 return Err(TreeValidationError::DuplicateEncryptionKey {
                     node: at.node(),
@@ -480,7 +478,7 @@ impl MemberIndex {
             }
         }
         let others = self.members.saturating_sub(u32::from(replacing.is_some()));
-        let ct = leaf.credential().credential_type();
+        let ct = leaf.credential_type();
         let supporting_others = self
             .supported
             .get(&ct)
@@ -495,7 +493,7 @@ impl MemberIndex {
         }
         for (&t, &count) in &self.in_use {
             let used_by_others = count.saturating_sub(u32::from(
-                replacing.is_some_and(|o| o.credential().credential_type() == t),
+                replacing.is_some_and(|o| o.credential_type() == t),
             ));
             if used_by_others > 0 && !supports(leaf, t) {
                 return Err(TreeValidationError::CredentialTypeNotSupported {
