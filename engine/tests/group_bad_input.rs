@@ -50,13 +50,14 @@ fn setup_b(cs: &dyn CipherSuiteProvider, n: usize) -> (Vec<Group>, Vec<KeyPackag
     setup_from(cs, alice, others)
 }
 
-/// A group created by `alice`'s bundle, with `others` added in one commit.
-fn setup_from(
+/// `alice` creates a group and adds `others` in one commit, merged; returns her group and the
+/// commit's Welcome.
+fn create_adding(
     cs: &dyn CipherSuiteProvider,
-    alice: KeyPackageBundle,
-    others: Vec<KeyPackageBundle>,
-) -> (Vec<Group>, Vec<KeyPackageBundle>) {
-    let mut a = Group::create(cs, &alice, b"group".to_vec(), vec![], config()).unwrap();
+    alice: &KeyPackageBundle,
+    others: &[KeyPackageBundle],
+) -> (Group, Option<MlsMessage>) {
+    let mut a = Group::create(cs, alice, b"group".to_vec(), vec![], config()).unwrap();
     let out = a
         .commit(
             cs,
@@ -74,8 +75,18 @@ fn setup_from(
         )
         .unwrap();
     a.merge_staged_commit(out.staged).unwrap();
+    (a, out.welcome)
+}
+
+/// A group created by `alice`'s bundle, with `others` added in one commit.
+fn setup_from(
+    cs: &dyn CipherSuiteProvider,
+    alice: KeyPackageBundle,
+    others: Vec<KeyPackageBundle>,
+) -> (Vec<Group>, Vec<KeyPackageBundle>) {
+    let (a, welcome) = create_adding(cs, &alice, &others);
     let mut groups = vec![a];
-    if let Some(w) = &out.welcome {
+    if let Some(w) = &welcome {
         for b in others.iter() {
             let options = JoinOptions {
                 config: config(),
@@ -1706,25 +1717,8 @@ fn welcome_read_in_place() {
     let cs = cs();
     let alice = bundle(cs, "alice");
     let others: Vec<KeyPackageBundle> = (1..5).map(|i| bundle(cs, &format!("m{i}"))).collect();
-    let mut a = Group::create(cs, &alice, b"group".to_vec(), vec![], config()).unwrap();
-    let out = a
-        .commit(
-            cs,
-            CommitOptions {
-                proposals: others
-                    .iter()
-                    .map(|b| {
-                        Proposal::Add(Add {
-                            key_package: b.key_package.clone(),
-                        })
-                    })
-                    .collect(),
-                ..CommitOptions::default()
-            },
-        )
-        .unwrap();
-    a.merge_staged_commit(out.staged).unwrap();
-    let msg = out.welcome.expect("welcome");
+    let (a, welcome) = create_adding(cs, &alice, &others);
+    let msg = welcome.expect("welcome");
     let bytes = msg.to_bytes().unwrap();
     let view = WelcomeRef::from_message_bytes(&bytes).unwrap();
     assert_eq!(view.secrets_len(), 4);
