@@ -792,19 +792,7 @@ impl Observer {
                 });
             }
             if let Some(rc) = &rc {
-                let ok = rc
-                    .extension_types
-                    .iter()
-                    .all(|t| (1..=5).contains(&t.0) || caps.extensions.contains(t))
-                    && rc
-                        .proposal_types
-                        .iter()
-                        .all(|t| (1..=7).contains(&t.0) || caps.proposals.contains(t))
-                    && rc
-                        .credential_types
-                        .iter()
-                        .all(|t| caps.credentials.contains(t));
-                if !ok {
+                if !caps.satisfies(rc) {
                     return Err(ObserverError::Unsupported {
                         leaf: leaf.0,
                         what: "new required_capabilities",

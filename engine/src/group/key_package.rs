@@ -18,8 +18,8 @@ use crate::codec::{encode, VarBytes, VarVec};
 use crate::crypto::labels::{sign_with_label, verify_with_label};
 use crate::crypto::{CipherSuite, CipherSuiteProvider, Secret};
 use crate::messages::{
-    Capabilities, CapabilitiesRef, Credential, CredentialType, Extension, KeyPackage, LeafNode,
-    LeafNodeSource, LeafNodeTbs, Lifetime, Node, ProtocolVersion, RequiredCapabilities,
+    Capabilities, Credential, CredentialType, Extension, KeyPackage, LeafNode, LeafNodeSource,
+    LeafNodeTbs, Lifetime, Node, ProtocolVersion, RequiredCapabilities,
 };
 use crate::tree::key_id::KeyId;
 use crate::tree::tree_validation::verify_leaf_signature;
@@ -175,20 +175,6 @@ fn is_default_extension(t: u16) -> bool {
 }
 
 /// Does `caps` satisfy the group's required capabilities (RFC 9420 §11.1)?
-pub(crate) fn satisfies_required(caps: &CapabilitiesRef<'_>, rc: &RequiredCapabilities) -> bool {
-    rc.extension_types
-        .iter()
-        .all(|t| is_default_extension(t.0) || caps.extensions.contains(t))
-        && rc
-            .proposal_types
-            .iter()
-            .all(|t| (1..=7).contains(&t.0) || caps.proposals.contains(t))
-        && rc
-            .credential_types
-            .iter()
-            .all(|t| caps.credentials.contains(t))
-}
-
 impl LeafCheck<'_> {
     /// Validates a leaf node for its role (RFC 9420 §7.3), except key uniqueness and the
     /// credential support of the other members, which the caller checks against the
@@ -231,7 +217,7 @@ impl LeafCheck<'_> {
         }
         // §7.3, §11.1: required capabilities.
         if let Some(rc) = self.required {
-            if !satisfies_required(&leaf.capabilities(), rc) {
+            if !leaf.capabilities().satisfies(rc) {
                 return Err(LeafNodeError::RequiredCapabilities);
             }
         }

@@ -26,7 +26,7 @@ use crate::tree_math::{LeafIndex, NodeIndex};
 use super::error::{
     GroupError, InvalidProposal, LeafNodeError, MisuseError, ProposalRule, ProtocolError,
 };
-use super::key_package::{satisfies_required, sign_leaf, LeafCheck, LeafRole, MembershipDelta};
+use super::key_package::{sign_leaf, LeafCheck, LeafRole, MembershipDelta};
 use super::Group;
 
 /// A proposal received in the current epoch.
@@ -491,7 +491,7 @@ impl Group {
             let exts_ok = exts.iter().all(|e| {
                 (1..=5).contains(&e.extension_type.0) || caps.extensions.contains(&e.extension_type)
             });
-            let rc_ok = rc.as_ref().is_none_or(|rc| satisfies_required(caps, rc));
+            let rc_ok = rc.as_ref().is_none_or(|rc| caps.satisfies(rc));
             if !exts_ok || !rc_ok {
                 return Err(invalid(i, InvalidProposal::ExtensionsUnsupported(leaf)));
             }

@@ -11,7 +11,7 @@ use tls_codec::{
 
 use super::codepoints::{CredentialType, ExtensionType, ProposalType, ProtocolVersion};
 use super::credential::Credential;
-use super::extensions::Extension;
+use super::extensions::{Extension, RequiredCapabilities};
 use crate::codec::{read_vector_body, VarBytes, VarVec};
 use crate::crypto::{CipherSuite, HpkePublicKey, SignaturePublicKey};
 
@@ -485,6 +485,23 @@ pub struct CapabilitiesRef<'a> {
 }
 
 impl CapabilitiesRef<'_> {
+    /// Whether these capabilities satisfy `rc` (RFC 9420 §11.1): every required extension
+    /// type is a default one (1-5) or listed, every required proposal type is a default one
+    /// (1-7) or listed, and every required credential type is listed.
+    pub fn satisfies(&self, rc: &RequiredCapabilities) -> bool {
+        rc.extension_types
+            .iter()
+            .all(|t| (1..=5).contains(&t.0) || self.extensions.contains(t))
+            && rc
+                .proposal_types
+                .iter()
+                .all(|t| (1..=7).contains(&t.0) || self.proposals.contains(t))
+            && rc
+                .credential_types
+                .iter()
+                .all(|t| self.credentials.contains(t))
+    }
+
     /// An owned copy.
     pub fn to_owned(&self) -> Capabilities {
         Capabilities {

@@ -329,19 +329,7 @@ fn check_leaf_alone(
         }
     }
     if let Some(rc) = params.required_capabilities {
-        let ok = rc
-            .extension_types
-            .iter()
-            .all(|t| is_default_extension(*t) || caps.extensions.contains(t))
-            && rc
-                .proposal_types
-                .iter()
-                .all(|t| (1..=7).contains(&t.0) || caps.proposals.contains(t))
-            && rc
-                .credential_types
-                .iter()
-                .all(|t| caps.credentials.contains(t));
-        if !ok {
+        if !caps.satisfies(rc) {
             return Err(TreeValidationError::RequiredCapabilityMissing { leaf: i });
         }
     }
