@@ -3,7 +3,8 @@
 //! and to read where the time goes, not a benchmark (the figures come from criterion).
 //!
 //! `cargo run --release -p bench --example peer_ops -- [IMPL] [N] [REPS]`, with IMPL one of
-//! `mls-engine` (default), `mls-rs`, `openmls`.
+//! `mls-engine` (default), `mls-rs`, `openmls`. With `STOP_AFTER_JOIN=1` it stops after the
+//! joins (REPS + 2 of them), to profile joining alone.
 
 #![allow(clippy::unwrap_used)]
 
@@ -49,6 +50,9 @@ fn main() {
         if i < 3 {
             println!("join: {:?}", t.elapsed());
         }
+    }
+    if std::env::var_os("STOP_AFTER_JOIN").is_some() {
+        return;
     }
     let t = Instant::now();
     let commit = joiners[0].commit(&[], true).unwrap().commit;

@@ -767,6 +767,77 @@ fn receive_rule(
     }
 }
 
+#[test]
+fn bad_signatures_among_many_adds_name_the_first_bad_add() {
+    // 150 Adds: their 300 signatures are verified in several batches. A bad signature anywhere
+    // fails its batch; the verdicts then come from one-by-one checks, in list order.
+    let cs = cs();
+    let mut g = setup(cs, 3);
+    let bundles: Vec<KeyPackageBundle> =
+        (0..150).map(|i| bundle(cs, &format!("new {i}"))).collect();
+    let kps: Vec<KeyPackage> = bundles.iter().map(|b| b.key_package.clone()).collect();
+    let adds = |kps: &[KeyPackage]| -> Vec<Proposal> {
+        kps.iter()
+            .map(|kp| {
+                Proposal::Add(Add {
+                    key_package: kp.clone(),
+                })
+            })
+            .collect()
+    };
+    // The KeyPackage's own signature (§10.1), then its LeafNode's (§7.3), then both at once
+    // in two packages: the lower index is named, with its own error.
+    let mut bad_kp = kps.clone();
+    bad_kp[137].signature.0[3] ^= 1;
+    let (i, rule) = receive_rule(cs, &mut g, adds(&bad_kp));
+    assert_eq!(i, Some(137));
+    assert_eq!(
+        rule,
+        ProposalRule::InvalidProposal(InvalidProposal::KeyPackage(KeyPackageError::Signature))
+    );
+    // A bad leaf signature under a good KeyPackage signature (re-signed over the bad leaf).
+    let leaf_bad = |i: usize| -> KeyPackage {
+        let mut kp = kps[i].clone();
+        let mut sig = kp.leaf_node.signature().to_vec();
+        sig[40] ^= 2;
+        kp.leaf_node = LeafNode::from_tbs(&kp.leaf_node.to_be_signed(None).unwrap(), &sig).unwrap();
+        let tbs = mls_engine::codec::encode(&kp.to_be_signed()).unwrap();
+        let sk = &bundles[i].signature_private_key;
+        kp.signature = VarBytes(sign_with_label(cs, sk, "KeyPackageTBS", &tbs).unwrap());
+        kp
+    };
+    let mut bad_leaf = kps.clone();
+    bad_leaf[70] = leaf_bad(70);
+    let (i, rule) = receive_rule(cs, &mut g, adds(&bad_leaf));
+    assert_eq!(i, Some(70));
+    assert_eq!(
+        rule,
+        ProposalRule::InvalidProposal(InvalidProposal::KeyPackage(KeyPackageError::LeafNode(
+            LeafNodeError::Signature
+        )))
+    );
+    let mut both = kps.clone();
+    both[149].signature.0[0] ^= 1;
+    both[5] = leaf_bad(5);
+    let (i, _) = receive_rule(cs, &mut g, adds(&both));
+    assert_eq!(i, Some(5));
+    // The same 150 packages unaltered are accepted by the same member.
+    let out = g[0]
+        .commit(
+            cs,
+            CommitOptions {
+                proposals: adds(&kps),
+                ..CommitOptions::default()
+            },
+        )
+        .unwrap();
+    match g[1].process_message(cs, out.commit).unwrap() {
+        ProcessedMessage::Commit(s) => g[1].merge_staged_commit(*s).unwrap(),
+        _ => panic!("not a commit"),
+    }
+    assert_eq!(g[1].member_count(), 153);
+}
+
 /// Re-signs a KeyPackage (its leaf and the package) with `sk`, after edits.
 fn resign_kp(cs: &dyn CipherSuiteProvider, kp: &mut KeyPackage, sk: &Secret) {
     let content = kp.leaf_node.to_be_signed(None).unwrap();

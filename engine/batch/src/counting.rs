@@ -11,7 +11,7 @@ use std::sync::Arc;
 use mls_engine::crypto::SignaturePublicKey;
 use mls_engine::crypto::{
     CipherSuite, CipherSuiteProvider, CryptoError, CryptoProvider, HpkeCiphertext, HpkePublicKey,
-    PreparedInfo, Secret, SuiteAlgorithms,
+    PreparedInfo, Secret, SignatureCheck, SuiteAlgorithms,
 };
 
 /// Operation counters (shared between the provider and its observers).
@@ -171,6 +171,13 @@ impl CipherSuiteProvider for CountingSuite {
     fn verify(&self, pk: &[u8], msg: &[u8], sig: &[u8]) -> Result<(), CryptoError> {
         bump(&self.counters.verify);
         self.inner.verify(pk, msg, sig)
+    }
+    fn verify_batch(&self, checks: &[SignatureCheck<'_>]) -> Result<bool, CryptoError> {
+        // One count per signature, as for single checks.
+        self.counters
+            .verify
+            .fetch_add(checks.len() as u64, Ordering::Relaxed);
+        self.inner.verify_batch(checks)
     }
     fn kem_generate(&self) -> Result<(Secret, HpkePublicKey), CryptoError> {
         self.inner.kem_generate()

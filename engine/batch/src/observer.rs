@@ -45,7 +45,7 @@ use std::collections::HashSet;
 use mls_engine::codec::{decode_exact, encode, VarBytes};
 use mls_engine::crypto::labels::{proposal_ref, verify_with_label};
 use mls_engine::crypto::{CipherSuiteProvider, SignaturePublicKey};
-use mls_engine::group::{validate_key_package, KeyPackageError};
+use mls_engine::group::{validate_key_packages, KeyPackageError};
 use mls_engine::messages::{
     AuthenticatedContent, Extension, FramedContent, FramedContentBody, FramedContentTbs,
     GroupContext, GroupInfo, LeafNode, LeafNodeSource, Mac, MlsMessage, MlsMessageBody, Proposal,
@@ -689,9 +689,10 @@ impl Observer {
             tree.remove_leaf(*l)?;
             changes.push((*l, Some(old), None));
         }
-        for (i, kp) in adds {
-            validate_key_package(cs, kp, self.lifetime)
-                .map_err(|error| ObserverError::KeyPackage { index: i, error })?;
+        let kps: Vec<&mls_engine::messages::KeyPackage> = adds.iter().map(|(_, kp)| *kp).collect();
+        let verdicts = validate_key_packages(cs, &kps, self.lifetime);
+        for ((i, kp), verdict) in adds.into_iter().zip(verdicts) {
+            verdict.map_err(|error| ObserverError::KeyPackage { index: i, error })?;
             let at = tree.add_leaf(kp.leaf_node.clone())?;
             allow_removed(self.check_new_leaf(cs, &kp.leaf_node, at, None, required, false))?;
             fresh(&kp.leaf_node, Some(i))?;

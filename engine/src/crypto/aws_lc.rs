@@ -9,7 +9,7 @@ use super::curve448;
 use super::error::{check_len, CryptoError};
 use super::hpke::{Hpke, HpkeMode, PreparedInfo};
 use super::kem::{DhGroup, DhKem, Kem};
-use super::provider::{CipherSuiteProvider, CryptoProvider};
+use super::provider::{CipherSuiteProvider, CryptoProvider, SignatureCheck};
 use super::secret::Secret;
 use super::suite::{
     AeadAlgorithm, HashAlgorithm, KemAlgorithm, SignatureAlgorithm, SuiteAlgorithms,
@@ -762,6 +762,15 @@ impl CipherSuiteProvider for AwsLcSuite {
 
     fn verify(&self, pk: &[u8], msg: &[u8], sig: &[u8]) -> Result<(), CryptoError> {
         verify(self.algs.signature, pk, msg, sig)
+    }
+
+    fn verify_batch(&self, checks: &[SignatureCheck<'_>]) -> Result<bool, CryptoError> {
+        if self.algs.signature == SignatureAlgorithm::Ed25519 {
+            return super::ed25519_batch::verify_batch(checks);
+        }
+        Ok(checks
+            .iter()
+            .all(|c| verify(self.algs.signature, c.public_key, c.message, c.signature).is_ok()))
     }
 
     fn kem_generate(&self) -> Result<(Secret, HpkePublicKey), CryptoError> {

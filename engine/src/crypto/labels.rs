@@ -6,7 +6,7 @@ use crate::codec::write_varint;
 
 use super::error::CryptoError;
 use super::hpke::PreparedInfo;
-use super::provider::CipherSuiteProvider;
+use super::provider::{CipherSuiteProvider, SignatureCheck};
 use super::secret::Secret;
 use super::HpkeCiphertext;
 
@@ -197,6 +197,58 @@ pub fn verify_with_label(
     signature: &[u8],
 ) -> Result<(), CryptoError> {
     cs.verify(pk, &sign_content(label, content)?, signature)
+}
+
+/// One `VerifyWithLabel` to make among many (see [`verify_all_with_label`]): the key, the
+/// label, the encoded content and the signature.
+pub(crate) struct LabelledSignature<'a> {
+    /// The signer's public key.
+    pub(crate) public_key: &'a [u8],
+    /// The label, without the "MLS 1.0 " prefix.
+    pub(crate) label: &'static str,
+    /// The encoded content that was signed.
+    pub(crate) content: Vec<u8>,
+    /// The signature.
+    pub(crate) signature: &'a [u8],
+}
+
+/// Checks per batch: large enough for the batch verifier's multi-scalar multiplication to pay
+/// (about 2.5x the speed of single checks at 1,024 for Ed25519), small enough that the
+/// SignContents of one batch stay a few hundred kB.
+const VERIFY_BATCH: usize = 1024;
+
+/// `VerifyWithLabel` for `n` items at once, in batches spread over the rayon pool: `true` only
+/// if every item verifies. `item(i)` builds item `i`, or `None` if it cannot be encoded.
+///
+/// `false` is not a verdict on any one item: the caller then verifies each with
+/// [`verify_with_label`] (authoritative) to find which failed and why, so the errors reported
+/// are those of one-by-one verification. See [`CipherSuiteProvider::verify_batch`].
+pub(crate) fn verify_all_with_label<'a, F>(cs: &dyn CipherSuiteProvider, n: usize, item: F) -> bool
+where
+    F: Fn(usize) -> Option<LabelledSignature<'a>> + Sync,
+{
+    use rayon::prelude::*;
+    let per_batch = (n / (2 * rayon::current_num_threads()).max(1)).clamp(64, VERIFY_BATCH);
+    (0..n.div_ceil(per_batch)).into_par_iter().all(|b| {
+        let range = b * per_batch..n.min((b + 1) * per_batch);
+        let mut built = Vec::with_capacity(range.len());
+        for i in range {
+            let Some(it) = item(i) else { return false };
+            let Ok(message) = sign_content(it.label, &it.content) else {
+                return false;
+            };
+            built.push((it.public_key, message, it.signature));
+        }
+        let checks: Vec<SignatureCheck<'_>> = built
+            .iter()
+            .map(|(public_key, message, signature)| SignatureCheck {
+                public_key,
+                message,
+                signature,
+            })
+            .collect();
+        cs.verify_batch(&checks).unwrap_or(false)
+    })
 }
 
 /// The encoded `EncryptContext` (RFC 9420 §5.1.3).

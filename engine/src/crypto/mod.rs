@@ -9,6 +9,7 @@ use crate::codec::VarBytes;
 
 pub mod aws_lc;
 pub mod curve448;
+mod ed25519_batch;
 pub mod error;
 pub mod hpke;
 pub mod kem;
@@ -21,7 +22,7 @@ pub use aws_lc::{AwsLcProvider, AwsLcSuite};
 pub use error::CryptoError;
 pub use hpke::{Context as HpkeContext, Hpke, HpkeMode, PreparedInfo};
 pub use kem::{DhGroup, DhKem, Kem};
-pub use provider::{CipherSuiteProvider, CryptoProvider};
+pub use provider::{CipherSuiteProvider, CryptoProvider, SignatureCheck};
 pub use secret::Secret;
 pub use suite::{AeadAlgorithm, HashAlgorithm, KemAlgorithm, SignatureAlgorithm, SuiteAlgorithms};
 

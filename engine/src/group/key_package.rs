@@ -14,15 +14,19 @@
 
 use std::collections::HashMap;
 
+use rayon::prelude::*;
+
 use crate::codec::{encode, VarBytes, VarVec};
-use crate::crypto::labels::{sign_with_label, verify_with_label};
+use crate::crypto::labels::{
+    sign_with_label, verify_all_with_label, verify_with_label, LabelledSignature,
+};
 use crate::crypto::{CipherSuite, CipherSuiteProvider, Secret};
 use crate::messages::{
     Capabilities, Credential, CredentialType, Extension, KeyPackage, LeafNode, LeafNodeSource,
     LeafNodeTbs, Lifetime, Node, ProtocolVersion, RequiredCapabilities,
 };
 use crate::tree::key_id::KeyId;
-use crate::tree::tree_validation::verify_leaf_signature;
+use crate::tree::tree_validation::{leaf_tbs, verify_leaf_signature};
 use crate::tree::{LifetimePolicy, Tree};
 use crate::tree_math::{LeafIndex, NodeIndex};
 
@@ -148,6 +152,14 @@ pub fn sign_leaf(
     )?)
 }
 
+/// Whether [`LeafCheck`] verifies a KeyPackage's signatures or they were already verified (in
+/// a batch).
+#[derive(Clone, Copy)]
+enum Signatures {
+    Verify,
+    Verified,
+}
+
 /// Where a leaf node appears, which fixes its expected `leaf_node_source` (RFC 9420 §7.3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum LeafRole {
@@ -174,16 +186,32 @@ fn is_default_extension(t: u16) -> bool {
     (1..=5).contains(&t)
 }
 
-/// Does `caps` satisfy the group's required capabilities (RFC 9420 §11.1)?
+impl LeafRole {
+    /// The leaf index the leaf's signature binds (§7.2): none for a KeyPackage, whose TBS
+    /// carries no position, so any index serves.
+    fn position(self) -> LeafIndex {
+        match self {
+            LeafRole::KeyPackage => LeafIndex(0),
+            LeafRole::Update(i) | LeafRole::Commit(i) => i,
+        }
+    }
+}
+
 impl LeafCheck<'_> {
     /// Validates a leaf node for its role (RFC 9420 §7.3), except key uniqueness and the
     /// credential support of the other members, which the caller checks against the
     /// resulting group ([`MemberIndex::check_credential_support`]).
     pub(crate) fn validate(&self, leaf: &LeafNode, role: LeafRole) -> Result<(), LeafNodeError> {
-        let position = match role {
-            LeafRole::KeyPackage => LeafIndex(0),
-            LeafRole::Update(i) | LeafRole::Commit(i) => i,
-        };
+        self.validate_content(leaf, role)?;
+        // §7.3: signature.
+        match verify_leaf_signature(self.cs, leaf, self.group_id, role.position()) {
+            Ok(true) => Ok(()),
+            _ => Err(LeafNodeError::Signature),
+        }
+    }
+
+    /// Every check of [`LeafCheck::validate`] but the signature, in the same order.
+    fn validate_content(&self, leaf: &LeafNode, role: LeafRole) -> Result<(), LeafNodeError> {
         // §7.3: leaf_node_source matches where the leaf appears.
         let source_ok = matches!(
             (role, &leaf.leaf_node_source()),
@@ -227,11 +255,7 @@ impl LeafCheck<'_> {
         if !leaf.capabilities().credentials.contains(&ct) {
             return Err(LeafNodeError::CredentialType(ct.0));
         }
-        // §7.3: signature.
-        match verify_leaf_signature(self.cs, leaf, self.group_id, position) {
-            Ok(true) => Ok(()),
-            _ => Err(LeafNodeError::Signature),
-        }
+        Ok(())
     }
 
     /// Validates a KeyPackage (RFC 9420 §10.1) for a group of `suite`.
@@ -240,6 +264,56 @@ impl LeafCheck<'_> {
         kp: &KeyPackage,
         suite: CipherSuite,
     ) -> Result<(), KeyPackageError> {
+        self.check_key_package(kp, suite, Signatures::Verify)
+    }
+
+    /// Validates the KeyPackages of many Adds (§10.1) and returns one verdict each, in order;
+    /// each verdict is the one [`LeafCheck::validate_key_package`] gives. The 2k signatures are
+    /// first verified in batches ([`verify_all_with_label`]); only if some batch fails is each
+    /// KeyPackage verified on its own.
+    pub(crate) fn validate_key_packages(
+        &self,
+        kps: &[&KeyPackage],
+        suite: CipherSuite,
+    ) -> Vec<Result<(), KeyPackageError>> {
+        // Item 2j is KeyPackage j's own signature, 2j + 1 its LeafNode's: one key signs both,
+        // side by side, so the batch decodes it once.
+        let verified = verify_all_with_label(self.cs, 2 * kps.len(), |k| {
+            let kp = kps[k / 2];
+            let leaf = &kp.leaf_node;
+            Some(if k % 2 == 0 {
+                LabelledSignature {
+                    public_key: leaf.signature_key(),
+                    label: "KeyPackageTBS",
+                    content: encode(&kp.to_be_signed()).ok()?,
+                    signature: &kp.signature,
+                }
+            } else {
+                LabelledSignature {
+                    public_key: leaf.signature_key(),
+                    label: "LeafNodeTBS",
+                    content: leaf_tbs(leaf, self.group_id, LeafRole::KeyPackage.position()).ok()?,
+                    signature: leaf.signature(),
+                }
+            })
+        });
+        let signatures = if verified {
+            Signatures::Verified
+        } else {
+            Signatures::Verify
+        };
+        kps.par_iter()
+            .map(|kp| self.check_key_package(kp, suite, signatures))
+            .collect()
+    }
+
+    /// The checks of §10.1 in order, the two signatures verified here or already verified.
+    fn check_key_package(
+        &self,
+        kp: &KeyPackage,
+        suite: CipherSuite,
+        signatures: Signatures,
+    ) -> Result<(), KeyPackageError> {
         if kp.version != ProtocolVersion::MLS10 || kp.cipher_suite != suite {
             return Err(KeyPackageError::SuiteOrVersion);
         }
@@ -247,17 +321,22 @@ impl LeafCheck<'_> {
         if kp.init_key.as_slice() == kp.leaf_node.encryption_key() {
             return Err(KeyPackageError::InitKeyEqualsEncryptionKey);
         }
-        let tbs = encode(&kp.to_be_signed()).map_err(|_| KeyPackageError::Signature)?;
-        verify_with_label(
-            self.cs,
-            kp.leaf_node.signature_key(),
-            "KeyPackageTBS",
-            &tbs,
-            &kp.signature,
-        )
-        .map_err(|_| KeyPackageError::Signature)?;
-        self.validate(&kp.leaf_node, LeafRole::KeyPackage)
-            .map_err(KeyPackageError::LeafNode)
+        match signatures {
+            Signatures::Verify => {
+                let tbs = encode(&kp.to_be_signed()).map_err(|_| KeyPackageError::Signature)?;
+                verify_with_label(
+                    self.cs,
+                    kp.leaf_node.signature_key(),
+                    "KeyPackageTBS",
+                    &tbs,
+                    &kp.signature,
+                )
+                .map_err(|_| KeyPackageError::Signature)?;
+                self.validate(&kp.leaf_node, LeafRole::KeyPackage)
+            }
+            Signatures::Verified => self.validate_content(&kp.leaf_node, LeafRole::KeyPackage),
+        }
+        .map_err(KeyPackageError::LeafNode)
     }
 }
 
@@ -276,6 +355,22 @@ pub fn validate_key_package(
         lifetime,
     }
     .validate_key_package(kp, cs.cipher_suite())
+}
+
+/// Validates many KeyPackages on their own ([`validate_key_package`] for each, same verdicts,
+/// in order), their signatures verified in batches over the rayon pool.
+pub fn validate_key_packages(
+    cs: &dyn CipherSuiteProvider,
+    kps: &[&KeyPackage],
+    lifetime: LifetimePolicy,
+) -> Vec<Result<(), KeyPackageError>> {
+    LeafCheck {
+        cs,
+        group_id: &[],
+        required: None,
+        lifetime,
+    }
+    .validate_key_packages(kps, cs.cipher_suite())
 }
 
 /// Hash indexes over the group's tree: who holds which signature and encryption key, and how

@@ -56,7 +56,8 @@ pub use error::{
 pub use external::ExternalCommitOptions;
 pub use join::JoinOptions;
 pub use key_package::{
-    generate_key_package, sign_leaf, validate_key_package, KeyPackageBundle, KeyPackageOptions,
+    generate_key_package, sign_leaf, validate_key_package, validate_key_packages, KeyPackageBundle,
+    KeyPackageOptions,
 };
 pub use proposal::{external_proposal, CachedProposal};
 

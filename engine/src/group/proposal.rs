@@ -6,7 +6,6 @@
 //! keyed by ProposalRef (§5.2), and is emptied when an epoch ends. Validation and
 //! application never touch the group: they write only to the staged tree they are given.
 
-use rayon::prelude::*;
 use std::collections::{HashMap, HashSet};
 
 use crate::codec::{encode, VarBytes, VarVec};
@@ -389,14 +388,12 @@ impl Group {
             out.removed.push(*leaf);
         }
         // §12.3 step 4: Adds, in list order.
-        // The KeyPackages' two signatures each are checked in parallel up front; the verdicts
-        // are then read in list order, so the error reported is the one a sequential pass
-        // would report.
+        // The KeyPackages' two signatures each are checked up front, in batches over the
+        // pool; the verdicts are then read in list order, so the error reported is the one a
+        // sequential pass would report.
         let suite = self.context.cipher_suite;
-        let verdicts: Vec<_> = adds
-            .par_iter()
-            .map(|(_, kp)| check.validate_key_package(kp, suite))
-            .collect();
+        let kps: Vec<&KeyPackage> = adds.iter().map(|(_, kp)| *kp).collect();
+        let verdicts = check.validate_key_packages(&kps, suite);
         let mut add_sig_keys: HashSet<&[u8]> = HashSet::new();
         for ((i, kp), verdict) in adds.iter().zip(verdicts) {
             verdict.map_err(|e| invalid(*i, InvalidProposal::KeyPackage(e)))?;

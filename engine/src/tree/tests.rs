@@ -236,6 +236,40 @@ fn original_sibling_hash_matches_brute_force() {
 
 // ---- Negative validation tests: each broken tree rejected with its own error. ----
 
+/// A leaf's signature with one bit flipped.
+fn flip_signature(l: &mut LeafNode) {
+    let mut sig = l.signature().to_vec();
+    sig[7] ^= 0x10;
+    *l = LeafNode::from_tbs(&l.to_be_signed(None).unwrap(), &sig).unwrap();
+}
+
+#[test]
+fn bad_leaf_signatures_in_a_large_tree_name_the_first_bad_leaf() {
+    // 300 leaves: several verification batches. The batch that holds a bad leaf fails, and the
+    // one-by-one pass names the lowest bad leaf whichever batch it is in.
+    let cs = suite();
+    let g = generate_tree(&cs, 300, GROUP, true).unwrap();
+    let mut good = reimport(&cs, &g.tree, |_| {});
+    assert_eq!(validate_tree(&mut good, &cs, &params()), Ok(()));
+    for bad in [vec![299u32], vec![250, 40], vec![0, 150, 299]] {
+        let mut t = reimport(&cs, &g.tree, |nodes| {
+            for &leaf in &bad {
+                if let Some(Some(Node::Leaf(l))) = nodes.get_mut(2 * leaf as usize) {
+                    flip_signature(l);
+                }
+            }
+        });
+        let first = *bad.iter().min().unwrap();
+        assert_eq!(
+            validate_tree(&mut t, &cs, &params()),
+            Err(TreeValidationError::LeafSignature {
+                leaf: LeafIndex(first)
+            }),
+            "bad leaves {bad:?}"
+        );
+    }
+}
+
 #[test]
 fn bad_leaf_signature_is_rejected() {
     let cs = suite();

@@ -35,7 +35,7 @@ use crate::tree_math::{LeafIndex, NodeIndex, TreeSize};
 use super::error::TreeError;
 use super::key_id::KeyId;
 use super::ratchet_tree::Tree;
-use crate::crypto::labels::verify_with_label;
+use crate::crypto::labels::{verify_all_with_label, verify_with_label, LabelledSignature};
 
 /// Whether leaf lifetimes are checked (RFC 9420 §7.3 only RECOMMENDS it for received leaves).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -545,6 +545,20 @@ fn check_signatures(
     group_id: &[u8],
 ) -> Result<(), TreeValidationError> {
     let leaves: Vec<(LeafIndex, &LeafNode)> = tree.leaves().collect();
+    // Fast path: all N signatures in batches. Only if some batch does not verify are the
+    // leaves checked one by one, to name the failing leaf.
+    let all_valid = verify_all_with_label(cs, leaves.len(), |k| {
+        let (i, l) = leaves[k];
+        Some(LabelledSignature {
+            public_key: l.signature_key(),
+            label: "LeafNodeTBS",
+            content: leaf_tbs(l, group_id, i).ok()?,
+            signature: l.signature(),
+        })
+    });
+    if all_valid {
+        return Ok(());
+    }
     let bad = leaves
         .par_iter()
         .map(|(i, l)| verify_leaf_signature(cs, l, group_id, *i).map(|ok| (*i, ok)))

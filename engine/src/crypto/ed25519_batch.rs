@@ -1,0 +1,382 @@
+//! Ed25519 batch verification: many `(public key, message, signature)` triples checked with one
+//! multi-scalar multiplication instead of one double-scalar multiplication each.
+//!
+//! This module owns the only use of `curve25519-dalek` in the engine. Single signatures are
+//! still verified by AWS-LC ([`super::aws_lc`]); a batch is the fast path for the places that
+//! verify thousands of signatures at once (the leaves of a received tree, §12.4.3.1; the
+//! KeyPackages of a large add, §10.1).
+//!
+//! # What a batch accepts
+//!
+//! For random 128-bit `z_i` drawn from the OS generator, the batch checks
+//! `[8]( [-Σ z_i s_i] B + Σ [z_i] R_i + Σ [z_i k_i] A_i ) = 0` with `k_i = SHA-512(R_i || A_i ||
+//! M_i)`: the cofactored group equation of RFC 8032 §5.1.7, `[8][S]B = [8]R + [8][k]A'`. A forged
+//! or altered signature makes the sum non-zero except with probability about 2^-125.
+//!
+//! The batch is strict and never the last word on a rejection: it returns `false` (and the caller
+//! falls back to the single verifier, which decides) for
+//! - a public key or signature of the wrong length, `S >= L` (RFC 8032 §5.1.7 step 1);
+//! - a non-canonical encoding of `R` or `A` (`y >= p`), or a point that does not decode;
+//! - an `R` or `A` of small order (the eight torsion points): a small-order key verifies any
+//!   signature under the cofactored equation.
+//!
+//! Where it differs from AWS-LC's single verifier: AWS-LC checks the cofactorless equation
+//! `[S]B = R + [k]A'`, which RFC 8032 §5.1.7 allows as a stricter alternative. The two disagree
+//! only on a signature whose `R` or `A` carries a small-order component next to its prime-order
+//! part; only the holder of the private key can make one (an honest signer never does). The batch
+//! accepts such a signature, the single verifier refuses it. The test
+//! `mixed_order_r_is_the_documented_difference` pins this down.
+
+use aws_lc_rs::digest;
+use curve25519_dalek::constants::{ED25519_BASEPOINT_POINT, EIGHT_TORSION};
+use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
+use curve25519_dalek::scalar::Scalar;
+use curve25519_dalek::traits::{IsIdentity, VartimeMultiscalarMul};
+
+use super::provider::SignatureCheck;
+use super::CryptoError;
+
+/// Decodes a point for the batch: canonical (`y < p`), on the curve, not of small order.
+fn decode_point(bytes: &[u8; 32]) -> Option<EdwardsPoint> {
+    if !is_canonical_y(bytes) || is_small_order_y(bytes) {
+        return None;
+    }
+    CompressedEdwardsY(*bytes).decompress()
+}
+
+/// The `y` of a small-order point, whatever the sign bit says. A curve point has small order
+/// if and only if its `y` is one of the (five distinct) `y` of the eight torsion points, since
+/// `(-x, y)` is the negation of `(x, y)`. Comparing bytes is much cheaper than `[8]P = 0`.
+fn is_small_order_y(bytes: &[u8; 32]) -> bool {
+    static TORSION_Y: std::sync::OnceLock<Vec<[u8; 32]>> = std::sync::OnceLock::new();
+    let ys = TORSION_Y.get_or_init(|| {
+        EIGHT_TORSION
+            .iter()
+            .map(|t| {
+                let mut y = t.compress().to_bytes();
+                y[31] &= 0x7f;
+                y
+            })
+            .collect()
+    });
+    ys.iter()
+        .any(|y| y[..31] == bytes[..31] && y[31] == bytes[31] & 0x7f)
+}
+
+/// `y < p = 2^255 - 19` for the little-endian `y` in the low 255 bits (the top bit is the sign
+/// of `x`). The only non-canonical values are `p ..= 2^255 - 1`.
+fn is_canonical_y(bytes: &[u8; 32]) -> bool {
+    let top_all_ones = bytes[31] & 0x7f == 0x7f && bytes[1..31].iter().all(|&b| b == 0xff);
+    !(top_all_ones && bytes[0] >= 0xed)
+}
+
+/// `true` only if every check verifies under the cofactored equation (see the module
+/// documentation). `false` means "not all verified here"; the caller decides each one with the
+/// single verifier. `Err` only if the OS generator fails.
+pub(crate) fn verify_batch(checks: &[SignatureCheck<'_>]) -> Result<bool, CryptoError> {
+    if checks.is_empty() {
+        return Ok(true);
+    }
+    let mut z_bytes = vec![0u8; 16 * checks.len()];
+    aws_lc_rs::rand::fill(&mut z_bytes).map_err(|_| CryptoError::Library("random"))?;
+    // Points and their coefficients; the base point's coefficient is accumulated apart. A key
+    // that signs two consecutive checks (a KeyPackage and its LeafNode) is decoded once and its
+    // two coefficients are added.
+    let mut points: Vec<EdwardsPoint> = Vec::with_capacity(2 * checks.len());
+    let mut scalars: Vec<Scalar> = Vec::with_capacity(2 * checks.len());
+    let mut base = Scalar::ZERO;
+    let mut last_key: Option<(&[u8], usize)> = None;
+    for (check, z) in checks.iter().zip(z_bytes.chunks_exact(16)) {
+        let (Ok(a_bytes), Ok(sig)) = (
+            <&[u8; 32]>::try_from(check.public_key),
+            <&[u8; 64]>::try_from(check.signature),
+        ) else {
+            return Ok(false);
+        };
+        let (r_bytes, s_bytes) = sig.split_at(32);
+        let (Ok(r_bytes), Ok(s_bytes)) = (
+            <&[u8; 32]>::try_from(r_bytes),
+            <[u8; 32]>::try_from(s_bytes),
+        ) else {
+            return Ok(false);
+        };
+        let Some(s) = Option::<Scalar>::from(Scalar::from_canonical_bytes(s_bytes)) else {
+            return Ok(false);
+        };
+        let Some(r) = decode_point(r_bytes) else {
+            return Ok(false);
+        };
+        let mut h = digest::Context::new(&digest::SHA512);
+        h.update(r_bytes);
+        h.update(a_bytes);
+        h.update(check.message);
+        let Ok(wide) = <[u8; 64]>::try_from(h.finish().as_ref()) else {
+            return Ok(false);
+        };
+        let k = Scalar::from_bytes_mod_order_wide(&wide);
+        let mut z16 = [0u8; 16];
+        z16.copy_from_slice(z);
+        let z = Scalar::from(u128::from_le_bytes(z16));
+        base -= z * s;
+        points.push(r);
+        scalars.push(z);
+        match last_key {
+            Some((prev, at)) if prev == check.public_key => scalars[at] += z * k,
+            _ => {
+                let Some(a) = decode_point(a_bytes) else {
+                    return Ok(false);
+                };
+                last_key = Some((check.public_key, points.len()));
+                points.push(a);
+                scalars.push(z * k);
+            }
+        }
+    }
+    points.push(ED25519_BASEPOINT_POINT);
+    scalars.push(base);
+    let sum = EdwardsPoint::vartime_multiscalar_mul(&scalars, &points);
+    Ok(sum.mul_by_cofactor().is_identity())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::aws_lc::verify;
+    use crate::crypto::SignatureAlgorithm;
+    use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
+
+    struct Signed {
+        pk: Vec<u8>,
+        msg: Vec<u8>,
+        sig: Vec<u8>,
+    }
+
+    fn signed(n: usize) -> Vec<Signed> {
+        (0..n)
+            .map(|i| {
+                let kp = Ed25519KeyPair::generate().unwrap();
+                let msg = vec![u8::try_from(i % 251).unwrap(); 40 + i % 300];
+                let sig = kp.sign(&msg).as_ref().to_vec();
+                Signed {
+                    pk: kp.public_key().as_ref().to_vec(),
+                    msg,
+                    sig,
+                }
+            })
+            .collect()
+    }
+
+    fn checks(s: &[Signed]) -> Vec<SignatureCheck<'_>> {
+        s.iter()
+            .map(|s| SignatureCheck {
+                public_key: &s.pk,
+                message: &s.msg,
+                signature: &s.sig,
+            })
+            .collect()
+    }
+
+    fn single(c: &SignatureCheck<'_>) -> bool {
+        verify(
+            SignatureAlgorithm::Ed25519,
+            c.public_key,
+            c.message,
+            c.signature,
+        )
+        .is_ok()
+    }
+
+    #[test]
+    fn accepts_valid_batches_of_every_size() {
+        let s = signed(300);
+        for n in [0, 1, 2, 3, 64, 191, 300] {
+            assert!(verify_batch(&checks(&s[..n])).unwrap(), "n = {n}");
+        }
+    }
+
+    #[test]
+    fn any_altered_byte_fails_the_batch_and_the_single_verifier() {
+        let s = signed(40);
+        let base = checks(&s);
+        for victim in [0, 17, 39] {
+            // Every byte of the signature, of the key and the first bytes of the message.
+            for field in 0..3 {
+                let len = [64, 32, 8][field];
+                for at in 0..len {
+                    let mut owned: Vec<u8> = match field {
+                        0 => s[victim].sig.clone(),
+                        1 => s[victim].pk.clone(),
+                        _ => s[victim].msg.clone(),
+                    };
+                    owned[at] ^= 1 << (at % 8);
+                    let mut c = base.clone();
+                    match field {
+                        0 => c[victim].signature = &owned,
+                        1 => c[victim].public_key = &owned,
+                        _ => c[victim].message = &owned,
+                    }
+                    assert!(!single(&c[victim]));
+                    assert!(
+                        !verify_batch(&c).unwrap(),
+                        "victim {victim} field {field} byte {at}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn swapped_signatures_and_wrong_lengths_fail() {
+        let s = signed(4);
+        let mut c = checks(&s);
+        let (a, b) = (c[0].signature, c[1].signature);
+        c[0].signature = b;
+        c[1].signature = a;
+        assert!(!verify_batch(&c).unwrap());
+        let c = checks(&s);
+        let mut long_pk = s[2].pk.clone();
+        long_pk.push(0);
+        for pk in [&s[2].pk[..0], &s[2].pk[..31], &long_pk[..]] {
+            let mut bad = c.clone();
+            bad[2].public_key = pk;
+            assert!(!verify_batch(&bad).unwrap());
+        }
+        let mut long_sig = s[3].sig.clone();
+        long_sig.push(0);
+        let mut bad = c.clone();
+        bad[3].signature = &long_sig;
+        assert!(!verify_batch(&bad).unwrap());
+        bad[3].signature = &s[3].sig[..63];
+        assert!(!verify_batch(&bad).unwrap());
+    }
+
+    #[test]
+    fn non_canonical_s_is_refused() {
+        // S + L verifies under the equation but is not canonical (RFC 8032 §5.1.7 step 1).
+        let s = signed(2);
+        let mut sig = s[1].sig.clone();
+        let big = Scalar::from_canonical_bytes(sig[32..].try_into().unwrap()).unwrap();
+        let l_le: [u8; 32] = [
+            0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9,
+            0xde, 0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+        ];
+        // s + L as a 256-bit integer (fits: s < L < 2^253).
+        let mut carry = 0u16;
+        for ((out, a), b) in sig[32..].iter_mut().zip(big.to_bytes()).zip(l_le) {
+            let [lo, hi] = (u16::from(a) + u16::from(b) + carry).to_le_bytes();
+            *out = lo;
+            carry = u16::from(hi);
+        }
+        assert_eq!(carry, 0);
+        let mut c = checks(&s);
+        c[1].signature = &sig;
+        assert!(!single(&c[1]));
+        assert!(!verify_batch(&c).unwrap());
+    }
+
+    #[test]
+    fn non_canonical_and_small_order_points_are_refused() {
+        let mut y = [0xffu8; 32];
+        y[31] = 0x7f;
+        y[0] = 0xed; // p itself
+        assert!(!is_canonical_y(&y));
+        y[0] = 0xec; // p - 1
+        assert!(is_canonical_y(&y));
+        y[31] = 0xff; // sign bit does not count
+        assert!(is_canonical_y(&y));
+        for t in EIGHT_TORSION.iter() {
+            let mut enc = t.compress().to_bytes();
+            assert!(decode_point(&enc).is_none());
+            // The other sign bit: the negation, or a non-canonical x = 0.
+            enc[31] ^= 0x80;
+            assert!(decode_point(&enc).is_none());
+        }
+        // Random points of large order decode, with their sign bit either way (a valid
+        // encoding decodes to a point of large order or to nothing).
+        for k in 1u64..50 {
+            let p = ED25519_BASEPOINT_POINT * Scalar::from(k) + EIGHT_TORSION[(k % 8) as usize];
+            let enc = p.compress().to_bytes();
+            assert_eq!(decode_point(&enc), Some(p));
+            assert!(!p.is_small_order());
+        }
+        // A small-order key "verifies" R = [r]B, S = r under the cofactored equation for any
+        // message; the batch must not accept it.
+        let r = Scalar::from(12345u64);
+        let mut sig = (ED25519_BASEPOINT_POINT * r).compress().to_bytes().to_vec();
+        sig.extend_from_slice(r.as_bytes());
+        let pk = EIGHT_TORSION[1].compress().to_bytes();
+        let c = [SignatureCheck {
+            public_key: &pk,
+            message: b"anything",
+            signature: &sig,
+        }];
+        assert!(!verify_batch(&c).unwrap());
+    }
+
+    #[test]
+    fn mixed_order_r_is_the_documented_difference() {
+        // A key holder can put a small-order component T into R: R = [r]B + T,
+        // S = r + k a. [8]([S]B - R - [k]A) = -[8]T = 0 holds, [S]B = R + [k]A does not.
+        let a = Scalar::from(987_654_321u64);
+        let pk = (ED25519_BASEPOINT_POINT * a).compress().to_bytes();
+        let r = Scalar::from(424_242u64);
+        let big_r = (ED25519_BASEPOINT_POINT * r + EIGHT_TORSION[2])
+            .compress()
+            .to_bytes();
+        let msg = b"crafted by the key holder";
+        let mut h = digest::Context::new(&digest::SHA512);
+        h.update(&big_r);
+        h.update(&pk);
+        h.update(msg);
+        let k = Scalar::from_bytes_mod_order_wide(&h.finish().as_ref().try_into().unwrap());
+        let mut sig = big_r.to_vec();
+        sig.extend_from_slice((r + k * a).as_bytes());
+        let c = SignatureCheck {
+            public_key: &pk,
+            message: msg,
+            signature: &sig,
+        };
+        assert!(!single(&c), "AWS-LC checks the cofactorless equation");
+        assert!(
+            verify_batch(&[c]).unwrap(),
+            "the batch checks the cofactored one"
+        );
+        // Without the torsion component both accept: the construction itself is sound.
+        let honest_r = (ED25519_BASEPOINT_POINT * r).compress().to_bytes();
+        let mut h = digest::Context::new(&digest::SHA512);
+        h.update(&honest_r);
+        h.update(&pk);
+        h.update(msg);
+        let k = Scalar::from_bytes_mod_order_wide(&h.finish().as_ref().try_into().unwrap());
+        let mut sig = honest_r.to_vec();
+        sig.extend_from_slice((r + k * a).as_bytes());
+        let c = SignatureCheck {
+            public_key: &pk,
+            message: msg,
+            signature: &sig,
+        };
+        assert!(single(&c));
+        assert!(verify_batch(&[c]).unwrap());
+    }
+
+    #[test]
+    fn a_key_signing_consecutive_checks_is_merged_correctly() {
+        let kp = Ed25519KeyPair::generate().unwrap();
+        let msgs: Vec<Vec<u8>> = (0..5u8).map(|i| vec![i; 10]).collect();
+        let sigs: Vec<Vec<u8>> = msgs.iter().map(|m| kp.sign(m).as_ref().to_vec()).collect();
+        let pk = kp.public_key().as_ref().to_vec();
+        let mut c: Vec<SignatureCheck<'_>> = msgs
+            .iter()
+            .zip(&sigs)
+            .map(|(m, s)| SignatureCheck {
+                public_key: &pk,
+                message: m,
+                signature: s,
+            })
+            .collect();
+        assert!(verify_batch(&c).unwrap());
+        // The third signature over the fourth message: fails although the key is shared.
+        c[2].message = &msgs[3];
+        assert!(!verify_batch(&c).unwrap());
+    }
+}
