@@ -215,7 +215,7 @@ pub(crate) struct LabelledSignature<'a> {
 /// Checks per batch: large enough for the batch verifier's multi-scalar multiplication to pay
 /// (about 2.5x the speed of single checks at 1,024 for Ed25519), small enough that the
 /// SignContents of one batch stay a few hundred kB.
-const VERIFY_BATCH: usize = 1024;
+const VERIFY_BATCH: usize = 512;
 
 /// `VerifyWithLabel` for `n` items at once, in batches spread over the rayon pool: `true` only
 /// if every item verifies. `item(i)` builds item `i`, or `None` if it cannot be encoded.
