@@ -98,7 +98,7 @@ fn primitives(c: &mut Criterion) {
             signature: s,
         })
         .collect();
-    for n in [64, 1024] {
+    for n in [2, 64, 1024] {
         c.bench_function(&format!("ed25519_verify_batch_{n}x128B"), |b| {
             b.iter(|| assert!(cs.verify_batch(black_box(&checks[..n])).unwrap()))
         });

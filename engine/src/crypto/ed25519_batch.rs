@@ -79,31 +79,22 @@ pub(crate) fn verify_batch(checks: &[SignatureCheck<'_>]) -> Result<bool, Crypto
     }
     let mut z_bytes = vec![0u8; 16 * checks.len()];
     aws_lc_rs::rand::fill(&mut z_bytes).map_err(|_| CryptoError::Library("random"))?;
-    // Points and their coefficients; the base point's coefficient is accumulated apart. A key
-    // that signs two consecutive checks (a KeyPackage and its LeafNode) is decoded once and its
-    // two coefficients are added.
-    let mut points: Vec<EdwardsPoint> = Vec::with_capacity(2 * checks.len());
-    let mut scalars: Vec<Scalar> = Vec::with_capacity(2 * checks.len());
+    // The encodings of the points and their coefficients; the base point's coefficient is
+    // accumulated apart. A key that signs two consecutive checks (a KeyPackage and its LeafNode)
+    // is decoded once and its two coefficients are added. The points are decoded only as the
+    // multiplication consumes them, so a batch holds 8 bytes per point, not 160.
+    let mut encodings: Vec<&[u8; 32]> = Vec::with_capacity(2 * checks.len());
+    let mut scalars: Vec<Scalar> = Vec::with_capacity(2 * checks.len() + 1);
     let mut base = Scalar::ZERO;
     let mut last_key: Option<(&[u8], usize)> = None;
     for (check, z) in checks.iter().zip(z_bytes.chunks_exact(16)) {
-        let (Ok(a_bytes), Ok(sig)) = (
+        let (Ok(a_bytes), Some((r_bytes, s_bytes))) = (
             <&[u8; 32]>::try_from(check.public_key),
-            <&[u8; 64]>::try_from(check.signature),
-        ) else {
-            return Ok(false);
-        };
-        let (r_bytes, s_bytes) = sig.split_at(32);
-        let (Ok(r_bytes), Ok(s_bytes)) = (
-            <&[u8; 32]>::try_from(r_bytes),
-            <[u8; 32]>::try_from(s_bytes),
+            split_signature(check.signature),
         ) else {
             return Ok(false);
         };
         let Some(s) = Option::<Scalar>::from(Scalar::from_canonical_bytes(s_bytes)) else {
-            return Ok(false);
-        };
-        let Some(r) = decode_point(r_bytes) else {
             return Ok(false);
         };
         let mut h = digest::Context::new(&digest::SHA512);
@@ -118,24 +109,32 @@ pub(crate) fn verify_batch(checks: &[SignatureCheck<'_>]) -> Result<bool, Crypto
         z16.copy_from_slice(z);
         let z = Scalar::from(u128::from_le_bytes(z16));
         base -= z * s;
-        points.push(r);
+        encodings.push(r_bytes);
         scalars.push(z);
         match last_key {
             Some((prev, at)) if prev == check.public_key => scalars[at] += z * k,
             _ => {
-                let Some(a) = decode_point(a_bytes) else {
-                    return Ok(false);
-                };
-                last_key = Some((check.public_key, points.len()));
-                points.push(a);
+                last_key = Some((check.public_key, encodings.len()));
+                encodings.push(a_bytes);
                 scalars.push(z * k);
             }
         }
     }
-    points.push(ED25519_BASEPOINT_POINT);
     scalars.push(base);
-    let sum = EdwardsPoint::vartime_multiscalar_mul(&scalars, &points);
-    Ok(sum.mul_by_cofactor().is_identity())
+    let points = encodings
+        .into_iter()
+        .map(decode_point)
+        .chain(std::iter::once(Some(ED25519_BASEPOINT_POINT)));
+    // `None` when a point does not decode (see `decode_point`).
+    Ok(EdwardsPoint::optional_multiscalar_mul(&scalars, points)
+        .is_some_and(|sum| sum.mul_by_cofactor().is_identity()))
+}
+
+/// `R` and the bytes of `S` of a 64-byte signature.
+fn split_signature(sig: &[u8]) -> Option<(&[u8; 32], [u8; 32])> {
+    let sig = <&[u8; 64]>::try_from(sig).ok()?;
+    let (r, s) = sig.split_at(32);
+    Some((r.try_into().ok()?, s.try_into().ok()?))
 }
 
 #[cfg(test)]
