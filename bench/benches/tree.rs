@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion};
 use mls_engine::crypto::labels::{encrypt_with_label, prepare_encrypt_with_label};
-use mls_engine::crypto::{AwsLcSuite, CipherSuite, CipherSuiteProvider};
+use mls_engine::crypto::{AwsLcSuite, CipherSuite, CipherSuiteProvider, SignatureCheck};
 use mls_engine::tree::generate::{generate_tree, GeneratedTree};
 use mls_engine::tree::{validate_tree, Tree, TreeValidationParams};
 use mls_engine::tree_math::LeafIndex;
@@ -115,6 +115,23 @@ fn verify_floor(cs: &AwsLcSuite, f: &Fixture) {
     f.sigs
         .par_iter()
         .for_each(|(pk, m, s)| cs.verify(pk, m, s).expect("verify"));
+}
+
+/// The same N signatures verified as the engine verifies a received tree: batches of 512
+/// (curve25519-dalek, see `CRYPTO-NOTES.md`) spread over the pool.
+fn verify_floor_batch(cs: &AwsLcSuite, f: &Fixture) {
+    let checks: Vec<SignatureCheck<'_>> = f
+        .sigs
+        .iter()
+        .map(|(pk, m, s)| SignatureCheck {
+            public_key: pk,
+            message: m,
+            signature: s,
+        })
+        .collect();
+    assert!(checks
+        .par_chunks(512)
+        .all(|c| cs.verify_batch(c).expect("batch")));
 }
 
 fn generate_path(cs: &AwsLcSuite, g: &GeneratedTree, sender: LeafIndex) -> usize {
@@ -221,6 +238,9 @@ fn criterion_benches(c: &mut Criterion, cs: &AwsLcSuite) {
         g.bench_function(BenchmarkId::new("floor_verify_N_ed25519_par", n), |b| {
             b.iter(|| verify_floor(cs, &f))
         });
+        g.bench_function(BenchmarkId::new("floor_verify_N_ed25519_batch", n), |b| {
+            b.iter(|| verify_floor_batch(cs, &f))
+        });
         g.bench_function(BenchmarkId::new("generate_path_full", n), |b| {
             b.iter(|| generate_path(cs, &f.full, f.sender))
         });
@@ -278,6 +298,10 @@ fn large(cs: &AwsLcSuite) {
         (
             "floor_verify_N_ed25519_par".into(),
             median(|| verify_floor(cs, &f), 3),
+        ),
+        (
+            "floor_verify_N_ed25519_batch".into(),
+            median(|| verify_floor_batch(cs, &f), 3),
         ),
         (
             "generate_path_full".into(),
