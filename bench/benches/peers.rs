@@ -36,7 +36,6 @@ use std::time::{Duration, Instant};
 
 use criterion::measurement::WallTime;
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, SamplingMode};
-use mls_engine::crypto::SignatureCheck;
 use mls_peers::{new_client, InteropClient, Peer};
 
 type Client = Box<dyn InteropClient>;
@@ -494,22 +493,8 @@ fn crypto_floor(c: &mut Criterion, n: usize, commit_len: usize, tree_len: usize)
     });
     // What a leaf signature costs inside a batch (the engine verifies a received tree's leaves
     // and a large add's KeyPackages in batches of up to 1,024): divide the row by 1,024.
-    let signed: Vec<(mls_engine::crypto::SignaturePublicKey, Vec<u8>, Vec<u8>)> = (0..1024u32)
-        .map(|i| {
-            let (sk, pk) = cs.signature_generate().unwrap();
-            let msg = [&leaf[..], &i.to_be_bytes()].concat();
-            let sig = cs.sign(&sk, &msg).unwrap();
-            (pk, msg, sig)
-        })
-        .collect();
-    let checks: Vec<SignatureCheck<'_>> = signed
-        .iter()
-        .map(|(pk, msg, sig)| SignatureCheck {
-            public_key: pk,
-            message: msg,
-            signature: sig,
-        })
-        .collect();
+    let signed = bench::signed_by_distinct_keys(cs, 1024, &leaf);
+    let checks = bench::signature_checks(&signed);
     g.bench_function("ed25519_verify_leaf_batch_of_1024", |b| {
         b.iter(|| assert!(cs.verify_batch(black_box(&checks)).unwrap()))
     });

@@ -9,7 +9,7 @@ use std::hint::black_box;
 use criterion::{criterion_group, criterion_main, Criterion};
 use hpke::{Deserializable, OpModeR, OpModeS, Serializable};
 use mls_engine::crypto::aws_lc::X25519;
-use mls_engine::crypto::{CipherSuiteProvider, DhGroup, SignatureCheck};
+use mls_engine::crypto::{CipherSuiteProvider, DhGroup};
 
 /// An RNG for the `hpke` crate backed by the OS RNG through our provider.
 struct OsRandom(&'static dyn CipherSuiteProvider);
@@ -82,22 +82,8 @@ fn primitives(c: &mut Criterion) {
     });
     // Batch verification (curve25519-dalek, cofactored): 64 and 1,024 distinct keys; divide
     // by the batch size for the cost of one signature.
-    let signed: Vec<_> = (0..1024u32)
-        .map(|i| {
-            let (sk, pk) = cs.signature_generate().unwrap();
-            let m = [&msg[..], &i.to_be_bytes()].concat();
-            let s = cs.sign(&sk, &m).unwrap();
-            (pk, m, s)
-        })
-        .collect();
-    let checks: Vec<SignatureCheck<'_>> = signed
-        .iter()
-        .map(|(pk, m, s)| SignatureCheck {
-            public_key: pk,
-            message: m,
-            signature: s,
-        })
-        .collect();
+    let signed = bench::signed_by_distinct_keys(cs, 1024, &msg);
+    let checks = bench::signature_checks(&signed);
     for n in [2, 64, 1024] {
         c.bench_function(&format!("ed25519_verify_batch_{n}x128B"), |b| {
             b.iter(|| assert!(cs.verify_batch(black_box(&checks[..n])).unwrap()))

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion};
 use mls_engine::crypto::labels::{encrypt_with_label, prepare_encrypt_with_label};
-use mls_engine::crypto::{AwsLcSuite, CipherSuite, CipherSuiteProvider, SignatureCheck};
+use mls_engine::crypto::{AwsLcSuite, CipherSuite, CipherSuiteProvider};
 use mls_engine::tree::generate::{generate_tree, GeneratedTree};
 use mls_engine::tree::{validate_tree, Tree, TreeValidationParams};
 use mls_engine::tree_math::LeafIndex;
@@ -37,7 +37,7 @@ struct Fixture {
     blank: GeneratedTree,
     wire: mls_engine::messages::RatchetTree,
     /// (signature key, message, signature) per leaf for the verification floor.
-    sigs: Vec<(mls_engine::crypto::SignaturePublicKey, Vec<u8>, Vec<u8>)>,
+    sigs: Vec<bench::Signed>,
     /// An UpdatePath from `sender` in the full tree, with its group context.
     path: mls_engine::messages::UpdatePath,
     path_gc: Vec<u8>,
@@ -120,15 +120,7 @@ fn verify_floor(cs: &AwsLcSuite, f: &Fixture) {
 /// The same N signatures verified as the engine verifies a received tree: batches of 512
 /// (curve25519-dalek, see `CRYPTO-NOTES.md`) spread over the pool.
 fn verify_floor_batch(cs: &AwsLcSuite, f: &Fixture) {
-    let checks: Vec<SignatureCheck<'_>> = f
-        .sigs
-        .iter()
-        .map(|(pk, m, s)| SignatureCheck {
-            public_key: pk,
-            message: m,
-            signature: s,
-        })
-        .collect();
+    let checks = bench::signature_checks(&f.sigs);
     assert!(checks
         .par_chunks(512)
         .all(|c| cs.verify_batch(c).expect("batch")));
