@@ -395,6 +395,18 @@ impl<'a> MessageProtection<'a> {
         msg: PublicMessage,
         sender_key: impl FnOnce(&FramedContent) -> Option<SignaturePublicKey>,
     ) -> Result<AuthenticatedContent, ProtectionError> {
+        Ok(self.unprotect_public_with_tbs(msg, sender_key)?.0)
+    }
+
+    /// [`MessageProtection::unprotect_public`], also returning the FramedContentTBS the
+    /// signature was verified over, so a commit's transcript hash can read its content from
+    /// there instead of serializing it again
+    /// ([`crate::transcript_hash::confirmed_transcript_hash_from_tbs`]).
+    pub fn unprotect_public_with_tbs(
+        &self,
+        msg: PublicMessage,
+        sender_key: impl FnOnce(&FramedContent) -> Option<SignaturePublicKey>,
+    ) -> Result<(AuthenticatedContent, SignContentBuf), ProtectionError> {
         let wf = WireFormat::PUBLIC_MESSAGE;
         let content = &msg.content;
         self.check_group_and_epoch(&content.group_id, content.epoch)?;
@@ -421,11 +433,12 @@ impl<'a> MessageProtection<'a> {
         }
         let key = sender_key(content).ok_or(ProtectionError::UnknownSender)?;
         self.verify(&sc, &msg.auth, &key)?;
-        Ok(AuthenticatedContent {
+        let ac = AuthenticatedContent {
             wire_format: wf,
             content: msg.content,
             auth: msg.auth,
-        })
+        };
+        Ok((ac, sc))
     }
 
     /// Signs `content` (from a member) and encrypts it as a PrivateMessage (§6.3), consuming the

@@ -41,6 +41,39 @@ fn encode<T: tls_codec::Serialize + tls_codec::Size>(v: &T) -> Result<Vec<u8>, T
     crate::codec::encode(v).map_err(|e| TranscriptError::Encoding(e.to_string()))
 }
 
+/// [`confirmed_transcript_hash`] reading `wire_format || content` from `tbs`, the encoded
+/// FramedContentTBS (§6.1: `version || wire_format || content || [group_context]`) that the
+/// commit's signature was made or verified over, instead of serializing the commit again.
+/// `tbs` must be the TBS of this very commit (the caller just built it from `commit`); its
+/// length and leading `version || wire_format` are checked.
+pub fn confirmed_transcript_hash_from_tbs(
+    cs: &dyn CipherSuiteProvider,
+    interim_before: &[u8],
+    commit: &AuthenticatedContent,
+    tbs: &[u8],
+) -> Result<Vec<u8>, TranscriptError> {
+    if commit.content.content_type() != crate::messages::ContentType::COMMIT {
+        return Err(TranscriptError::NotACommit);
+    }
+    let end = 4 + commit.content.tls_serialized_len();
+    let wire_format = commit.wire_format.0.to_be_bytes();
+    let wf_and_content = tbs
+        .get(2..end)
+        .filter(|b| b.starts_with(&wire_format))
+        .ok_or_else(|| TranscriptError::Encoding("TBS does not hold this commit".into()))?;
+    let mut buf = Vec::with_capacity(
+        interim_before.len() + wf_and_content.len() + commit.auth.signature.tls_serialized_len(),
+    );
+    buf.extend_from_slice(interim_before);
+    buf.extend_from_slice(wf_and_content);
+    commit
+        .auth
+        .signature
+        .tls_serialize(&mut buf)
+        .map_err(|e| TranscriptError::Encoding(e.to_string()))?;
+    Ok(cs.hash(&buf))
+}
+
 /// `confirmed_transcript_hash_[n]` from the previous interim hash and the commit (§8.2).
 pub fn confirmed_transcript_hash(
     cs: &dyn CipherSuiteProvider,

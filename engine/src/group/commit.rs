@@ -29,7 +29,8 @@ use crate::messages::{
 };
 use crate::psk::{resolve_psk_secret, PskSecret};
 use crate::transcript_hash::{
-    confirmation_tag, confirmed_transcript_hash, interim_transcript_hash, verify_confirmation_tag,
+    confirmation_tag, confirmed_transcript_hash, confirmed_transcript_hash_from_tbs,
+    interim_transcript_hash, verify_confirmation_tag,
 };
 use crate::tree::Tree;
 use crate::tree_math::{LeafIndex, NodeIndex};
@@ -244,6 +245,7 @@ impl Group {
         &self,
         cs: &dyn CipherSuiteProvider,
         ac: &AuthenticatedContent,
+        tbs: Option<&SignContentBuf>,
     ) -> Result<StagedCommit, GroupError> {
         let FramedContentBody::Commit(commit) = &ac.content.body else {
             return Err(MisuseError::Unsupported("not a commit").into());
@@ -324,7 +326,15 @@ impl Group {
         }
         own_keys.retain_valid(&tree);
 
-        let confirmed = confirmed_transcript_hash(cs, &self.interim_transcript_hash, ac)?;
+        let confirmed = match tbs {
+            Some(tbs) => confirmed_transcript_hash_from_tbs(
+                cs,
+                &self.interim_transcript_hash,
+                ac,
+                tbs.content()?,
+            )?,
+            None => confirmed_transcript_hash(cs, &self.interim_transcript_hash, ac)?,
+        };
         ctx.confirmed_transcript_hash = VarBytes(confirmed.clone());
         let tag = ac
             .auth
@@ -656,7 +666,12 @@ impl Group {
             content,
             auth,
         };
-        let confirmed = confirmed_transcript_hash(cs, &self.interim_transcript_hash, &ac)?;
+        let confirmed = confirmed_transcript_hash_from_tbs(
+            cs,
+            &self.interim_transcript_hash,
+            &ac,
+            sc.content()?,
+        )?;
         ctx.confirmed_transcript_hash = VarBytes(confirmed.clone());
         let psk_secret = self.psk_secret(cs, &psks)?;
         let (joiner, welcome_secret, secrets) = advance_epoch(

@@ -34,6 +34,7 @@ pub mod state;
 use std::collections::{BTreeMap, VecDeque};
 
 use crate::codec::VarBytes;
+use crate::crypto::labels::SignContentBuf;
 use crate::crypto::{CipherSuite, CipherSuiteProvider, HpkePublicKey, Secret, SignaturePublicKey};
 use crate::framing::MessageProtection;
 use crate::key_schedule::{mls_exporter, EpochSecrets};
@@ -397,13 +398,15 @@ impl Group {
 
     /// Verifies and decrypts a handshake or application message of the current epoch
     /// (application messages may also be of a retained past epoch). `secret_tree` receives
-    /// the consumed key; the caller decides whether to keep it.
+    /// the consumed key; the caller decides whether to keep it. For a PublicMessage the
+    /// FramedContentTBS its signature was verified over is returned too (a commit's transcript
+    /// hash reads the content from it).
     fn unprotect(
         &self,
         cs: &dyn CipherSuiteProvider,
         msg: MlsMessage,
         secret_tree: &mut SecretTree,
-    ) -> Result<AuthenticatedContent, GroupError> {
+    ) -> Result<(AuthenticatedContent, Option<SignContentBuf>), GroupError> {
         let mp = MessageProtection::new(
             cs,
             &self.context,
@@ -413,11 +416,14 @@ impl Group {
         let (tree, context) = (&self.tree, &self.context);
         match msg.body {
             MlsMessageBody::PublicMessage(pm) => {
-                Ok(mp.unprotect_public(pm, |c| Self::sender_key(tree, context, c))?)
+                let (ac, tbs) =
+                    mp.unprotect_public_with_tbs(pm, |c| Self::sender_key(tree, context, c))?;
+                Ok((ac, Some(tbs)))
             }
-            MlsMessageBody::PrivateMessage(pm) => {
-                Ok(mp.unprotect_private(secret_tree, &pm, |c| Self::sender_key(tree, context, c))?)
-            }
+            MlsMessageBody::PrivateMessage(pm) => Ok((
+                mp.unprotect_private(secret_tree, &pm, |c| Self::sender_key(tree, context, c))?,
+                None,
+            )),
             _ => Err(MalformedError::UnexpectedMessage {
                 expected: "PublicMessage or PrivateMessage",
             }
@@ -444,7 +450,7 @@ impl Group {
             }
         }
         let mut secret_tree = self.keys.secret_tree.clone();
-        let ac = self.unprotect(cs, msg, &mut secret_tree)?;
+        let (ac, tbs) = self.unprotect(cs, msg, &mut secret_tree)?;
         match &ac.content.body {
             FramedContentBody::Application(data) => {
                 let Sender::Member(sender) = ac.content.sender else {
@@ -466,7 +472,7 @@ impl Group {
             // The secret tree is replaced by the next epoch's on merge: the consumed key
             // is not kept (a staged commit changes nothing).
             FramedContentBody::Commit(_) => Ok(ProcessedMessage::Commit(Box::new(
-                self.stage_received_commit(cs, &ac)?,
+                self.stage_received_commit(cs, &ac, tbs.as_ref())?,
             ))),
         }
     }
