@@ -195,6 +195,13 @@ impl CipherSuiteProvider for CountingSuite {
     ) -> Result<PreparedInfo, CryptoError> {
         self.inner.hpke_prepare(info, psk)
     }
+    fn hpke_prepare_parts(
+        &self,
+        info_parts: &[&[u8]],
+        psk: Option<(&[u8], &[u8])>,
+    ) -> Result<PreparedInfo, CryptoError> {
+        self.inner.hpke_prepare_parts(info_parts, psk)
+    }
     fn hpke_seal_prepared(
         &self,
         prepared: &PreparedInfo,

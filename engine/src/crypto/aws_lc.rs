@@ -793,6 +793,14 @@ impl CipherSuiteProvider for AwsLcSuite {
         info: &[u8],
         psk: Option<(&[u8], &[u8])>,
     ) -> Result<PreparedInfo, CryptoError> {
+        self.hpke_prepare_parts(&[info], psk)
+    }
+
+    fn hpke_prepare_parts(
+        &self,
+        info_parts: &[&[u8]],
+        psk: Option<(&[u8], &[u8])>,
+    ) -> Result<PreparedInfo, CryptoError> {
         let mode = match psk {
             None => HpkeMode::Base,
             Some((psk, psk_id)) => HpkeMode::Psk {
@@ -800,7 +808,7 @@ impl CipherSuiteProvider for AwsLcSuite {
                 psk_id: psk_id.to_vec(),
             },
         };
-        self.hpke.prepare(mode, info)
+        self.hpke.prepare_parts(mode, info_parts)
     }
 
     fn hpke_seal_prepared(

@@ -133,6 +133,17 @@ impl Hpke {
     /// The first half of `KeySchedule` (RFC 9180 §5.1): `VerifyPSKInputs`, `psk_id_hash`,
     /// `info_hash` and `key_schedule_context`, none of which depend on the recipient.
     pub fn prepare(&self, mode: HpkeMode, info: &[u8]) -> Result<PreparedInfo, CryptoError> {
+        self.prepare_parts(mode, &[info])
+    }
+
+    /// [`Hpke::prepare`] with `info` given as the concatenation of `info_parts`, so a large
+    /// `info` (an EncryptContext carrying an encrypted GroupInfo) is hashed without being
+    /// assembled in one buffer.
+    pub fn prepare_parts(
+        &self,
+        mode: HpkeMode,
+        info_parts: &[&[u8]],
+    ) -> Result<PreparedInfo, CryptoError> {
         let mode_id = mode.id();
         let (psk, psk_id) = match mode {
             HpkeMode::Base => (Secret::default(), Vec::new()),
@@ -145,7 +156,9 @@ impl Hpke {
             }
         };
         let psk_id_hash = labeled_extract(self.kdf, &self.suite_id, b"", b"psk_id_hash", &psk_id);
-        let info_hash = labeled_extract(self.kdf, &self.suite_id, b"", b"info_hash", info);
+        let mut ikm: Vec<&[u8]> = vec![HPKE_V1, &self.suite_id, b"info_hash"];
+        ikm.extend_from_slice(info_parts);
+        let info_hash = hkdf_extract(self.kdf, b"", &ikm);
         let mut key_schedule_context = Vec::with_capacity(1 + 2 * self.kdf.output_len());
         key_schedule_context.push(mode_id);
         key_schedule_context.extend_from_slice(psk_id_hash.as_bytes());
@@ -539,6 +552,31 @@ mod tests {
                 let ct = cs.hpke_seal_prepared(&prepared, pk, b"", &pt).unwrap();
                 assert_eq!(cs.hpke_open_prepared(&prepared, &ct, sk, b"").unwrap(), pt);
             }
+        }
+    }
+
+    #[test]
+    fn info_in_parts_is_the_same_info() {
+        let info: Vec<u8> = (0..3000u32).map(|i| (i % 251) as u8).collect();
+        for cs in suites() {
+            let whole = cs.hpke_prepare(&info, None).unwrap();
+            let (sk, pk) = cs.kem_generate().unwrap();
+            for cut in [0, 1, 17, 1500, 2999, 3000] {
+                let (a, b) = info.split_at(cut);
+                let parts = cs.hpke_prepare_parts(&[a, b], None).unwrap();
+                assert_eq!(parts.key_schedule_context, whole.key_schedule_context);
+                let ct = cs.hpke_seal_prepared(&parts, &pk, b"", b"secret").unwrap();
+                assert_eq!(
+                    cs.hpke_open_prepared(&whole, &ct, &sk, b"").unwrap(),
+                    b"secret"
+                );
+            }
+            // A different split point of different bytes is a different info.
+            let mut other = info.clone();
+            other[1500] ^= 1;
+            let (a, b) = other.split_at(1500);
+            let parts = cs.hpke_prepare_parts(&[a, b], None).unwrap();
+            assert_ne!(parts.key_schedule_context, whole.key_schedule_context);
         }
     }
 

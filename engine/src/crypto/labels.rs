@@ -256,6 +256,20 @@ pub fn encrypt_context(label: &str, context: &[u8]) -> Result<Vec<u8>, CryptoErr
     labelled_pair(label, context)
 }
 
+/// Prepares the HPKE `info` = EncryptContext(`label`, `context`) (§5.1.3) without copying
+/// `context` (for a Welcome, the encrypted GroupInfo carrying the tree): the label and the
+/// context's length prefix are hashed, then the context in place.
+fn prepare_encrypt_context(
+    cs: &dyn CipherSuiteProvider,
+    label: &str,
+    context: &[u8],
+) -> Result<PreparedInfo, CryptoError> {
+    let mut head = Vec::with_capacity(MLS_PREFIX.len() + label.len() + 16);
+    write_mls_label(&mut head, label)?;
+    write_varint(&mut head, context.len())?;
+    cs.hpke_prepare_parts(&[&head, context], None)
+}
+
 /// Prepares EncryptWithLabel for one `(Label, Context)` so it can be sealed to many public keys
 /// with [`encrypt_with_label_prepared`] (the HPKE `info` is hashed once).
 pub fn prepare_encrypt_with_label(
@@ -263,7 +277,7 @@ pub fn prepare_encrypt_with_label(
     label: &str,
     context: &[u8],
 ) -> Result<PreparedInfo, CryptoError> {
-    cs.hpke_prepare(&encrypt_context(label, context)?, None)
+    prepare_encrypt_context(cs, label, context)
 }
 
 /// EncryptWithLabel with a prepared `(Label, Context)`.
@@ -299,7 +313,8 @@ pub fn decrypt_with_label(
     context: &[u8],
     ct: &HpkeCiphertext,
 ) -> Result<Vec<u8>, CryptoError> {
-    cs.hpke_open_base(ct, sk, &encrypt_context(label, context)?, b"")
+    let prepared = prepare_encrypt_context(cs, label, context)?;
+    cs.hpke_open_prepared(&prepared, ct, sk, b"")
 }
 
 /// `RefHash(label, value) = Hash(RefHashInput)` with `RefHashInput = { opaque label<V>;

@@ -141,6 +141,17 @@ pub trait CipherSuiteProvider: Send + Sync {
         psk: Option<(&[u8], &[u8])>,
     ) -> Result<PreparedInfo, CryptoError>;
 
+    /// [`CipherSuiteProvider::hpke_prepare`] with `info` given as the concatenation of
+    /// `info_parts` (a large `info` need not be copied into one buffer). The default
+    /// concatenates them.
+    fn hpke_prepare_parts(
+        &self,
+        info_parts: &[&[u8]],
+        psk: Option<(&[u8], &[u8])>,
+    ) -> Result<PreparedInfo, CryptoError> {
+        self.hpke_prepare(&info_parts.concat(), psk)
+    }
+
     /// Single-shot HPKE seal (RFC 9180 §6.1) with a prepared info.
     fn hpke_seal_prepared(
         &self,
