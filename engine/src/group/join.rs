@@ -155,19 +155,34 @@ impl Group {
                 }
             }
         }
-        let wire = match Extension::find::<RatchetTree>(&gi.extensions) {
-            Some(Ok(t)) => t,
-            Some(Err(e)) => return Err(GroupError::codec("ratchet_tree extension", e)),
-            None => options.ratchet_tree.ok_or(JoinCheck::NoRatchetTree)?,
+        // The tree decoded straight into shared nodes (no second copy of it while the tree
+        // is built).
+        let in_group_info = gi
+            .extensions
+            .iter()
+            .find(|e| e.extension_type == ExtensionType::RATCHET_TREE);
+        let wire = match in_group_info {
+            Some(e) => RatchetTree::decode_shared_nodes(&e.extension_data)
+                .map_err(|e| GroupError::codec("ratchet_tree extension", e))?,
+            None => {
+                let given = options.ratchet_tree.ok_or(JoinCheck::NoRatchetTree)?;
+                given
+                    .0
+                    .into_vec()
+                    .into_iter()
+                    .map(|n| n.map(std::sync::Arc::new))
+                    .collect()
+            }
         };
         // §12.4.3.1: GroupInfo signature by its signer's leaf key. Checked before the tree is
         // built, so that the GroupInfo's copy of the tree (O(N) bytes) can be dropped first.
         let signer_leaf = LeafIndex(gi.signer);
         let signer_key = match (gi.signer as usize)
             .checked_mul(2)
-            .and_then(|i| wire.0.get(i))
+            .and_then(|i| wire.get(i))
+            .and_then(|n| n.as_deref())
         {
-            Some(Some(Node::Leaf(l))) => l.signature_key().to_vec(),
+            Some(Node::Leaf(l)) => l.signature_key().to_vec(),
             _ => return Err(JoinCheck::UnknownSigner(signer_leaf).into()),
         };
         verify_group_info_signature(cs, &gi, &signer_key)?;
@@ -176,7 +191,7 @@ impl Group {
                 e.extension_data = VarBytes::default();
             }
         }
-        let mut tree = Tree::from_wire_owned(cs, wire)?;
+        let mut tree = Tree::from_shared_nodes(cs, wire)?;
         // §12.4.3.1: the whole tree is valid.
         let required = Group::required_capabilities(&ctx.extensions)?;
         let mut params = TreeValidationParams::new(ctx.group_id.as_slice(), 0);

@@ -37,6 +37,35 @@ pub struct RatchetTree(pub VarVec<Option<Node>>);
 
 top_level!(RatchetTree);
 
+impl RatchetTree {
+    /// Decodes an encoded `ratchet_tree` (the `ratchet_tree` extension's data, which it must
+    /// use entirely) straight into shared nodes, accepting and refusing exactly what decoding
+    /// a [`RatchetTree`] does. A large tree is decoded without an intermediate vector of nodes
+    /// (72 bytes a slot, doubled while it grows): each node goes into its own `Arc` as it is
+    /// read, the form [`crate::tree::Tree::from_shared_nodes`] builds from.
+    pub fn decode_shared_nodes(
+        bytes: &[u8],
+    ) -> Result<Vec<Option<std::sync::Arc<Node>>>, tls_codec::Error> {
+        let (mut body, rest) = crate::codec::read_vector_body(bytes)?;
+        if !rest.is_empty() {
+            return Err(tls_codec::Error::TrailingData);
+        }
+        let mut nodes = Vec::new();
+        while !body.is_empty() {
+            let (node, after) =
+                <Option<Node> as tls_codec::DeserializeBytes>::tls_deserialize_bytes(body)?;
+            if after.len() >= body.len() {
+                return Err(tls_codec::Error::DecodingError(
+                    "zero-length vector item".into(),
+                ));
+            }
+            nodes.push(node.map(std::sync::Arc::new));
+            body = after;
+        }
+        Ok(nodes)
+    }
+}
+
 /// `LeafNodeHashInput` (RFC 9420 §7.8).
 #[derive(Clone, PartialEq, Eq, Debug, TlsSerialize, TlsDeserializeBytes, TlsSize)]
 pub struct LeafNodeHashInput {

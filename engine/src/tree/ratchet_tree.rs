@@ -78,7 +78,24 @@ impl Tree {
         cs: &dyn CipherSuiteProvider,
         wire: RatchetTree,
     ) -> Result<Tree, TreeError> {
-        let mut tree = Tree::from_nodes(cs.cipher_suite(), wire.0.into_vec())?;
+        Tree::from_shared_nodes(
+            cs,
+            wire.0
+                .into_vec()
+                .into_iter()
+                .map(|n| n.map(Arc::new))
+                .collect(),
+        )
+    }
+
+    /// Builds and hashes a tree from nodes in array order as
+    /// [`RatchetTree::decode_shared_nodes`] gives them (each node already in its own `Arc`, so
+    /// a large tree is never held twice, once decoded and once built).
+    pub fn from_shared_nodes(
+        cs: &dyn CipherSuiteProvider,
+        nodes: Vec<Option<Arc<Node>>>,
+    ) -> Result<Tree, TreeError> {
+        let mut tree = Tree::from_arc_nodes(cs.cipher_suite(), nodes)?;
         tree.hash_all(cs)?;
         Ok(tree)
     }
@@ -86,7 +103,15 @@ impl Tree {
     /// Builds a tree from nodes in array order (trailing blanks dropped), without hashing.
     pub(crate) fn from_nodes(
         suite: CipherSuite,
-        mut nodes: Vec<Option<Node>>,
+        nodes: Vec<Option<Node>>,
+    ) -> Result<Tree, TreeError> {
+        Tree::from_arc_nodes(suite, nodes.into_iter().map(|n| n.map(Arc::new)).collect())
+    }
+
+    /// [`Tree::from_nodes`] over nodes already shared.
+    fn from_arc_nodes(
+        suite: CipherSuite,
+        mut nodes: Vec<Option<Arc<Node>>>,
     ) -> Result<Tree, TreeError> {
         match nodes.last() {
             None => return Err(TreeError::EmptyTree),
@@ -100,7 +125,7 @@ impl Tree {
         let width = size.node_width() as usize;
         nodes.resize(width, None);
         for (i, node) in (0u32..).zip(nodes.iter()) {
-            let ok = match node {
+            let ok = match node.as_deref() {
                 None => true,
                 Some(Node::Leaf(_)) => i % 2 == 0,
                 Some(Node::Parent(_)) => i % 2 == 1,
@@ -110,7 +135,6 @@ impl Tree {
             }
         }
         let counts = compute_counts(&nodes);
-        let nodes: Vec<Option<Arc<Node>>> = nodes.into_iter().map(|n| n.map(Arc::new)).collect();
         Ok(Tree {
             suite,
             size,
@@ -512,7 +536,7 @@ impl Tree {
 }
 
 /// Non-blank counts for a full array, bottom-up, in O(N).
-fn compute_counts(nodes: &[Option<Node>]) -> Vec<Counts> {
+fn compute_counts(nodes: &[Option<Arc<Node>>]) -> Vec<Counts> {
     let mut counts: Vec<Counts> = nodes
         .iter()
         .zip(0u32..)

@@ -236,6 +236,44 @@ fn original_sibling_hash_matches_brute_force() {
 
 // ---- Negative validation tests: each broken tree rejected with its own error. ----
 
+#[test]
+fn shared_node_decoding_agrees_with_ratchet_tree_decoding() {
+    let cs = suite();
+    let g = generate_tree(&cs, 40, GROUP, true).unwrap();
+    let bytes = crate::codec::encode(&g.tree.to_wire()).unwrap();
+    let decode_both = |b: &[u8]| {
+        let wire = crate::codec::decode_exact::<RatchetTree>(b);
+        let shared = RatchetTree::decode_shared_nodes(b);
+        (wire, shared)
+    };
+    let (wire, shared) = decode_both(&bytes);
+    let wire = wire.unwrap();
+    let shared = shared.unwrap();
+    assert_eq!(wire.0.len(), shared.len());
+    for (a, b) in wire.0.iter().zip(&shared) {
+        assert_eq!(a.as_ref(), b.as_deref());
+    }
+    // The tree built from either is the same tree.
+    let mut from_shared = Tree::from_shared_nodes(&cs, shared).unwrap();
+    assert_eq!(
+        from_shared.tree_hash(&cs).unwrap(),
+        Tree::from_wire(&cs, &wire).unwrap().tree_hash(&cs).unwrap()
+    );
+    // Every truncation, a trailing byte and a corrupted length header: both refuse.
+    let mut cases: Vec<Vec<u8>> = (0..bytes.len())
+        .step_by(7)
+        .map(|cut| bytes[..cut].to_vec())
+        .collect();
+    cases.push([&bytes[..], &[0]].concat());
+    let mut longer = bytes.clone();
+    longer[1] ^= 0x01;
+    cases.push(longer);
+    for case in &cases {
+        let (wire, shared) = decode_both(case);
+        assert_eq!(wire.is_ok(), shared.is_ok(), "{} bytes", case.len());
+    }
+}
+
 /// A leaf's signature with one bit flipped.
 fn flip_signature(l: &mut LeafNode) {
     let mut sig = l.signature().to_vec();
