@@ -361,9 +361,48 @@ fn check_leaf_alone(
 pub struct MemberIndex {
     signature_keys: HashMap<KeyId, LeafIndex>,
     encryption_keys: HashMap<KeyId, LeafIndex>,
+    credentials: CredentialCounts,
+}
+
+/// Per credential type, how many members use it and how many support it (a type a leaf lists
+/// twice counts once): "supported by all members" is a comparison with `members`.
+#[derive(Clone, Debug, Default)]
+struct CredentialCounts {
     members: u32,
     in_use: HashMap<CredentialType, u32>,
     supported: HashMap<CredentialType, u32>,
+}
+
+impl CredentialCounts {
+    /// Counts a member's leaf.
+    fn add(&mut self, leaf: &LeafNode) {
+        self.members += 1;
+        *self.in_use.entry(leaf.credential_type()).or_default() += 1;
+        let mut seen: Vec<CredentialType> = Vec::new();
+        for t in leaf.capabilities().credentials.iter() {
+            if !seen.contains(&t) {
+                seen.push(t);
+                *self.supported.entry(t).or_default() += 1;
+            }
+        }
+    }
+
+    /// Stops counting a member's leaf (the leaf as counted).
+    fn remove(&mut self, leaf: &LeafNode) {
+        self.members = self.members.saturating_sub(1);
+        if let Some(c) = self.in_use.get_mut(&leaf.credential_type()) {
+            *c = c.saturating_sub(1);
+        }
+        let mut seen: Vec<CredentialType> = Vec::new();
+        for t in leaf.capabilities().credentials.iter() {
+            if !seen.contains(&t) {
+                seen.push(t);
+                if let Some(c) = self.supported.get_mut(&t) {
+                    *c = c.saturating_sub(1);
+                }
+            }
+        }
+    }
 }
 
 fn supports(leaf: &LeafNode, t: CredentialType) -> bool {
@@ -396,15 +435,7 @@ impl MemberIndex {
         }
         self.signature_keys.insert(sig, at);
         self.encryption_keys.insert(enc, at);
-        self.members += 1;
-        *self.in_use.entry(leaf.credential_type()).or_default() += 1;
-        let mut seen: Vec<CredentialType> = Vec::new();
-        for t in leaf.capabilities().credentials.iter() {
-            if !seen.contains(&t) {
-                seen.push(t);
-                *self.supported.entry(t).or_default() += 1;
-            }
-        }
+        self.credentials.add(leaf);
         Ok(())
     }
 
@@ -418,19 +449,7 @@ impl MemberIndex {
         if self.encryption_keys.get(&enc) == Some(&at) {
             self.encryption_keys.remove(&enc);
         }
-        self.members = self.members.saturating_sub(1);
-        if let Some(c) = self.in_use.get_mut(&leaf.credential_type()) {
-            *c = c.saturating_sub(1);
-        }
-        let mut seen: Vec<CredentialType> = Vec::new();
-        for t in leaf.capabilities().credentials.iter() {
-            if !seen.contains(&t) {
-                seen.push(t);
-                if let Some(c) = self.supported.get_mut(&t) {
-                    *c = c.saturating_sub(1);
-                }
-            }
-        }
+        self.credentials.remove(leaf);
     }
 
     /// Checks a leaf arriving at `at` (§7.3), in O(number of credential types): alone (see
@@ -465,9 +484,10 @@ impl MemberIndex {
                 });
             }
         }
-        let others = self.members.saturating_sub(u32::from(replacing.is_some()));
+        let counts = &self.credentials;
+        let others = counts.members.saturating_sub(u32::from(replacing.is_some()));
         let ct = leaf.credential_type();
-        let supporting_others = self
+        let supporting_others = counts
             .supported
             .get(&ct)
             .copied()
@@ -479,7 +499,7 @@ impl MemberIndex {
                 credential_type: ct,
             });
         }
-        for (&t, &count) in &self.in_use {
+        for (&t, &count) in &counts.in_use {
             let used_by_others = count.saturating_sub(u32::from(
                 replacing.is_some_and(|o| o.credential_type() == t),
             ));
@@ -498,11 +518,14 @@ fn check_leaves(tree: &Tree, params: &TreeValidationParams<'_>) -> Result<(), Tr
     for (i, leaf) in tree.leaves() {
         check_leaf_alone(leaf, i, params)?;
     }
-    // Signature-key uniqueness and the group capability counters in one O(N) pass.
-    let index = MemberIndex::from_tree(tree)?;
+    // The credential counters in one O(N) pass (key uniqueness is `check_unique_keys`').
+    let mut counts = CredentialCounts::default();
+    for (_, leaf) in tree.leaves() {
+        counts.add(leaf);
+    }
     // Every credential type in use must be supported by all members.
-    for (&t, &used) in &index.in_use {
-        if used > 0 && index.supported.get(&t).copied().unwrap_or(0) < index.members {
+    for (&t, &used) in &counts.in_use {
+        if used > 0 && counts.supported.get(&t).copied().unwrap_or(0) < counts.members {
             if let Some((leaf, _)) = tree.leaves().find(|(_, l)| !supports(l, t)) {
                 return Err(TreeValidationError::CredentialTypeNotSupported {
                     leaf,
