@@ -312,6 +312,19 @@ mod tests {
         assert!(!verify_batch(&c).unwrap());
     }
 
+    /// An Ed25519 signature by secret scalar `a` over `msg` with nonce point `big_r` =
+    /// [r]B (+ any torsion the caller added): `R || S` with `S = r + k a`.
+    fn sign_with_nonce_point(a: Scalar, r: Scalar, big_r: EdwardsPoint, msg: &[u8]) -> Vec<u8> {
+        let pk = (ED25519_BASEPOINT_POINT * a).compress().to_bytes();
+        let r_bytes = big_r.compress().to_bytes();
+        let mut h = digest::Context::new(&digest::SHA512);
+        h.update(&r_bytes);
+        h.update(&pk);
+        h.update(msg);
+        let k = Scalar::from_bytes_mod_order_wide(&h.finish().as_ref().try_into().unwrap());
+        [&r_bytes[..], (r + k * a).as_bytes()].concat()
+    }
+
     #[test]
     fn mixed_order_r_is_the_documented_difference() {
         // A key holder can put a small-order component T into R: R = [r]B + T,
@@ -319,21 +332,13 @@ mod tests {
         let a = Scalar::from(987_654_321u64);
         let pk = (ED25519_BASEPOINT_POINT * a).compress().to_bytes();
         let r = Scalar::from(424_242u64);
-        let big_r = (ED25519_BASEPOINT_POINT * r + EIGHT_TORSION[2])
-            .compress()
-            .to_bytes();
         let msg = b"crafted by the key holder";
-        let mut h = digest::Context::new(&digest::SHA512);
-        h.update(&big_r);
-        h.update(&pk);
-        h.update(msg);
-        let k = Scalar::from_bytes_mod_order_wide(&h.finish().as_ref().try_into().unwrap());
-        let mut sig = big_r.to_vec();
-        sig.extend_from_slice((r + k * a).as_bytes());
+        let crafted =
+            sign_with_nonce_point(a, r, ED25519_BASEPOINT_POINT * r + EIGHT_TORSION[2], msg);
         let c = SignatureCheck {
             public_key: &pk,
             message: msg,
-            signature: &sig,
+            signature: &crafted,
         };
         assert!(!single(&c), "AWS-LC checks the cofactorless equation");
         assert!(
@@ -341,18 +346,11 @@ mod tests {
             "the batch checks the cofactored one"
         );
         // Without the torsion component both accept: the construction itself is sound.
-        let honest_r = (ED25519_BASEPOINT_POINT * r).compress().to_bytes();
-        let mut h = digest::Context::new(&digest::SHA512);
-        h.update(&honest_r);
-        h.update(&pk);
-        h.update(msg);
-        let k = Scalar::from_bytes_mod_order_wide(&h.finish().as_ref().try_into().unwrap());
-        let mut sig = honest_r.to_vec();
-        sig.extend_from_slice((r + k * a).as_bytes());
+        let honest = sign_with_nonce_point(a, r, ED25519_BASEPOINT_POINT * r, msg);
         let c = SignatureCheck {
             public_key: &pk,
             message: msg,
-            signature: &sig,
+            signature: &honest,
         };
         assert!(single(&c));
         assert!(verify_batch(&[c]).unwrap());

@@ -485,7 +485,9 @@ impl MemberIndex {
             }
         }
         let counts = &self.credentials;
-        let others = counts.members.saturating_sub(u32::from(replacing.is_some()));
+        let others = counts
+            .members
+            .saturating_sub(u32::from(replacing.is_some()));
         let ct = leaf.credential_type();
         let supporting_others = counts
             .supported
