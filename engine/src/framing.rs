@@ -252,6 +252,38 @@ pub fn framed_content_sign_content(
     Ok(sc)
 }
 
+/// A PublicMessage that passed [`MessageProtection::check_public`] but whose membership tag
+/// and signature are not checked yet. Its content may be read to prepare work in parallel with
+/// those checks (a commit is staged, never applied); it becomes an [`AuthenticatedContent`]
+/// only through [`UnverifiedPublicMessage::into_verified`], which the caller reaches only once
+/// both checks passed.
+#[derive(Debug)]
+pub struct UnverifiedPublicMessage {
+    content: AuthenticatedContent,
+    tbs: SignContentBuf,
+    membership_tag: Option<Mac>,
+    sender_key: Option<SignaturePublicKey>,
+}
+
+impl UnverifiedPublicMessage {
+    /// The content, not yet authenticated.
+    pub fn unverified_content(&self) -> &AuthenticatedContent {
+        &self.content
+    }
+
+    /// The encoded FramedContentTBS the signature is checked over.
+    pub fn tbs(&self) -> &SignContentBuf {
+        &self.tbs
+    }
+
+    /// The content and its TBS, for a caller whose
+    /// [`MessageProtection::verify_membership_tag`] and
+    /// [`MessageProtection::verify_public_signature`] both passed.
+    pub fn into_verified(self) -> (AuthenticatedContent, SignContentBuf) {
+        (self.content, self.tbs)
+    }
+}
+
 /// What protecting and unprotecting messages needs from the current epoch: the suite, the
 /// GroupContext, `membership_key` and `sender_data_secret` (§6, §8).
 pub struct MessageProtection<'a> {
@@ -407,6 +439,24 @@ impl<'a> MessageProtection<'a> {
         msg: PublicMessage,
         sender_key: impl FnOnce(&FramedContent) -> Option<SignaturePublicKey>,
     ) -> Result<(AuthenticatedContent, SignContentBuf), ProtectionError> {
+        let msg = self.check_public(msg, sender_key)?;
+        self.verify_membership_tag(&msg)?;
+        self.verify_public_signature(&msg)?;
+        Ok(msg.into_verified())
+    }
+
+    /// The checks of a PublicMessage (§6.2) that come before its membership tag and signature:
+    /// group and epoch, content rules, the confirmation tag's and the membership tag's
+    /// presence. Also encodes the FramedContentTBS and looks up the sender's key with
+    /// `sender_key` (see [`MessageProtection::unprotect_public`]). The two cryptographic
+    /// checks are left to [`MessageProtection::verify_membership_tag`] and
+    /// [`MessageProtection::verify_public_signature`], which may run in parallel with each
+    /// other and with work prepared from the still unverified content.
+    pub fn check_public(
+        &self,
+        msg: PublicMessage,
+        sender_key: impl FnOnce(&FramedContent) -> Option<SignaturePublicKey>,
+    ) -> Result<UnverifiedPublicMessage, ProtectionError> {
         let wf = WireFormat::PUBLIC_MESSAGE;
         let content = &msg.content;
         self.check_group_and_epoch(&content.group_id, content.epoch)?;
@@ -414,31 +464,60 @@ impl<'a> MessageProtection<'a> {
         if msg.auth.confirmation_tag.is_some() != (content.content_type() == ContentType::COMMIT) {
             return Err(ProtectionError::ConfirmationTagMismatch);
         }
-        let mut sc = self.sign_content(wf, content)?;
-        match (&content.sender, &msg.membership_tag) {
-            (Sender::Member(_), Some(tag)) => {
-                let key = self.membership_key.as_bytes();
-                sc.with_suffix(&msg.auth, |tbm| {
-                    self.cs.mac_verify(key, tbm, tag.0.as_slice())
-                })
-                .and_then(|verified| verified)
-                .map_err(|e| match e {
-                    CryptoError::InvalidMac => ProtectionError::BadMembershipTag,
-                    other => ProtectionError::Crypto(other),
-                })?;
-            }
-            (Sender::Member(_), None) => return Err(ProtectionError::MembershipTagPresence),
-            (_, Some(_)) => return Err(ProtectionError::MembershipTagPresence),
-            (_, None) => {}
+        // A membership tag from members, and only from them.
+        if matches!(content.sender, Sender::Member(_)) != msg.membership_tag.is_some() {
+            return Err(ProtectionError::MembershipTagPresence);
         }
-        let key = sender_key(content).ok_or(ProtectionError::UnknownSender)?;
-        self.verify(&sc, &msg.auth, &key)?;
-        let ac = AuthenticatedContent {
-            wire_format: wf,
-            content: msg.content,
-            auth: msg.auth,
+        let tbs = self.sign_content(wf, content)?;
+        let sender_key = sender_key(content);
+        Ok(UnverifiedPublicMessage {
+            content: AuthenticatedContent {
+                wire_format: wf,
+                content: msg.content,
+                auth: msg.auth,
+            },
+            tbs,
+            membership_tag: msg.membership_tag,
+            sender_key,
+        })
+    }
+
+    /// Checks the membership tag of a PublicMessage from a member (§6.2): the MAC of
+    /// AuthenticatedContentTBM (the FramedContentTBS followed by the auth data), compared in
+    /// constant time. Nothing to check for other senders (whose tag's absence
+    /// [`MessageProtection::check_public`] checked).
+    pub fn verify_membership_tag(
+        &self,
+        msg: &UnverifiedPublicMessage,
+    ) -> Result<(), ProtectionError> {
+        let Some(tag) = &msg.membership_tag else {
+            return Ok(());
         };
-        Ok((ac, sc))
+        let auth = encode(&msg.content.auth)?;
+        let tbs = msg.tbs.content().map_err(ProtectionError::Crypto)?;
+        self.cs
+            .mac_verify(
+                self.membership_key.as_bytes(),
+                &[tbs, &auth],
+                tag.0.as_slice(),
+            )
+            .map_err(|e| match e {
+                CryptoError::InvalidMac => ProtectionError::BadMembershipTag,
+                other => ProtectionError::Crypto(other),
+            })
+    }
+
+    /// Checks the signature of a PublicMessage (§6.1) with its sender's key; `UnknownSender`
+    /// when the sender had none.
+    pub fn verify_public_signature(
+        &self,
+        msg: &UnverifiedPublicMessage,
+    ) -> Result<(), ProtectionError> {
+        let key = msg
+            .sender_key
+            .as_ref()
+            .ok_or(ProtectionError::UnknownSender)?;
+        self.verify(&msg.tbs, &msg.content.auth, key)
     }
 
     /// Signs `content` (from a member) and encrypts it as a PrivateMessage (§6.3), consuming the

@@ -139,7 +139,7 @@ pub fn verify_confirmation_tag(
 ) -> Result<(), TranscriptError> {
     cs.mac_verify(
         confirmation_key.as_bytes(),
-        confirmed_transcript_hash,
+        &[confirmed_transcript_hash],
         tag.0.as_slice(),
     )
     .map_err(|e| match e {

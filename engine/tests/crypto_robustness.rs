@@ -33,7 +33,7 @@ proptest! {
         let _ = cs.hpke_open_base(&ct, &sk, &b, &c);
         let _ = cs.hpke_export_receiver(&b, &sk, &c, &a, 32);
         let _ = cs.aead_open(&a, &b, &c, &c);
-        let _ = cs.mac_verify(&a, &b, &c);
+        let _ = cs.mac_verify(&a, &[&b], &c);
         let _ = labels::decrypt_with_label(cs, &sk, "label", &a, &ct);
 
         // A valid key with a garbage ciphertext.

@@ -1861,3 +1861,78 @@ fn welcome_read_in_place() {
         at
     }
 }
+
+/// A PublicMessage commit's signature is checked in parallel with its membership tag and its
+/// staging (§6.2, §12.4.2), yet its errors come in the order of a sequential check: the
+/// membership tag, then the signature, then the commit itself. A commit that fails both its
+/// signature and its staging is refused for its signature; one that also fails its tag, for
+/// the tag. None of them changes the receiver.
+#[test]
+fn commit_errors_come_in_check_order() {
+    use mls_engine::framing::ProtectionError;
+    let cs = cs();
+    let mut g = setup(cs, 3);
+    // Member 0 with another signature key: its messages carry a valid membership tag (the
+    // key is the group's) and a signature member 0's leaf key does not verify.
+    let mut forger = g[0].clone();
+    forger.replace_signer_for_tests(bundle(cs, "not 0").signature_private_key);
+    let out = g[0].commit(cs, forced()).unwrap();
+    let MlsMessageBody::PublicMessage(pm) = &out.commit.body else {
+        panic!()
+    };
+    let bad_tag = Some(Mac(VarBytes(vec![0; cs.hash_len()])));
+    let frame = |signer: &Group, confirmation_tag: Option<Mac>| {
+        signer
+            .sign_and_frame_for_tests(cs, pm.content.clone(), confirmation_tag)
+            .unwrap()
+    };
+    let protection = |e: ProtectionError| GroupError::Protocol(ProtocolError::Protection(e));
+
+    // Each fault alone is refused for itself.
+    let stage_only = frame(&g[0], bad_tag.clone());
+    assert_eq!(
+        refused(cs, &mut g[1], &stage_only),
+        GroupError::Protocol(ProtocolError::ConfirmationTag)
+    );
+    let signature_only = frame(&forger, pm.auth.confirmation_tag.clone());
+    assert_eq!(
+        refused(cs, &mut g[1], &signature_only),
+        protection(ProtectionError::BadSignature)
+    );
+    // A bad signature on a commit that would also fail staging: the signature.
+    let signature_and_stage = frame(&forger, bad_tag);
+    assert_eq!(
+        refused(cs, &mut g[1], &signature_and_stage),
+        protection(ProtectionError::BadSignature)
+    );
+    // And with a bad membership tag on top: the membership tag.
+    let mut all_three = signature_and_stage.clone();
+    let MlsMessageBody::PublicMessage(p) = &mut all_three.body else {
+        panic!()
+    };
+    let tag = p.membership_tag.as_mut().unwrap();
+    tag.0 .0[0] ^= 1;
+    assert_eq!(
+        refused(cs, &mut g[1], &all_three),
+        protection(ProtectionError::BadMembershipTag)
+    );
+    // A membership tag on a commit from a new member is refused before anything else.
+    let mut tag_presence = out.commit.clone();
+    let MlsMessageBody::PublicMessage(p) = &mut tag_presence.body else {
+        panic!()
+    };
+    p.content.sender = Sender::NewMemberCommit;
+    assert_eq!(
+        refused(cs, &mut g[1], &tag_presence),
+        protection(ProtectionError::MembershipTagPresence)
+    );
+    // The original commit still applies.
+    match g[1].process_message(cs, out.commit.clone()).unwrap() {
+        ProcessedMessage::Commit(staged) => {
+            g[1].merge_staged_commit(*staged).unwrap();
+        }
+        other => panic!("not a commit: {other:?}"),
+    }
+    g[0].merge_staged_commit(out.staged).unwrap();
+    assert_agree(&g[..2]);
+}

@@ -131,7 +131,7 @@ impl CipherSuiteProvider for CountingSuite {
     fn mac(&self, key: &[u8], data: &[u8]) -> Vec<u8> {
         self.inner.mac(key, data)
     }
-    fn mac_verify(&self, key: &[u8], data: &[u8], tag: &[u8]) -> Result<(), CryptoError> {
+    fn mac_verify(&self, key: &[u8], data: &[&[u8]], tag: &[u8]) -> Result<(), CryptoError> {
         self.inner.mac_verify(key, data, tag)
     }
     fn kdf_extract(&self, salt: &[u8], ikm: &[u8]) -> Secret {

@@ -58,16 +58,21 @@ pub(crate) fn hmac_parts(alg: HashAlgorithm, key: &[u8], parts: &[&[u8]]) -> Vec
     ctx.sign().as_ref().to_vec()
 }
 
-/// Verifies an HMAC tag in constant time.
+/// Verifies in constant time an HMAC tag over the concatenation of `parts`.
 pub(crate) fn hmac_verify(
     alg: HashAlgorithm,
     key: &[u8],
-    data: &[u8],
+    parts: &[&[u8]],
     tag: &[u8],
 ) -> Result<(), CryptoError> {
-    let key = hmac::Key::new(hmac_alg(alg), key);
-    // aws-lc's verify compares in constant time.
-    hmac::verify(&key, data, tag).map_err(|_| CryptoError::InvalidMac)
+    use subtle::ConstantTimeEq;
+    let expected = hmac_parts(alg, key, parts);
+    // The length is public (the suite's); the bytes are compared in constant time.
+    if bool::from(expected.as_slice().ct_eq(tag)) {
+        Ok(())
+    } else {
+        Err(CryptoError::InvalidMac)
+    }
 }
 
 /// HKDF-Extract(salt, ikm) (RFC 5869 §2.2), with the IKM given in pieces. Equal to
@@ -699,7 +704,7 @@ impl CipherSuiteProvider for AwsLcSuite {
         hmac_parts(self.algs.hash, key, &[data])
     }
 
-    fn mac_verify(&self, key: &[u8], data: &[u8], tag: &[u8]) -> Result<(), CryptoError> {
+    fn mac_verify(&self, key: &[u8], data: &[&[u8]], tag: &[u8]) -> Result<(), CryptoError> {
         hmac_verify(self.algs.hash, key, data, tag)
     }
 
@@ -1034,12 +1039,21 @@ mod tests {
             let s = p.suite(cs).unwrap();
             let tag = s.mac(b"key", b"data");
             assert_eq!(tag.len(), s.hash_len());
-            s.mac_verify(b"key", b"data", &tag).unwrap();
+            s.mac_verify(b"key", &[b"data"], &tag).unwrap();
+            // In parts: the MAC of the concatenation, however it is split.
+            s.mac_verify(b"key", &[b"da", b"", b"ta"], &tag).unwrap();
             assert_eq!(
-                s.mac_verify(b"key", b"datb", &tag),
+                s.mac_verify(b"key", &[b"datb"], &tag),
                 Err(CryptoError::InvalidMac)
             );
-            assert!(s.mac_verify(b"key", b"data", &tag[1..]).is_err());
+            assert_eq!(
+                s.mac_verify(b"key", &[b"da", b"tb"], &tag),
+                Err(CryptoError::InvalidMac)
+            );
+            assert!(s.mac_verify(b"key", &[b"data"], &tag[1..]).is_err());
+            assert!(s
+                .mac_verify(b"key", &[b"data"], &[tag.as_slice(), b"x"].concat())
+                .is_err());
             let prk = s.kdf_extract(b"", b"ikm");
             // An empty salt is Nh zero bytes (RFC 5869 §2.2).
             assert_eq!(prk, s.kdf_extract(&vec![0; s.hash_len()], b"ikm"));

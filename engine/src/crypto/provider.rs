@@ -60,8 +60,9 @@ pub trait CipherSuiteProvider: Send + Sync {
     /// `MAC(key, data)`: HMAC with the suite's hash.
     fn mac(&self, key: &[u8], data: &[u8]) -> Vec<u8>;
 
-    /// Verifies a MAC tag in constant time; `InvalidMac` on mismatch.
-    fn mac_verify(&self, key: &[u8], data: &[u8], tag: &[u8]) -> Result<(), CryptoError>;
+    /// Verifies in constant time a MAC tag over the concatenation of `data` (given in parts,
+    /// so a large input need not be copied into one buffer); `InvalidMac` on mismatch.
+    fn mac_verify(&self, key: &[u8], data: &[&[u8]], tag: &[u8]) -> Result<(), CryptoError>;
 
     /// `KDF.Extract(salt, ikm)`.
     fn kdf_extract(&self, salt: &[u8], ikm: &[u8]) -> Secret;

@@ -449,6 +449,16 @@ impl Group {
                 return self.process_past_application(cs, pm);
             }
         }
+        let msg = match msg.body {
+            MlsMessageBody::PublicMessage(pm)
+                if pm.content.content_type() == ContentType::COMMIT =>
+            {
+                return Ok(ProcessedMessage::Commit(Box::new(
+                    self.process_public_commit(cs, pm)?,
+                )));
+            }
+            body => MlsMessage { body },
+        };
         let mut secret_tree = self.keys.secret_tree.clone();
         let (ac, tbs) = self.unprotect(cs, msg, &mut secret_tree)?;
         match &ac.content.body {
@@ -475,6 +485,37 @@ impl Group {
                 self.stage_received_commit(cs, &ac, tbs.as_ref())?,
             ))),
         }
+    }
+
+    /// A commit in a PublicMessage (§6.2, §12.4.2): its signature is checked on one core while
+    /// the membership tag is checked and the commit staged on another (for a large commit
+    /// these are hashes over the whole message). Staging changes nothing, and its result is
+    /// returned only once both checks passed; errors come in the order of a sequential
+    /// check: framing, membership tag, signature, then the commit's own.
+    fn process_public_commit(
+        &self,
+        cs: &dyn CipherSuiteProvider,
+        pm: crate::messages::PublicMessage,
+    ) -> Result<StagedCommit, GroupError> {
+        let mp = MessageProtection::new(
+            cs,
+            &self.context,
+            &self.keys.membership_key,
+            &self.keys.sender_data_secret,
+        );
+        let (tree, context) = (&self.tree, &self.context);
+        let msg = mp.check_public(pm, |c| Self::sender_key(tree, context, c))?;
+        let (signature, tagged) = rayon::join(
+            || mp.verify_public_signature(&msg),
+            || {
+                mp.verify_membership_tag(&msg).map(|()| {
+                    self.stage_received_commit(cs, msg.unverified_content(), Some(msg.tbs()))
+                })
+            },
+        );
+        let staged = tagged?;
+        signature?;
+        staged
     }
 
     fn process_past_application(

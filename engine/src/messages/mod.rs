@@ -44,7 +44,7 @@ pub use codepoints::{
     ContentType, CredentialType, ExtensionType, ProposalType, ProtocolVersion, SenderType,
     WireFormat,
 };
-pub use commit::{Commit, ProposalOrRef, UpdatePath, UpdatePathNode};
+pub use commit::{Commit, EncryptedPathSecrets, ProposalOrRef, UpdatePath, UpdatePathNode};
 pub use credential::{Certificate, Credential};
 pub use extensions::{
     ApplicationId, Extension, ExtensionValue, ExternalPub, ExternalSender, ExternalSenders,

@@ -79,7 +79,8 @@ fn commit() -> Commit {
                     kem_output: bytes(&[11; 32]),
                     ciphertext: bytes(&[12; 48]),
                 }]
-                .into(),
+                .try_into()
+                .unwrap(),
             }]
             .into(),
         }),
@@ -558,4 +559,73 @@ fn malformed_leaf_nodes_are_errors() {
         LeafNode::from_bytes(&unknown),
         Err(tls_codec::Error::UnknownValue(9))
     ));
+}
+
+fn ciphertexts(n: u8) -> Vec<HpkeCiphertext> {
+    (0..n)
+        .map(|i| HpkeCiphertext {
+            // Lengths crossing the 1-, 2- and 4-byte header forms, and empty fields.
+            kem_output: VarBytes(vec![i; [0, 32, 63, 64][usize::from(i % 4)]]),
+            ciphertext: VarBytes(vec![!i; [48, 0, 16_384, 1][usize::from(i % 4)]]),
+        })
+        .collect()
+}
+
+#[test]
+fn encrypted_path_secrets_encode_as_a_vector_of_hpke_ciphertexts() {
+    for n in [0u8, 1, 2, 7] {
+        let cts = ciphertexts(n);
+        let (n, half) = (usize::from(n), usize::from(n / 2));
+        let list = EncryptedPathSecrets::try_from(cts.clone()).unwrap();
+        let as_vec = VarVec(cts.clone());
+        // The same wire bytes as `HPKECiphertext encrypted_path_secret<V>`, both ways.
+        let enc = encode(&list).unwrap();
+        assert_eq!(enc, encode(&as_vec).unwrap());
+        assert_eq!(enc.len(), list.tls_serialized_len());
+        let dec: EncryptedPathSecrets = decode_exact(&enc).unwrap();
+        assert_eq!(dec, list);
+        assert_eq!(dec.len(), n);
+        assert_eq!(dec.iter().collect::<Vec<_>>(), cts);
+        assert_eq!(dec.get(n), None);
+        // Truncating keeps a valid vector of the first ciphertexts.
+        let mut fewer = dec.clone();
+        fewer.truncate(half);
+        assert_eq!(
+            encode(&fewer).unwrap(),
+            encode(&VarVec(cts[..half].to_vec())).unwrap()
+        );
+        fewer.truncate(n);
+        assert_eq!(fewer.len(), half);
+    }
+}
+
+#[test]
+fn malformed_encrypted_path_secrets_are_errors() {
+    let good = encode(&EncryptedPathSecrets::try_from(ciphertexts(3)).unwrap()).unwrap();
+    // Every truncation of the body (with its header fixed up) leaves a ciphertext cut short,
+    // or the vector's own header claims more than there is.
+    for cut in 0..good.len() {
+        assert!(decode_exact::<EncryptedPathSecrets>(&good[..cut]).is_err());
+    }
+    let refuse = |body: &[u8]| {
+        let mut enc = Vec::new();
+        crate::codec::write_varint(&mut enc, body.len()).unwrap();
+        enc.extend_from_slice(body);
+        assert!(
+            decode_exact::<EncryptedPathSecrets>(&enc).is_err(),
+            "{body:?} accepted"
+        );
+        // The same bytes are refused as `HPKECiphertext<V>` too.
+        assert!(decode_exact::<VarVec<HpkeCiphertext>>(&enc).is_err());
+    };
+    // A kem_output without its ciphertext.
+    refuse(&[0x02, 1, 2]);
+    // A ciphertext running past the vector's end.
+    refuse(&[0x00, 0x03, 1, 2]);
+    // A non-minimal length header inside a ciphertext.
+    refuse(&[0x40, 0x01, 9, 0x00]);
+    // The 8-byte header form.
+    refuse(&[0xc0, 0, 0, 0, 0, 0, 0, 1, 9, 0x00]);
+    // A good ciphertext followed by one byte.
+    refuse(&[0x00, 0x00, 0x00]);
 }

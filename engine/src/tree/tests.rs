@@ -768,7 +768,7 @@ fn tampered_update_paths_are_rejected() {
         Some(TreeError::PublicKeyMismatch(NodeIndex(7)))
     );
     let mut fewer = out.update_path.clone();
-    fewer.nodes[0].encrypted_path_secret.pop();
+    fewer.nodes[0].encrypted_path_secret.truncate(0);
     assert_eq!(
         merged
             .decrypt_update_path(&cs, sender, &fewer, &[], &receiver, &gc)

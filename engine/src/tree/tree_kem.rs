@@ -26,7 +26,9 @@ use rayon::prelude::*;
 
 use crate::codec::{VarBytes, VarVec};
 use crate::crypto::{CipherSuiteProvider, HpkeCiphertext, HpkePublicKey, Secret};
-use crate::messages::{LeafNode, LeafNodeSource, Node, ParentNode, UpdatePath, UpdatePathNode};
+use crate::messages::{
+    EncryptedPathSecrets, LeafNode, LeafNodeSource, Node, ParentNode, UpdatePath, UpdatePathNode,
+};
 use crate::tree_math::{LeafIndex, NodeIndex};
 
 use super::error::TreeError;
@@ -293,7 +295,8 @@ impl Tree {
             .enumerate()
             .find_map(|(j, n)| keys.get(*n).map(|k| (j, k)))
             .ok_or(TreeError::NoDecryptionKey(copath))?;
-        let path_secret = Secret::new(decrypt_with_label(cs, sk, LABEL, group_context, &cts[j])?);
+        let ct = cts.get(j).ok_or(TreeError::NoDecryptionKey(copath))?;
+        let path_secret = Secret::new(decrypt_with_label(cs, sk, LABEL, group_context, &ct)?);
 
         let mut private_keys = Vec::with_capacity(path.len() - i);
         let mut ps = path_secret.clone();
@@ -354,11 +357,11 @@ impl PendingUpdatePath {
             .iter()
             .map(|pk| UpdatePathNode {
                 encryption_key: pk.clone(),
-                encrypted_path_secret: VarVec::default(),
+                encrypted_path_secret: EncryptedPathSecrets::default(),
             })
             .collect();
-        for ((k, _), ct) in jobs.iter().zip(cts) {
-            nodes[*k].encrypted_path_secret.push(ct);
+        for ((k, _), ct) in jobs.iter().zip(&cts) {
+            nodes[*k].encrypted_path_secret.push(ct)?;
         }
         let mut private_keys = PathPrivateKeys::new(self.sender, self.leaf_private_key);
         for (&(p, _), sk) in self.path.iter().zip(self.node_private_keys) {
