@@ -1545,6 +1545,21 @@ fn welcome_bad_confirmation_tag_tree_hash_and_parent_hash() {
             }
         ))
     );
+    // The signature is checked beside the tree, yet a GroupInfo failing both is refused for
+    // its signature, as a sequential check would: signed by member 1 instead of its signer
+    // (member 0), with each of the bad trees above, and with the good one.
+    let bad_signature = GroupError::Protocol(ProtocolError::Welcome(JoinCheck::Welcome(
+        WelcomeError::BadGroupInfoSignature,
+    )));
+    let other = &b[1].signature_private_key;
+    for tree in [Some(&before), Some(&broken), None] {
+        let forged = rewrap_welcome(cs, w, &carol, other, |gi| {
+            if let Some(t) = tree {
+                set_tree(gi, t);
+            }
+        });
+        assert_eq!(join(&forged).unwrap_err(), bad_signature);
+    }
     g[0].merge_staged_commit(out.staged).unwrap();
     for x in g.iter_mut().skip(1) {
         match x.process_message(cs, out.commit.clone()).unwrap() {

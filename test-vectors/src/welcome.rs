@@ -7,10 +7,11 @@ use mls_engine::crypto::{
     AwsLcProvider, CipherSuite, CipherSuiteProvider, CryptoProvider, Secret, SignaturePublicKey,
 };
 use mls_engine::key_schedule::JoinerSecret;
-use mls_engine::messages::{MlsMessage, MlsMessageBody};
+use mls_engine::messages::{ExtensionType, MlsMessage, MlsMessageBody};
 use mls_engine::psk::PskSecret;
 use mls_engine::welcome::{
-    decrypt_group_info, decrypt_group_secrets, join_secrets, verify_group_info_signature,
+    decrypt_group_info, decrypt_group_secrets, join_secrets, open_group_info,
+    verify_group_info_signature,
 };
 use serde::Deserialize;
 
@@ -64,6 +65,24 @@ pub(crate) fn check(case: &Case) -> Result<(), String> {
     let gi = decrypt_group_info(cs, &welcome, &joiner, &psk).map_err(|e| e.to_string())?;
     let signer = SignaturePublicKey(VarBytes(case.signer_pub.0.clone()));
     verify_group_info_signature(cs, &gi, &signer).map_err(|e| e.to_string())?;
+    // The in-place path joining takes: the same GroupInfo (its tree, if any, read apart) and
+    // the same signature verdict.
+    let opened = open_group_info(cs, &welcome, &joiner, &psk).map_err(|e| e.to_string())?;
+    let mut tree = opened.ratchet_tree().map(<[u8]>::to_vec);
+    let (mut without_tree, signed) = opened.into_parts();
+    for e in without_tree.extensions.0.iter_mut() {
+        if e.extension_type == ExtensionType::RATCHET_TREE && e.extension_data.is_empty() {
+            if let Some(t) = tree.take() {
+                e.extension_data = VarBytes(t);
+            }
+        }
+    }
+    if without_tree != gi {
+        return Err("open_group_info decoded another GroupInfo".into());
+    }
+    signed
+        .verify(cs, &signer, gi.signature.as_slice())
+        .map_err(|e| format!("in place: {e}"))?;
     join_secrets(cs, &gi, &joiner, &psk).map_err(|e| e.to_string())?;
     Ok(())
 }

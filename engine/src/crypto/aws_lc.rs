@@ -183,6 +183,25 @@ pub(crate) fn aead_open(
     Ok(buf)
 }
 
+/// AEAD decryption of ciphertext-with-tag in place; returns the plaintext's length.
+pub(crate) fn aead_open_in_place(
+    alg: AeadAlgorithm,
+    key: &[u8],
+    nonce: &[u8],
+    aad: &[u8],
+    buf: &mut [u8],
+) -> Result<usize, CryptoError> {
+    let key = aead_key(alg, key)?;
+    let nonce = aead_nonce(alg, nonce)?;
+    if buf.len() < alg.tag_len() {
+        return Err(CryptoError::AeadOpenFailed);
+    }
+    Ok(key
+        .open_in_place(nonce, aead::Aad::from(aad), buf)
+        .map_err(|_| CryptoError::AeadOpenFailed)?
+        .len())
+}
+
 // ---------------------------------------------------------------------------------------------
 // Randomness
 
@@ -746,6 +765,16 @@ impl CipherSuiteProvider for AwsLcSuite {
         aead_open(self.algs.aead, key, nonce, aad, ciphertext)
     }
 
+    fn aead_open_in_place(
+        &self,
+        key: &[u8],
+        nonce: &[u8],
+        aad: &[u8],
+        buf: &mut [u8],
+    ) -> Result<usize, CryptoError> {
+        aead_open_in_place(self.algs.aead, key, nonce, aad, buf)
+    }
+
     fn signature_generate(&self) -> Result<(Secret, SignaturePublicKey), CryptoError> {
         let (sk, pk) = signature_generate(self.algs.signature)?;
         Ok((sk, SignaturePublicKey(pk.into())))
@@ -1021,6 +1050,20 @@ mod tests {
             );
             assert!(s.aead_open(&key, &nonce, b"aaX", &ct).is_err());
             assert!(s.aead_open(&key, &nonce, b"aad", &ct[..10]).is_err());
+            // In place: the same plaintext at the front of the buffer, the same refusals.
+            let mut buf = ct.clone();
+            let n = s
+                .aead_open_in_place(&key, &nonce, b"aad", &mut buf)
+                .unwrap();
+            assert_eq!(&buf[..n], b"plaintext");
+            let mut buf = bad.clone();
+            assert_eq!(
+                s.aead_open_in_place(&key, &nonce, b"aad", &mut buf),
+                Err(CryptoError::AeadOpenFailed)
+            );
+            assert!(s
+                .aead_open_in_place(&key, &nonce, b"aad", &mut ct.clone()[..10])
+                .is_err());
             assert!(matches!(
                 s.aead_seal(&key[1..], &nonce, b"", b""),
                 Err(CryptoError::InvalidLength { .. })

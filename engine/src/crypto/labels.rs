@@ -81,6 +81,16 @@ pub fn sign_content(label: &str, content: &[u8]) -> Result<Vec<u8>, CryptoError>
     labelled_pair(label, content)
 }
 
+/// The bytes of an encoded `SignContent` (RFC 9420 §5.1.2) before its content: the label
+/// ("MLS 1.0 " + `label`) and the length header of a content of `content_len` bytes. For
+/// a caller that has the content in a buffer already and room before it.
+pub fn sign_content_header(label: &str, content_len: usize) -> Result<Vec<u8>, CryptoError> {
+    let mut out = Vec::with_capacity(MLS_PREFIX.len() + label.len() + 8);
+    write_mls_label(&mut out, label)?;
+    write_varint(&mut out, content_len)?;
+    Ok(out)
+}
+
 /// An encoded `SignContent` (RFC 9420 §5.1.2) whose `content` is serialized in place, so a
 /// large signed structure (a commit's FramedContentTBS with an UpdatePath of N ciphertexts) is
 /// encoded once and never copied: the label and the content's length prefix are written first,

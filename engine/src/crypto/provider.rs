@@ -102,6 +102,25 @@ pub trait CipherSuiteProvider: Send + Sync {
         ciphertext: &[u8],
     ) -> Result<Vec<u8>, CryptoError>;
 
+    /// AEAD decryption in place: `buf` holds ciphertext-with-tag and on success starts with the
+    /// plaintext, whose length is returned. For a large ciphertext (a Welcome's GroupInfo
+    /// carrying the tree) this avoids a second buffer; the default goes through
+    /// [`CipherSuiteProvider::aead_open`].
+    fn aead_open_in_place(
+        &self,
+        key: &[u8],
+        nonce: &[u8],
+        aad: &[u8],
+        buf: &mut [u8],
+    ) -> Result<usize, CryptoError> {
+        let plain = zeroize::Zeroizing::new(self.aead_open(key, nonce, aad, buf)?);
+        let out = buf
+            .get_mut(..plain.len())
+            .ok_or(CryptoError::AeadOpenFailed)?;
+        out.copy_from_slice(&plain);
+        Ok(plain.len())
+    }
+
     /// A fresh signature key pair.
     fn signature_generate(&self) -> Result<(Secret, SignaturePublicKey), CryptoError>;
 

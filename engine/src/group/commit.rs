@@ -479,11 +479,14 @@ impl Group {
                 .zip(path.nodes.iter().map(|n| n.encryption_key.as_slice())),
         );
         for (node, key) in keys {
-            if !fresh.insert(key) || self.index.enc_holder(tree, key).is_some() {
+            if !fresh.insert(key) || self.index.enc_holder(&self.tree, tree, key).is_some() {
                 return Err(ProtocolError::ReusedPathKey(node).into());
             }
         }
-        if let Some(holder) = self.index.sig_holder(tree, path.leaf_node.signature_key()) {
+        if let Some(holder) =
+            self.index
+                .sig_holder(&self.tree, tree, path.leaf_node.signature_key())
+        {
             if holder != sender {
                 return Err(ProtocolError::LeafNode {
                     leaf: sender,

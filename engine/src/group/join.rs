@@ -14,17 +14,13 @@ use crate::crypto::labels::derive_secret;
 use crate::crypto::{CipherSuiteProvider, Secret};
 use crate::key_schedule::{advance_epoch, InitSecret, JoinerSecret};
 use crate::messages::{
-    Extension, ExtensionType, GroupContext, Node, ProtocolVersion, Psk, RatchetTree,
-    ResumptionPskUsage,
+    Extension, GroupContext, Node, ProtocolVersion, Psk, RatchetTree, ResumptionPskUsage,
 };
 use crate::psk::{resolve_psk_secret, PskSecret, ResumptionPskStore};
 use crate::transcript_hash::{confirmation_tag, interim_transcript_hash};
 use crate::tree::{validate_tree, Tree, TreeValidationParams};
 use crate::tree_math::LeafIndex;
-use crate::welcome::{
-    decrypt_group_info, decrypt_group_secrets, join_secrets, verify_group_info_signature,
-    WelcomeRef,
-};
+use crate::welcome::{decrypt_group_secrets, join_secrets, open_group_info, WelcomeRef};
 
 use super::error::{GroupError, JoinCheck};
 use super::key_package::{KeyPackageBundle, MemberIndex};
@@ -141,8 +137,10 @@ impl Group {
         let psk_secret =
             resolve_psk_secret(cs, &gs.psks, |id| external.get(id).cloned(), &resumption)?;
         let joiner = JoinerSecret::new(Secret::from_slice(&gs.joiner_secret));
-        let mut gi = decrypt_group_info(cs, welcome, &joiner, &psk_secret)?;
-        let ctx = &gi.group_context;
+        // Decrypted in one buffer: the tree is decoded from it and the signature verified
+        // over it, neither copied.
+        let opened = open_group_info(cs, welcome, &joiner, &psk_secret)?;
+        let ctx = &opened.group_info.group_context;
         // §12.4.3.1: the GroupInfo's version and suite are the KeyPackage's.
         if ctx.cipher_suite != kp.cipher_suite || ctx.version != kp.version {
             return Err(JoinCheck::SuiteMismatch.into());
@@ -155,14 +153,9 @@ impl Group {
                 }
             }
         }
-        // The tree decoded straight into shared nodes (no second copy of it while the tree
-        // is built).
-        let in_group_info = gi
-            .extensions
-            .iter()
-            .find(|e| e.extension_type == ExtensionType::RATCHET_TREE);
-        let wire = match in_group_info {
-            Some(e) => RatchetTree::decode_shared_nodes(&e.extension_data)
+        // The tree decoded straight into shared nodes.
+        let wire = match opened.ratchet_tree() {
+            Some(data) => RatchetTree::decode_shared_nodes(data)
                 .map_err(|e| GroupError::codec("ratchet_tree extension", e))?,
             None => {
                 let given = options.ratchet_tree.ok_or(JoinCheck::NoRatchetTree)?;
@@ -174,8 +167,8 @@ impl Group {
                     .collect()
             }
         };
-        // §12.4.3.1: GroupInfo signature by its signer's leaf key. Checked before the tree is
-        // built, so that the GroupInfo's copy of the tree (O(N) bytes) can be dropped first.
+        let (gi, signed) = opened.into_parts();
+        let ctx = &gi.group_context;
         let signer_leaf = LeafIndex(gi.signer);
         let signer_key = match (gi.signer as usize)
             .checked_mul(2)
@@ -185,29 +178,35 @@ impl Group {
             Some(Node::Leaf(l)) => l.signature_key().to_vec(),
             _ => return Err(JoinCheck::UnknownSigner(signer_leaf).into()),
         };
-        verify_group_info_signature(cs, &gi, &signer_key)?;
-        for e in gi.extensions.0.iter_mut() {
-            if e.extension_type == ExtensionType::RATCHET_TREE {
-                e.extension_data = VarBytes::default();
-            }
-        }
-        let mut tree = Tree::from_shared_nodes(cs, wire)?;
-        // §12.4.3.1: the whole tree is valid.
-        let required = Group::required_capabilities(&ctx.extensions)?;
-        let mut params = TreeValidationParams::new(ctx.group_id.as_slice(), 0);
-        params.lifetime = config.lifetime;
-        if let Some(rc) = required.as_ref() {
-            params = params.with_required_capabilities(rc);
-        }
-        validate_tree(&mut tree, cs, &params)?;
-        // §12.4.3.1: the tree hash is the GroupContext's.
-        if tree.tree_hash(cs)? != ctx.tree_hash.as_slice() {
-            return Err(JoinCheck::TreeHash.into());
-        }
+        // §12.4.3.1: the GroupInfo's signature by its signer's leaf key (a hash of the whole
+        // GroupInfo, on one core; its buffer is freed when it is done) beside building and
+        // validating the tree (parallel on its own). Errors in the order of a sequential
+        // check: the signature first.
+        let (signature, built) = rayon::join(
+            || signed.verify(cs, &signer_key, gi.signature.as_slice()),
+            || -> Result<(Tree, MemberIndex), GroupError> {
+                let mut tree = Tree::from_shared_nodes(cs, wire)?;
+                // §12.4.3.1: the whole tree is valid.
+                let required = Group::required_capabilities(&ctx.extensions)?;
+                let mut params = TreeValidationParams::new(ctx.group_id.as_slice(), 0);
+                params.lifetime = config.lifetime;
+                if let Some(rc) = required.as_ref() {
+                    params = params.with_required_capabilities(rc);
+                }
+                validate_tree(&mut tree, cs, &params)?;
+                // §12.4.3.1: the tree hash is the GroupContext's.
+                if tree.tree_hash(cs)? != ctx.tree_hash.as_slice() {
+                    return Err(JoinCheck::TreeHash.into());
+                }
+                let index = MemberIndex::build(&tree);
+                Ok((tree, index))
+            },
+        );
+        signature?;
+        let (tree, index) = built?;
         // §12.4.3.1: our leaf is in the tree.
-        let index = MemberIndex::build(&tree);
         let own = index
-            .sig_holder(&tree, kp.leaf_node.signature_key())
+            .sig_holder(&tree, &tree, kp.leaf_node.signature_key())
             .filter(|l| tree.leaf(*l) == Some(&kp.leaf_node))
             .ok_or(JoinCheck::OwnLeafNotFound)?;
         if cs

@@ -2,17 +2,22 @@
 //! the LeafNode validation of §7.3 that Adds, Updates and commit paths share.
 //!
 //! This module also owns [`MemberIndex`], the group's hash indexes of signature keys,
-//! encryption keys (keyed by the fixed-size [`KeyId`], no allocation per key) and
-//! credential-type support, so a new leaf is checked in O(1) for uniqueness and
-//! compatibility instead of a scan of all N members. The index is built once
-//! when a group is joined or loaded (O(N)) and updated on every merge with only the nodes the
-//! commit touched (O(k log N)).
+//! encryption keys and credential-type support, so a new leaf is checked in O(1) for
+//! uniqueness and compatibility instead of a scan of all N members. The key indexes hold node
+//! indices only (4 bytes a slot; the keys are read from the tree), hashed with a per-index
+//! random SipHash key. The index is built once when a group is joined or loaded (O(N)) and
+//! updated on every merge with only the nodes the commit touched (O(k log N)).
 //!
-//! Invariant: every index entry names the node holding the key *in the index's tree*; a
-//! lookup on a staged tree confirms the entry against that tree, so stale entries (keys the
-//! staged commit has already replaced) never cause false refusals.
+//! Invariant: every index entry names a node holding the key *in the index's tree* (the
+//! group's current tree, passed as `base` to lookups, which compare keys there); a lookup on
+//! behalf of a staged tree confirms the entry against that tree as well, so stale entries
+//! (keys the staged commit has already replaced) never cause false refusals.
 
+use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
+use std::hash::BuildHasher;
+
+use hashbrown::HashTable;
 
 use rayon::prelude::*;
 
@@ -25,7 +30,6 @@ use crate::messages::{
     Capabilities, Credential, CredentialType, Extension, KeyPackage, LeafNode, LeafNodeSource,
     LeafNodeTbs, Lifetime, Node, ProtocolVersion, RequiredCapabilities,
 };
-use crate::tree::key_id::KeyId;
 use crate::tree::tree_validation::{leaf_tbs, verify_leaf_signature};
 use crate::tree::{LifetimePolicy, Tree};
 use crate::tree_math::{LeafIndex, NodeIndex};
@@ -377,8 +381,12 @@ pub fn validate_key_packages(
 /// many members support / use each credential type. See the module documentation.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct MemberIndex {
-    enc: HashMap<KeyId, u32>,
-    sig: HashMap<KeyId, u32>,
+    /// Every non-blank node's index, found by its encryption key.
+    enc: HashTable<u32>,
+    /// Every member's leaf index, found by its signature key.
+    sig: HashTable<u32>,
+    /// The keyed hash of both tables (random per index).
+    hasher: RandomState,
     members: u32,
     cred_support: HashMap<u16, u32>,
     cred_in_use: HashMap<u16, u32>,
@@ -391,11 +399,69 @@ fn node_enc_key(node: &Node) -> &[u8] {
     }
 }
 
+/// The encryption key of node `n` of `tree`.
+fn enc_key_at(tree: &Tree, n: u32) -> Option<&[u8]> {
+    tree.node(NodeIndex(n)).map(node_enc_key)
+}
+
+/// The signature key of leaf `l` of `tree`.
+fn sig_key_at(tree: &Tree, l: u32) -> Option<&[u8]> {
+    tree.leaf(LeafIndex(l)).map(LeafNode::signature_key)
+}
+
+/// Inserts `value` for `key` into `table`, replacing the entry of an equal key (as a map's
+/// insert does); `key_at` reads an entry's key from the tree the table indexes.
+fn table_insert<'t>(
+    table: &mut HashTable<u32>,
+    hasher: &RandomState,
+    key: &[u8],
+    value: u32,
+    key_at: impl Fn(u32) -> Option<&'t [u8]>,
+) {
+    let hash = |k: &[u8]| hasher.hash_one(k);
+    match table.entry(
+        hash(key),
+        |&e| key_at(e) == Some(key),
+        |&e| hash(key_at(e).unwrap_or_default()),
+    ) {
+        hashbrown::hash_table::Entry::Occupied(mut o) => *o.get_mut() = value,
+        hashbrown::hash_table::Entry::Vacant(v) => {
+            v.insert(value);
+        }
+    }
+}
+
+/// Removes the entry `value` of `key` from `table`, if it is there (another node's entry
+/// for an equal key stays).
+fn table_remove(table: &mut HashTable<u32>, hasher: &RandomState, key: &[u8], value: u32) {
+    if let Ok(o) = table.find_entry(hasher.hash_one(key), |&e| e == value) {
+        o.remove();
+    }
+}
+
+/// The entry of `key` in `table`, comparing keys in the indexed tree with `key_at`.
+fn table_find<'t>(
+    table: &HashTable<u32>,
+    hasher: &RandomState,
+    key: &[u8],
+    key_at: impl Fn(u32) -> Option<&'t [u8]>,
+) -> Option<u32> {
+    table
+        .find(hasher.hash_one(key), |&e| key_at(e) == Some(key))
+        .copied()
+}
+
 impl MemberIndex {
     /// Indexes a whole tree (O(N)); used when joining or loading a group.
     pub(crate) fn build(tree: &Tree) -> Self {
         let mut index = MemberIndex::default();
+        // Sized once for what it will hold (members' keys, and every non-blank node's
+        // encryption key), not grown by rehashing.
         let width = tree.size().node_width();
+        let members = tree.member_count() as usize;
+        let nodes = (0..width).filter(|&i| !tree.is_blank(NodeIndex(i))).count();
+        index.sig = HashTable::with_capacity(members);
+        index.enc = HashTable::with_capacity(nodes);
         for i in 0..width {
             index.insert_node(tree, NodeIndex(i));
         }
@@ -404,9 +470,17 @@ impl MemberIndex {
 
     fn insert_node(&mut self, tree: &Tree, n: NodeIndex) {
         let Some(node) = tree.node(n) else { return };
-        self.enc.insert(KeyId::new(node_enc_key(node)), n.0);
+        table_insert(&mut self.enc, &self.hasher, node_enc_key(node), n.0, |e| {
+            enc_key_at(tree, e)
+        });
         if let Node::Leaf(l) = node {
-            self.sig.insert(KeyId::new(l.signature_key()), n.0 / 2);
+            table_insert(
+                &mut self.sig,
+                &self.hasher,
+                l.signature_key(),
+                n.0 / 2,
+                |e| sig_key_at(tree, e),
+            );
             self.members += 1;
             for ct in l.capabilities().credentials.iter() {
                 *self.cred_support.entry(ct.0).or_default() += 1;
@@ -417,15 +491,9 @@ impl MemberIndex {
 
     fn remove_node(&mut self, tree: &Tree, n: NodeIndex) {
         let Some(node) = tree.node(n) else { return };
-        let key = KeyId::new(node_enc_key(node));
-        if self.enc.get(&key) == Some(&n.0) {
-            self.enc.remove(&key);
-        }
+        table_remove(&mut self.enc, &self.hasher, node_enc_key(node), n.0);
         if let Node::Leaf(l) = node {
-            let key = KeyId::new(l.signature_key());
-            if self.sig.get(&key) == Some(&(n.0 / 2)) {
-                self.sig.remove(&key);
-            }
+            table_remove(&mut self.sig, &self.hasher, l.signature_key(), n.0 / 2);
             self.members = self.members.saturating_sub(1);
             for ct in l.capabilities().credentials.iter() {
                 if let Some(c) = self.cred_support.get_mut(&ct.0) {
@@ -438,7 +506,10 @@ impl MemberIndex {
         }
     }
 
-    /// Moves the index from `old` to `new` for the nodes a commit touched (O(k)).
+    /// Moves the index from `old` to `new` for the nodes a commit touched (O(k)). Every
+    /// touched node's entries are removed (keys read in `old`) before any is inserted (keys
+    /// read in `new`): when a table grows, it rehashes its entries with their keys in `new`,
+    /// which are the keys they were inserted under.
     pub(crate) fn apply(&mut self, old: &Tree, new: &Tree, touched: &[NodeIndex]) {
         let mut seen = std::collections::HashSet::new();
         for &n in touched {
@@ -453,18 +524,18 @@ impl MemberIndex {
         }
     }
 
-    /// The leaf holding signature key `key` in `tree`, if any (entry confirmed in `tree`).
-    pub(crate) fn sig_holder(&self, tree: &Tree, key: &[u8]) -> Option<LeafIndex> {
-        let &l = self.sig.get(&KeyId::new(key))?;
-        let leaf = LeafIndex(l);
-        (tree.leaf(leaf)?.signature_key() == key).then_some(leaf)
+    /// The leaf holding signature key `key` in `base` (the tree indexed) and still in `tree`
+    /// (a staged tree, or `base` itself), if any.
+    pub(crate) fn sig_holder(&self, base: &Tree, tree: &Tree, key: &[u8]) -> Option<LeafIndex> {
+        let l = table_find(&self.sig, &self.hasher, key, |e| sig_key_at(base, e))?;
+        (sig_key_at(tree, l)? == key).then_some(LeafIndex(l))
     }
 
-    /// The node holding encryption key `key` in `tree`, if any (entry confirmed in `tree`).
-    pub(crate) fn enc_holder(&self, tree: &Tree, key: &[u8]) -> Option<NodeIndex> {
-        let &n = self.enc.get(&KeyId::new(key))?;
-        let node = NodeIndex(n);
-        (node_enc_key(tree.node(node)?) == key).then_some(node)
+    /// The node holding encryption key `key` in `base` (the tree indexed) and still in
+    /// `tree` (a staged tree, or `base` itself), if any.
+    pub(crate) fn enc_holder(&self, base: &Tree, tree: &Tree, key: &[u8]) -> Option<NodeIndex> {
+        let n = table_find(&self.enc, &self.hasher, key, |e| enc_key_at(base, e))?;
+        (enc_key_at(tree, n)? == key).then_some(NodeIndex(n))
     }
 
     /// RFC 9420 §7.3, §12.2: in the group that results from a commit (the indexed group
@@ -628,6 +699,88 @@ mod tests {
         );
     }
 
+    /// The index kept by merges equals a fresh build after every commit: each member's
+    /// signature key and each non-blank node's encryption key is found where it is, and there
+    /// is no other entry. The commits grow the tables (rehashing during a merge), remove
+    /// members, and replace the committer's path keys.
+    #[test]
+    fn index_follows_merges() {
+        use crate::group::{CommitOptions, Group, GroupConfig};
+        use crate::messages::{Add, Proposal, Remove};
+        let cs = cs();
+        let alice = bundle(cs, "alice");
+        let mut g = Group::create(
+            cs,
+            &alice,
+            b"g".to_vec(),
+            vec![],
+            GroupConfig::default().at_time(1_000),
+        )
+        .unwrap();
+        let check = |g: &Group| {
+            let fresh = MemberIndex::build(&g.tree);
+            let mut non_blank = 0;
+            for i in 0..g.tree.size().node_width() {
+                let n = NodeIndex(i);
+                let Some(node) = g.tree.node(n) else { continue };
+                non_blank += 1;
+                let key = node_enc_key(node);
+                assert_eq!(g.index.enc_holder(&g.tree, &g.tree, key), Some(n));
+                if let Node::Leaf(l) = node {
+                    let leaf = LeafIndex(i / 2);
+                    let key = l.signature_key();
+                    assert_eq!(g.index.sig_holder(&g.tree, &g.tree, key), Some(leaf));
+                }
+            }
+            assert_eq!(g.index.enc.len(), non_blank);
+            assert_eq!(g.index.sig.len(), g.tree.member_count() as usize);
+            assert_eq!(
+                (fresh.enc.len(), fresh.sig.len()),
+                (g.index.enc.len(), g.index.sig.len())
+            );
+            assert_eq!(fresh.members, g.index.members);
+        };
+        let mut gone = Vec::new();
+        let rounds: [(std::ops::Range<usize>, &[u32]); 4] = [
+            (0..3, &[]),
+            (3..40, &[2]),
+            (40..41, &[5, 6, 30]),
+            (41..120, &[1, 7]),
+        ];
+        for (added, removed) in rounds {
+            let mut proposals: Vec<Proposal> = removed
+                .iter()
+                .map(|&r| Proposal::Remove(Remove { removed: r }))
+                .collect();
+            for &r in removed {
+                let leaf = g.tree.leaf(LeafIndex(r)).unwrap();
+                gone.push(leaf.signature_key().to_vec());
+                gone.push(leaf.encryption_key().to_vec());
+            }
+            proposals.extend(added.map(|i| {
+                Proposal::Add(Add {
+                    key_package: bundle(cs, &format!("m{i}")).key_package,
+                })
+            }));
+            let out = g
+                .commit(
+                    cs,
+                    CommitOptions {
+                        proposals,
+                        force_path: true,
+                        ..CommitOptions::default()
+                    },
+                )
+                .unwrap();
+            g.merge_staged_commit(out.staged).unwrap();
+            check(&g);
+            for key in &gone {
+                assert_eq!(g.index.sig_holder(&g.tree, &g.tree, key), None);
+                assert_eq!(g.index.enc_holder(&g.tree, &g.tree, key), None);
+            }
+        }
+    }
+
     /// Suite 7 keys (P-384, 97 bytes) are identified by hash in the index: holders are found
     /// for equal keys only, Adds reusing a member's signature or encryption key are refused
     /// (also after a member with a key sharing all but the last byte joined), and merging a
@@ -669,17 +822,23 @@ mod tests {
         let bob_sig = bob.key_package.leaf_node.signature_key();
         let bob_enc = bob.key_package.leaf_node.encryption_key();
         assert_eq!((bob_sig.len(), bob_enc.len()), (97, 97));
-        assert_eq!(g.index.sig_holder(&g.tree, bob_sig), Some(LeafIndex(1)));
-        assert_eq!(g.index.enc_holder(&g.tree, bob_enc), Some(NodeIndex(2)));
+        assert_eq!(
+            g.index.sig_holder(&g.tree, &g.tree, bob_sig),
+            Some(LeafIndex(1))
+        );
+        assert_eq!(
+            g.index.enc_holder(&g.tree, &g.tree, bob_enc),
+            Some(NodeIndex(2))
+        );
         for key in [bob_sig, bob_enc] {
             let mut near = key.to_vec();
             if let Some(b) = near.last_mut() {
                 *b ^= 1;
             }
-            assert_eq!(g.index.sig_holder(&g.tree, &near), None);
-            assert_eq!(g.index.enc_holder(&g.tree, &near), None);
-            assert_eq!(g.index.sig_holder(&g.tree, &key[..32]), None);
-            assert_eq!(g.index.enc_holder(&g.tree, &key[..32]), None);
+            assert_eq!(g.index.sig_holder(&g.tree, &g.tree, &near), None);
+            assert_eq!(g.index.enc_holder(&g.tree, &g.tree, &near), None);
+            assert_eq!(g.index.sig_holder(&g.tree, &g.tree, &key[..32]), None);
+            assert_eq!(g.index.enc_holder(&g.tree, &g.tree, &key[..32]), None);
         }
 
         let rule = |r: Result<_, GroupError>| match r {
@@ -725,8 +884,14 @@ mod tests {
         resign(cs, &mut carol_kp, &carol.signature_private_key);
         let out = commit(&g, vec![add(&carol_kp)]).unwrap();
         g.merge_staged_commit(out.staged).unwrap();
-        assert_eq!(g.index.enc_holder(&g.tree, &near), Some(NodeIndex(4)));
-        assert_eq!(g.index.enc_holder(&g.tree, bob_enc), Some(NodeIndex(2)));
+        assert_eq!(
+            g.index.enc_holder(&g.tree, &g.tree, &near),
+            Some(NodeIndex(4))
+        );
+        assert_eq!(
+            g.index.enc_holder(&g.tree, &g.tree, bob_enc),
+            Some(NodeIndex(2))
+        );
         let dave = bundle(cs, "dave");
         let mut dave_kp = dave.key_package.clone();
         dave_kp.leaf_node = dave_kp
@@ -752,9 +917,15 @@ mod tests {
         .unwrap();
         g.merge_staged_commit(out.staged).unwrap();
         for key in [bob_sig, bob_enc, &near, carol_kp.leaf_node.signature_key()] {
-            assert!(!g.index.sig.contains_key(&KeyId::new(key)));
-            assert!(!g.index.enc.contains_key(&KeyId::new(key)));
+            assert_eq!(g.index.sig_holder(&g.tree, &g.tree, key), None);
+            assert_eq!(g.index.enc_holder(&g.tree, &g.tree, key), None);
         }
+        // No stale entry: one per member and one per non-blank node.
+        let non_blank = (0..g.tree.size().node_width())
+            .filter(|&i| !g.tree.is_blank(NodeIndex(i)))
+            .count();
+        assert_eq!(g.index.sig.len(), g.tree.member_count() as usize);
+        assert_eq!(g.index.enc.len(), non_blank);
         commit(&g, vec![add(&bob2.key_package), add(&dave_kp)]).unwrap();
     }
 

@@ -402,9 +402,9 @@ impl Group {
                 return Err(GroupError::rule(Some(*i), ProposalRule::DuplicateAdd));
             }
             // R6: not a client already in the group, unless removed by this commit.
-            if let Some(existing) = self
-                .index
-                .sig_holder(&self.tree, kp.leaf_node.signature_key())
+            if let Some(existing) =
+                self.index
+                    .sig_holder(&self.tree, &self.tree, kp.leaf_node.signature_key())
             {
                 if !out.removed.contains(&existing) {
                     return Err(GroupError::rule(
@@ -442,7 +442,7 @@ impl Group {
             let key = node.encryption_key();
             let holder = match fresh_enc.insert(key, leaf) {
                 Some(other) => Some(other.node()),
-                None => self.index.enc_holder(tree, key),
+                None => self.index.enc_holder(&self.tree, tree, key),
             };
             if let Some(holder) = holder {
                 return Err(GroupError::rule(
@@ -453,7 +453,10 @@ impl Group {
                     },
                 ));
             }
-            if let Some(holder) = self.index.sig_holder(tree, node.signature_key()) {
+            if let Some(holder) = self
+                .index
+                .sig_holder(&self.tree, tree, node.signature_key())
+            {
                 if holder != leaf {
                     return Err(GroupError::rule(
                         Some(i),

@@ -41,11 +41,39 @@ impl<T> Default for CowVec<T> {
 impl<T: Clone> CowVec<T> {
     /// Takes ownership of `items`.
     pub(crate) fn from_vec(items: Vec<T>) -> Self {
-        let mut v = Self::default();
-        for item in items {
-            v.push(item);
+        Self::from_iter_exact(items)
+    }
+
+    /// Collects `items` straight into full chunks and groups (no per-element reference-count
+    /// check, as [`CowVec::push`] does): how a tree of N nodes is built on join.
+    pub(crate) fn from_iter_exact(items: impl IntoIterator<Item = T>) -> Self {
+        let mut items = items.into_iter();
+        let mut groups = Vec::new();
+        let mut len = 0;
+        loop {
+            let mut chunks = Vec::with_capacity(1);
+            while chunks.len() < FANOUT {
+                let chunk: Vec<T> = items.by_ref().take(CHUNK).collect();
+                if chunk.is_empty() {
+                    break;
+                }
+                len += chunk.len();
+                let full = chunk.len() == CHUNK;
+                chunks.push(Arc::new(chunk));
+                if !full {
+                    break;
+                }
+            }
+            if chunks.is_empty() {
+                break;
+            }
+            let full = chunks.len() == FANOUT && chunks.last().is_some_and(|c| c.len() == CHUNK);
+            groups.push(Arc::new(chunks));
+            if !full {
+                break;
+            }
         }
-        v
+        Self { groups, len }
     }
 
     /// Number of elements.
@@ -176,6 +204,38 @@ mod tests {
         assert_eq!(b.len(), n);
         assert!(b.iter().copied().eq(0..n));
         assert_eq!(b.get(n), None);
+    }
+
+    /// Collecting gives the same layout as pushing one by one (the invariant: full chunks and
+    /// groups but the last, none empty), at every boundary.
+    #[test]
+    fn collected_equals_pushed() {
+        for n in [
+            0,
+            1,
+            CHUNK - 1,
+            CHUNK,
+            CHUNK + 1,
+            GROUP - 1,
+            GROUP,
+            GROUP + 1,
+            2 * GROUP + CHUNK,
+        ] {
+            let collected = CowVec::from_iter_exact(0..n);
+            let mut pushed = CowVec::default();
+            for i in 0..n {
+                pushed.push(i);
+            }
+            assert_eq!(collected.len(), n);
+            let shape = |v: &CowVec<usize>| -> Vec<Vec<usize>> {
+                v.groups
+                    .iter()
+                    .map(|g| g.iter().map(|c| c.len()).collect())
+                    .collect()
+            };
+            assert_eq!(shape(&collected), shape(&pushed), "n = {n}");
+            assert!(collected.iter().copied().eq(0..n));
+        }
     }
 
     #[test]

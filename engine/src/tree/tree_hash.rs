@@ -145,10 +145,12 @@ impl HashCache {
     /// `width` unhashed slots for `suite`.
     pub(crate) fn new(suite: CipherSuite, width: usize) -> Self {
         match suite.0 {
-            1..=3 => HashCache::H32(CowVec::from_vec(vec![[0; 32]; width])),
-            7 => HashCache::H48(CowVec::from_vec(vec![[0; 48]; width])),
-            4..=6 => HashCache::H64(CowVec::from_vec(vec![[0; 64]; width])),
-            _ => HashCache::Other(CowVec::from_vec(vec![Digest::default(); width])),
+            1..=3 => HashCache::H32(CowVec::from_iter_exact((0..width).map(|_| [0; 32]))),
+            7 => HashCache::H48(CowVec::from_iter_exact((0..width).map(|_| [0; 48]))),
+            4..=6 => HashCache::H64(CowVec::from_iter_exact((0..width).map(|_| [0; 64]))),
+            _ => HashCache::Other(CowVec::from_iter_exact(
+                (0..width).map(|_| Digest::default()),
+            )),
         }
     }
 
