@@ -61,17 +61,10 @@ pub fn confirmed_transcript_hash_from_tbs(
         .get(2..end)
         .filter(|b| b.starts_with(&wire_format))
         .ok_or_else(|| TranscriptError::Encoding("TBS does not hold this commit".into()))?;
-    let mut buf = Vec::with_capacity(
-        interim_before.len() + wf_and_content.len() + commit.auth.signature.tls_serialized_len(),
-    );
-    buf.extend_from_slice(interim_before);
-    buf.extend_from_slice(wf_and_content);
-    commit
-        .auth
-        .signature
-        .tls_serialize(&mut buf)
+    // The input in parts: the content (as large as the commit) is hashed where it is.
+    let signature = crate::codec::encode(&commit.auth.signature)
         .map_err(|e| TranscriptError::Encoding(e.to_string()))?;
-    Ok(cs.hash(&buf))
+    Ok(cs.hash_parts(&[interim_before, wf_and_content, &signature]))
 }
 
 /// `confirmed_transcript_hash_[n]` from the previous interim hash and the commit (§8.2).

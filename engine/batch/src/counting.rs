@@ -128,6 +128,9 @@ impl CipherSuiteProvider for CountingSuite {
     fn hash(&self, data: &[u8]) -> Vec<u8> {
         self.inner.hash(data)
     }
+    fn hash_parts(&self, parts: &[&[u8]]) -> Vec<u8> {
+        self.inner.hash_parts(parts)
+    }
     fn mac(&self, key: &[u8], data: &[u8]) -> Vec<u8> {
         self.inner.mac(key, data)
     }

@@ -48,6 +48,15 @@ pub(crate) fn hash(alg: HashAlgorithm, data: &[u8]) -> Vec<u8> {
     digest::digest(digest_alg(alg), data).as_ref().to_vec()
 }
 
+/// `Hash(parts[0] || parts[1] || ...)`, incrementally.
+pub(crate) fn hash_parts(alg: HashAlgorithm, parts: &[&[u8]]) -> Vec<u8> {
+    let mut ctx = digest::Context::new(digest_alg(alg));
+    for p in parts {
+        ctx.update(p);
+    }
+    ctx.finish().as_ref().to_vec()
+}
+
 /// `HMAC(key, parts[0] || parts[1] || ...)`.
 pub(crate) fn hmac_parts(alg: HashAlgorithm, key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
     let key = hmac::Key::new(hmac_alg(alg), key);
@@ -719,6 +728,10 @@ impl CipherSuiteProvider for AwsLcSuite {
         hash(self.algs.hash, data)
     }
 
+    fn hash_parts(&self, parts: &[&[u8]]) -> Vec<u8> {
+        hash_parts(self.algs.hash, parts)
+    }
+
     fn mac(&self, key: &[u8], data: &[u8]) -> Vec<u8> {
         hmac_parts(self.algs.hash, key, &[data])
     }
@@ -1083,6 +1096,10 @@ mod tests {
             let tag = s.mac(b"key", b"data");
             assert_eq!(tag.len(), s.hash_len());
             s.mac_verify(b"key", &[b"data"], &tag).unwrap();
+            // Hashing in parts is hashing the concatenation, however it is split.
+            assert_eq!(s.hash_parts(&[b"da", b"", b"ta"]), s.hash(b"data"));
+            assert_eq!(s.hash_parts(&[]), s.hash(b""));
+            assert_ne!(s.hash_parts(&[b"da", b"tb"]), s.hash(b"data"));
             // In parts: the MAC of the concatenation, however it is split.
             s.mac_verify(b"key", &[b"da", b"", b"ta"], &tag).unwrap();
             assert_eq!(

@@ -57,6 +57,12 @@ pub trait CipherSuiteProvider: Send + Sync {
     /// `Hash(data)`.
     fn hash(&self, data: &[u8]) -> Vec<u8>;
 
+    /// `Hash(parts[0] || parts[1] || ...)`: a large input hashed without being copied into
+    /// one buffer. The default concatenates.
+    fn hash_parts(&self, parts: &[&[u8]]) -> Vec<u8> {
+        self.hash(&parts.concat())
+    }
+
     /// `MAC(key, data)`: HMAC with the suite's hash.
     fn mac(&self, key: &[u8], data: &[u8]) -> Vec<u8>;
 

@@ -170,30 +170,82 @@ pub(crate) fn build_group_info(
     Ok(gi)
 }
 
-/// Encrypts a Welcome (RFC 9420 §12.4.3.1): the GroupInfo once under the welcome key, then
-/// the GroupSecrets to every joiner in parallel with one prepared HPKE context. The GroupInfo
-/// is consumed: it is encoded, dropped and encrypted in place, so a GroupInfo carrying a
-/// large tree exists in one copy at a time.
+/// Room kept before a GroupInfo being built for the SignContent header of its GroupInfoTBS:
+/// `opaque label<V>` ("MLS 1.0 GroupInfoTBS", 1 + 20 bytes) and the content's length (at most 4).
+const SIGN_CONTENT_ROOM: usize = 32;
+
+/// The Welcome's GroupInfo (RFC 9420 §12.4.3), built, signed and encrypted in one buffer: the
+/// GroupInfoTBS (the tree written straight into its `ratchet_tree` extension when `tree` is
+/// given) is written after room for its SignContent header, signed there, the signature
+/// appended, and the GroupInfo so formed encrypted in place under the welcome key. The same
+/// bytes as encoding and encrypting [`build_group_info`]'s GroupInfo, without its two
+/// tree-sized copies (the extension's data and the encoded GroupInfoTBS).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn encrypted_group_info(
+    cs: &dyn CipherSuiteProvider,
+    context: &GroupContext,
+    tag: &Mac,
+    signer_leaf: LeafIndex,
+    signer: &Secret,
+    tree: Option<&Tree>,
+    welcome_secret: &WelcomeSecret,
+) -> Result<Vec<u8>, GroupError> {
+    use crate::codec::{varint_len, write_varint};
+    use tls_codec::{Serialize as _, Size as _};
+    let layout = tree.map(Tree::wire_layout).transpose()?;
+    // The extension list: `ratchet_tree` (type, then its data as `opaque<V>`) or nothing.
+    let extension_len = match &layout {
+        Some(l) => 2 + varint_len(l.encoded_len())? + l.encoded_len(),
+        None => 0,
+    };
+    let tbs_len = context.tls_serialized_len()
+        + varint_len(extension_len)?
+        + extension_len
+        + tag.tls_serialized_len()
+        + 4;
+    // Room for the header, the TBS, the signature (up to 2 + 139 bytes, ECDSA P-521 in DER)
+    // and the AEAD tag (16 bytes for every MLS AEAD): nothing reallocates.
+    let mut buf = Vec::with_capacity(SIGN_CONTENT_ROOM + tbs_len + 160);
+    buf.resize(SIGN_CONTENT_ROOM, 0);
+    context.tls_serialize(&mut buf)?;
+    write_varint(&mut buf, extension_len)?;
+    if let (Some(tree), Some(layout)) = (tree, &layout) {
+        crate::messages::ExtensionType::RATCHET_TREE.tls_serialize(&mut buf)?;
+        write_varint(&mut buf, layout.encoded_len())?;
+        tree.write_wire(layout, &mut buf)?;
+    }
+    tag.tls_serialize(&mut buf)?;
+    signer_leaf.0.tls_serialize(&mut buf)?;
+    if buf.len() != SIGN_CONTENT_ROOM + tbs_len {
+        return Err(GroupError::codec(
+            "GroupInfoTBS",
+            tls_codec::Error::EncodingError("length differs from its layout".into()),
+        ));
+    }
+    let header = crate::crypto::labels::sign_content_header("GroupInfoTBS", tbs_len)?;
+    let start = SIGN_CONTENT_ROOM
+        .checked_sub(header.len())
+        .ok_or_else(|| GroupError::codec("GroupInfoTBS", tls_codec::Error::InvalidVectorLength))?;
+    buf[start..SIGN_CONTENT_ROOM].copy_from_slice(&header);
+    let signature = cs.sign(signer, &buf[start..])?;
+    VarBytes(signature).tls_serialize(&mut buf)?;
+    // The GroupInfo is what follows the room.
+    buf.drain(..SIGN_CONTENT_ROOM);
+    let (key, nonce) = welcome_secret.key_and_nonce(cs)?;
+    cs.aead_seal_in_place(key.as_bytes(), nonce.as_bytes(), b"", &mut buf)?;
+    Ok(buf)
+}
+
+/// Encrypts a Welcome (RFC 9420 §12.4.3.1) around its encrypted GroupInfo
+/// ([`encrypted_group_info`]): the GroupSecrets to every joiner in parallel with one prepared
+/// HPKE context.
 pub(crate) fn build_welcome(
     cs: &dyn CipherSuiteProvider,
-    group_info: GroupInfo,
-    welcome_secret: &WelcomeSecret,
+    encrypted_group_info: Vec<u8>,
     joiner_secret: &JoinerSecret,
     psks: &[PreSharedKeyId],
     joiners: &[(&KeyPackage, Option<Secret>)],
 ) -> Result<Welcome, GroupError> {
-    let (key, nonce) = welcome_secret.key_and_nonce(cs)?;
-    // Room for the tag (16 bytes for every MLS AEAD), so sealing in place does not reallocate.
-    let mut encrypted_group_info =
-        Vec::with_capacity(tls_codec::Size::tls_serialized_len(&group_info) + 16);
-    tls_codec::Serialize::tls_serialize(&group_info, &mut encrypted_group_info)?;
-    drop(group_info);
-    cs.aead_seal_in_place(
-        key.as_bytes(),
-        nonce.as_bytes(),
-        b"",
-        &mut encrypted_group_info,
-    )?;
     // RFC 9420 §12.4.3.1: EncryptWithLabel(init_key, "Welcome", encrypted_group_info,
     // group_secrets): the context is the same for every joiner, so it is prepared once.
     let prepared = prepare_encrypt_with_label(cs, "Welcome", &encrypted_group_info)?;
@@ -694,20 +746,23 @@ impl Group {
             ));
         };
         let has_path = commit_body.path.is_some();
+        // The membership tag now, so the commit's TBS (as large as the commit) is freed before
+        // the Welcome is built.
+        let membership_tag = self.own_membership_tag(cs, sc, &ac)?;
 
         // The Welcome is built before the commit is framed: it reads the added KeyPackages
         // where they now live, in the Commit's proposal list (§12.4.3.1).
         let welcome = if added.is_empty() {
             None
         } else {
-            let gi = build_group_info(
+            let gi = encrypted_group_info(
                 cs,
                 &ctx,
                 &tag,
                 own,
                 &self.signer,
                 options.ratchet_tree_in_welcome.then_some(&tree),
-                None,
+                &welcome_secret,
             )?;
             // The Adds in list order (cached by reference first, then by value): the order
             // `validate_and_apply` added their leaves in.
@@ -740,12 +795,13 @@ impl Group {
                     tls_codec::Error::DecodingError("added leaves without KeyPackages".into()),
                 ));
             }
-            let w = build_welcome(cs, gi, &welcome_secret, &joiner, &psks, &joiners)?;
+            let w = build_welcome(cs, gi, &joiner, &psks, &joiners)?;
             Some(MlsMessage::new(MlsMessageBody::Welcome(w)))
         };
         // The handshake key used is of the epoch being left, whose secret tree is replaced on
         // merge: a clone is enough.
-        let commit = self.frame_signed(cs, sc, ac, &mut self.keys.secret_tree.clone())?;
+        let commit =
+            self.frame_tagged(cs, ac, membership_tag, &mut self.keys.secret_tree.clone())?;
         let keys = EpochKeys::new(secrets, tree.size().leaves(), &self.config)?;
         let group_info = if options.group_info_for_external {
             let (_, external_pub) = cs.kem_derive(keys.external_secret.as_bytes())?;
@@ -842,8 +898,44 @@ impl Group {
     pub(crate) fn frame_signed(
         &self,
         cs: &dyn CipherSuiteProvider,
-        mut sc: SignContentBuf,
+        sc: SignContentBuf,
         ac: AuthenticatedContent,
+        secret_tree: &mut crate::secret_tree::SecretTree,
+    ) -> Result<MlsMessage, GroupError> {
+        let membership_tag = self.own_membership_tag(cs, sc, &ac)?;
+        self.frame_tagged(cs, ac, membership_tag, secret_tree)
+    }
+
+    /// The membership tag of our signed content if it goes out as a PublicMessage from a
+    /// member (§6.2): the MAC of its TBS `sc` followed by its auth data. Consumes `sc`, so a
+    /// large commit's TBS can be freed as soon as its tag exists.
+    pub(crate) fn own_membership_tag(
+        &self,
+        cs: &dyn CipherSuiteProvider,
+        mut sc: SignContentBuf,
+        ac: &AuthenticatedContent,
+    ) -> Result<Option<Mac>, GroupError> {
+        if ac.wire_format == WireFormat::PRIVATE_MESSAGE {
+            return Ok(None);
+        }
+        Ok(match ac.content.sender {
+            Sender::Member(_) => {
+                let key = self.keys.membership_key.as_bytes();
+                Some(Mac(VarBytes(
+                    sc.with_suffix(&ac.auth, |tbm| cs.mac(key, tbm))?,
+                )))
+            }
+            _ => None,
+        })
+    }
+
+    /// [`Group::frame_signed`] with the membership tag already computed
+    /// ([`Group::own_membership_tag`]).
+    pub(crate) fn frame_tagged(
+        &self,
+        cs: &dyn CipherSuiteProvider,
+        ac: AuthenticatedContent,
+        membership_tag: Option<Mac>,
         secret_tree: &mut crate::secret_tree::SecretTree,
     ) -> Result<MlsMessage, GroupError> {
         if ac.wire_format == WireFormat::PRIVATE_MESSAGE {
@@ -857,15 +949,6 @@ impl Group {
                 mp.protect_private_signed(secret_tree, ac.content, ac.auth, self.config.padding)?;
             return Ok(MlsMessage::new(MlsMessageBody::PrivateMessage(pm)));
         }
-        let membership_tag = match ac.content.sender {
-            Sender::Member(_) => {
-                let key = self.keys.membership_key.as_bytes();
-                Some(Mac(VarBytes(
-                    sc.with_suffix(&ac.auth, |tbm| cs.mac(key, tbm))?,
-                )))
-            }
-            _ => None,
-        };
         Ok(MlsMessage::new(MlsMessageBody::PublicMessage(
             PublicMessage {
                 content: ac.content,
@@ -927,6 +1010,74 @@ mod tests {
             )
             .unwrap();
         assert!(forced.staged.has_path);
+    }
+
+    /// The one-buffer GroupInfo is the GroupInfo of `build_group_info`, encoded and
+    /// encrypted: byte for byte where signatures are deterministic (Ed25519, Ed448), and
+    /// otherwise the same fields with a signature that verifies. With and without the tree,
+    /// for a tree whose encoding needs a 4-byte length header, in every suite.
+    #[test]
+    fn one_buffer_group_info_is_the_group_info() {
+        use crate::crypto::{AwsLcProvider, CipherSuite, CryptoProvider};
+        use crate::key_schedule::JoinerSecret;
+        use crate::psk::PskSecret;
+        let p: &'static AwsLcProvider = Box::leak(Box::new(AwsLcProvider::new()));
+        for suite in CipherSuite::ALL {
+            let cs = p.suite(suite).unwrap();
+            let n = if suite == CipherSuite(1) { 120 } else { 3 };
+            let g = group(cs, n);
+            if n > 100 {
+                // Over 16,383 bytes: the 4-byte length header.
+                assert!(g.tree.wire_layout().unwrap().encoded_len() > 16_384);
+            }
+            let joiner = JoinerSecret::new(Secret::from_slice(&[7; 64][..cs.hash_len()]));
+            let welcome_secret = joiner
+                .member_secret(cs, &PskSecret::zero(cs))
+                .welcome_secret(cs)
+                .unwrap();
+            let (key, nonce) = welcome_secret.key_and_nonce(cs).unwrap();
+            let tag = Mac(VarBytes(vec![5; cs.hash_len()]));
+            for tree in [Some(&g.tree), None] {
+                let built =
+                    build_group_info(cs, &g.context, &tag, LeafIndex(0), &g.signer, tree, None)
+                        .unwrap();
+                let one = encrypted_group_info(
+                    cs,
+                    &g.context,
+                    &tag,
+                    LeafIndex(0),
+                    &g.signer,
+                    tree,
+                    &welcome_secret,
+                )
+                .unwrap();
+                let plain = cs
+                    .aead_open(key.as_bytes(), nonce.as_bytes(), b"", &one)
+                    .unwrap();
+                let decoded: GroupInfo = crate::codec::decode_exact(&plain).unwrap();
+                crate::welcome::verify_group_info_signature(
+                    cs,
+                    &decoded,
+                    g.tree.leaf(LeafIndex(0)).unwrap().signature_key(),
+                )
+                .unwrap();
+                let mut unsigned = decoded.clone();
+                unsigned.signature = built.signature.clone();
+                assert_eq!(unsigned, built, "suite {suite:?}");
+                if matches!(suite.0, 1 | 3 | 4 | 6) {
+                    assert_eq!(decoded.signature, built.signature);
+                    let sealed = cs
+                        .aead_seal(
+                            key.as_bytes(),
+                            nonce.as_bytes(),
+                            b"",
+                            &encode(&built).unwrap(),
+                        )
+                        .unwrap();
+                    assert_eq!(one, sealed);
+                }
+            }
+        }
     }
 
     /// A staged commit is merged only into the epoch it was built on.

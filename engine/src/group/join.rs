@@ -180,10 +180,11 @@ impl Group {
         };
         // §12.4.3.1: the GroupInfo's signature by its signer's leaf key (a hash of the whole
         // GroupInfo, on one core; its buffer is freed when it is done) beside building and
-        // validating the tree (parallel on its own). Errors in the order of a sequential
-        // check: the signature first.
-        let (signature, built) = rayon::join(
-            || signed.verify(cs, &signer_key, gi.signature.as_slice()),
+        // validating the tree (parallel on its own). The tree is built on the calling thread
+        // (the first closure), so the group's long-lived allocations come from the caller's
+        // allocator arena, not a worker's. Errors in the order of a sequential check: the
+        // signature first.
+        let (built, signature) = rayon::join(
             || -> Result<(Tree, MemberIndex), GroupError> {
                 let mut tree = Tree::from_shared_nodes(cs, wire)?;
                 // §12.4.3.1: the whole tree is valid.
@@ -201,6 +202,7 @@ impl Group {
                 let index = MemberIndex::build(&tree);
                 Ok((tree, index))
             },
+            || signed.verify(cs, &signer_key, gi.signature.as_slice()),
         );
         signature?;
         let (tree, index) = built?;

@@ -505,13 +505,15 @@ impl Group {
         );
         let (tree, context) = (&self.tree, &self.context);
         let msg = mp.check_public(pm, |c| Self::sender_key(tree, context, c))?;
-        let (signature, tagged) = rayon::join(
-            || mp.verify_public_signature(&msg),
+        // Staging first: it runs on the calling thread, so the staged tree's allocations
+        // (merged into the group) come from the caller's allocator arena.
+        let (tagged, signature) = rayon::join(
             || {
                 mp.verify_membership_tag(&msg).map(|()| {
                     self.stage_received_commit(cs, msg.unverified_content(), Some(msg.tbs()))
                 })
             },
+            || mp.verify_public_signature(&msg),
         );
         let staged = tagged?;
         signature?;

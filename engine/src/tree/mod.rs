@@ -29,7 +29,7 @@ pub mod tree_validation;
 
 pub use delta::{NodeUpdate, TreeDelta};
 pub use error::TreeError;
-pub use ratchet_tree::Tree;
+pub use ratchet_tree::{Tree, WireLayout};
 pub use tree_hash::Digest;
 pub use tree_kem::{DecryptedUpdatePath, GeneratedUpdatePath, PathPrivateKeys, PendingUpdatePath};
 pub use tree_validation::{

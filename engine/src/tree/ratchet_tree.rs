@@ -55,6 +55,24 @@ pub struct Tree {
     pub(crate) changes: Option<super::delta::ChangeLog>,
 }
 
+/// The shape of a tree's encoded `RatchetTree` (§12.4.3.3): see [`Tree::wire_layout`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WireLayout {
+    /// Nodes listed (trailing blanks dropped).
+    nodes: usize,
+    /// Bytes of the vector's length header.
+    header_len: usize,
+    /// Bytes of the vector's body.
+    body_len: usize,
+}
+
+impl WireLayout {
+    /// Bytes of the whole encoding.
+    pub fn encoded_len(&self) -> usize {
+        self.header_len + self.body_len
+    }
+}
+
 impl Tree {
     /// A one-member tree holding `leaf` at leaf 0, hashed.
     pub fn new(cs: &dyn CipherSuiteProvider, leaf: LeafNode) -> Result<Tree, TreeError> {
@@ -166,28 +184,59 @@ impl Tree {
     /// straight from the nodes: the same bytes as encoding [`Tree::to_wire`], without copying
     /// a node (what a Welcome or GroupInfo carrying the tree needs).
     pub fn to_wire_bytes(&self) -> Result<Vec<u8>, tls_codec::Error> {
-        use tls_codec::{Serialize as _, Size as _};
+        let layout = self.wire_layout()?;
+        let mut out = Vec::with_capacity(layout.encoded_len());
+        self.write_wire(&layout, &mut out)?;
+        Ok(out)
+    }
+
+    /// How [`Tree::to_wire_bytes`] lays the tree out: for a caller that writes it into a larger
+    /// buffer ([`Tree::write_wire`]) and needs its length first.
+    pub fn wire_layout(&self) -> Result<WireLayout, tls_codec::Error> {
+        use tls_codec::Size as _;
         let last = (0..self.nodes.len())
             .rev()
             .find(|&i| self.nodes.get(i).is_some_and(Option::is_some))
             .unwrap_or(0);
-        let nodes = || self.nodes.iter().take(last + 1).map(|n| n.as_deref());
         // `optional<Node>`: a presence byte, then the node.
-        let body_len: usize = nodes()
-            .map(|n| 1 + n.map_or(0, |n| n.tls_serialized_len()))
+        let body_len: usize = self
+            .nodes
+            .iter()
+            .take(last + 1)
+            .map(|n| 1 + n.as_deref().map_or(0, |n| n.tls_serialized_len()))
             .sum();
-        let mut out = Vec::with_capacity(body_len + 4);
-        crate::codec::write_varint(&mut out, body_len)?;
-        for n in nodes() {
-            match n {
+        Ok(WireLayout {
+            nodes: last + 1,
+            header_len: crate::codec::varint_len(body_len)?,
+            body_len,
+        })
+    }
+
+    /// Appends the encoded `RatchetTree` laid out by [`Tree::wire_layout`] (of this tree,
+    /// unchanged since) to `out`.
+    pub fn write_wire(
+        &self,
+        layout: &WireLayout,
+        out: &mut Vec<u8>,
+    ) -> Result<(), tls_codec::Error> {
+        use tls_codec::Serialize as _;
+        let start = out.len();
+        crate::codec::write_varint(out, layout.body_len)?;
+        for n in self.nodes.iter().take(layout.nodes) {
+            match n.as_deref() {
                 None => out.push(0),
                 Some(n) => {
                     out.push(1);
-                    n.tls_serialize(&mut out)?;
+                    n.tls_serialize(out)?;
                 }
             }
         }
-        Ok(out)
+        if out.len() - start != layout.encoded_len() {
+            return Err(tls_codec::Error::EncodingError(
+                "ratchet tree changed since its layout".into(),
+            ));
+        }
+        Ok(())
     }
 
     /// A staged copy to apply proposals and paths to; the original is unchanged. Costs one

@@ -41,7 +41,8 @@ fn main() -> Result<(), String> {
         return Err("N must be at least 2".into());
     }
     // `HEAP_JSON=1` also writes `dhat-heap.json` (allocation sites at the peak, for
-    // `dh_view.html`); otherwise only the figures are printed.
+    // `dh_view.html`); otherwise only the figures are printed. `STOP_AFTER_CREATE=1` stops
+    // after the creation (so the file shows the creation's peak, not the join's).
     let _profiler = if std::env::var("HEAP_JSON").is_ok_and(|v| v == "1") {
         dhat::Profiler::new_heap()
     } else {
@@ -89,6 +90,11 @@ fn main() -> Result<(), String> {
     };
     drop(out.commit);
     let after_create = dhat::HeapStats::get();
+    if std::env::var_os("STOP_AFTER_CREATE").is_some() {
+        // With `HEAP_JSON=1`: the allocation sites at the creation's peak alone.
+        drop(_profiler);
+        return Ok(());
+    }
 
     let before_join = dhat::HeapStats::get();
     let joined = Group::join(
