@@ -19,7 +19,7 @@ use crate::crypto::labels::{
     encrypt_with_label_prepared, key_package_ref, prepare_encrypt_with_label, SignContentBuf,
 };
 use crate::crypto::{CipherSuiteProvider, HpkePublicKey, Secret};
-use crate::framing::{framed_content_sign_content, MessageProtection};
+use crate::framing::framed_content_sign_content;
 use crate::key_schedule::{advance_epoch, InitSecret, JoinerSecret, WelcomeSecret};
 use crate::messages::{
     AuthenticatedContent, Commit, EncryptedGroupSecrets, Extension, ExternalPub, FramedContent,
@@ -939,12 +939,7 @@ impl Group {
         secret_tree: &mut crate::secret_tree::SecretTree,
     ) -> Result<MlsMessage, GroupError> {
         if ac.wire_format == WireFormat::PRIVATE_MESSAGE {
-            let mp = MessageProtection::new(
-                cs,
-                &self.context,
-                &self.keys.membership_key,
-                &self.keys.sender_data_secret,
-            );
+            let mp = self.protection(cs);
             let pm =
                 mp.protect_private_signed(secret_tree, ac.content, ac.auth, self.config.padding)?;
             return Ok(MlsMessage::new(MlsMessageBody::PrivateMessage(pm)));

@@ -24,7 +24,7 @@ use crate::psk::{PskSecret, ResumptionPskStore};
 use crate::transcript_hash::{
     confirmation_tag, confirmed_transcript_hash, interim_transcript_hash,
 };
-use crate::tree::{validate_tree, Tree, TreeValidationParams};
+use crate::tree::Tree;
 use crate::tree_math::LeafIndex;
 use crate::welcome::verify_group_info_signature;
 
@@ -107,16 +107,7 @@ impl Group {
             .signature_key()
             .to_vec();
         verify_group_info_signature(cs, group_info, &signer_key)?;
-        let required = Group::required_capabilities(&ctx.extensions)?;
-        let mut params = TreeValidationParams::new(ctx.group_id.as_slice(), 0);
-        params.lifetime = config.lifetime;
-        if let Some(rc) = required.as_ref() {
-            params = params.with_required_capabilities(rc);
-        }
-        validate_tree(&mut tree, cs, &params)?;
-        if tree.tree_hash(cs)? != ctx.tree_hash.as_slice() {
-            return Err(JoinCheck::TreeHash.into());
-        }
+        super::join::validate_received_tree(cs, &mut tree, ctx, &config)?;
 
         // §8.3: init_secret by export to external_pub.
         let (kem_output, init) = InitSecret::external_init_sender(cs, &external_pub)?;

@@ -41,6 +41,28 @@ pub struct JoinOptions {
     pub resumption_psks: Vec<(Vec<u8>, u64, Secret)>,
 }
 
+/// §12.4.3.1 (joining by Welcome or by external commit): the received tree is valid as a
+/// whole (§7.9.2, with the group's required capabilities and `config`'s lifetime policy)
+/// and its hash is the GroupContext's.
+pub(crate) fn validate_received_tree(
+    cs: &dyn CipherSuiteProvider,
+    tree: &mut Tree,
+    ctx: &GroupContext,
+    config: &GroupConfig,
+) -> Result<(), GroupError> {
+    let required = Group::required_capabilities(&ctx.extensions)?;
+    let mut params = TreeValidationParams::new(ctx.group_id.as_slice(), 0);
+    params.lifetime = config.lifetime;
+    if let Some(rc) = required.as_ref() {
+        params = params.with_required_capabilities(rc);
+    }
+    validate_tree(tree, cs, &params)?;
+    if tree.tree_hash(cs)? != ctx.tree_hash.as_slice() {
+        return Err(JoinCheck::TreeHash.into());
+    }
+    Ok(())
+}
+
 impl Group {
     /// Creates a one-member group at epoch 0 (RFC 9420 §11) with our KeyPackage's leaf,
     /// `group_id` and GroupContext `extensions`.
@@ -187,18 +209,7 @@ impl Group {
         let (built, signature) = rayon::join(
             || -> Result<(Tree, MemberIndex), GroupError> {
                 let mut tree = Tree::from_shared_nodes(cs, wire)?;
-                // §12.4.3.1: the whole tree is valid.
-                let required = Group::required_capabilities(&ctx.extensions)?;
-                let mut params = TreeValidationParams::new(ctx.group_id.as_slice(), 0);
-                params.lifetime = config.lifetime;
-                if let Some(rc) = required.as_ref() {
-                    params = params.with_required_capabilities(rc);
-                }
-                validate_tree(&mut tree, cs, &params)?;
-                // §12.4.3.1: the tree hash is the GroupContext's.
-                if tree.tree_hash(cs)? != ctx.tree_hash.as_slice() {
-                    return Err(JoinCheck::TreeHash.into());
-                }
+                validate_received_tree(cs, &mut tree, ctx, &config)?;
                 let index = MemberIndex::build(&tree);
                 Ok((tree, index))
             },

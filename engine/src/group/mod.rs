@@ -396,6 +396,19 @@ impl Group {
         }
     }
 
+    /// Message protection (§6) under the current epoch's keys.
+    pub(crate) fn protection<'a>(
+        &'a self,
+        cs: &'a dyn CipherSuiteProvider,
+    ) -> MessageProtection<'a> {
+        MessageProtection::new(
+            cs,
+            &self.context,
+            &self.keys.membership_key,
+            &self.keys.sender_data_secret,
+        )
+    }
+
     /// Verifies and decrypts a handshake or application message of the current epoch
     /// (application messages may also be of a retained past epoch). `secret_tree` receives
     /// the consumed key; the caller decides whether to keep it. For a PublicMessage the
@@ -407,12 +420,7 @@ impl Group {
         msg: MlsMessage,
         secret_tree: &mut SecretTree,
     ) -> Result<(AuthenticatedContent, Option<SignContentBuf>), GroupError> {
-        let mp = MessageProtection::new(
-            cs,
-            &self.context,
-            &self.keys.membership_key,
-            &self.keys.sender_data_secret,
-        );
+        let mp = self.protection(cs);
         let (tree, context) = (&self.tree, &self.context);
         match msg.body {
             MlsMessageBody::PublicMessage(pm) => {
@@ -497,12 +505,7 @@ impl Group {
         cs: &dyn CipherSuiteProvider,
         pm: crate::messages::PublicMessage,
     ) -> Result<StagedCommit, GroupError> {
-        let mp = MessageProtection::new(
-            cs,
-            &self.context,
-            &self.keys.membership_key,
-            &self.keys.sender_data_secret,
-        );
+        let mp = self.protection(cs);
         let (tree, context) = (&self.tree, &self.context);
         let msg = mp.check_public(pm, |c| Self::sender_key(tree, context, c))?;
         // Staging first: it runs on the calling thread, so the staged tree's allocations
@@ -582,12 +585,7 @@ impl Group {
             authenticated_data: VarBytes(authenticated_data.to_vec()),
             body: FramedContentBody::Application(VarBytes(data.to_vec())),
         };
-        let mp = MessageProtection::new(
-            cs,
-            &self.context,
-            &self.keys.membership_key,
-            &self.keys.sender_data_secret,
-        );
+        let mp = self.protection(cs);
         let mut tree = self.keys.secret_tree.clone();
         let pm = mp.protect_private(&mut tree, content, &self.signer, None, self.config.padding)?;
         self.keys.secret_tree = tree;
