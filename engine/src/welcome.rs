@@ -14,6 +14,9 @@ use crate::codec::{decode_exact, encode, read_vector_body, VarBytes};
 use crate::crypto::labels::{decrypt_with_label, key_package_ref};
 use crate::crypto::{CipherSuite, CipherSuiteProvider, CryptoError, HpkeCiphertext, Secret};
 use crate::key_schedule::{join_epoch, EpochSecrets, JoinerSecret};
+use crate::messages::group_info::{
+    GROUP_INFO_SIGN_CONTENT_ROOM as SIGN_CONTENT_ROOM, GROUP_INFO_TBS_LABEL,
+};
 use crate::messages::{
     EncryptedGroupSecrets, GroupInfo, GroupSecrets, KeyPackage, ProtocolVersion, Welcome,
     WireFormat,
@@ -230,10 +233,7 @@ pub fn decrypt_group_info<'a>(
     joiner_secret: &JoinerSecret,
     psk_secret: &PskSecret,
 ) -> Result<GroupInfo, WelcomeError> {
-    let welcome_secret = joiner_secret
-        .member_secret(cs, psk_secret)
-        .welcome_secret(cs)?;
-    let (key, nonce) = welcome_secret.key_and_nonce(cs)?;
+    let (key, nonce) = welcome_key_and_nonce(cs, joiner_secret, psk_secret)?;
     let plain = cs
         .aead_open(
             key.as_bytes(),
@@ -241,19 +241,30 @@ pub fn decrypt_group_info<'a>(
             b"",
             welcome.into().encrypted_group_info,
         )
-        .map_err(|e| match e {
-            CryptoError::AeadOpenFailed => WelcomeError::GroupInfoUndecryptable,
-            other => WelcomeError::Crypto(other),
-        })?;
+        .map_err(group_info_open_error)?;
     decode_exact(&plain).map_err(|e| WelcomeError::MalformedGroupInfo(e.to_string()))
 }
 
-/// Room kept before the decrypted GroupInfo for the SignContent header of its GroupInfoTBS:
-/// `opaque label<V>` ("MLS 1.0 GroupInfoTBS", 1 + 20 bytes) and the content's length (at most 4).
-const SIGN_CONTENT_ROOM: usize = 32;
+/// `welcome_key` and `welcome_nonce` (§8, §12.4.3.1) from the joiner and PSK secrets.
+fn welcome_key_and_nonce(
+    cs: &dyn CipherSuiteProvider,
+    joiner_secret: &JoinerSecret,
+    psk_secret: &PskSecret,
+) -> Result<(Secret, Secret), WelcomeError> {
+    Ok(joiner_secret
+        .member_secret(cs, psk_secret)
+        .welcome_secret(cs)?
+        .key_and_nonce(cs)?)
+}
 
-/// The SignContent label of a GroupInfo (§12.4.3).
-const GROUP_INFO_TBS: &str = "GroupInfoTBS";
+/// A failure to decrypt the GroupInfo: a wrong key or a tampered ciphertext is
+/// `GroupInfoUndecryptable`.
+fn group_info_open_error(e: CryptoError) -> WelcomeError {
+    match e {
+        CryptoError::AeadOpenFailed => WelcomeError::GroupInfoUndecryptable,
+        other => WelcomeError::Crypto(other),
+    }
+}
 
 /// A Welcome's GroupInfo, decrypted and decoded but not yet verified (§12.4.3.1), without a
 /// copy of its tree: the plaintext stays in one buffer, the `ratchet_tree` extension is read
@@ -319,10 +330,7 @@ pub fn open_group_info<'a>(
     joiner_secret: &JoinerSecret,
     psk_secret: &PskSecret,
 ) -> Result<OpenedGroupInfo, WelcomeError> {
-    let welcome_secret = joiner_secret
-        .member_secret(cs, psk_secret)
-        .welcome_secret(cs)?;
-    let (key, nonce) = welcome_secret.key_and_nonce(cs)?;
+    let (key, nonce) = welcome_key_and_nonce(cs, joiner_secret, psk_secret)?;
     let ciphertext = welcome.into().encrypted_group_info;
     let mut buf = Vec::with_capacity(SIGN_CONTENT_ROOM + ciphertext.len());
     buf.resize(SIGN_CONTENT_ROOM, 0);
@@ -334,15 +342,12 @@ pub fn open_group_info<'a>(
             b"",
             &mut buf[SIGN_CONTENT_ROOM..],
         )
-        .map_err(|e| match e {
-            CryptoError::AeadOpenFailed => WelcomeError::GroupInfoUndecryptable,
-            other => WelcomeError::Crypto(other),
-        })?;
+        .map_err(group_info_open_error)?;
     buf.truncate(SIGN_CONTENT_ROOM + plain_len);
     let malformed = |e: tls_codec::Error| WelcomeError::MalformedGroupInfo(e.to_string());
     let (group_info, tree, tbs_len) =
         decode_group_info_without_tree(&buf[SIGN_CONTENT_ROOM..]).map_err(malformed)?;
-    let header = crate::crypto::labels::sign_content_header(GROUP_INFO_TBS, tbs_len)?;
+    let header = crate::crypto::labels::sign_content_header(GROUP_INFO_TBS_LABEL, tbs_len)?;
     let start = SIGN_CONTENT_ROOM
         .checked_sub(header.len())
         .ok_or_else(|| WelcomeError::Encoding("SignContent header".into()))?;

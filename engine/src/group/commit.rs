@@ -21,6 +21,9 @@ use crate::crypto::labels::{
 use crate::crypto::{CipherSuiteProvider, HpkePublicKey, Secret};
 use crate::framing::framed_content_sign_content;
 use crate::key_schedule::{advance_epoch, InitSecret, JoinerSecret, WelcomeSecret};
+use crate::messages::group_info::{
+    GROUP_INFO_SIGN_CONTENT_ROOM as SIGN_CONTENT_ROOM, GROUP_INFO_TBS_LABEL,
+};
 use crate::messages::{
     AuthenticatedContent, Commit, EncryptedGroupSecrets, Extension, ExternalPub, FramedContent,
     FramedContentAuthData, FramedContentBody, GroupContext, GroupInfo, GroupSecrets, KeyPackage,
@@ -170,10 +173,6 @@ pub(crate) fn build_group_info(
     Ok(gi)
 }
 
-/// Room kept before a GroupInfo being built for the SignContent header of its GroupInfoTBS:
-/// `opaque label<V>` ("MLS 1.0 GroupInfoTBS", 1 + 20 bytes) and the content's length (at most 4).
-const SIGN_CONTENT_ROOM: usize = 32;
-
 /// The Welcome's GroupInfo (RFC 9420 §12.4.3), built, signed and encrypted in one buffer: the
 /// GroupInfoTBS (the tree written straight into its `ratchet_tree` extension when `tree` is
 /// given) is written after room for its SignContent header, signed there, the signature
@@ -218,14 +217,14 @@ pub(crate) fn encrypted_group_info(
     signer_leaf.0.tls_serialize(&mut buf)?;
     if buf.len() != SIGN_CONTENT_ROOM + tbs_len {
         return Err(GroupError::codec(
-            "GroupInfoTBS",
+            GROUP_INFO_TBS_LABEL,
             tls_codec::Error::EncodingError("length differs from its layout".into()),
         ));
     }
-    let header = crate::crypto::labels::sign_content_header("GroupInfoTBS", tbs_len)?;
-    let start = SIGN_CONTENT_ROOM
-        .checked_sub(header.len())
-        .ok_or_else(|| GroupError::codec("GroupInfoTBS", tls_codec::Error::InvalidVectorLength))?;
+    let header = crate::crypto::labels::sign_content_header(GROUP_INFO_TBS_LABEL, tbs_len)?;
+    let start = SIGN_CONTENT_ROOM.checked_sub(header.len()).ok_or_else(|| {
+        GroupError::codec(GROUP_INFO_TBS_LABEL, tls_codec::Error::InvalidVectorLength)
+    })?;
     buf[start..SIGN_CONTENT_ROOM].copy_from_slice(&header);
     let signature = cs.sign(signer, &buf[start..])?;
     VarBytes(signature).tls_serialize(&mut buf)?;

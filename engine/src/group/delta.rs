@@ -145,25 +145,14 @@ impl Group {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::{bundle, cs, group};
+    use super::super::test_support::{bundle, commit_with_path, cs, group};
     use super::super::CommitOptions;
     use super::*;
     use crate::messages::{Add, Proposal, Remove};
 
     /// Commits `proposals` (with a path) and merges; returns the delta.
     fn step(g: &mut Group, proposals: Vec<Proposal>) -> Vec<u8> {
-        let cs = cs();
-        let out = g
-            .commit(
-                cs,
-                CommitOptions {
-                    proposals,
-                    force_path: true,
-                    ..CommitOptions::default()
-                },
-            )
-            .unwrap();
-        g.merge_staged_commit(out.staged).unwrap();
+        commit_with_path(cs(), g, proposals);
         g.take_delta().unwrap().expect("tracked")
     }
 

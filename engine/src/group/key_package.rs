@@ -608,7 +608,7 @@ impl MembershipDelta {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::{bundle, cs};
+    use super::super::test_support::{bundle, commit_with_path, cs, group};
     use super::*;
 
     fn resign(cs: &dyn CipherSuiteProvider, kp: &mut KeyPackage, sk: &Secret) {
@@ -705,18 +705,10 @@ mod tests {
     /// members, and replace the committer's path keys.
     #[test]
     fn index_follows_merges() {
-        use crate::group::{CommitOptions, Group, GroupConfig};
+        use crate::group::Group;
         use crate::messages::{Add, Proposal, Remove};
         let cs = cs();
-        let alice = bundle(cs, "alice");
-        let mut g = Group::create(
-            cs,
-            &alice,
-            b"g".to_vec(),
-            vec![],
-            GroupConfig::default().at_time(1_000),
-        )
-        .unwrap();
+        let mut g = group(cs, 1);
         let check = |g: &Group| {
             let fresh = MemberIndex::build(&g.tree);
             let mut non_blank = 0;
@@ -762,17 +754,7 @@ mod tests {
                     key_package: bundle(cs, &format!("m{i}")).key_package,
                 })
             }));
-            let out = g
-                .commit(
-                    cs,
-                    CommitOptions {
-                        proposals,
-                        force_path: true,
-                        ..CommitOptions::default()
-                    },
-                )
-                .unwrap();
-            g.merge_staged_commit(out.staged).unwrap();
+            commit_with_path(cs, &mut g, proposals);
             check(&g);
             for key in &gone {
                 assert_eq!(g.index.sig_holder(&g.tree, &g.tree, key), None);

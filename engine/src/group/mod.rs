@@ -666,4 +666,23 @@ pub(crate) mod test_support {
         }
         g
     }
+
+    /// Commits `proposals` with a path and merges the commit.
+    pub(crate) fn commit_with_path(
+        cs: &dyn CipherSuiteProvider,
+        g: &mut Group,
+        proposals: Vec<Proposal>,
+    ) {
+        let out = g
+            .commit(
+                cs,
+                CommitOptions {
+                    proposals,
+                    force_path: true,
+                    ..CommitOptions::default()
+                },
+            )
+            .unwrap();
+        g.merge_staged_commit(out.staged).unwrap();
+    }
 }

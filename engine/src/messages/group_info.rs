@@ -9,6 +9,14 @@ use crate::codec::{VarBytes, VarVec};
 use crate::crypto::labels::SignContentBuf;
 use crate::crypto::CryptoError;
 
+/// The SignContent label of a GroupInfo's signature (§12.4.3).
+pub const GROUP_INFO_TBS_LABEL: &str = "GroupInfoTBS";
+
+/// Room enough before an encoded GroupInfoTBS for its SignContent header (`opaque label<V>`,
+/// 1 + 20 bytes for "MLS 1.0 GroupInfoTBS", then the content's length, at most 4): a GroupInfo
+/// built or decrypted after this much room is signed or verified in place.
+pub const GROUP_INFO_SIGN_CONTENT_ROOM: usize = 32;
+
 /// `GroupInfo` (RFC 9420 §12.4.3).
 #[derive(Clone, PartialEq, Eq, Debug, TlsSerialize, TlsDeserializeBytes, TlsSize)]
 pub struct GroupInfo {
@@ -35,7 +43,7 @@ impl GroupInfo {
             + self.extensions.tls_serialized_len()
             + self.confirmation_tag.tls_serialized_len()
             + self.signer.tls_serialized_len();
-        let mut sc = SignContentBuf::new("GroupInfoTBS", len)?;
+        let mut sc = SignContentBuf::new(GROUP_INFO_TBS_LABEL, len)?;
         let w = sc.writer();
         self.group_context.tls_serialize(w).map_err(codec)?;
         self.extensions.tls_serialize(w).map_err(codec)?;
