@@ -189,7 +189,7 @@ impl Fixture {
     fn member_commit(&mut self) -> Vec<u8> {
         self.ensure_joined(1);
         if self.member_commit.is_none() {
-            let out = self.joined[0].commit(&[], true).unwrap();
+            let out = self.joined[0].commit(vec![], true).unwrap();
             self.joined[0].discard_pending_commit().unwrap();
             self.member_commit = Some(out.commit);
         }
@@ -364,7 +364,7 @@ fn peers(c: &mut Criterion) {
                     let mut total = Duration::ZERO;
                     for _ in 0..iters {
                         let start = Instant::now();
-                        let out = m.commit(&[], true).unwrap();
+                        let out = m.commit(vec![], true).unwrap();
                         total += start.elapsed();
                         black_box(out);
                         m.discard_pending_commit().unwrap();
@@ -399,7 +399,7 @@ fn peers(c: &mut Criterion) {
                     let mut total = Duration::ZERO;
                     for _ in 0..iters {
                         let start = Instant::now();
-                        let out = creator.commit(&[], true).unwrap();
+                        let out = creator.commit(vec![], true).unwrap();
                         total += start.elapsed();
                         black_box(out);
                         creator.discard_pending_commit().unwrap();

@@ -53,7 +53,7 @@ fn main() {
         return;
     }
     let t = Instant::now();
-    let commit = joiners[0].commit(&[], true).unwrap().commit;
+    let commit = joiners[0].commit(vec![], true).unwrap().commit;
     println!(
         "commit_path_new_member: {:?} ({} bytes)",
         t.elapsed(),
@@ -67,7 +67,7 @@ fn main() {
     }
     creator.process(&commit).unwrap();
     let t = Instant::now();
-    let second = creator.commit(&[], true).unwrap().commit;
+    let second = creator.commit(vec![], true).unwrap().commit;
     println!(
         "commit_path_creator: {:?} ({} bytes)",
         t.elapsed(),
@@ -87,7 +87,7 @@ fn main() {
     }
     let t = Instant::now();
     let _ = creator
-        .commit(&[mls_peers::ProposalSpec::Remove(5)], false)
+        .commit(vec![mls_peers::ProposalSpec::Remove(5)], false)
         .unwrap();
     println!("remove_one: {:?}", t.elapsed());
     creator.discard_pending_commit().unwrap();

@@ -19,7 +19,7 @@ use crate::messages::group_info::{
 };
 use crate::messages::{
     EncryptedGroupSecrets, GroupInfo, GroupSecrets, KeyPackage, ProtocolVersion, Welcome,
-    WireFormat,
+    WelcomeMessage, WireFormat,
 };
 use crate::psk::PskSecret;
 use crate::transcript_hash::{verify_confirmation_tag, TranscriptError};
@@ -95,6 +95,16 @@ impl<'a> From<&'a Welcome> for WelcomeRef<'a> {
             cipher_suite: w.cipher_suite,
             secrets: SecretsRef::Decoded(&w.secrets),
             encrypted_group_info: &w.encrypted_group_info,
+        }
+    }
+}
+
+impl<'a> From<&'a WelcomeMessage> for WelcomeRef<'a> {
+    fn from(w: &'a WelcomeMessage) -> Self {
+        WelcomeRef {
+            cipher_suite: w.cipher_suite(),
+            secrets: SecretsRef::Wire(w.secrets_body()),
+            encrypted_group_info: w.encrypted_group_info(),
         }
     }
 }

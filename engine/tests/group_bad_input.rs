@@ -31,8 +31,9 @@ fn bundle(cs: &dyn CipherSuiteProvider, name: &str) -> KeyPackageBundle {
     .unwrap()
 }
 
-fn welcome_of(m: &MlsMessage) -> &Welcome {
-    match &m.body {
+/// The Welcome a commit built, decoded (to alter it or join from the decoded form).
+fn welcome_of(m: &WelcomeMessage) -> Welcome {
+    match m.to_message().unwrap().body {
         MlsMessageBody::Welcome(w) => w,
         _ => panic!("not a welcome"),
     }
@@ -56,7 +57,7 @@ fn create_adding(
     cs: &dyn CipherSuiteProvider,
     alice: &KeyPackageBundle,
     others: &[KeyPackageBundle],
-) -> (Group, Option<MlsMessage>) {
+) -> (Group, Option<WelcomeMessage>) {
     let mut a = Group::create(cs, alice, b"group".to_vec(), vec![], config()).unwrap();
     let out = a
         .commit(
@@ -92,7 +93,7 @@ fn setup_from(
                 config: config(),
                 ..JoinOptions::default()
             };
-            groups.push(Group::join(cs, welcome_of(w), b, options).unwrap());
+            groups.push(Group::join(cs, w, b, options).unwrap());
         }
     }
     assert_agree(&groups);
@@ -299,7 +300,7 @@ fn lifecycle() {
         .unwrap();
     let joined = Group::join(
         cs,
-        welcome_of(&welcome),
+        &welcome,
         &b1,
         JoinOptions {
             config: config(),
@@ -336,7 +337,7 @@ fn lifecycle() {
         .unwrap();
     let joined = Group::join(
         cs,
-        welcome_of(&welcome),
+        &welcome,
         &n1,
         JoinOptions {
             config: config(),
@@ -598,7 +599,7 @@ fn bad_welcomes() {
             },
         )
         .unwrap();
-    let w = welcome_of(out.welcome.as_ref().unwrap());
+    let w = &welcome_of(out.welcome.as_ref().unwrap());
     let join = |tree: Option<RatchetTree>| {
         Group::join(
             cs,
@@ -1488,7 +1489,7 @@ fn welcome_bad_confirmation_tag_tree_hash_and_parent_hash() {
             },
         )
         .unwrap();
-    let w = welcome_of(out.welcome.as_ref().unwrap());
+    let w = &welcome_of(out.welcome.as_ref().unwrap());
     let signer = &b[0].signature_private_key;
     let join = |w: &Welcome| {
         Group::join(
@@ -1805,8 +1806,16 @@ fn welcome_read_in_place() {
     let others: Vec<KeyPackageBundle> = (1..5).map(|i| bundle(cs, &format!("m{i}"))).collect();
     let (a, welcome) = create_adding(cs, &alice, &others);
     let msg = welcome.expect("welcome");
-    let bytes = msg.to_bytes().unwrap();
+    let bytes = msg.as_bytes().to_vec();
+    // The message built in one buffer is the encoding of the Welcome it decodes to, and
+    // reading it in place from the bytes or from the built message gives the same view.
+    assert_eq!(msg.to_message().unwrap().to_bytes().unwrap(), bytes);
+    assert_eq!(msg.clone().into_bytes(), bytes);
     let view = WelcomeRef::from_message_bytes(&bytes).unwrap();
+    let built = WelcomeRef::from(&msg);
+    assert_eq!(built.encrypted_group_info, view.encrypted_group_info);
+    assert_eq!(built.cipher_suite, view.cipher_suite);
+    assert_eq!(built.secrets_len(), 4);
     assert_eq!(view.secrets_len(), 4);
     let options = || JoinOptions {
         config: config(),
@@ -1814,7 +1823,7 @@ fn welcome_read_in_place() {
     };
     for b in &others {
         let by_view = Group::join(cs, view, b, options()).unwrap();
-        let by_decoded = Group::join(cs, welcome_of(&msg), b, options()).unwrap();
+        let by_decoded = Group::join(cs, &welcome_of(&msg), b, options()).unwrap();
         assert_eq!(by_view.epoch_authenticator(), a.epoch_authenticator());
         assert_eq!(by_decoded.epoch_authenticator(), a.epoch_authenticator());
         assert_eq!(by_view.own_leaf(), by_decoded.own_leaf());

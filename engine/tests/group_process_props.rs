@@ -69,12 +69,10 @@ fn fixture() -> &'static Fixture {
             )
             .unwrap();
         a.merge_staged_commit(out.staged).unwrap();
-        let MlsMessageBody::Welcome(w) = &out.welcome.unwrap().body else {
-            panic!()
-        };
+        let w = out.welcome.unwrap();
         let receiver = Group::join(
             cs,
-            w,
+            &w,
             &others[0],
             JoinOptions {
                 config,

@@ -40,7 +40,7 @@ use mls_engine::codec::{decode_exact, encode};
 use mls_engine::crypto::{CipherSuite, CipherSuiteProvider, CryptoProvider};
 use mls_engine::group::{CommitOptions, Group, ProcessedMessage};
 use mls_engine::messages::{
-    Add, GroupInfo, KeyPackage, MlsMessage, MlsMessageBody, Proposal, Remove,
+    Add, GroupInfo, KeyPackage, MlsMessage, MlsMessageBody, Proposal, Remove, WelcomeMessage,
 };
 use zeroize::Zeroizing;
 
@@ -285,7 +285,7 @@ fn apply_member(
                 },
             )?;
             let commit = encode_msg(&out.commit)?;
-            let welcome = out.welcome.as_ref().map(encode_msg).transpose()?;
+            let welcome = out.welcome.map(WelcomeMessage::into_bytes);
             g.merge_staged_commit(out.staged)?;
             Ok(Output::Committed {
                 epoch: g.epoch(),

@@ -88,10 +88,7 @@ pub fn group_pair(
         },
     )?;
     a.merge_staged_commit(out.staged)?;
-    let Some(MlsMessage {
-        body: MlsMessageBody::Welcome(w),
-    }) = out.welcome
-    else {
+    let Some(w) = out.welcome else {
         return Err(BatchError::Setup("no welcome".into()));
     };
     let b = Group::join(

@@ -155,19 +155,28 @@ pub(crate) fn aead_seal(
     Ok(buf)
 }
 
-/// AEAD encryption of `buf` in place, the tag appended.
+/// AEAD encryption of `buf[from..]` in place, the tag appended.
 pub(crate) fn aead_seal_in_place(
     alg: AeadAlgorithm,
     key: &[u8],
     nonce: &[u8],
     aad: &[u8],
     buf: &mut Vec<u8>,
+    from: usize,
 ) -> Result<(), CryptoError> {
     let key = aead_key(alg, key)?;
     let nonce = aead_nonce(alg, nonce)?;
-    buf.reserve_exact(alg.tag_len());
-    key.seal_in_place_append_tag(nonce, aead::Aad::from(aad), buf)
-        .map_err(|_| CryptoError::Library("AEAD seal"))
+    let len = buf.len();
+    let plain = buf.get_mut(from..).ok_or(CryptoError::InvalidLength {
+        what: "AEAD in-place offset",
+        expected: len,
+        actual: from,
+    })?;
+    let tag = key
+        .seal_in_place_separate_tag(nonce, aead::Aad::from(aad), plain)
+        .map_err(|_| CryptoError::Library("AEAD seal"))?;
+    buf.extend_from_slice(tag.as_ref());
+    Ok(())
 }
 
 /// AEAD decryption of ciphertext-with-tag.
@@ -764,8 +773,9 @@ impl CipherSuiteProvider for AwsLcSuite {
         nonce: &[u8],
         aad: &[u8],
         buf: &mut Vec<u8>,
+        from: usize,
     ) -> Result<(), CryptoError> {
-        aead_seal_in_place(self.algs.aead, key, nonce, aad, buf)
+        aead_seal_in_place(self.algs.aead, key, nonce, aad, buf, from)
     }
 
     fn aead_open(

@@ -85,17 +85,27 @@ pub trait CipherSuiteProvider: Send + Sync {
         plaintext: &[u8],
     ) -> Result<Vec<u8>, CryptoError>;
 
-    /// AEAD encryption of `buf` in place: on success `buf` holds the ciphertext with the tag
-    /// appended. For large plaintexts (a GroupInfo carrying the tree) this avoids a second
-    /// buffer; the default goes through [`CipherSuiteProvider::aead_seal`].
+    /// AEAD encryption of `buf[from..]` in place: on success `buf` holds its first `from`
+    /// bytes unchanged, then the ciphertext with the tag appended. For large plaintexts (a
+    /// GroupInfo carrying the tree, built where the Welcome will carry it) this avoids a
+    /// second buffer; the default goes through [`CipherSuiteProvider::aead_seal`].
+    /// `InvalidLength` if `from > buf.len()`.
     fn aead_seal_in_place(
         &self,
         key: &[u8],
         nonce: &[u8],
         aad: &[u8],
         buf: &mut Vec<u8>,
+        from: usize,
     ) -> Result<(), CryptoError> {
-        *buf = self.aead_seal(key, nonce, aad, buf)?;
+        let plain = buf.get(from..).ok_or(CryptoError::InvalidLength {
+            what: "AEAD in-place offset",
+            expected: buf.len(),
+            actual: from,
+        })?;
+        let sealed = self.aead_seal(key, nonce, aad, plain)?;
+        buf.truncate(from);
+        buf.extend_from_slice(&sealed);
         Ok(())
     }
 

@@ -25,10 +25,10 @@ use crate::messages::group_info::{
     GROUP_INFO_SIGN_CONTENT_ROOM as SIGN_CONTENT_ROOM, GROUP_INFO_TBS_LABEL,
 };
 use crate::messages::{
-    AuthenticatedContent, Commit, EncryptedGroupSecrets, Extension, ExternalPub, FramedContent,
-    FramedContentAuthData, FramedContentBody, GroupContext, GroupInfo, GroupSecrets, KeyPackage,
-    KeyPackageRef, Mac, MlsMessage, MlsMessageBody, PathSecret, PreSharedKeyId, Proposal,
-    ProposalOrRef, PublicMessage, ReInit, Sender, UpdatePath, Welcome, WireFormat,
+    AuthenticatedContent, Commit, Extension, ExternalPub, FramedContent, FramedContentAuthData,
+    FramedContentBody, GroupContext, GroupInfo, GroupSecrets, KeyPackage, Mac, MlsMessage,
+    MlsMessageBody, PathSecret, PreSharedKeyId, Proposal, ProposalOrRef, PublicMessage, ReInit,
+    Sender, UpdatePath, WelcomeMessage, WireFormat,
 };
 use crate::psk::{resolve_psk_secret, PskSecret};
 use crate::transcript_hash::{
@@ -130,8 +130,8 @@ impl Default for CommitOptions {
 pub struct CommitOutput {
     /// The commit to send to the group.
     pub commit: MlsMessage,
-    /// The Welcome for added members, if any.
-    pub welcome: Option<MlsMessage>,
+    /// The Welcome for added members, if any, encoded.
+    pub welcome: Option<WelcomeMessage>,
     /// A GroupInfo for external joiners, if asked for.
     pub group_info: Option<MlsMessage>,
     /// The next epoch: merge it once the delivery service accepted the commit.
@@ -179,6 +179,9 @@ pub(crate) fn build_group_info(
 /// appended, and the GroupInfo so formed encrypted in place under the welcome key. The same
 /// bytes as encoding and encrypting [`build_group_info`]'s GroupInfo, without its two
 /// tree-sized copies (the extension's data and the encoded GroupInfoTBS).
+///
+/// The encrypted GroupInfo starts at `buf[front..]`; the `front` bytes before it are room for
+/// what precedes it in the Welcome (their content is unspecified).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn encrypted_group_info(
     cs: &dyn CipherSuiteProvider,
@@ -188,6 +191,7 @@ pub(crate) fn encrypted_group_info(
     signer: &Secret,
     tree: Option<&Tree>,
     welcome_secret: &WelcomeSecret,
+    front: usize,
 ) -> Result<Vec<u8>, GroupError> {
     use crate::codec::{varint_len, write_varint};
     use tls_codec::{Serialize as _, Size as _};
@@ -202,10 +206,11 @@ pub(crate) fn encrypted_group_info(
         + extension_len
         + tag.tls_serialized_len()
         + 4;
-    // Room for the header, the TBS, the signature (up to 2 + 139 bytes, ECDSA P-521 in DER)
-    // and the AEAD tag (16 bytes for every MLS AEAD): nothing reallocates.
-    let mut buf = Vec::with_capacity(SIGN_CONTENT_ROOM + tbs_len + 160);
-    buf.resize(SIGN_CONTENT_ROOM, 0);
+    // Room for the header (and what precedes the GroupInfo), the TBS, the signature (up to
+    // 2 + 139 bytes, ECDSA P-521 in DER) and the AEAD tag: nothing reallocates.
+    let room = front.max(SIGN_CONTENT_ROOM);
+    let mut buf = Vec::with_capacity(room + tbs_len + 160);
+    buf.resize(room, 0);
     context.tls_serialize(&mut buf)?;
     write_varint(&mut buf, extension_len)?;
     if let (Some(tree), Some(layout)) = (tree, &layout) {
@@ -215,64 +220,193 @@ pub(crate) fn encrypted_group_info(
     }
     tag.tls_serialize(&mut buf)?;
     signer_leaf.0.tls_serialize(&mut buf)?;
-    if buf.len() != SIGN_CONTENT_ROOM + tbs_len {
+    if buf.len() != room + tbs_len {
         return Err(GroupError::codec(
             GROUP_INFO_TBS_LABEL,
             tls_codec::Error::EncodingError("length differs from its layout".into()),
         ));
     }
     let header = crate::crypto::labels::sign_content_header(GROUP_INFO_TBS_LABEL, tbs_len)?;
-    let start = SIGN_CONTENT_ROOM.checked_sub(header.len()).ok_or_else(|| {
+    let start = room.checked_sub(header.len()).ok_or_else(|| {
         GroupError::codec(GROUP_INFO_TBS_LABEL, tls_codec::Error::InvalidVectorLength)
     })?;
-    buf[start..SIGN_CONTENT_ROOM].copy_from_slice(&header);
+    buf[start..room].copy_from_slice(&header);
     let signature = cs.sign(signer, &buf[start..])?;
     VarBytes(signature).tls_serialize(&mut buf)?;
-    // The GroupInfo is what follows the room.
-    buf.drain(..SIGN_CONTENT_ROOM);
+    // The GroupInfo is what follows the room; only a room larger than asked for moves it.
+    buf.drain(front..room);
     let (key, nonce) = welcome_secret.key_and_nonce(cs)?;
-    cs.aead_seal_in_place(key.as_bytes(), nonce.as_bytes(), b"", &mut buf)?;
+    cs.aead_seal_in_place(key.as_bytes(), nonce.as_bytes(), b"", &mut buf, front)?;
     Ok(buf)
 }
 
-/// Encrypts a Welcome (RFC 9420 §12.4.3.1) around its encrypted GroupInfo
-/// ([`encrypted_group_info`]): the GroupSecrets to every joiner in parallel with one prepared
-/// HPKE context.
-pub(crate) fn build_welcome(
-    cs: &dyn CipherSuiteProvider,
-    encrypted_group_info: Vec<u8>,
-    joiner_secret: &JoinerSecret,
-    psks: &[PreSharedKeyId],
-    joiners: &[(&KeyPackage, Option<Secret>)],
-) -> Result<Welcome, GroupError> {
-    // RFC 9420 §12.4.3.1: EncryptWithLabel(init_key, "Welcome", encrypted_group_info,
-    // group_secrets): the context is the same for every joiner, so it is prepared once.
-    let prepared = prepare_encrypt_with_label(cs, "Welcome", &encrypted_group_info)?;
-    let secrets: Vec<EncryptedGroupSecrets> = joiners
-        .par_iter()
-        .map(
-            |(kp, path_secret)| -> Result<EncryptedGroupSecrets, GroupError> {
-                let gs = GroupSecrets {
-                    joiner_secret: VarBytes(joiner_secret.as_secret().as_bytes().to_vec()),
-                    path_secret: path_secret.as_ref().map(|s| PathSecret {
-                        path_secret: VarBytes(s.as_bytes().to_vec()),
-                    }),
-                    psks: VarVec(psks.to_vec()),
-                };
-                let plain = zeroize::Zeroizing::new(encode(&gs)?);
-                let ct = encrypt_with_label_prepared(cs, &prepared, &kp.init_key, &plain)?;
-                Ok(EncryptedGroupSecrets {
-                    new_member: KeyPackageRef(VarBytes(key_package_ref(cs, &encode(kp)?)?)),
-                    encrypted_group_secrets: ct,
-                })
-            },
+/// A Welcome's parts that do not depend on the joiner (RFC 9420 §12.4.3.1).
+pub(crate) struct WelcomeContent<'a> {
+    /// The epoch's joiner secret.
+    pub joiner_secret: &'a JoinerSecret,
+    /// The epoch's PSKs.
+    pub psks: &'a [PreSharedKeyId],
+}
+
+impl WelcomeContent<'_> {
+    /// The GroupSecrets for a joiner given the path secret of its common ancestor with the
+    /// committer, if the commit has a path.
+    fn group_secrets(&self, path_secret: Option<&Secret>) -> GroupSecrets {
+        GroupSecrets {
+            joiner_secret: VarBytes(self.joiner_secret.as_secret().as_bytes().to_vec()),
+            path_secret: path_secret.map(|s| PathSecret {
+                path_secret: VarBytes(s.as_bytes().to_vec()),
+            }),
+            psks: VarVec(self.psks.to_vec()),
+        }
+    }
+}
+
+/// The lengths an `EncryptedGroupSecrets` is made of, fixed by the suite and the GroupSecrets.
+#[derive(Clone, Copy)]
+struct EntryShape {
+    ref_len: usize,
+    enc_len: usize,
+    ciphertext_len: usize,
+}
+
+impl EntryShape {
+    fn encoded_len(&self) -> Result<usize, GroupError> {
+        use crate::codec::varint_len;
+        let field = |n: usize| -> Result<usize, GroupError> { Ok(varint_len(n)? + n) };
+        Ok(field(self.ref_len)? + field(self.enc_len)? + field(self.ciphertext_len)?)
+    }
+}
+
+/// Writes `opaque<V>` holding `body` at the front of `out`, returning the rest; an error if
+/// `body` is not `len` bytes or `out` is too short (the slot was sized for other lengths).
+fn put_vector<'o>(out: &'o mut [u8], body: &[u8], len: usize) -> Result<&'o mut [u8], GroupError> {
+    let mismatch = || {
+        GroupError::codec(
+            "Welcome",
+            tls_codec::Error::EncodingError("an entry differs from its layout".into()),
         )
+    };
+    if body.len() != len {
+        return Err(mismatch());
+    }
+    let mut header = Vec::with_capacity(4);
+    crate::codec::write_varint(&mut header, len)?;
+    let total = header.len() + len;
+    if out.len() < total {
+        return Err(mismatch());
+    }
+    let (this, rest) = out.split_at_mut(total);
+    this[..header.len()].copy_from_slice(&header);
+    this[header.len()..].copy_from_slice(body);
+    Ok(rest)
+}
+
+/// Builds the `MLSMessage(Welcome)` (RFC 9420 §12.4.3.1) in one buffer: the GroupInfo is
+/// signed and encrypted where the message carries it ([`encrypted_group_info`] with room in
+/// front for the rest), then every joiner's GroupSecrets is encrypted in parallel into its own
+/// slot, `EncryptWithLabel(init_key, "Welcome", encrypted_group_info, group_secrets)` with one
+/// HPKE context prepared for all (the `info` does not depend on the joiner). No entry is
+/// allocated apart and the message is never copied.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn welcome_message(
+    cs: &dyn CipherSuiteProvider,
+    context: &GroupContext,
+    tag: &Mac,
+    signer_leaf: LeafIndex,
+    signer: &Secret,
+    tree: Option<&Tree>,
+    welcome_secret: &WelcomeSecret,
+    content: &WelcomeContent<'_>,
+    joiners: &[(&KeyPackage, Option<Secret>)],
+) -> Result<WelcomeMessage, GroupError> {
+    use crate::codec::write_varint;
+    use tls_codec::{Serialize as _, Size as _};
+    let algs = cs.algorithms();
+    let shape = |path_secret: Option<&Secret>| -> Result<EntryShape, GroupError> {
+        let plain = content.group_secrets(path_secret).tls_serialized_len();
+        Ok(EntryShape {
+            ref_len: cs.hash_len(),
+            enc_len: algs.kem.enc_len(),
+            ciphertext_len: plain + algs.aead.tag_len(),
+        })
+    };
+    let shapes: Vec<EntryShape> = joiners
+        .iter()
+        .map(|(_, ps)| shape(ps.as_ref()))
         .collect::<Result<_, _>>()?;
-    Ok(Welcome {
-        cipher_suite: cs.cipher_suite(),
-        secrets: VarVec(secrets),
-        encrypted_group_info: VarBytes(encrypted_group_info),
-    })
+    let mut secrets_len = 0usize;
+    for s in &shapes {
+        secrets_len = secrets_len
+            .checked_add(s.encoded_len()?)
+            .ok_or_else(|| GroupError::codec("Welcome", tls_codec::Error::InvalidVectorLength))?;
+    }
+    // version, wire_format, cipher_suite, secrets<V>, then encrypted_group_info<V>, whose
+    // header takes up to 4 bytes: the room is sized for 4 and the message starts later by
+    // what the header does not use.
+    let mut head = Vec::with_capacity(10);
+    crate::messages::ProtocolVersion::MLS10.tls_serialize(&mut head)?;
+    WireFormat::WELCOME.tls_serialize(&mut head)?;
+    cs.cipher_suite().tls_serialize(&mut head)?;
+    write_varint(&mut head, secrets_len)?;
+    let front = head.len() + secrets_len + 4;
+    let mut buf = encrypted_group_info(
+        cs,
+        context,
+        tag,
+        signer_leaf,
+        signer,
+        tree,
+        welcome_secret,
+        front,
+    )?;
+    let egi_len = buf.len() - front;
+    let mut egi_header = Vec::with_capacity(4);
+    write_varint(&mut egi_header, egi_len)?;
+    let start = 4 - egi_header.len();
+    let secrets_start = start + head.len();
+    let secrets_end = secrets_start + secrets_len;
+    buf[start..secrets_start].copy_from_slice(&head);
+    buf[secrets_end..front].copy_from_slice(&egi_header);
+
+    let (before, encrypted_gi) = buf.split_at_mut(front);
+    let prepared = prepare_encrypt_with_label(cs, "Welcome", encrypted_gi)?;
+    let mut slots: Vec<&mut [u8]> = Vec::with_capacity(joiners.len());
+    let mut rest = &mut before[secrets_start..secrets_end];
+    for s in &shapes {
+        let (slot, tail) = std::mem::take(&mut rest).split_at_mut(s.encoded_len()?);
+        slots.push(slot);
+        rest = tail;
+    }
+    slots
+        .into_par_iter()
+        .zip(joiners.par_iter().zip(shapes.par_iter()))
+        .try_for_each(
+            |(slot, ((kp, path_secret), shape))| -> Result<(), GroupError> {
+                let plain =
+                    zeroize::Zeroizing::new(encode(&content.group_secrets(path_secret.as_ref()))?);
+                let ct = encrypt_with_label_prepared(cs, &prepared, &kp.init_key, &plain)?;
+                let kp_ref = key_package_ref(cs, &encode(*kp)?)?;
+                let slot = put_vector(slot, &kp_ref, shape.ref_len)?;
+                let slot = put_vector(slot, &ct.kem_output, shape.enc_len)?;
+                let slot = put_vector(slot, &ct.ciphertext, shape.ciphertext_len)?;
+                if slot.is_empty() {
+                    Ok(())
+                } else {
+                    Err(GroupError::codec(
+                        "Welcome",
+                        tls_codec::Error::EncodingError("an entry differs from its layout".into()),
+                    ))
+                }
+            },
+        )?;
+    Ok(WelcomeMessage::from_built(
+        buf,
+        start,
+        cs.cipher_suite(),
+        secrets_start..secrets_end,
+        front..front + egi_len,
+    ))
 }
 
 impl Group {
@@ -754,15 +888,6 @@ impl Group {
         let welcome = if added.is_empty() {
             None
         } else {
-            let gi = encrypted_group_info(
-                cs,
-                &ctx,
-                &tag,
-                own,
-                &self.signer,
-                options.ratchet_tree_in_welcome.then_some(&tree),
-                &welcome_secret,
-            )?;
             // The Adds in list order (cached by reference first, then by value): the order
             // `validate_and_apply` added their leaves in.
             let mut by_ref = cached.iter().map(|c| &c.proposal);
@@ -794,8 +919,21 @@ impl Group {
                     tls_codec::Error::DecodingError("added leaves without KeyPackages".into()),
                 ));
             }
-            let w = build_welcome(cs, gi, &joiner, &psks, &joiners)?;
-            Some(MlsMessage::new(MlsMessageBody::Welcome(w)))
+            let content = WelcomeContent {
+                joiner_secret: &joiner,
+                psks: &psks,
+            };
+            Some(welcome_message(
+                cs,
+                &ctx,
+                &tag,
+                own,
+                &self.signer,
+                options.ratchet_tree_in_welcome.then_some(&tree),
+                &welcome_secret,
+                &content,
+                &joiners,
+            )?)
         };
         // The handshake key used is of the epoch being left, whose secret tree is replaced on
         // merge: a clone is enough.
@@ -1031,11 +1169,16 @@ mod tests {
                 .unwrap();
             let (key, nonce) = welcome_secret.key_and_nonce(cs).unwrap();
             let tag = Mac(VarBytes(vec![5; cs.hash_len()]));
-            for tree in [Some(&g.tree), None] {
+            for (tree, front) in [
+                (Some(&g.tree), 0),
+                (None, 0),
+                (Some(&g.tree), 7),
+                (None, 300),
+            ] {
                 let built =
                     build_group_info(cs, &g.context, &tag, LeafIndex(0), &g.signer, tree, None)
                         .unwrap();
-                let one = encrypted_group_info(
+                let mut one = encrypted_group_info(
                     cs,
                     &g.context,
                     &tag,
@@ -1043,8 +1186,12 @@ mod tests {
                     &g.signer,
                     tree,
                     &welcome_secret,
+                    front,
                 )
                 .unwrap();
+                // The room asked for precedes it, whether smaller or larger than the room
+                // signing needs.
+                let one = one.split_off(front);
                 let plain = cs
                     .aead_open(key.as_bytes(), nonce.as_bytes(), b"", &one)
                     .unwrap();
@@ -1070,6 +1217,83 @@ mod tests {
                         .unwrap();
                     assert_eq!(one, sealed);
                 }
+            }
+        }
+    }
+
+    /// The Welcome built in one buffer is a well-formed `MLSMessage(Welcome)` in every suite
+    /// (P-521's 133-byte encapsulations, ECDSA's signatures of varying length): it decodes
+    /// and re-encodes to itself, its ranges are the decoded fields, and every joiner joins
+    /// from it, with and without a path secret, for a GroupInfo under 16 KiB (a 2-byte length
+    /// header: the message starts after unused room) and, in suite 1, one over it.
+    #[test]
+    fn welcome_message_is_a_welcome_in_every_suite() {
+        use crate::crypto::{AwsLcProvider, CipherSuite, CryptoProvider};
+        use crate::group::test_support::bundle;
+        use crate::group::{GroupConfig, JoinOptions};
+        let p: &'static AwsLcProvider = Box::leak(Box::new(AwsLcProvider::new()));
+        for suite in CipherSuite::ALL {
+            let cs = p.suite(suite).unwrap();
+            let config = || GroupConfig::default().at_time(1_000);
+            let mut g =
+                Group::create(cs, &bundle(cs, "alice"), b"g".to_vec(), vec![], config()).unwrap();
+            let rounds: &[(usize, bool)] = if suite == CipherSuite(1) {
+                &[(2, false), (3, true), (120, false)]
+            } else {
+                &[(2, false), (3, true)]
+            };
+            for (round, &(adds, force_path)) in rounds.iter().enumerate() {
+                let joiners: Vec<_> = (0..adds)
+                    .map(|i| bundle(cs, &format!("r{round} m{i}")))
+                    .collect();
+                let out = g
+                    .commit(
+                        cs,
+                        CommitOptions {
+                            proposals: joiners
+                                .iter()
+                                .map(|b| {
+                                    Proposal::Add(crate::messages::Add {
+                                        key_package: b.key_package.clone(),
+                                    })
+                                })
+                                .collect(),
+                            force_path,
+                            ..CommitOptions::default()
+                        },
+                    )
+                    .unwrap();
+                g.merge_staged_commit(out.staged).unwrap();
+                let w = out.welcome.unwrap();
+                let m = w.to_message().unwrap();
+                assert_eq!(m.to_bytes().unwrap(), w.as_bytes(), "suite {suite:?}");
+                let MlsMessageBody::Welcome(decoded) = m.body else {
+                    panic!("not a Welcome")
+                };
+                assert_eq!(decoded.cipher_suite, suite);
+                assert_eq!(w.cipher_suite(), suite);
+                assert_eq!(
+                    decoded.encrypted_group_info.as_slice(),
+                    w.encrypted_group_info()
+                );
+                assert_eq!(decoded.secrets.len(), adds);
+                assert_eq!(crate::welcome::WelcomeRef::from(&w).secrets_len(), adds);
+                let small = w.encrypted_group_info().len() < 16_384;
+                assert_eq!(small, round < 2, "suite {suite:?} round {round}");
+                for b in &joiners {
+                    let joined = Group::join(
+                        cs,
+                        &w,
+                        b,
+                        JoinOptions {
+                            config: config(),
+                            ..JoinOptions::default()
+                        },
+                    )
+                    .unwrap();
+                    assert_eq!(joined.epoch_authenticator(), g.epoch_authenticator());
+                }
+                assert_eq!(w.clone().into_bytes(), w.as_bytes());
             }
         }
     }

@@ -11,8 +11,8 @@
 use crate::codec::VarBytes;
 use crate::crypto::{CipherSuiteProvider, Secret};
 use crate::messages::{
-    Add, KeyPackage, MlsMessage, PreSharedKey, PreSharedKeyId, Proposal, Psk, ReInit,
-    ResumptionPsk, ResumptionPskUsage,
+    Add, KeyPackage, PreSharedKey, PreSharedKeyId, Proposal, Psk, ReInit, ResumptionPsk,
+    ResumptionPskUsage, WelcomeMessage,
 };
 use crate::psk::fresh_psk_nonce;
 
@@ -44,7 +44,7 @@ impl Group {
         own: &KeyPackageBundle,
         members: Vec<KeyPackage>,
         config: GroupConfig,
-    ) -> Result<(Group, MlsMessage), GroupError> {
+    ) -> Result<(Group, WelcomeMessage), GroupError> {
         let reinit: ReInit = self
             .pending_reinit
             .clone()
@@ -73,7 +73,7 @@ impl Group {
         members: Vec<KeyPackage>,
         config: GroupConfig,
         group_id: Vec<u8>,
-    ) -> Result<(Group, MlsMessage), GroupError> {
+    ) -> Result<(Group, WelcomeMessage), GroupError> {
         self.check_suite(cs)?;
         self.resume(
             cs,
@@ -96,7 +96,7 @@ impl Group {
         group_id: Vec<u8>,
         extensions: Vec<crate::messages::Extension>,
         usage: ResumptionPskUsage,
-    ) -> Result<(Group, MlsMessage), GroupError> {
+    ) -> Result<(Group, WelcomeMessage), GroupError> {
         let mut group = Group::create(cs, own, group_id, extensions, config)?;
         let (old_id, old_epoch, psk) = self.resumption_psk_entry();
         group.resumption_psks.insert(&old_id, old_epoch, psk);

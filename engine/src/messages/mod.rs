@@ -74,7 +74,7 @@ pub use ratchet_tree::{
     LeafNodeHashInput, Node, ParentHashInput, ParentNode, ParentNodeHashInput, RatchetTree,
     TreeHashInput,
 };
-pub use welcome::{EncryptedGroupSecrets, GroupSecrets, PathSecret, Welcome};
+pub use welcome::{EncryptedGroupSecrets, GroupSecrets, PathSecret, Welcome, WelcomeMessage};
 
 #[cfg(test)]
 mod tests;

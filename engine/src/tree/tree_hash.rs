@@ -71,6 +71,10 @@ impl Digest {
     }
 }
 
+/// Nodes hashed per parallel piece by [`Tree::hash_nodes`]: enough to keep both cores busy,
+/// few enough that the piece's buffer stays small (2,048 x 65 bytes).
+const HASH_PIECE: usize = 2048;
+
 fn digest(cs: &dyn CipherSuiteProvider, input: &[u8]) -> Result<Digest, TreeError> {
     let h = cs.hash(input);
     Digest::from_slice(&h).ok_or(TreeError::Codec("hash longer than 64 bytes".into()))
@@ -261,16 +265,43 @@ impl Tree {
             let first = (1u32 << level) - 1;
             let step = 1u32 << (level + 1);
             let count = (width - first).div_ceil(step);
-            let this = &*self;
-            let digests: Vec<Digest> = (0..count)
-                .into_par_iter()
-                .map(|m| this.compute_hash(cs, NodeIndex(first + m * step)))
-                .collect::<Result<_, _>>()?;
-            for (m, d) in (0u32..).zip(digests) {
-                self.hashes.set((first + m * step) as usize, &d)?;
-            }
+            let nodes: Vec<NodeIndex> = (0..count).map(|m| NodeIndex(first + m * step)).collect();
+            self.hash_nodes(cs, nodes.len(), |i| nodes[i])?;
         }
         self.clear_dirty();
+        Ok(())
+    }
+
+    /// Hashes the `count` nodes `node(0..count)`, all of one level (so none depends on
+    /// another), and stores their hashes. A large level is hashed in parallel, in pieces of
+    /// [`HASH_PIECE`] nodes written into one reused buffer: the transient memory is bounded
+    /// (130 kB) whatever the tree's size, and no per-thread lists are collected and joined.
+    fn hash_nodes<F>(
+        &mut self,
+        cs: &dyn CipherSuiteProvider,
+        count: usize,
+        node: F,
+    ) -> Result<(), TreeError>
+    where
+        F: Fn(usize) -> NodeIndex + Sync,
+    {
+        let mut digests = vec![Digest::default(); count.min(HASH_PIECE)];
+        for start in (0..count).step_by(HASH_PIECE) {
+            let piece = &mut digests[..HASH_PIECE.min(count - start)];
+            let this = &*self;
+            let hash = |(i, slot): (usize, &mut Digest)| -> Result<(), TreeError> {
+                *slot = this.compute_hash(cs, node(start + i))?;
+                Ok(())
+            };
+            if piece.len() > 64 {
+                piece.par_iter_mut().enumerate().try_for_each(hash)?;
+            } else {
+                piece.iter_mut().enumerate().try_for_each(hash)?;
+            }
+            for (i, d) in piece.iter().enumerate() {
+                self.hashes.set(node(start + i).0 as usize, d)?;
+            }
+        }
         Ok(())
     }
 
@@ -291,21 +322,7 @@ impl Tree {
             }
         }
         for batch in &by_level {
-            let this = &*self;
-            let digests: Vec<Digest> = if batch.len() > 64 {
-                batch
-                    .par_iter()
-                    .map(|&x| this.compute_hash(cs, x))
-                    .collect::<Result<_, _>>()?
-            } else {
-                batch
-                    .iter()
-                    .map(|&x| this.compute_hash(cs, x))
-                    .collect::<Result<_, _>>()?
-            };
-            for (x, d) in batch.iter().zip(digests) {
-                self.hashes.set(x.0 as usize, &d)?;
-            }
+            self.hash_nodes(cs, batch.len(), |i| batch[i])?;
         }
         self.clear_dirty();
         Ok(())

@@ -14,7 +14,7 @@ use mls_engine::group::{
     generate_key_package, CommitOptions, Group, GroupConfig, JoinOptions, KeyPackageBundle,
     KeyPackageOptions,
 };
-use mls_engine::messages::{Add, Credential, MlsMessageBody, Proposal};
+use mls_engine::messages::{Add, Credential, Proposal};
 
 #[global_allocator]
 static ALLOC: dhat::Alloc = dhat::Alloc;
@@ -84,10 +84,7 @@ fn main() -> Result<(), String> {
     creator
         .merge_staged_commit(out.staged)
         .map_err(|e| e.to_string())?;
-    let welcome = match out.welcome.map(|w| w.body) {
-        Some(MlsMessageBody::Welcome(w)) => w,
-        _ => return Err("no Welcome".into()),
-    };
+    let welcome = out.welcome.ok_or("no Welcome")?;
     drop(out.commit);
     let after_create = dhat::HeapStats::get();
     if std::env::var_os("STOP_AFTER_CREATE").is_some() {
@@ -114,9 +111,7 @@ fn main() -> Result<(), String> {
 
     // The Welcome and the creator's group stay alive through the join; the creator's group
     // after the commit is what `after_create` holds beyond `before_create` but the Welcome.
-    let welcome_bytes = mls_engine::codec::encode(&welcome)
-        .map_err(|e| e.to_string())?
-        .len();
+    let welcome_bytes = welcome.as_bytes().len();
     let per = |b: usize| b as f64 / n as f64;
     let kps = after_kps.curr_bytes.saturating_sub(start.curr_bytes);
     let creator_resident = after_create

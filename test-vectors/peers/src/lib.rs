@@ -177,7 +177,7 @@ pub trait InteropClient {
 
     /// Commit the cached proposals plus `proposals` by value. `force_path`: include an
     /// UpdatePath even when no proposal requires one (an empty commit always has one).
-    fn commit(&mut self, proposals: &[ProposalSpec], force_path: bool) -> Result<CommitOutput>;
+    fn commit(&mut self, proposals: Vec<ProposalSpec>, force_path: bool) -> Result<CommitOutput>;
 
     /// Make the pending own commit effective (after the delivery service accepted it).
     fn merge_pending_commit(&mut self) -> Result<()>;
@@ -218,15 +218,16 @@ pub trait InteropClient {
     fn export_ratchet_tree(&self) -> Result<Vec<u8>>;
 
     /// Add members by their key packages in one commit without a forced path. The key
-    /// packages are taken by value, so no implementation pays for a copy of them.
+    /// packages are taken by value, so no implementation pays for a copy of them, and every
+    /// implementation frees each one's bytes once it has decoded it.
     fn add_members(&mut self, key_packages: Vec<Vec<u8>>) -> Result<CommitOutput> {
         let proposals: Vec<_> = key_packages.into_iter().map(ProposalSpec::Add).collect();
-        self.commit(&proposals, false)
+        self.commit(proposals, false)
     }
 
     /// Remove the member at `leaf` in one commit (which has a path, as RFC 9420 requires).
     fn remove(&mut self, leaf: u32) -> Result<CommitOutput> {
-        self.commit(&[ProposalSpec::Remove(leaf)], false)
+        self.commit(vec![ProposalSpec::Remove(leaf)], false)
     }
 
     /// Decrypt an `MLSMessage(PrivateMessage)` carrying application data.

@@ -275,13 +275,14 @@ impl InteropClient for MlsRsClient {
         msg.to_bytes().map_err(fail(OP))
     }
 
-    fn commit(&mut self, proposals: &[ProposalSpec], force_path: bool) -> Result<CommitOutput> {
+    fn commit(&mut self, proposals: Vec<ProposalSpec>, force_path: bool) -> Result<CommitOutput> {
         const OP: &str = "commit";
         self.rules.force_path.store(force_path, Ordering::Relaxed);
         let group = self.group.as_mut().ok_or_else(|| no_group(OP))?;
         let mut builder = group.commit_builder();
+        // Each spec (a KeyPackage's bytes) is freed once decoded.
         for p in proposals {
-            builder = match p {
+            builder = match &p {
                 ProposalSpec::Add(kp) => builder.add_member(message(OP, kp)?),
                 ProposalSpec::Remove(leaf) => builder.remove_member(*leaf),
                 ProposalSpec::ExternalPsk(id) => {

@@ -353,14 +353,15 @@ impl InteropClient for OpenMlsClient {
         serialize(OP, &msg)
     }
 
-    fn commit(&mut self, proposals: &[ProposalSpec], force_path: bool) -> Result<CommitOutput> {
+    fn commit(&mut self, proposals: Vec<ProposalSpec>, force_path: bool) -> Result<CommitOutput> {
         const OP: &str = "commit";
         let mut adds = Vec::new();
         let mut removes = Vec::new();
         let mut others = Vec::new();
         let mut gce = None;
+        // Each spec (a KeyPackage's bytes) is freed once decoded.
         for p in proposals {
-            match p {
+            match &p {
                 ProposalSpec::Add(kp) => adds.push(self.key_package_in(OP, kp)?),
                 ProposalSpec::Remove(leaf) => removes.push(LeafNodeIndex::new(*leaf)),
                 ProposalSpec::ExternalPsk(id) => others.push(Proposal::PreSharedKey(Box::new(

@@ -335,11 +335,12 @@ impl InteropClient for OursClient {
         encode(OP, &msg)
     }
 
-    fn commit(&mut self, specs: &[ProposalSpec], force_path: bool) -> Result<CommitOutput> {
+    fn commit(&mut self, specs: Vec<ProposalSpec>, force_path: bool) -> Result<CommitOutput> {
         const OP: &str = "commit";
         let mut proposals = Vec::with_capacity(specs.len());
+        // Each spec (a KeyPackage's bytes) is freed once decoded.
         for s in specs {
-            proposals.push(self.proposal(OP, s)?);
+            proposals.push(self.proposal(OP, &s)?);
         }
         let options = CommitOptions {
             proposals,
@@ -352,15 +353,15 @@ impl InteropClient for OursClient {
             .group_ref(OP)?
             .commit(&self.cs, options)
             .map_err(fail(OP))?;
-        // Each message is encoded and dropped before the next (a Welcome carrying the tree
-        // is O(N) bytes: two of them need not coexist).
+        // The Welcome comes encoded (built in one buffer); the commit is encoded and its
+        // struct dropped.
         let mls_engine::group::CommitOutput {
             commit,
             welcome,
             staged,
             ..
         } = out;
-        let welcome = welcome.map(|w| encode(OP, &w)).transpose()?;
+        let welcome = welcome.map(mls_engine::messages::WelcomeMessage::into_bytes);
         let commit = encode(OP, &commit)?;
         self.pending = Some(staged);
         Ok(CommitOutput { commit, welcome })

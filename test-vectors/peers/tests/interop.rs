@@ -100,7 +100,7 @@ impl Group {
     /// `by` commits (pending proposals plus `proposals`), everyone else processes it.
     fn commit(&mut self, by: usize, proposals: &[ProposalSpec], force_path: bool) {
         let out = self.members[by]
-            .commit(proposals, force_path)
+            .commit(proposals.to_vec(), force_path)
             .unwrap_or_else(|e| panic!("{e}"));
         self.deliver(by, &out.commit);
         self.assert_agree();
@@ -329,7 +329,10 @@ fn external_psk_unknown_to_receiver_is_rejected() {
             .register_external_psk(b"only-mine", b"secret")
             .expect("register");
         let out = g.members[0]
-            .commit(&[ProposalSpec::ExternalPsk(b"only-mine".to_vec())], false)
+            .commit(
+                vec![ProposalSpec::ExternalPsk(b"only-mine".to_vec())],
+                false,
+            )
             .expect("commit with psk");
         let err = g.members[1].process(&out.commit).expect_err("unknown PSK");
         assert!(matches!(err, InteropError::Failed { .. }), "{err}");
@@ -368,7 +371,7 @@ fn gce_without_required_capabilities_is_rejected_by_openmls() {
     // OpenMLS will not commit it.
     let mut g = Group::new(O, &[R, U, R, U]);
     let err = g.members[0]
-        .commit(std::slice::from_ref(&proposal), false)
+        .commit(vec![proposal.clone()], false)
         .expect_err("OpenMLS refuses");
     assert!(
         err.to_string()
@@ -379,7 +382,7 @@ fn gce_without_required_capabilities_is_rejected_by_openmls() {
     // it, the OpenMLS member rejects it.
     for by in [1, 2] {
         let out = g.members[by]
-            .commit(std::slice::from_ref(&proposal), false)
+            .commit(vec![proposal.clone()], false)
             .expect("a bare GCE is committed");
         g.members[by].discard_pending_commit().expect("discard");
         let committer = g.members[by].name();
@@ -470,7 +473,7 @@ fn add_and_remove_and_update_by_reference_from_each_side() {
             .propose(&ProposalSpec::Remove(leaf))
             .expect("propose remove");
         g.broadcast_proposal(1, &p);
-        let out = g.members[0].commit(&[], false).expect("commit");
+        let out = g.members[0].commit(vec![], false).expect("commit");
         g.members[0].merge_pending_commit().expect("merge");
         let removed = g.broadcast(0, &out.commit);
         assert!(removed[2]);
@@ -483,7 +486,7 @@ fn add_and_remove_and_update_by_reference_from_each_side() {
             .propose(&ProposalSpec::Add(kp))
             .expect("propose add");
         g.broadcast_proposal(0, &p);
-        let out = g.members[1].commit(&[], false).expect("commit");
+        let out = g.members[1].commit(vec![], false).expect("commit");
         g.deliver(1, &out.commit);
         newcomer
             .join(&out.welcome.expect("welcome"), None)
@@ -519,7 +522,7 @@ fn reinit_support() {
     // OpenMLS has no API to propose or commit a ReInit: a typed Unsupported.
     let mut g = Group::new(O, &[R]);
     let err = g.members[0]
-        .commit(&[reinit()], false)
+        .commit(vec![reinit()], false)
         .expect_err("OpenMLS ReInit");
     assert!(err.is_unsupported(), "{err}");
     let err = g.members[0].propose(&reinit()).expect_err("OpenMLS ReInit");
@@ -553,8 +556,8 @@ fn discard_pending_commit_then_process_other_side() {
     for_pairs(|a, b| {
         let mut g = Group::new(a, &[b]);
         // Both commit concurrently; the delivery service takes member 1's; member 0 discards.
-        let _lost = g.members[0].commit(&[], true).expect("commit 0");
-        let won = g.members[1].commit(&[], true).expect("commit 1");
+        let _lost = g.members[0].commit(vec![], true).expect("commit 0");
+        let won = g.members[1].commit(vec![], true).expect("commit 1");
         g.members[0].discard_pending_commit().expect("discard");
         g.deliver(1, &won.commit);
         g.assert_agree();
@@ -610,7 +613,9 @@ fn large_group_1000_all_three() {
         assert_eq!(count(&g), [N; 3]);
         // Commits with a path over a mostly blank tree, from each implementation.
         for by in [0, 1, 2, 2, 1, 0] {
-            let out = g.members[by].commit(&[], true).expect("commit with path");
+            let out = g.members[by]
+                .commit(vec![], true)
+                .expect("commit with path");
             step(&mut g, by, out);
         }
         // Removes from each implementation.

@@ -8,7 +8,8 @@
 use std::process::ExitCode;
 use std::time::Instant;
 
-use mls_peers::{new_client, rss::peak_rss_kib, Peer};
+use mls_peers::rss::{peak_rss_kib, residency};
+use mls_peers::{new_client, Peer};
 
 fn run(peer: Peer, n: usize) -> mls_peers::Result<()> {
     let report = |step: &str, t: Instant| {
@@ -19,7 +20,18 @@ fn run(peer: Peer, n: usize) -> mls_peers::Result<()> {
             peer.name(),
             t.elapsed().as_secs_f64() * 1e3
         );
+        if std::env::var_os("RSS_DETAIL").is_some() {
+            if let Some(r) = residency() {
+                println!(
+                    "         resident now: main arena {:.1} MiB, anonymous {:.1} MiB, files {:.1} MiB",
+                    r.heap_kib as f64 / 1024.0,
+                    r.anon_kib as f64 / 1024.0,
+                    r.file_kib as f64 / 1024.0
+                );
+            }
+        }
     };
+    report("start", Instant::now());
     let t = Instant::now();
     let mut joiner = new_client(peer, b"joiner")?;
     let mut kps = vec![joiner.key_package()?];
