@@ -539,29 +539,70 @@ fn check_leaves(tree: &Tree, params: &TreeValidationParams<'_>) -> Result<(), Tr
     Ok(())
 }
 
+/// §7.3: no two leaves share a signature key and no two nodes an encryption key. The two
+/// tables hold node indices only (the keys are read from the tree to compare), sized once for
+/// what they will hold: about 5 bytes an entry instead of a map's 24, never rehashed.
 fn check_unique_keys(tree: &Tree) -> Result<(), TreeValidationError> {
-    let mut sig: HashMap<&[u8], LeafIndex> = HashMap::new();
-    let mut enc: HashMap<&[u8], NodeIndex> = HashMap::new();
-    for (i, node) in (0u32..).zip(tree.nodes.iter()) {
+    use std::hash::BuildHasher;
+    let hasher = std::collections::hash_map::RandomState::new();
+    let width = tree.size().node_width();
+    let nodes = (0..width).filter(|&i| !tree.is_blank(NodeIndex(i))).count();
+    let mut sig: hashbrown::HashTable<u32> =
+        hashbrown::HashTable::with_capacity(tree.member_count() as usize);
+    let mut enc: hashbrown::HashTable<u32> = hashbrown::HashTable::with_capacity(nodes);
+    let sig_at = |l: u32| tree.leaf(LeafIndex(l)).map(LeafNode::signature_key);
+    let enc_at = |n: u32| tree.node(NodeIndex(n)).map(node_encryption_key);
+    // The first holder of `key` in `table`, or `at` inserted as its holder.
+    fn first_holder<'t>(
+        table: &mut hashbrown::HashTable<u32>,
+        hasher: &std::collections::hash_map::RandomState,
+        key: &[u8],
+        at: u32,
+        key_at: impl Fn(u32) -> Option<&'t [u8]>,
+    ) -> Option<u32> {
+        match table.entry(
+            hasher.hash_one(key),
+            |&e| key_at(e) == Some(key),
+            |&e| hasher.hash_one(key_at(e).unwrap_or_default()),
+        ) {
+            hashbrown::hash_table::Entry::Occupied(o) => Some(*o.get()),
+            hashbrown::hash_table::Entry::Vacant(v) => {
+                v.insert(at);
+                None
+            }
+        }
+    }
+    for i in 0..width {
         let at = NodeIndex(i);
-        let Some(node) = node.as_deref() else {
+        let Some(node) = tree.node(at) else {
             continue;
         };
-        let key = match node {
-            crate::messages::Node::Leaf(l) => {
-                let leaf = LeafIndex(at.0 / 2);
-                if let Some(first) = sig.insert(l.signature_key(), leaf) {
-                    return Err(TreeValidationError::DuplicateSignatureKey { leaf, first });
-                }
-                l.encryption_key()
+        if let crate::messages::Node::Leaf(l) = node {
+            let leaf = LeafIndex(at.0 / 2);
+            if let Some(first) = first_holder(&mut sig, &hasher, l.signature_key(), leaf.0, sig_at)
+            {
+                return Err(TreeValidationError::DuplicateSignatureKey {
+                    leaf,
+                    first: LeafIndex(first),
+                });
             }
-            crate::messages::Node::Parent(p) => p.encryption_key.0.as_slice(),
-        };
-        if let Some(first) = enc.insert(key, at) {
-            return Err(TreeValidationError::DuplicateEncryptionKey { node: at, first });
+        }
+        if let Some(first) = first_holder(&mut enc, &hasher, node_encryption_key(node), i, enc_at) {
+            return Err(TreeValidationError::DuplicateEncryptionKey {
+                node: at,
+                first: NodeIndex(first),
+            });
         }
     }
     Ok(())
+}
+
+/// A node's HPKE encryption key.
+fn node_encryption_key(node: &crate::messages::Node) -> &[u8] {
+    match node {
+        crate::messages::Node::Leaf(l) => l.encryption_key(),
+        crate::messages::Node::Parent(p) => p.encryption_key.0.as_slice(),
+    }
 }
 
 fn check_signatures(
