@@ -201,23 +201,19 @@ impl Group {
             _ => return Err(JoinCheck::UnknownSigner(signer_leaf).into()),
         };
         // §12.4.3.1: the GroupInfo's signature by its signer's leaf key (a hash of the whole
-        // GroupInfo, on one pool thread; its buffer is freed when it is done) beside building
-        // and validating the tree (which spreads its leaf signatures over the pool). The tree
-        // is built on the calling thread ([`super::beside`]), so the group's long-lived
-        // allocations come from the caller's allocator arena, not a pool thread's. Errors in
-        // the order of a sequential check: the signature first.
-        let (built, signature) = super::beside(
+        // GroupInfo, on one core; its buffer is freed when it is done) beside building and
+        // validating the tree (parallel on its own). The tree is built on the calling thread
+        // (the first closure), so the group's long-lived allocations come from the caller's
+        // allocator arena, not a worker's. Errors in the order of a sequential check: the
+        // signature first.
+        let (built, signature) = rayon::join(
             || -> Result<(Tree, MemberIndex), GroupError> {
                 let mut tree = Tree::from_shared_nodes(cs, wire)?;
                 validate_received_tree(cs, &mut tree, ctx, &config)?;
                 let index = MemberIndex::build(&tree);
                 Ok((tree, index))
             },
-            || {
-                signed
-                    .verify(cs, &signer_key, gi.signature.as_slice())
-                    .map_err(GroupError::from)
-            },
+            || signed.verify(cs, &signer_key, gi.signature.as_slice()),
         );
         signature?;
         let (tree, index) = built?;

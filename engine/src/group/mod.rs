@@ -173,30 +173,6 @@ impl OwnKeys {
     }
 }
 
-/// Runs `here` on the calling thread while `there` (a check) runs on the rayon pool, and
-/// returns both results. Unlike `rayon::join`, which called from outside the pool runs both
-/// closures on pool threads, `here` stays on the caller: what it allocates to keep (a joined
-/// or staged tree) comes from the caller's allocator arena, where the group lives, not a pool
-/// thread's (where it would hold that thread's arena's pages after the work is done). Fails
-/// closed: if `there` never ran, its result is an error.
-pub(crate) fn beside<A, E>(
-    here: impl FnOnce() -> A,
-    there: impl FnOnce() -> Result<(), E> + Send,
-) -> (A, Result<(), E>)
-where
-    E: Send + From<crate::crypto::CryptoError>,
-{
-    let mut verdict: Result<(), E> = Err(E::from(crate::crypto::CryptoError::Library(
-        "check did not run",
-    )));
-    let slot = &mut verdict;
-    let a = rayon::in_place_scope(|s| {
-        s.spawn(move |_| *slot = there());
-        here()
-    });
-    (a, verdict)
-}
-
 pub(crate) fn node_public_key(node: &Node) -> &[u8] {
     match node {
         Node::Leaf(l) => l.encryption_key(),
@@ -532,15 +508,15 @@ impl Group {
         let mp = self.protection(cs);
         let (tree, context) = (&self.tree, &self.context);
         let msg = mp.check_public(pm, |c| Self::sender_key(tree, context, c))?;
-        // Staging runs on the calling thread ([`beside`]), so the staged tree's allocations
+        // Staging first: it runs on the calling thread, so the staged tree's allocations
         // (merged into the group) come from the caller's allocator arena.
-        let (tagged, signature) = beside(
+        let (tagged, signature) = rayon::join(
             || {
                 mp.verify_membership_tag(&msg).map(|()| {
                     self.stage_received_commit(cs, msg.unverified_content(), Some(msg.tbs()))
                 })
             },
-            || mp.verify_public_signature(&msg).map_err(GroupError::from),
+            || mp.verify_public_signature(&msg),
         );
         let staged = tagged?;
         signature?;
