@@ -202,9 +202,10 @@ impl Group {
         };
         // §12.4.3.1: the GroupInfo's signature by its signer's leaf key (a hash of the whole
         // GroupInfo, on one core; its buffer is freed when it is done) beside building and
-        // validating the tree (parallel on its own). The tree is built on the calling thread
-        // (the first closure), so the group's long-lived allocations come from the caller's
-        // allocator arena, not a worker's. Errors in the order of a sequential check: the
+        // validating the tree (parallel on its own). Called from a pool thread, the first
+        // closure runs on it; called from outside the pool, both run on pool threads (building
+        // the tree on the caller instead, with `rayon::in_place_scope`, left the peak RSS the
+        // same and measured no faster). Errors in the order of a sequential check: the
         // signature first.
         let (built, signature) = rayon::join(
             || -> Result<(Tree, MemberIndex), GroupError> {

@@ -508,8 +508,8 @@ impl Group {
         let mp = self.protection(cs);
         let (tree, context) = (&self.tree, &self.context);
         let msg = mp.check_public(pm, |c| Self::sender_key(tree, context, c))?;
-        // Staging first: it runs on the calling thread, so the staged tree's allocations
-        // (merged into the group) come from the caller's allocator arena.
+        // The membership tag and staging beside the signature (see `join` for where
+        // `rayon::join` runs them); nothing is used until both checks pass.
         let (tagged, signature) = rayon::join(
             || {
                 mp.verify_membership_tag(&msg).map(|()| {

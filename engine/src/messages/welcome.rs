@@ -60,7 +60,7 @@ top_level!(Welcome);
 /// joiner's `EncryptedGroupSecrets` is written into its slot). A joiner reads it in place:
 /// [`crate::welcome::WelcomeRef`] converts from a reference to it, and
 /// [`crate::group::Group::join`] takes one.
-#[derive(Clone, PartialEq, Eq, Debug)]
+#[derive(Clone, Debug)]
 pub struct WelcomeMessage {
     /// The encoding starts at `start` (a few bytes of room may precede it).
     bytes: Vec<u8>,
@@ -71,6 +71,16 @@ pub struct WelcomeMessage {
     /// The body of `encrypted_group_info<V>` within `bytes`.
     encrypted_group_info: Range<usize>,
 }
+
+/// Two messages are equal when their encodings are (the room before an encoding is not part
+/// of it).
+impl PartialEq for WelcomeMessage {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for WelcomeMessage {}
 
 impl WelcomeMessage {
     /// Wraps an encoding built by the engine. The caller vouches for the ranges (the group's
