@@ -173,6 +173,24 @@ pub(crate) fn build_group_info(
     Ok(gi)
 }
 
+/// What signing and encrypting a Welcome's GroupInfo takes (RFC 9420 §12.4.3): the new epoch's
+/// GroupContext and confirmation tag, the signer, the tree if the Welcome carries it, and the
+/// welcome secret.
+pub(crate) struct WelcomeGroupInfo<'a> {
+    /// The new epoch's GroupContext.
+    pub context: &'a GroupContext,
+    /// The new epoch's confirmation tag.
+    pub tag: &'a Mac,
+    /// The committer's leaf.
+    pub signer_leaf: LeafIndex,
+    /// The committer's signature key.
+    pub signer: &'a Secret,
+    /// The tree, for the `ratchet_tree` extension, or `None` (out of band).
+    pub tree: Option<&'a Tree>,
+    /// The epoch's welcome secret.
+    pub welcome_secret: &'a WelcomeSecret,
+}
+
 /// The Welcome's GroupInfo (RFC 9420 §12.4.3), built, signed and encrypted in one buffer: the
 /// GroupInfoTBS (the tree written straight into its `ratchet_tree` extension when `tree` is
 /// given) is written after room for its SignContent header, signed there, the signature
@@ -182,17 +200,19 @@ pub(crate) fn build_group_info(
 ///
 /// The encrypted GroupInfo starts at `buf[front..]`; the `front` bytes before it are room for
 /// what precedes it in the Welcome (their content is unspecified).
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn encrypted_group_info(
     cs: &dyn CipherSuiteProvider,
-    context: &GroupContext,
-    tag: &Mac,
-    signer_leaf: LeafIndex,
-    signer: &Secret,
-    tree: Option<&Tree>,
-    welcome_secret: &WelcomeSecret,
+    gi: &WelcomeGroupInfo<'_>,
     front: usize,
 ) -> Result<Vec<u8>, GroupError> {
+    let WelcomeGroupInfo {
+        context,
+        tag,
+        signer_leaf,
+        signer,
+        tree,
+        welcome_secret,
+    } = *gi;
     use crate::codec::{varint_len, write_varint};
     use tls_codec::{Serialize as _, Size as _};
     let layout = tree.map(Tree::wire_layout).transpose()?;
@@ -308,15 +328,9 @@ fn put_vector<'o>(out: &'o mut [u8], body: &[u8], len: usize) -> Result<&'o mut 
 /// slot, `EncryptWithLabel(init_key, "Welcome", encrypted_group_info, group_secrets)` with one
 /// HPKE context prepared for all (the `info` does not depend on the joiner). No entry is
 /// allocated apart and the message is never copied.
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn welcome_message(
     cs: &dyn CipherSuiteProvider,
-    context: &GroupContext,
-    tag: &Mac,
-    signer_leaf: LeafIndex,
-    signer: &Secret,
-    tree: Option<&Tree>,
-    welcome_secret: &WelcomeSecret,
+    gi: &WelcomeGroupInfo<'_>,
     content: &WelcomeContent<'_>,
     joiners: &[(&KeyPackage, Option<Secret>)],
 ) -> Result<WelcomeMessage, GroupError> {
@@ -350,16 +364,7 @@ pub(crate) fn welcome_message(
     cs.cipher_suite().tls_serialize(&mut head)?;
     write_varint(&mut head, secrets_len)?;
     let front = head.len() + secrets_len + 4;
-    let mut buf = encrypted_group_info(
-        cs,
-        context,
-        tag,
-        signer_leaf,
-        signer,
-        tree,
-        welcome_secret,
-        front,
-    )?;
+    let mut buf = encrypted_group_info(cs, gi, front)?;
     let egi_len = buf.len() - front;
     let mut egi_header = Vec::with_capacity(4);
     write_varint(&mut egi_header, egi_len)?;
@@ -923,17 +928,15 @@ impl Group {
                 joiner_secret: &joiner,
                 psks: &psks,
             };
-            Some(welcome_message(
-                cs,
-                &ctx,
-                &tag,
-                own,
-                &self.signer,
-                options.ratchet_tree_in_welcome.then_some(&tree),
-                &welcome_secret,
-                &content,
-                &joiners,
-            )?)
+            let gi = WelcomeGroupInfo {
+                context: &ctx,
+                tag: &tag,
+                signer_leaf: own,
+                signer: &self.signer,
+                tree: options.ratchet_tree_in_welcome.then_some(&tree),
+                welcome_secret: &welcome_secret,
+            };
+            Some(welcome_message(cs, &gi, &content, &joiners)?)
         };
         // The handshake key used is of the epoch being left, whose secret tree is replaced on
         // merge: a clone is enough.
@@ -1178,17 +1181,15 @@ mod tests {
                 let built =
                     build_group_info(cs, &g.context, &tag, LeafIndex(0), &g.signer, tree, None)
                         .unwrap();
-                let mut one = encrypted_group_info(
-                    cs,
-                    &g.context,
-                    &tag,
-                    LeafIndex(0),
-                    &g.signer,
+                let signing = WelcomeGroupInfo {
+                    context: &g.context,
+                    tag: &tag,
+                    signer_leaf: LeafIndex(0),
+                    signer: &g.signer,
                     tree,
-                    &welcome_secret,
-                    front,
-                )
-                .unwrap();
+                    welcome_secret: &welcome_secret,
+                };
+                let mut one = encrypted_group_info(cs, &signing, front).unwrap();
                 // The room asked for precedes it, whether smaller or larger than the room
                 // signing needs.
                 let one = one.split_off(front);
