@@ -480,7 +480,8 @@ fn peers(c: &mut Criterion) {
 /// messages for N (`crypto_floor/N=<n>/...`): one leaf-signature check, one HPKE seal (the
 /// units a create, join or large commit needs N of), and the signature, hash and AEAD passes
 /// over a commit and over the encoded ratchet tree (what processing a large commit and
-/// sending the tree in a Welcome cannot do without).
+/// sending the tree in a Welcome cannot do without: signing it, encrypting it, and hashing it
+/// as the joiner's HPKE `info`).
 fn crypto_floor(c: &mut Criterion, n: usize, commit_len: usize, tree_len: usize) {
     let cs = bench::suite(1);
     let mut g = c.benchmark_group(format!("crypto_floor/N={n}"));
@@ -492,7 +493,8 @@ fn crypto_floor(c: &mut Criterion, n: usize, commit_len: usize, tree_len: usize)
         b.iter(|| cs.verify(&spk, black_box(&leaf), &leaf_sig).unwrap())
     });
     // What a leaf signature costs inside a batch (the engine verifies a received tree's leaves
-    // and a large add's KeyPackages in batches of up to 1,024): divide the row by 1,024.
+    // and a large add's KeyPackages in batches of up to `labels::VERIFY_BATCH`, 510): divide
+    // the row by 1,024.
     let signed = bench::signed_by_distinct_keys(cs, 1024, &leaf);
     let checks = bench::signature_checks(&signed);
     g.bench_function("ed25519_verify_leaf_batch_of_1024", |b| {
@@ -524,6 +526,12 @@ fn crypto_floor(c: &mut Criterion, n: usize, commit_len: usize, tree_len: usize)
     let nonce = vec![2u8; cs.aead_nonce_len()];
     g.bench_function("aes_gcm_seal_tree", |b| {
         b.iter(|| cs.aead_seal(&key, &nonce, b"", black_box(&tree)).unwrap())
+    });
+    // A joiner's GroupSecrets are sealed with the encrypted GroupInfo as HPKE `info` (RFC 9420
+    // §12.4.3.1, EncryptWithLabel "Welcome"), whose key schedule hashes it (RFC 9180 §5.1):
+    // with the tree in the Welcome, one more pass over a tree-sized buffer after encrypting it.
+    g.bench_function("hpke_info_hash_tree", |b| {
+        b.iter(|| cs.hpke_prepare(black_box(&tree), None).unwrap())
     });
     g.finish();
     println!("crypto_floor/N={n}: commit {commit_len} bytes, ratchet tree {tree_len} bytes");
