@@ -111,12 +111,12 @@ impl<T: Clone> CowVec<T> {
 
     /// Appends an element.
     pub(crate) fn push(&mut self, value: T) {
-        if self.len % GROUP == 0 {
+        if self.len.is_multiple_of(GROUP) {
             self.groups.push(Arc::new(Vec::with_capacity(1)));
         }
         if let Some(group) = self.groups.last_mut() {
             let group = Arc::make_mut(group);
-            if self.len % CHUNK == 0 {
+            if self.len.is_multiple_of(CHUNK) {
                 group.push(Arc::new(Vec::with_capacity(CHUNK)));
             }
             if let Some(chunk) = group.last_mut() {
