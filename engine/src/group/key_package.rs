@@ -186,10 +186,6 @@ pub(crate) struct LeafCheck<'a> {
 }
 
 /// Extension types every client supports without listing them (§7.2).
-fn is_default_extension(t: u16) -> bool {
-    (1..=5).contains(&t)
-}
-
 impl LeafRole {
     /// The leaf index the leaf's signature binds (§7.2): none for a KeyPackage, whose TBS
     /// carries no position, so any index serves.
@@ -239,13 +235,13 @@ impl LeafCheck<'_> {
             }
         }
         // §7.3: extensions listed in capabilities.
-        for ext in leaf.extensions().iter() {
-            let t = ext.extension_type.0;
-            if !is_default_extension(t)
-                && !leaf.capabilities().extensions.contains(&ext.extension_type)
-            {
-                return Err(LeafNodeError::Extension(t));
-            }
+        let extensions = leaf.extensions().iter().map(|e| e.extension_type);
+        if let Some(t) = leaf
+            .capabilities()
+            .extensions
+            .first_missing(extensions.filter(|t| !t.is_default()))
+        {
+            return Err(LeafNodeError::Extension(t.0));
         }
         // §7.3, §11.1: required capabilities.
         if let Some(rc) = self.required {
@@ -482,9 +478,10 @@ impl MemberIndex {
                 |e| sig_key_at(tree, e),
             );
             self.members += 1;
-            for ct in l.capabilities().credentials.iter() {
-                *self.cred_support.entry(ct.0).or_default() += 1;
-            }
+            let support = &mut self.cred_support;
+            l.capabilities()
+                .credentials
+                .for_each_distinct(|ct| *support.entry(ct.0).or_default() += 1);
             *self.cred_in_use.entry(l.credential_type().0).or_default() += 1;
         }
     }
@@ -495,11 +492,12 @@ impl MemberIndex {
         if let Node::Leaf(l) = node {
             table_remove(&mut self.sig, &self.hasher, l.signature_key(), n.0 / 2);
             self.members = self.members.saturating_sub(1);
-            for ct in l.capabilities().credentials.iter() {
-                if let Some(c) = self.cred_support.get_mut(&ct.0) {
+            let support = &mut self.cred_support;
+            l.capabilities().credentials.for_each_distinct(|ct| {
+                if let Some(c) = support.get_mut(&ct.0) {
                     *c = c.saturating_sub(1);
                 }
-            }
+            });
             if let Some(c) = self.cred_in_use.get_mut(&l.credential_type().0) {
                 *c = c.saturating_sub(1);
             }
@@ -563,14 +561,21 @@ impl MemberIndex {
         if others > supporting {
             return Err(LeafNodeError::CredentialType(ct.0));
         }
-        let types = self.cred_in_use.keys().chain(delta.in_use.keys());
-        for &t in types {
-            let in_use = count(&self.cred_in_use, &delta.in_use, t) - own * i64::from(ct.0 == t);
-            if in_use > 0 && !lists(leaf, t) {
-                return Err(LeafNodeError::CredentialType(t));
-            }
+        // Every type another member uses is in the leaf's list (searched so that a long list
+        // against many types in use costs O((k + t) log k), see `CodeList::first_missing`).
+        let in_use = self
+            .cred_in_use
+            .keys()
+            .chain(delta.in_use.keys())
+            .copied()
+            .filter(|&t| {
+                count(&self.cred_in_use, &delta.in_use, t) - own * i64::from(ct.0 == t) > 0
+            })
+            .map(CredentialType);
+        match leaf.capabilities().credentials.first_missing(in_use) {
+            Some(t) => Err(LeafNodeError::CredentialType(t.0)),
+            None => Ok(()),
         }
-        Ok(())
     }
 }
 
@@ -598,10 +603,11 @@ impl MembershipDelta {
 
     fn count(&mut self, leaf: &LeafNode, d: i64) {
         self.members += d;
-        // Counted per listed entry, as `MemberIndex` does.
-        for ct in leaf.capabilities().credentials.iter() {
-            *self.support.entry(ct.0).or_default() += d;
-        }
+        // Each distinct type once, as `MemberIndex` counts it.
+        let support = &mut self.support;
+        leaf.capabilities()
+            .credentials
+            .for_each_distinct(|ct| *support.entry(ct.0).or_default() += d);
         *self.in_use.entry(leaf.credential_type().0).or_default() += d;
     }
 }
@@ -952,5 +958,46 @@ mod tests {
             index.check_credential_support(&basic_leaf_of_odd_group, &leaving, false),
             Err(LeafNodeError::CredentialType(0x0a0a))
         );
+    }
+
+    /// A leaf that lists a credential type twice supports it once: it must not stand in for
+    /// a member that does not support it, whether it is indexed or joining in the delta.
+    #[test]
+    fn a_type_listed_twice_counts_once() {
+        let cs = cs();
+        let odd = CredentialType(0x0a0a);
+        let basic_only = bundle(cs, "b").key_package.leaf_node;
+        let lists_odd_twice = bundle(cs, "c").key_package.leaf_node.edited(|t| {
+            t.capabilities.credentials.push(odd);
+            t.capabilities.credentials.push(odd);
+        });
+        let newcomer = lists_odd_twice.edited(|t| {
+            t.credential = Credential::Unknown {
+                credential_type: odd,
+                data: VarBytes(b"n".to_vec()),
+            }
+        });
+        // Indexed: the one member lists `odd` twice; the other, joining in the delta, lacks
+        // it. Two members, one supporting it: the newcomer is refused.
+        let index = MemberIndex::build(&Tree::new(cs, lists_odd_twice.clone()).unwrap());
+        assert_eq!(index.cred_support.get(&odd.0), Some(&1));
+        let mut delta = MembershipDelta::default();
+        delta.join(&basic_only);
+        assert_eq!(
+            index.check_credential_support(&newcomer, &delta, false),
+            Err(LeafNodeError::CredentialType(0x0a0a))
+        );
+        // The same with the roles swapped: the delta's member lists it twice.
+        let index = MemberIndex::build(&Tree::new(cs, basic_only.clone()).unwrap());
+        let mut delta = MembershipDelta::default();
+        delta.join(&lists_odd_twice);
+        assert_eq!(delta.support.get(&odd.0), Some(&1));
+        assert_eq!(
+            index.check_credential_support(&newcomer, &delta, false),
+            Err(LeafNodeError::CredentialType(0x0a0a))
+        );
+        // Leaving takes away what joining counted, once.
+        delta.leave(&lists_odd_twice);
+        assert_eq!(delta.support.get(&odd.0), Some(&0));
     }
 }

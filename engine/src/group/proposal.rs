@@ -488,9 +488,11 @@ impl Group {
         let rc: Option<RequiredCapabilities> = Self::required_capabilities(exts)?;
         for (leaf, node) in self.tree.leaves() {
             let caps = &node.capabilities();
-            let exts_ok = exts.iter().all(|e| {
-                (1..=5).contains(&e.extension_type.0) || caps.extensions.contains(&e.extension_type)
-            });
+            let new_types = exts.iter().map(|e| e.extension_type);
+            let exts_ok = caps
+                .extensions
+                .first_missing(new_types.filter(|t| !t.is_default()))
+                .is_none();
             let rc_ok = rc.as_ref().is_none_or(|rc| caps.satisfies(rc));
             if !exts_ok || !rc_ok {
                 return Err(invalid(i, InvalidProposal::ExtensionsUnsupported(leaf)));

@@ -133,6 +133,22 @@ macro_rules! grease_methods {
 
 grease_methods!(ExtensionType, ProposalType, CredentialType);
 
+impl ExtensionType {
+    /// One of RFC 9420's own extension types (1-5), which every implementation supports and
+    /// a leaf need not list in its capabilities (§7.2).
+    pub fn is_default(self) -> bool {
+        (1..=5).contains(&self.0)
+    }
+}
+
+impl ProposalType {
+    /// One of RFC 9420's own proposal types (1-7), which every implementation supports and a
+    /// leaf need not list in its capabilities (§7.2).
+    pub fn is_default(self) -> bool {
+        (1..=7).contains(&self.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

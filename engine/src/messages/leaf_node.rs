@@ -461,6 +461,44 @@ impl<'a, T: From<u16> + PartialEq + Copy> CodeList<'a, T> {
     pub fn to_vec(&self) -> Vec<T> {
         self.iter().collect()
     }
+
+    /// The first of `wanted` that is not listed, if any. A short list is searched in turn; a
+    /// long (hostile) one is sorted once and binary-searched, so the cost is
+    /// O((k + w) log k) for k listed and w wanted, never O(k w).
+    pub fn first_missing(&self, wanted: impl IntoIterator<Item = T>) -> Option<T>
+    where
+        T: Ord,
+    {
+        const SHORT: usize = 16;
+        let mut wanted = wanted.into_iter();
+        if self.len() <= SHORT {
+            return wanted.find(|t| !self.contains(t));
+        }
+        let mut sorted = self.to_vec();
+        sorted.sort_unstable();
+        wanted.find(|t| sorted.binary_search(t).is_err())
+    }
+
+    /// Calls `f` once per distinct code point: the wire format does not forbid listing one
+    /// twice, and counting a leaf's support twice would let it stand in for another member.
+    /// No allocation for short lists; a long (hostile) one is sorted, O(k log k), not
+    /// compared pairwise.
+    pub fn for_each_distinct(&self, mut f: impl FnMut(T)) {
+        const SHORT: usize = 16;
+        let codes = self.raw.chunks_exact(2);
+        if self.len() <= SHORT {
+            for (i, c) in codes.enumerate() {
+                if !self.raw[..2 * i].chunks_exact(2).any(|p| p == c) {
+                    f(T::from(u16::from_be_bytes([c[0], c[1]])));
+                }
+            }
+        } else {
+            let mut sorted: Vec<u16> = codes.map(|c| u16::from_be_bytes([c[0], c[1]])).collect();
+            sorted.sort_unstable();
+            sorted.dedup();
+            sorted.into_iter().for_each(|c| f(T::from(c)));
+        }
+    }
 }
 
 impl<T: From<u16> + PartialEq + Copy + std::fmt::Debug> std::fmt::Debug for CodeList<'_, T> {
@@ -489,17 +527,19 @@ impl CapabilitiesRef<'_> {
     /// type is a default one (1-5) or listed, every required proposal type is a default one
     /// (1-7) or listed, and every required credential type is listed.
     pub fn satisfies(&self, rc: &RequiredCapabilities) -> bool {
-        rc.extension_types
-            .iter()
-            .all(|t| (1..=5).contains(&t.0) || self.extensions.contains(t))
-            && rc
-                .proposal_types
-                .iter()
-                .all(|t| (1..=7).contains(&t.0) || self.proposals.contains(t))
-            && rc
-                .credential_types
-                .iter()
-                .all(|t| self.credentials.contains(t))
+        let extensions = rc.extension_types.iter().copied();
+        let proposals = rc.proposal_types.iter().copied();
+        self.extensions
+            .first_missing(extensions.filter(|t| !t.is_default()))
+            .is_none()
+            && self
+                .proposals
+                .first_missing(proposals.filter(|t| !t.is_default()))
+                .is_none()
+            && self
+                .credentials
+                .first_missing(rc.credential_types.iter().copied())
+                .is_none()
     }
 
     /// An owned copy.
@@ -685,5 +725,50 @@ impl DeserializeBytes for LeafNodeTbs {
             rest = after;
         }
         Ok((tbs, rest))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wire(codes: &[u16]) -> Vec<u8> {
+        codes.iter().flat_map(|c| c.to_be_bytes()).collect()
+    }
+
+    fn distinct(codes: &[u16]) -> Vec<u16> {
+        let raw = wire(codes);
+        let mut out = Vec::new();
+        CodeList::<CredentialType>::new(&raw).for_each_distinct(|t| out.push(t.0));
+        out
+    }
+
+    #[test]
+    fn each_code_point_once() {
+        // Short lists (no allocation): wire order, repeats skipped.
+        assert_eq!(distinct(&[]), Vec::<u16>::new());
+        assert_eq!(distinct(&[3, 1, 3, 2, 1, 3]), vec![3, 1, 2]);
+        assert_eq!(distinct(&[7; 16]), vec![7]);
+        // Long lists: every distinct value once (sorted).
+        let mut long: Vec<u16> = (0..40).map(|i| (i * 7) % 13).collect();
+        long.push(0xffff);
+        let mut want: Vec<u16> = (0..13).collect();
+        want.push(0xffff);
+        assert_eq!(distinct(&long), want);
+        assert_eq!(distinct(&[9; 1000]), vec![9]);
+    }
+
+    #[test]
+    fn first_missing_short_and_long() {
+        for listed in [vec![5u16, 1, 3], (0..40).rev().map(|i| i * 3).collect()] {
+            let raw = wire(&listed);
+            let list = CodeList::<ExtensionType>::new(&raw);
+            let ty = ExtensionType;
+            assert_eq!(list.first_missing([]), None);
+            assert_eq!(list.first_missing(listed.iter().map(|&c| ty(c))), None);
+            // The first absent one in the order asked, whatever follows it.
+            assert_eq!(list.first_missing([ty(3), ty(4), ty(2)]), Some(ty(4)));
+            assert_eq!(list.first_missing([ty(0xffff)]), Some(ty(0xffff)));
+        }
     }
 }

@@ -115,10 +115,6 @@ impl Proposal {
     }
 }
 
-fn is_rfc_type(t: ProposalType) -> bool {
-    (1..=7).contains(&t.0)
-}
-
 impl Size for Proposal {
     fn tls_serialized_len(&self) -> usize {
         2 + match self {
@@ -137,7 +133,7 @@ impl Size for Proposal {
 impl Serialize for Proposal {
     fn tls_serialize<W: Write>(&self, writer: &mut W) -> Result<usize, Error> {
         let ty = self.proposal_type();
-        if matches!(self, Proposal::Unknown { .. }) && is_rfc_type(ty) {
+        if matches!(self, Proposal::Unknown { .. }) && ty.is_default() {
             return Err(Error::EncodingError(
                 "Proposal::Unknown with an RFC 9420 proposal type".into(),
             ));

@@ -264,10 +264,6 @@ pub(crate) fn verify_leaf_signature(
 }
 
 /// Extension types every client supports without listing them (§7.2).
-fn is_default_extension(t: ExtensionType) -> bool {
-    (1..=5).contains(&t.0)
-}
-
 fn check_unmerged(tree: &Tree) -> Result<(), TreeValidationError> {
     for k in 0..tree.size.leaves().saturating_sub(1) {
         let p = NodeIndex(2 * k + 1);
@@ -319,14 +315,15 @@ fn check_leaf_alone(
             credential_type: ct,
         });
     }
-    for ext in leaf.extensions().iter() {
-        let t = ext.extension_type;
-        if !is_default_extension(t) && !caps.extensions.contains(&t) {
-            return Err(TreeValidationError::ExtensionNotInCapabilities {
-                leaf: i,
-                extension_type: t,
-            });
-        }
+    let extensions = leaf.extensions().iter().map(|e| e.extension_type);
+    if let Some(t) = caps
+        .extensions
+        .first_missing(extensions.filter(|t| !t.is_default()))
+    {
+        return Err(TreeValidationError::ExtensionNotInCapabilities {
+            leaf: i,
+            extension_type: t,
+        });
     }
     if let Some(rc) = params.required_capabilities {
         if !caps.satisfies(rc) {
@@ -378,13 +375,10 @@ impl CredentialCounts {
     fn add(&mut self, leaf: &LeafNode) {
         self.members += 1;
         *self.in_use.entry(leaf.credential_type()).or_default() += 1;
-        let mut seen: Vec<CredentialType> = Vec::new();
-        for t in leaf.capabilities().credentials.iter() {
-            if !seen.contains(&t) {
-                seen.push(t);
-                *self.supported.entry(t).or_default() += 1;
-            }
-        }
+        let supported = &mut self.supported;
+        leaf.capabilities()
+            .credentials
+            .for_each_distinct(|t| *supported.entry(t).or_default() += 1);
     }
 
     /// Stops counting a member's leaf (the leaf as counted).
@@ -393,15 +387,12 @@ impl CredentialCounts {
         if let Some(c) = self.in_use.get_mut(&leaf.credential_type()) {
             *c = c.saturating_sub(1);
         }
-        let mut seen: Vec<CredentialType> = Vec::new();
-        for t in leaf.capabilities().credentials.iter() {
-            if !seen.contains(&t) {
-                seen.push(t);
-                if let Some(c) = self.supported.get_mut(&t) {
-                    *c = c.saturating_sub(1);
-                }
+        let supported = &mut self.supported;
+        leaf.capabilities().credentials.for_each_distinct(|t| {
+            if let Some(c) = supported.get_mut(&t) {
+                *c = c.saturating_sub(1);
             }
-        }
+        });
     }
 }
 
