@@ -18,7 +18,8 @@ use crate::messages::{
 };
 use crate::psk::{resolve_psk_secret, PskSecret, ResumptionPskStore};
 use crate::transcript_hash::{confirmation_tag, interim_transcript_hash};
-use crate::tree::{validate_tree, Tree, TreeValidationParams};
+use crate::tree::tree_validation::{validate_tree_keyed, KeyTables};
+use crate::tree::{Tree, TreeValidationParams};
 use crate::tree_math::LeafIndex;
 use crate::welcome::{decrypt_group_secrets, join_secrets, open_group_info, WelcomeRef};
 
@@ -43,24 +44,24 @@ pub struct JoinOptions {
 
 /// §12.4.3.1 (joining by Welcome or by external commit): the received tree is valid as a
 /// whole (§7.9.2, with the group's required capabilities and `config`'s lifetime policy)
-/// and its hash is the GroupContext's.
+/// and its hash is the GroupContext's. Returns the key tables the validation built.
 pub(crate) fn validate_received_tree(
     cs: &dyn CipherSuiteProvider,
     tree: &mut Tree,
     ctx: &GroupContext,
     config: &GroupConfig,
-) -> Result<(), GroupError> {
+) -> Result<KeyTables, GroupError> {
     let required = Group::required_capabilities(&ctx.extensions)?;
     let mut params = TreeValidationParams::new(ctx.group_id.as_slice(), 0);
     params.lifetime = config.lifetime;
     if let Some(rc) = required.as_ref() {
         params = params.with_required_capabilities(rc);
     }
-    validate_tree(tree, cs, &params)?;
+    let keys = validate_tree_keyed(tree, cs, &params)?;
     if tree.tree_hash(cs)? != ctx.tree_hash.as_slice() {
         return Err(JoinCheck::TreeHash.into());
     }
-    Ok(())
+    Ok(keys)
 }
 
 impl Group {
@@ -210,8 +211,8 @@ impl Group {
         let (built, signature) = rayon::join(
             || -> Result<(Tree, MemberIndex), GroupError> {
                 let mut tree = Tree::from_shared_nodes(cs, wire)?;
-                validate_received_tree(cs, &mut tree, ctx, &config)?;
-                let index = MemberIndex::build(&tree);
+                let keys = validate_received_tree(cs, &mut tree, ctx, &config)?;
+                let index = MemberIndex::from_validated(&tree, keys);
                 Ok((tree, index))
             },
             || signed.verify(cs, &signer_key, gi.signature.as_slice()),

@@ -30,7 +30,7 @@ use crate::messages::{
     Capabilities, Credential, CredentialType, Extension, KeyPackage, LeafNode, LeafNodeSource,
     LeafNodeTbs, Lifetime, Node, ProtocolVersion, RequiredCapabilities,
 };
-use crate::tree::tree_validation::{leaf_tbs, verify_leaf_signature};
+use crate::tree::tree_validation::{leaf_tbs, verify_leaf_signature, KeyTables};
 use crate::tree::{LifetimePolicy, Tree};
 use crate::tree_math::{LeafIndex, NodeIndex};
 
@@ -464,6 +464,23 @@ impl MemberIndex {
         index
     }
 
+    /// Indexes a tree that [`validate_tree_keyed`](crate::tree::tree_validation) validated,
+    /// keeping the key tables its uniqueness check built (the same tables [`Self::build`]
+    /// would build, the keys being unique); only the credential counts are added, O(N).
+    pub(crate) fn from_validated(tree: &Tree, keys: KeyTables) -> Self {
+        let KeyTables { sig, enc, hasher } = keys;
+        let mut index = MemberIndex {
+            enc,
+            sig,
+            hasher,
+            ..MemberIndex::default()
+        };
+        for (_, l) in tree.leaves() {
+            index.count_member(l);
+        }
+        index
+    }
+
     fn insert_node(&mut self, tree: &Tree, n: NodeIndex) {
         let Some(node) = tree.node(n) else { return };
         table_insert(&mut self.enc, &self.hasher, node_enc_key(node), n.0, |e| {
@@ -477,13 +494,18 @@ impl MemberIndex {
                 n.0 / 2,
                 |e| sig_key_at(tree, e),
             );
-            self.members += 1;
-            let support = &mut self.cred_support;
-            l.capabilities()
-                .credentials
-                .for_each_distinct(|ct| *support.entry(ct.0).or_default() += 1);
-            *self.cred_in_use.entry(l.credential_type().0).or_default() += 1;
+            self.count_member(l);
         }
+    }
+
+    /// Counts a member and its credential types.
+    fn count_member(&mut self, l: &LeafNode) {
+        self.members += 1;
+        let support = &mut self.cred_support;
+        l.capabilities()
+            .credentials
+            .for_each_distinct(|ct| *support.entry(ct.0).or_default() += 1);
+        *self.cred_in_use.entry(l.credential_type().0).or_default() += 1;
     }
 
     fn remove_node(&mut self, tree: &Tree, n: NodeIndex) {
@@ -915,6 +937,44 @@ mod tests {
         assert_eq!(g.index.sig.len(), g.tree.member_count() as usize);
         assert_eq!(g.index.enc.len(), non_blank);
         commit(&g, vec![add(&bob2.key_package), add(&dave_kp)]).unwrap();
+    }
+
+    /// A joiner's index, kept from its tree validation's key tables, answers every lookup as
+    /// an index built from the tree does.
+    #[test]
+    fn index_from_validation_is_the_built_index() {
+        use crate::tree::tree_validation::validate_tree_keyed;
+        use crate::tree::TreeValidationParams;
+        let cs = cs();
+        let mut g = group(cs, 9);
+        commit_with_path(cs, &mut g, vec![]);
+        let mut tree = g.tree.clone();
+        let params = TreeValidationParams::new(g.group_id(), 0);
+        let keys = validate_tree_keyed(&mut tree, cs, &params).unwrap();
+        let kept = MemberIndex::from_validated(&tree, keys);
+        let built = MemberIndex::build(&tree);
+        assert_eq!(kept.sig.len(), built.sig.len());
+        assert_eq!(kept.enc.len(), built.enc.len());
+        assert_eq!(kept.members, built.members);
+        assert_eq!(kept.members, tree.member_count());
+        assert_eq!(kept.cred_support, built.cred_support);
+        assert_eq!(kept.cred_in_use, built.cred_in_use);
+        let mut nodes = 0;
+        for i in 0..tree.size().node_width() {
+            let n = NodeIndex(i);
+            let Some(node) = tree.node(n) else { continue };
+            nodes += 1;
+            assert_eq!(kept.enc_holder(&tree, &tree, node_enc_key(node)), Some(n));
+            if let Node::Leaf(l) = node {
+                assert_eq!(
+                    kept.sig_holder(&tree, &tree, l.signature_key()),
+                    Some(LeafIndex(i / 2))
+                );
+            }
+        }
+        assert!(nodes > 9, "the fixture has parents as well as leaves");
+        assert_eq!(kept.enc.len(), nodes);
+        assert_eq!(kept.sig_holder(&tree, &tree, &[7u8; 32]), None);
     }
 
     /// §7.3 against the resulting group: a member lacking support for a new leaf's

@@ -530,10 +530,25 @@ fn check_leaves(tree: &Tree, params: &TreeValidationParams<'_>) -> Result<(), Tr
     Ok(())
 }
 
+/// The keys of a tree, found by value, as the uniqueness check built them: each member's leaf
+/// index by its signature key, each non-blank node's index by its encryption key. The tables
+/// hold indices only (a key is read from the tree to compare), hashed with one random SipHash
+/// key. A joining member keeps them as its group's index (`group::key_package::MemberIndex`)
+/// instead of building them a second time.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct KeyTables {
+    /// Every member's leaf index, found by its signature key.
+    pub(crate) sig: hashbrown::HashTable<u32>,
+    /// Every non-blank node's index, found by its encryption key.
+    pub(crate) enc: hashbrown::HashTable<u32>,
+    /// The keyed hash of both tables.
+    pub(crate) hasher: std::collections::hash_map::RandomState,
+}
+
 /// §7.3: no two leaves share a signature key and no two nodes an encryption key. The two
-/// tables hold node indices only (the keys are read from the tree to compare), sized once for
-/// what they will hold: about 5 bytes an entry instead of a map's 24, never rehashed.
-fn check_unique_keys(tree: &Tree) -> Result<(), TreeValidationError> {
+/// tables are sized once for what they will hold: about 5 bytes an entry instead of a map's
+/// 24, never rehashed.
+fn check_unique_keys(tree: &Tree) -> Result<KeyTables, TreeValidationError> {
     use std::hash::BuildHasher;
     let hasher = std::collections::hash_map::RandomState::new();
     let width = tree.size().node_width();
@@ -585,7 +600,7 @@ fn check_unique_keys(tree: &Tree) -> Result<(), TreeValidationError> {
             });
         }
     }
-    Ok(())
+    Ok(KeyTables { sig, enc, hasher })
 }
 
 /// A node's HPKE encryption key.
@@ -634,6 +649,15 @@ pub fn validate_tree(
     cs: &dyn CipherSuiteProvider,
     params: &TreeValidationParams<'_>,
 ) -> Result<(), TreeValidationError> {
+    validate_tree_keyed(tree, cs, params).map(drop)
+}
+
+/// [`validate_tree`], returning the key tables its uniqueness check built.
+pub(crate) fn validate_tree_keyed(
+    tree: &mut Tree,
+    cs: &dyn CipherSuiteProvider,
+    params: &TreeValidationParams<'_>,
+) -> Result<KeyTables, TreeValidationError> {
     tree.update_hashes(cs)?;
     let tree: &Tree = tree;
     // The leaf signatures (N verifications, spread over the pool) run beside the structural
@@ -643,12 +667,12 @@ pub fn validate_tree(
         || -> Result<_, TreeValidationError> {
             check_unmerged(tree)?;
             check_leaves(tree, params)?;
-            check_unique_keys(tree)?;
-            Ok(tree.verify_parent_hashes(cs))
+            let keys = check_unique_keys(tree)?;
+            Ok((tree.verify_parent_hashes(cs), keys))
         },
         || check_signatures(tree, cs, params.group_id),
     );
-    let parent_hashes = structure?;
+    let (parent_hashes, keys) = structure?;
     signatures?;
     if let Some((parent, valid_descendants)) = parent_hashes? {
         return Err(TreeValidationError::ParentHashInvalid {
@@ -656,5 +680,5 @@ pub fn validate_tree(
             valid_descendants,
         });
     }
-    Ok(())
+    Ok(keys)
 }
