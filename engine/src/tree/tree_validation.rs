@@ -492,18 +492,23 @@ impl MemberIndex {
                 credential_type: ct,
             });
         }
-        for (&t, &count) in &counts.in_use {
-            let used_by_others = count.saturating_sub(u32::from(
-                replacing.is_some_and(|o| o.credential_type() == t),
-            ));
-            if used_by_others > 0 && !supports(leaf, t) {
-                return Err(TreeValidationError::CredentialTypeNotSupported {
-                    leaf: at,
-                    credential_type: t,
-                });
-            }
+        // Every type another member uses is in the leaf's list (a long list is searched
+        // sorted, see `CodeList::first_missing`).
+        let used_by_others = counts.in_use.iter().filter_map(|(&t, &count)| {
+            let replaced = u32::from(replacing.is_some_and(|o| o.credential_type() == t));
+            (count.saturating_sub(replaced) > 0).then_some(t)
+        });
+        match leaf
+            .capabilities()
+            .credentials
+            .first_missing(used_by_others)
+        {
+            Some(t) => Err(TreeValidationError::CredentialTypeNotSupported {
+                leaf: at,
+                credential_type: t,
+            }),
+            None => Ok(()),
         }
-        Ok(())
     }
 }
 
