@@ -76,8 +76,11 @@ impl Digest {
 const HASH_PIECE: usize = 2048;
 
 fn digest(cs: &dyn CipherSuiteProvider, input: &[u8]) -> Result<Digest, TreeError> {
-    let h = cs.hash(input);
-    Digest::from_slice(&h).ok_or(TreeError::Codec("hash longer than 64 bytes".into()))
+    to_digest(&cs.hash(input))
+}
+
+fn to_digest(h: &[u8]) -> Result<Digest, TreeError> {
+    Digest::from_slice(h).ok_or(TreeError::Codec("hash longer than 64 bytes".into()))
 }
 
 fn put_var(out: &mut Vec<u8>, bytes: &[u8]) -> Result<(), TreeError> {
@@ -93,17 +96,13 @@ pub(crate) fn hash_leaf(
     leaf: LeafIndex,
     node: Option<&LeafNode>,
 ) -> Result<Digest, TreeError> {
-    let mut buf = Vec::with_capacity(512);
-    buf.push(1);
-    buf.extend_from_slice(&leaf.0.to_be_bytes());
-    match node {
-        None => buf.push(0),
-        Some(n) => {
-            buf.push(1);
-            n.tls_serialize(&mut buf)?;
-        }
-    }
-    digest(cs, &buf)
+    // The leaf is held as its encoding: hashed in place, not copied.
+    let index = leaf.0.to_be_bytes();
+    let h = match node {
+        None => cs.hash_parts(&[&[1], &index, &[0]]),
+        Some(n) => cs.hash_parts(&[&[1], &index, &[1], n.as_bytes()]),
+    };
+    to_digest(&h)
 }
 
 /// `Hash(TreeHashInput)` of a parent (§7.8): `node_type = parent`, `optional<ParentNode>`,
