@@ -18,7 +18,8 @@
 //!   (delivered by the DS), which removes the O(N) tree from the signed GroupInfo.
 //! - `protect_1k`, `unprotect_1k`: a 1 KiB application message.
 //!
-//! - `crypto_floor/N=<n>/...`: the cryptography the rows cannot avoid, at our message sizes.
+//! - `crypto_floor/N=<n>/...`: the cryptography the rows cannot avoid, at our message sizes, on
+//!   one core and (rows ending `_pool`) spread over all cores as the engine spreads it.
 //!
 //! At N = 10,000 `create_add` is one timed run per implementation (printed), not a criterion
 //! row; `MLS_BENCH_HUGE=1` adds N = 100,000 for our engine alone (create, join, processing).
@@ -37,6 +38,7 @@ use std::time::{Duration, Instant};
 use criterion::measurement::WallTime;
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, SamplingMode};
 use mls_peers::{new_client, InteropClient, Peer};
+use rayon::prelude::*;
 
 type Client = Box<dyn InteropClient>;
 
@@ -532,6 +534,32 @@ fn crypto_floor(c: &mut Criterion, n: usize, commit_len: usize, tree_len: usize)
     // with the tree in the Welcome, one more pass over a tree-sized buffer after encrypting it.
     g.bench_function("hpke_info_hash_tree", |b| {
         b.iter(|| cs.hpke_prepare(black_box(&tree), None).unwrap())
+    });
+    // The one-core rows above spread over the pool as the engine spreads them: the N-1 seals
+    // of a large-resolution commit in one parallel iterator, the N leaf signatures of a join
+    // in batches of 510 (`labels::VERIFY_BATCH`). Two cores of this machine deliver less than
+    // twice one core (shared caches and clock, a virtual machine's neighbours), so an
+    // operation's ratio to these rows is its own overhead, and these rows' ratio to the
+    // one-core row / 2 is the machine's.
+    g.sample_size(10);
+    let recipients: Vec<_> = (1..n).map(|_| cs.kem_generate().unwrap().1).collect();
+    g.bench_function(format!("hpke_seal_x{}_pool", n - 1), |b| {
+        b.iter(|| {
+            recipients.par_iter().for_each(|pk| {
+                cs.hpke_seal_prepared(&prepared, black_box(pk), b"", &[7u8; 32])
+                    .unwrap();
+            })
+        })
+    });
+    drop(recipients);
+    let signed = bench::signed_by_distinct_keys(cs, u32::try_from(n).unwrap(), &leaf);
+    let checks = bench::signature_checks(&signed);
+    g.bench_function(format!("ed25519_verify_leaf_x{n}_batches_pool"), |b| {
+        b.iter(|| {
+            assert!(checks
+                .par_chunks(510)
+                .all(|batch| cs.verify_batch(black_box(batch)).unwrap()))
+        })
     });
     g.finish();
     println!("crypto_floor/N={n}: commit {commit_len} bytes, ratchet tree {tree_len} bytes");
