@@ -38,7 +38,6 @@ use std::time::{Duration, Instant};
 use criterion::measurement::WallTime;
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, SamplingMode};
 use mls_peers::{new_client, InteropClient, Peer};
-use rayon::prelude::*;
 
 type Client = Box<dyn InteropClient>;
 
@@ -542,24 +541,15 @@ fn crypto_floor(c: &mut Criterion, n: usize, commit_len: usize, tree_len: usize)
     // operation's ratio to these rows is its own overhead, and these rows' ratio to the
     // one-core row / 2 is the machine's.
     g.sample_size(10);
-    let recipients: Vec<_> = (1..n).map(|_| cs.kem_generate().unwrap().1).collect();
+    let recipients = bench::hpke_recipients(cs, n - 1);
     g.bench_function(format!("hpke_seal_x{}_pool", n - 1), |b| {
-        b.iter(|| {
-            recipients.par_iter().for_each(|pk| {
-                cs.hpke_seal_prepared(&prepared, black_box(pk), b"", &[7u8; 32])
-                    .unwrap();
-            })
-        })
+        b.iter(|| bench::seal_pool(cs, &prepared, black_box(&recipients)))
     });
     drop(recipients);
     let signed = bench::signed_by_distinct_keys(cs, u32::try_from(n).unwrap(), &leaf);
     let checks = bench::signature_checks(&signed);
     g.bench_function(format!("ed25519_verify_leaf_x{n}_batches_pool"), |b| {
-        b.iter(|| {
-            assert!(checks
-                .par_chunks(510)
-                .all(|batch| cs.verify_batch(black_box(batch)).unwrap()))
-        })
+        b.iter(|| assert!(bench::verify_pool(cs, black_box(&checks))))
     });
     g.finish();
     println!("crypto_floor/N={n}: commit {commit_len} bytes, ratchet tree {tree_len} bytes");
