@@ -156,11 +156,9 @@ fn main() {
         "first commit with a path, new member",
         rounds,
         |_| {
-            let took = timed(|| {
-                committer.commit(vec![], true).unwrap();
-            });
-            committer.discard_pending_commit().unwrap();
-            took
+            commit_discarded(committer.as_mut(), |c| {
+                drop(c.commit(vec![], true).unwrap())
+            })
         },
         seal_floor,
     );
@@ -193,13 +191,7 @@ fn main() {
     interleave(
         "second commit with a path, creator",
         rounds,
-        |_| {
-            let took = timed(|| {
-                creator.commit(vec![], true).unwrap();
-            });
-            creator.discard_pending_commit().unwrap();
-            took
-        },
+        |_| commit_discarded(creator.as_mut(), |c| drop(c.commit(vec![], true).unwrap())),
         seal_floor,
     );
 
@@ -210,17 +202,28 @@ fn main() {
         "add one, tree in the Welcome",
         rounds,
         |_| {
-            let took = timed(|| {
-                creator.add_members(vec![extra.clone()]).unwrap();
-            });
-            creator.discard_pending_commit().unwrap();
-            took
+            commit_discarded(creator.as_mut(), |c| {
+                drop(c.add_members(vec![extra.clone()]).unwrap());
+            })
         },
         || {
             let floor = tree_sized();
             (floor, floor)
         },
     );
+}
+
+/// The time of `commit` (which leaves a pending commit) on `client`; the commit is then
+/// discarded, untimed, so the next round starts from the same state.
+fn commit_discarded(
+    client: &mut dyn InteropClient,
+    commit: impl FnOnce(&mut dyn InteropClient),
+) -> Duration {
+    let start = Instant::now();
+    commit(client);
+    let took = start.elapsed();
+    client.discard_pending_commit().unwrap();
+    took
 }
 
 fn timed(f: impl FnOnce()) -> Duration {
