@@ -531,20 +531,24 @@ impl Tree {
                 first_new
             }
         };
-        let path: Vec<NodeIndex> = self.size.direct_path(at.node()).collect();
+        // Only the non-blank parents change (read first: a blank one's chunk is not made
+        // unique for nothing).
+        let path: Vec<NodeIndex> = self
+            .size
+            .direct_path(at.node())
+            .filter(|p| self.nodes.get(p.0 as usize).is_some_and(Option::is_some))
+            .collect();
         for p in path {
-            let Some(slot) = self.nodes.get_mut(p.0 as usize) else {
+            let Some(Some(node)) = self.nodes.get_mut(p.0 as usize) else {
                 continue;
             };
-            if let Some(node) = slot {
-                if let Node::Parent(parent) = Arc::make_mut(node) {
-                    if let Err(pos) = parent.unmerged_leaves.binary_search(&at.0) {
-                        parent.unmerged_leaves.insert(pos, at.0);
-                    }
+            if let Node::Parent(parent) = Arc::make_mut(node) {
+                if let Err(pos) = parent.unmerged_leaves.binary_search(&at.0) {
+                    parent.unmerged_leaves.insert(pos, at.0);
                 }
-                self.record_change(p);
-                self.mark_dirty(p);
             }
+            self.record_change(p);
+            self.mark_dirty(p);
         }
         self.set_leaf(at, leaf)?;
         Ok(at)
