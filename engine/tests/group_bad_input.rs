@@ -1772,6 +1772,69 @@ fn invalid_cached_proposals_do_not_wedge_commit() {
     );
     still_works(cs, &mut g);
 }
+
+/// §12.2, §12.4.3.1: a cached Add left out of the commit, between two that are committed, does
+/// not fail the commit (though its init key cannot be encapsulated to: the committer
+/// encapsulates to every offered Add while it validates) and does not shift the joiners'
+/// GroupSecrets: the joiners cached before and after it and the one added by value all join
+/// from the Welcome.
+#[test]
+fn dropped_cached_add_keeps_the_welcome_aligned() {
+    let cs = cs();
+    let mut g = setup(cs, 3);
+    let [a, c, d] = ["a", "c", "d"].map(|n| bundle(cs, n));
+    // All zeros is a low-order X25519 point (no encapsulation to it), and the KeyPackage's
+    // signature no longer verifies.
+    let mut bad = bundle(cs, "bad").key_package;
+    bad.init_key = vec![0u8; 32].into();
+    let mut refs = Vec::new();
+    for (from, key_package) in [
+        (1, a.key_package.clone()),
+        (2, bad),
+        (1, c.key_package.clone()),
+    ] {
+        let (m, r) = g[from]
+            .propose(cs, Proposal::Add(Add { key_package }))
+            .unwrap();
+        propose_all(cs, &mut g, from, &m);
+        refs.push(r.proposal_ref);
+    }
+    let out = g[0]
+        .commit(
+            cs,
+            CommitOptions {
+                proposals: vec![Proposal::Add(Add {
+                    key_package: d.key_package.clone(),
+                })],
+                ..CommitOptions::default()
+            },
+        )
+        .unwrap();
+    let dropped: Vec<&ProposalRef> = out.dropped.iter().map(|(r, _)| r).collect();
+    assert_eq!(dropped, vec![&refs[1]]);
+    assert!(matches!(
+        rule_of(out.dropped[0].1.clone()),
+        ProposalRule::InvalidProposal(InvalidProposal::KeyPackage(_))
+    ));
+    let welcome = out.welcome.clone().unwrap();
+    for x in g.iter_mut().skip(1) {
+        match x.process_message(cs, out.commit.clone()).unwrap() {
+            ProcessedMessage::Commit(s) => x.merge_staged_commit(*s).unwrap(),
+            _ => panic!("not a commit"),
+        }
+    }
+    g[0].merge_staged_commit(out.staged).unwrap();
+    for b in [&a, &c, &d] {
+        let options = JoinOptions {
+            config: config(),
+            ..JoinOptions::default()
+        };
+        g.push(Group::join(cs, &welcome, b, options).unwrap());
+    }
+    assert_agree(&g);
+    still_works(cs, &mut g);
+}
+
 /// RFC 9420 §12.4: with a proposal pending (sent or received), application data is refused
 /// until a commit; after the commit it flows again.
 #[test]

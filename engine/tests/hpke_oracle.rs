@@ -103,6 +103,32 @@ where
     .unwrap();
     assert_eq!(pt, PT);
 
+    // Ours seals with the KEM step made first (before the info is prepared), theirs opens:
+    // base then PSK, with the encapsulation made ahead of either.
+    for (mode_s, mode_r) in [
+        (None, OpModeR::Base),
+        (Some((PSK, PSK_ID)), OpModeR::Psk(psk)),
+    ] {
+        let encapsulation = cs.hpke_encap(&our_pk).unwrap();
+        let enc_bytes = encapsulation.enc().to_vec();
+        let prepared = cs.hpke_prepare(INFO, mode_s).unwrap();
+        let ct = cs
+            .hpke_seal_encapsulated(&prepared, encapsulation, AAD, PT)
+            .unwrap();
+        assert_eq!(ct.kem_output.as_slice(), enc_bytes.as_slice());
+        let enc = K::EncappedKey::from_bytes(ct.kem_output.as_slice()).unwrap();
+        let pt = hpke::single_shot_open::<A, F, K>(
+            &mode_r,
+            &their_sk,
+            &enc,
+            INFO,
+            ct.ciphertext.as_slice(),
+            AAD,
+        )
+        .unwrap();
+        assert_eq!(pt, PT, "suite {suite}");
+    }
+
     // Theirs seals, ours opens: base then PSK.
     let (enc, ct) =
         hpke::single_shot_seal::<A, F, K, _>(&OpModeS::Base, &their_pk, INFO, PT, AAD, &mut rng)

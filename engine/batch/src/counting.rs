@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use mls_engine::crypto::SignaturePublicKey;
 use mls_engine::crypto::{
-    CipherSuite, CipherSuiteProvider, CryptoError, CryptoProvider, HpkeCiphertext, HpkePublicKey,
-    PreparedInfo, Secret, SignatureCheck, SuiteAlgorithms,
+    CipherSuite, CipherSuiteProvider, CryptoError, CryptoProvider, Encapsulation, HpkeCiphertext,
+    HpkePublicKey, PreparedInfo, Secret, SignatureCheck, SuiteAlgorithms,
 };
 
 /// Operation counters (shared between the provider and its observers).
@@ -214,6 +214,20 @@ impl CipherSuiteProvider for CountingSuite {
     ) -> Result<HpkeCiphertext, CryptoError> {
         bump(&self.counters.hpke_seal);
         self.inner.hpke_seal_prepared(prepared, pk, aad, plaintext)
+    }
+    fn hpke_encap(&self, pk: &[u8]) -> Result<Encapsulation, CryptoError> {
+        self.inner.hpke_encap(pk)
+    }
+    fn hpke_seal_encapsulated(
+        &self,
+        prepared: &PreparedInfo,
+        encapsulation: Encapsulation,
+        aad: &[u8],
+        plaintext: &[u8],
+    ) -> Result<HpkeCiphertext, CryptoError> {
+        bump(&self.counters.hpke_seal);
+        self.inner
+            .hpke_seal_encapsulated(prepared, encapsulation, aad, plaintext)
     }
     fn hpke_open_prepared(
         &self,

@@ -7,7 +7,7 @@ use aws_lc_rs::{aead, agreement, digest, hkdf, hmac, rand, signature};
 
 use super::curve448;
 use super::error::{check_len, CryptoError};
-use super::hpke::{Hpke, HpkeMode, PreparedInfo};
+use super::hpke::{Encapsulation, Hpke, HpkeMode, PreparedInfo};
 use super::kem::{DhGroup, DhKem, Kem};
 use super::provider::{CipherSuiteProvider, CryptoProvider, SignatureCheck};
 use super::secret::Secret;
@@ -876,6 +876,21 @@ impl CipherSuiteProvider for AwsLcSuite {
         plaintext: &[u8],
     ) -> Result<HpkeCiphertext, CryptoError> {
         self.hpke.seal_prepared(prepared, pk, aad, plaintext)
+    }
+
+    fn hpke_encap(&self, pk: &[u8]) -> Result<Encapsulation, CryptoError> {
+        self.hpke.encap(pk)
+    }
+
+    fn hpke_seal_encapsulated(
+        &self,
+        prepared: &PreparedInfo,
+        encapsulation: Encapsulation,
+        aad: &[u8],
+        plaintext: &[u8],
+    ) -> Result<HpkeCiphertext, CryptoError> {
+        self.hpke
+            .seal_encapsulated(prepared, encapsulation, aad, plaintext)
     }
 
     fn hpke_open_prepared(

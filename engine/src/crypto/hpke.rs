@@ -81,6 +81,35 @@ pub struct PreparedInfo {
     key_schedule_context: Vec<u8>,
 }
 
+/// The KEM half of a sender's setup, `(shared_secret, enc) = Encap(pkR)` (RFC 9180 §5.1.1),
+/// made ahead of the key schedule: it depends on the recipient's public key alone, so a
+/// sender can make it before the `info` is known (a Welcome's `info` is its encrypted
+/// GroupInfo, known only once the commit is signed). [`Hpke::seal_encapsulated`] consumes it:
+/// one encapsulation seals one message. The shared secret is zeroized on drop.
+pub struct Encapsulation {
+    /// The HPKE suite it was made for.
+    suite_id: [u8; 10],
+    /// `shared_secret`.
+    shared_secret: Secret,
+    /// `enc`, the KEM output the recipient decapsulates.
+    enc: Vec<u8>,
+}
+
+impl std::fmt::Debug for Encapsulation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Encapsulation")
+            .field("enc", &self.enc)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Encapsulation {
+    /// `enc`, the KEM output the recipient decapsulates.
+    pub fn enc(&self) -> &[u8] {
+        &self.enc
+    }
+}
+
 /// An HPKE instance: one KEM, KDF and AEAD (RFC 9180 §5).
 pub struct Hpke {
     kem: Box<dyn Kem>,
@@ -262,11 +291,37 @@ impl Hpke {
         aad: &[u8],
         plaintext: &[u8],
     ) -> Result<HpkeCiphertext, CryptoError> {
+        self.seal_encapsulated(prepared, self.encap(pk)?, aad, plaintext)
+    }
+
+    /// `Encap(pkR)` for a later [`Hpke::seal_encapsulated`]: the recipient-dependent half of
+    /// a single-shot seal, which needs no `info`.
+    pub fn encap(&self, pk: &[u8]) -> Result<Encapsulation, CryptoError> {
         let (shared_secret, enc) = self.kem.encap(pk)?;
-        let mut ctx = self.key_schedule(prepared, &shared_secret, false)?;
+        Ok(Encapsulation {
+            suite_id: self.suite_id,
+            shared_secret,
+            enc,
+        })
+    }
+
+    /// Single-shot `Seal` (RFC 9180 §6.1) to the recipient `encapsulation` was made for: the
+    /// key schedule with the prepared info, then the AEAD. The same ciphertext as
+    /// [`Hpke::seal_prepared`] with the same KEM randomness.
+    pub fn seal_encapsulated(
+        &self,
+        prepared: &PreparedInfo,
+        encapsulation: Encapsulation,
+        aad: &[u8],
+        plaintext: &[u8],
+    ) -> Result<HpkeCiphertext, CryptoError> {
+        if encapsulation.suite_id != self.suite_id {
+            return Err(CryptoError::SuiteMismatch);
+        }
+        let mut ctx = self.key_schedule(prepared, &encapsulation.shared_secret, false)?;
         let ciphertext = ctx.seal(aad, plaintext)?;
         Ok(HpkeCiphertext {
-            kem_output: enc.into(),
+            kem_output: encapsulation.enc.into(),
             ciphertext: ciphertext.into(),
         })
     }
@@ -578,6 +633,36 @@ mod tests {
             let parts = cs.hpke_prepare_parts(&[a, b], None).unwrap();
             assert_ne!(parts.key_schedule_context, whole.key_schedule_context);
         }
+    }
+
+    #[test]
+    fn encapsulation_is_bound_to_its_suite_and_recipient() {
+        let s = suites();
+        for cs in &s {
+            let (sk, pk) = cs.kem_generate().unwrap();
+            let (other_sk, _) = cs.kem_generate().unwrap();
+            let prepared = cs.hpke_prepare(b"info", None).unwrap();
+            let ct = cs
+                .hpke_seal_encapsulated(&prepared, cs.hpke_encap(&pk).unwrap(), b"", b"pt")
+                .unwrap();
+            assert_eq!(
+                cs.hpke_open_prepared(&prepared, &ct, &sk, b"").unwrap(),
+                b"pt"
+            );
+            assert!(cs
+                .hpke_open_prepared(&prepared, &ct, &other_sk, b"")
+                .is_err());
+        }
+        // Suite 1's encapsulation (X25519) with suite 3's key schedule (also X25519, but
+        // ChaCha20-Poly1305) is refused, not sealed.
+        let (_, pk) = s[0].kem_generate().unwrap();
+        let encapsulation = s[0].hpke_encap(&pk).unwrap();
+        let prepared = s[2].hpke_prepare(b"info", None).unwrap();
+        assert_eq!(
+            s[2].hpke_seal_encapsulated(&prepared, encapsulation, b"", b"")
+                .unwrap_err(),
+            CryptoError::SuiteMismatch
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use crate::codec::write_varint;
 
 use super::error::CryptoError;
-use super::hpke::PreparedInfo;
+use super::hpke::{Encapsulation, PreparedInfo};
 use super::provider::{CipherSuiteProvider, SignatureCheck};
 use super::secret::Secret;
 use super::HpkeCiphertext;
@@ -302,6 +302,18 @@ pub fn encrypt_with_label_prepared(
 ) -> Result<HpkeCiphertext, CryptoError> {
     // RFC 9420 §5.1.3: the AAD is empty.
     cs.hpke_seal_prepared(prepared, pk, b"", plaintext)
+}
+
+/// EncryptWithLabel with a prepared `(Label, Context)`, to the public key `encapsulation` was
+/// made for ([`CipherSuiteProvider::hpke_encap`], which needs neither label nor context).
+pub fn encrypt_with_label_encapsulated(
+    cs: &dyn CipherSuiteProvider,
+    prepared: &PreparedInfo,
+    encapsulation: Encapsulation,
+    plaintext: &[u8],
+) -> Result<HpkeCiphertext, CryptoError> {
+    // RFC 9420 §5.1.3: the AAD is empty.
+    cs.hpke_seal_encapsulated(prepared, encapsulation, b"", plaintext)
 }
 
 /// `EncryptWithLabel(PublicKey, Label, Context, Plaintext) = SealBase(PublicKey,

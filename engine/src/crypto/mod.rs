@@ -20,7 +20,7 @@ pub mod suite;
 
 pub use aws_lc::{AwsLcProvider, AwsLcSuite};
 pub use error::CryptoError;
-pub use hpke::{Context as HpkeContext, Hpke, HpkeMode, PreparedInfo};
+pub use hpke::{Context as HpkeContext, Encapsulation, Hpke, HpkeMode, PreparedInfo};
 pub use kem::{DhGroup, DhKem, Kem};
 pub use provider::{CipherSuiteProvider, CryptoProvider, SignatureCheck};
 pub use secret::Secret;

@@ -2,7 +2,7 @@
 //! and the engine calls cryptography only through these two traits.
 
 use super::error::CryptoError;
-use super::hpke::PreparedInfo;
+use super::hpke::{Encapsulation, PreparedInfo};
 use super::secret::Secret;
 use super::suite::SuiteAlgorithms;
 use super::{CipherSuite, HpkeCiphertext, HpkePublicKey, SignaturePublicKey};
@@ -193,6 +193,20 @@ pub trait CipherSuiteProvider: Send + Sync {
         &self,
         prepared: &PreparedInfo,
         pk: &[u8],
+        aad: &[u8],
+        plaintext: &[u8],
+    ) -> Result<HpkeCiphertext, CryptoError>;
+
+    /// `Encap(pk)` (RFC 9180 §4), the KEM half of a single-shot seal, made before the `info`
+    /// is known; finish it with [`CipherSuiteProvider::hpke_seal_encapsulated`].
+    fn hpke_encap(&self, pk: &[u8]) -> Result<Encapsulation, CryptoError>;
+
+    /// Single-shot HPKE seal (RFC 9180 §6.1) with a prepared info to the recipient
+    /// `encapsulation` was made for (by [`CipherSuiteProvider::hpke_encap`] of this suite).
+    fn hpke_seal_encapsulated(
+        &self,
+        prepared: &PreparedInfo,
+        encapsulation: Encapsulation,
         aad: &[u8],
         plaintext: &[u8],
     ) -> Result<HpkeCiphertext, CryptoError>;

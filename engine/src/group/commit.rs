@@ -16,9 +16,11 @@ use rayon::prelude::*;
 
 use crate::codec::{encode, VarBytes, VarVec};
 use crate::crypto::labels::{
-    encrypt_with_label_prepared, key_package_ref, prepare_encrypt_with_label, SignContentBuf,
+    encrypt_with_label_encapsulated, key_package_ref, prepare_encrypt_with_label, SignContentBuf,
 };
-use crate::crypto::{CipherSuiteProvider, HpkePublicKey, Secret};
+use crate::crypto::{
+    CipherSuiteProvider, CryptoError, Encapsulation, HpkePublicKey, PreparedInfo, Secret,
+};
 use crate::framing::framed_content_sign_content;
 use crate::key_schedule::{advance_epoch, InitSecret, JoinerSecret, WelcomeSecret};
 use crate::messages::group_info::{
@@ -322,96 +324,187 @@ fn put_vector<'o>(out: &'o mut [u8], body: &[u8], len: usize) -> Result<&'o mut 
     Ok(rest)
 }
 
-/// Builds the `MLSMessage(Welcome)` (RFC 9420 §12.4.3.1) in one buffer: the GroupInfo is
-/// signed and encrypted where the message carries it ([`encrypted_group_info`] with room in
-/// front for the rest), then every joiner's GroupSecrets is encrypted in parallel into its own
-/// slot, `EncryptWithLabel(init_key, "Welcome", encrypted_group_info, group_secrets)` with one
-/// HPKE context prepared for all (the `info` does not depend on the joiner). No entry is
-/// allocated apart and the message is never copied.
-pub(crate) fn welcome_message(
+/// Encapsulates to every joiner's `init_key` in parallel over the pool: the KEM half of each
+/// joiner's `EncryptWithLabel(init_key, "Welcome", encrypted_group_info, group_secrets)`, which
+/// needs no `info` and so can run before the commit is signed ([`PendingWelcome::seal`]
+/// finishes them).
+///
+/// One result per key: a key that cannot be encapsulated to fails only the joiner it belongs
+/// to (a cached Add dropped from the commit must not fail it).
+pub(crate) fn encapsulate_to_joiners(
     cs: &dyn CipherSuiteProvider,
-    gi: &WelcomeGroupInfo<'_>,
-    content: &WelcomeContent<'_>,
-    joiners: &[(&KeyPackage, Option<Secret>)],
-) -> Result<WelcomeMessage, GroupError> {
-    use crate::codec::write_varint;
-    use tls_codec::{Serialize as _, Size as _};
-    let algs = cs.algorithms();
-    let shape = |path_secret: Option<&Secret>| -> Result<EntryShape, GroupError> {
-        let plain = content.group_secrets(path_secret).tls_serialized_len();
-        Ok(EntryShape {
-            ref_len: cs.hash_len(),
-            enc_len: algs.kem.enc_len(),
-            ciphertext_len: plain + algs.aead.tag_len(),
-        })
-    };
-    let shapes: Vec<EntryShape> = joiners
-        .iter()
-        .map(|(_, ps)| shape(ps.as_ref()))
-        .collect::<Result<_, _>>()?;
-    let mut secrets_len = 0usize;
-    for s in &shapes {
-        secrets_len = secrets_len
-            .checked_add(s.encoded_len()?)
-            .ok_or_else(|| GroupError::codec("Welcome", tls_codec::Error::InvalidVectorLength))?;
-    }
-    // version, wire_format, cipher_suite, secrets<V>, then encrypted_group_info<V>, whose
-    // header takes up to 4 bytes: the room is sized for 4 and the message starts later by
-    // what the header does not use.
-    let mut head = Vec::with_capacity(10);
-    crate::messages::ProtocolVersion::MLS10.tls_serialize(&mut head)?;
-    WireFormat::WELCOME.tls_serialize(&mut head)?;
-    cs.cipher_suite().tls_serialize(&mut head)?;
-    write_varint(&mut head, secrets_len)?;
-    let front = head.len() + secrets_len + 4;
-    let mut buf = encrypted_group_info(cs, gi, front)?;
-    let egi_len = buf.len() - front;
-    let mut egi_header = Vec::with_capacity(4);
-    write_varint(&mut egi_header, egi_len)?;
-    let start = 4 - egi_header.len();
-    let secrets_start = start + head.len();
-    let secrets_end = secrets_start + secrets_len;
-    buf[start..secrets_start].copy_from_slice(&head);
-    buf[secrets_end..front].copy_from_slice(&egi_header);
+    init_keys: &[HpkePublicKey],
+) -> Vec<Result<Encapsulation, CryptoError>> {
+    init_keys
+        .par_iter()
+        .map(|pk| cs.hpke_encap(pk.as_slice()))
+        .collect()
+}
 
-    let (before, encrypted_gi) = buf.split_at_mut(front);
-    let prepared = prepare_encrypt_with_label(cs, "Welcome", encrypted_gi)?;
-    let mut slots: Vec<&mut [u8]> = Vec::with_capacity(joiners.len());
-    let mut rest = &mut before[secrets_start..secrets_end];
-    for s in &shapes {
-        let (slot, tail) = std::mem::take(&mut rest).split_at_mut(s.encoded_len()?);
-        slots.push(slot);
-        rest = tail;
+/// An `MLSMessage(Welcome)` (RFC 9420 §12.4.3.1) built in one buffer up to its joiners'
+/// entries: the GroupInfo signed and encrypted where the message carries it
+/// ([`encrypted_group_info`] with room in front for the rest), the HPKE context
+/// `EncryptWithLabel(., "Welcome", encrypted_group_info, .)` prepared once for all (the
+/// `info` does not depend on the joiner), and a slot sized for every entry.
+pub(crate) struct PendingWelcome {
+    buf: Vec<u8>,
+    /// Where the message starts in `buf`.
+    start: usize,
+    /// The `secrets` vector's body.
+    secrets: std::ops::Range<usize>,
+    /// The encrypted GroupInfo's body.
+    encrypted_group_info: std::ops::Range<usize>,
+    /// Each joiner's entry, in order.
+    shapes: Vec<EntryShape>,
+    prepared: PreparedInfo,
+}
+
+impl PendingWelcome {
+    /// Lays out the Welcome for `joiners` (each given the path secret of its common ancestor
+    /// with the committer, if the commit has a path) and encrypts its GroupInfo.
+    pub(crate) fn new(
+        cs: &dyn CipherSuiteProvider,
+        gi: &WelcomeGroupInfo<'_>,
+        content: &WelcomeContent<'_>,
+        path_secrets: &[Option<Secret>],
+    ) -> Result<Self, GroupError> {
+        use crate::codec::write_varint;
+        use tls_codec::{Serialize as _, Size as _};
+        let algs = cs.algorithms();
+        let shapes: Vec<EntryShape> = path_secrets
+            .iter()
+            .map(|ps| EntryShape {
+                ref_len: cs.hash_len(),
+                enc_len: algs.kem.enc_len(),
+                ciphertext_len: content.group_secrets(ps.as_ref()).tls_serialized_len()
+                    + algs.aead.tag_len(),
+            })
+            .collect();
+        let mut secrets_len = 0usize;
+        for s in &shapes {
+            secrets_len = secrets_len.checked_add(s.encoded_len()?).ok_or_else(|| {
+                GroupError::codec("Welcome", tls_codec::Error::InvalidVectorLength)
+            })?;
+        }
+        // version, wire_format, cipher_suite, secrets<V>, then encrypted_group_info<V>, whose
+        // header takes up to 4 bytes: the room is sized for 4 and the message starts later by
+        // what the header does not use.
+        let mut head = Vec::with_capacity(10);
+        crate::messages::ProtocolVersion::MLS10.tls_serialize(&mut head)?;
+        WireFormat::WELCOME.tls_serialize(&mut head)?;
+        cs.cipher_suite().tls_serialize(&mut head)?;
+        write_varint(&mut head, secrets_len)?;
+        let front = head.len() + secrets_len + 4;
+        let mut buf = encrypted_group_info(cs, gi, front)?;
+        let egi_len = buf.len() - front;
+        let mut egi_header = Vec::with_capacity(4);
+        write_varint(&mut egi_header, egi_len)?;
+        let start = 4 - egi_header.len();
+        let secrets_start = start + head.len();
+        let secrets_end = secrets_start + secrets_len;
+        buf[start..secrets_start].copy_from_slice(&head);
+        buf[secrets_end..front].copy_from_slice(&egi_header);
+        let prepared = prepare_encrypt_with_label(cs, "Welcome", &buf[front..])?;
+        Ok(Self {
+            buf,
+            start,
+            secrets: secrets_start..secrets_end,
+            encrypted_group_info: front..front + egi_len,
+            shapes,
+            prepared,
+        })
     }
-    slots
-        .into_par_iter()
-        .zip(joiners.par_iter().zip(shapes.par_iter()))
-        .try_for_each(
-            |(slot, ((kp, path_secret), shape))| -> Result<(), GroupError> {
-                let plain =
-                    zeroize::Zeroizing::new(encode(&content.group_secrets(path_secret.as_ref()))?);
-                let ct = encrypt_with_label_prepared(cs, &prepared, &kp.init_key, &plain)?;
-                let kp_ref = key_package_ref(cs, &encode(*kp)?)?;
-                let slot = put_vector(slot, &kp_ref, shape.ref_len)?;
-                let slot = put_vector(slot, &ct.kem_output, shape.enc_len)?;
-                let slot = put_vector(slot, &ct.ciphertext, shape.ciphertext_len)?;
-                if slot.is_empty() {
-                    Ok(())
-                } else {
-                    Err(GroupError::codec(
-                        "Welcome",
-                        tls_codec::Error::EncodingError("an entry differs from its layout".into()),
-                    ))
-                }
-            },
-        )?;
-    Ok(WelcomeMessage::from_built(
-        buf,
-        start,
-        cs.cipher_suite(),
-        secrets_start..secrets_end,
-        front..front + egi_len,
-    ))
+
+    /// Encrypts every joiner's GroupSecrets in parallel into its slot, with the joiner's
+    /// encapsulation ([`encapsulate_to_joiners`], in the same order as `joiners`); the
+    /// joiners and their path secrets are those the Welcome was laid out for. No entry is
+    /// allocated apart and the message is never copied.
+    pub(crate) fn seal(
+        mut self,
+        cs: &dyn CipherSuiteProvider,
+        content: &WelcomeContent<'_>,
+        joiners: &[(&KeyPackage, Option<Secret>)],
+        encapsulations: Vec<Encapsulation>,
+    ) -> Result<WelcomeMessage, GroupError> {
+        let layout_mismatch = || {
+            GroupError::codec(
+                "Welcome",
+                tls_codec::Error::EncodingError("an entry differs from its layout".into()),
+            )
+        };
+        if joiners.len() != self.shapes.len() || encapsulations.len() != joiners.len() {
+            return Err(layout_mismatch());
+        }
+        let mut slots: Vec<&mut [u8]> = Vec::with_capacity(joiners.len());
+        let mut rest = &mut self.buf[self.secrets.clone()];
+        for s in &self.shapes {
+            let (slot, tail) = std::mem::take(&mut rest).split_at_mut(s.encoded_len()?);
+            slots.push(slot);
+            rest = tail;
+        }
+        let prepared = &self.prepared;
+        slots
+            .into_par_iter()
+            .zip(encapsulations)
+            .zip(joiners.par_iter().zip(self.shapes.par_iter()))
+            .try_for_each(
+                |((slot, encapsulation), ((kp, path_secret), shape))| -> Result<(), GroupError> {
+                    let plain = zeroize::Zeroizing::new(encode(
+                        &content.group_secrets(path_secret.as_ref()),
+                    )?);
+                    let ct = encrypt_with_label_encapsulated(cs, prepared, encapsulation, &plain)?;
+                    let kp_ref = key_package_ref(cs, &encode(*kp)?)?;
+                    let slot = put_vector(slot, &kp_ref, shape.ref_len)?;
+                    let slot = put_vector(slot, &ct.kem_output, shape.enc_len)?;
+                    let slot = put_vector(slot, &ct.ciphertext, shape.ciphertext_len)?;
+                    if slot.is_empty() {
+                        Ok(())
+                    } else {
+                        Err(layout_mismatch())
+                    }
+                },
+            )?;
+        Ok(WelcomeMessage::from_built(
+            self.buf,
+            self.start,
+            cs.cipher_suite(),
+            self.secrets,
+            self.encrypted_group_info,
+        ))
+    }
+}
+
+/// A commit of ours signed, with its next epoch derived and its Welcome's GroupInfo
+/// encrypted: what [`Group::commit`] builds on its own thread while the pool encapsulates to
+/// the joiners.
+struct Signed<'g> {
+    /// The cached proposals committed (by reference), in list order.
+    cached: Vec<&'g super::CachedProposal>,
+    /// The cached proposals left out, with the reason.
+    dropped: Vec<(crate::messages::ProposalRef, GroupError)>,
+    /// The added leaves, in list order.
+    added: Vec<LeafIndex>,
+    psks: Vec<PreSharedKeyId>,
+    reinit: Option<ReInit>,
+    removed: Vec<LeafIndex>,
+    updated: Vec<LeafIndex>,
+    ctx: GroupContext,
+    tree: Tree,
+    touched: Vec<NodeIndex>,
+    own_keys: OwnKeys,
+    /// The commit, with its confirmation tag.
+    ac: AuthenticatedContent,
+    membership_tag: Option<Mac>,
+    joiner: JoinerSecret,
+    secrets: crate::key_schedule::EpochSecrets,
+    tag: Mac,
+    interim: Vec<u8>,
+    has_path: bool,
+    /// Each joiner's path secret (of its common ancestor with the committer), in the order
+    /// their leaves were added.
+    joiner_path_secrets: Vec<Option<Secret>>,
+    /// The Welcome, laid out and its GroupInfo encrypted, if anyone was added.
+    welcome: Option<PendingWelcome>,
 }
 
 impl Group {
@@ -736,15 +829,175 @@ impl Group {
         cs: &dyn CipherSuiteProvider,
         options: CommitOptions,
     ) -> Result<CommitOutput, GroupError> {
-        self.check_suite(cs)?;
-        self.check_active()?;
-        let own = self.own_leaf;
-        let sender = Sender::Member(own.0);
-        let mut cached: Vec<&super::CachedProposal> = if options.include_pending {
+        let cached: Vec<&super::CachedProposal> = if options.include_pending {
             self.proposals.iter().collect()
         } else {
             Vec::new()
         };
+        // The init keys of every Add the commit may carry, cached first, then by value (the
+        // order their leaves are added in). Encapsulating to them needs nothing of the
+        // commit, so the pool does it while this thread validates, signs and builds the
+        // GroupInfo (`sign_commit`); the Welcome's seals only finish them.
+        let add_keys: Vec<HpkePublicKey> = cached
+            .iter()
+            .map(|c| &c.proposal)
+            .chain(options.proposals.iter())
+            .filter_map(|p| match p {
+                Proposal::Add(a) => Some(a.key_package.init_key.clone()),
+                _ => None,
+            })
+            .collect();
+        let group_info_for_external = options.group_info_for_external;
+        let offered = cached.clone();
+        let sign = || self.sign_commit(cs, offered, options);
+        let (signed, mut encapsulations) = if add_keys.is_empty() {
+            (sign(), Vec::new())
+        } else {
+            rayon::join(sign, || encapsulate_to_joiners(cs, &add_keys))
+        };
+        let Signed {
+            cached: kept,
+            dropped,
+            added,
+            psks,
+            reinit,
+            removed,
+            updated,
+            ctx,
+            tree,
+            touched,
+            own_keys,
+            ac,
+            membership_tag,
+            joiner,
+            secrets,
+            tag,
+            interim,
+            has_path,
+            joiner_path_secrets,
+            welcome,
+        } = signed?;
+        // Cached Adds left out of the commit have their encapsulations discarded (`kept` is
+        // `cached` less the dropped, in the same order).
+        if kept.len() != cached.len() {
+            let mut survivors = kept.iter().peekable();
+            let mut keep = Vec::with_capacity(encapsulations.len());
+            for c in &cached {
+                let survived = survivors.next_if(|k| std::ptr::eq(**k, *c)).is_some();
+                if matches!(c.proposal, Proposal::Add(_)) {
+                    keep.push(survived);
+                }
+            }
+            let mut flags = keep.into_iter();
+            encapsulations.retain(|_| flags.next().unwrap_or(true));
+        }
+        let encapsulations = encapsulations.into_iter().collect::<Result<Vec<_>, _>>()?;
+        let cached = kept;
+        let own = self.own_leaf;
+        let sender = Sender::Member(own.0);
+
+        // The Welcome is sealed before the commit is framed: it reads the added KeyPackages
+        // where they now live, in the Commit's proposal list (§12.4.3.1).
+        let welcome = match welcome {
+            None => None,
+            Some(pending) => {
+                let FramedContentBody::Commit(commit_body) = &ac.content.body else {
+                    return Err(GroupError::codec(
+                        "commit",
+                        tls_codec::Error::DecodingError("not a commit".into()),
+                    ));
+                };
+                // The Adds in list order (cached by reference first, then by value): the
+                // order `validate_and_apply` added their leaves in.
+                let mut by_ref = cached.iter().map(|c| &c.proposal);
+                let added_kps = commit_body.proposals.iter().filter_map(|p| {
+                    let proposal = match p {
+                        ProposalOrRef::Reference(_) => by_ref.next()?,
+                        ProposalOrRef::Proposal(p) => p,
+                    };
+                    match proposal {
+                        Proposal::Add(a) => Some(&a.key_package),
+                        _ => None,
+                    }
+                });
+                let joiners: Vec<(&KeyPackage, Option<Secret>)> =
+                    added_kps.zip(joiner_path_secrets).collect();
+                if joiners.len() != added.len() {
+                    return Err(GroupError::codec(
+                        "commit",
+                        tls_codec::Error::DecodingError("added leaves without KeyPackages".into()),
+                    ));
+                }
+                let content = WelcomeContent {
+                    joiner_secret: &joiner,
+                    psks: &psks,
+                };
+                Some(pending.seal(cs, &content, &joiners, encapsulations)?)
+            }
+        };
+        // The handshake key used is of the epoch being left, whose secret tree is replaced on
+        // merge: a clone is enough.
+        let commit =
+            self.frame_tagged(cs, ac, membership_tag, &mut self.keys.secret_tree.clone())?;
+        let keys = EpochKeys::new(secrets, tree.size().leaves(), &self.config)?;
+        let group_info = if group_info_for_external {
+            let (_, external_pub) = cs.kem_derive(keys.external_secret.as_bytes())?;
+            let gi = build_group_info(
+                cs,
+                &ctx,
+                &tag,
+                own,
+                &self.signer,
+                Some(&tree),
+                Some(external_pub),
+            )?;
+            Some(MlsMessage::new(MlsMessageBody::GroupInfo(gi)))
+        } else {
+            None
+        };
+        let staged = StagedCommit {
+            base_epoch: self.context.epoch,
+            group_id: self.group_id().to_vec(),
+            context: ctx,
+            tree,
+            interim,
+            confirmation_tag: tag,
+            keys: Some(keys),
+            own_keys,
+            touched,
+            reinit,
+            removed_self: false,
+            sender,
+            added,
+            removed,
+            updated,
+            psks,
+            has_path,
+        };
+        Ok(CommitOutput {
+            commit,
+            welcome,
+            group_info,
+            staged,
+            dropped,
+        })
+    }
+
+    /// [`Group::commit`] up to the Welcome's seals, on the caller's thread: validating and
+    /// applying the proposals (dropping cached ones that cannot be committed), the path, the
+    /// tree hash, signing, the transcript and key schedule, the confirmation and membership
+    /// tags, and the Welcome's GroupInfo (§12.4.1, §12.4.3). `cached` are the cached
+    /// proposals offered for the commit.
+    fn sign_commit<'g>(
+        &'g self,
+        cs: &dyn CipherSuiteProvider,
+        mut cached: Vec<&'g super::CachedProposal>,
+        options: CommitOptions,
+    ) -> Result<Signed<'g>, GroupError> {
+        self.check_suite(cs)?;
+        self.check_active()?;
+        let own = self.own_leaf;
+        let sender = Sender::Member(own.0);
         let mut dropped = Vec::new();
         // RFC 9420 §12.2, §12.4: the committer includes the valid proposals it received and
         // leaves out those it cannot commit (invalid on their own, conflicting with another,
@@ -798,6 +1051,7 @@ impl Group {
             .map(|c| ProposalOrRef::Reference(c.proposal_ref.clone()))
             .chain(options.proposals.into_iter().map(ProposalOrRef::Proposal))
             .collect();
+
         let mut commit_secret = Secret::zero(cs.hash_len());
         let mut own_keys = self.own_keys.clone();
         let mut path_secrets: Vec<(NodeIndex, Secret)> = Vec::new();
@@ -837,12 +1091,14 @@ impl Group {
         };
         own_keys.retain_valid(&tree);
 
-        // Sign, then the transcript and key schedule, then the confirmation tag (§6.1, §8).
+        // Sign, then the transcript and key schedule, then the confirmation tag (§6.1,
+        // §8).
         let wire_format = if self.config.encrypt_handshake {
             WireFormat::PRIVATE_MESSAGE
         } else {
             WireFormat::PUBLIC_MESSAGE
         };
+        let has_path = path.is_some();
         let content = FramedContent {
             group_id: self.context.group_id.clone(),
             epoch: self.context.epoch,
@@ -877,53 +1133,24 @@ impl Group {
         let tag = confirmation_tag(cs, &secrets.confirmation_key, &confirmed);
         let interim = interim_transcript_hash(cs, &confirmed, &tag)?;
         ac.auth.confirmation_tag = Some(tag.clone());
-        let FramedContentBody::Commit(commit_body) = &ac.content.body else {
-            return Err(GroupError::codec(
-                "commit",
-                tls_codec::Error::DecodingError("not a commit".into()),
-            ));
-        };
-        let has_path = commit_body.path.is_some();
-        // The membership tag now, so the commit's TBS (as large as the commit) is freed before
-        // the Welcome is built.
+        // The membership tag now, so the commit's TBS (as large as the commit) is freed
+        // before the Welcome is built.
         let membership_tag = self.own_membership_tag(cs, sc, &ac)?;
 
-        // The Welcome is built before the commit is framed: it reads the added KeyPackages
-        // where they now live, in the Commit's proposal list (§12.4.3.1).
+        // Each joiner gets the path secret of its common ancestor with us (§12.4.3.1).
+        let joiner_path_secrets: Vec<Option<Secret>> = added
+            .iter()
+            .map(|leaf| {
+                let lca = tree.size().common_ancestor(own.node(), leaf.node());
+                path_secrets
+                    .iter()
+                    .find(|(n, _)| *n == lca)
+                    .map(|(_, s)| s.clone())
+            })
+            .collect();
         let welcome = if added.is_empty() {
             None
         } else {
-            // The Adds in list order (cached by reference first, then by value): the order
-            // `validate_and_apply` added their leaves in.
-            let mut by_ref = cached.iter().map(|c| &c.proposal);
-            let added_kps = commit_body.proposals.iter().filter_map(|p| {
-                let proposal = match p {
-                    ProposalOrRef::Reference(_) => by_ref.next()?,
-                    ProposalOrRef::Proposal(p) => p,
-                };
-                match proposal {
-                    Proposal::Add(a) => Some(&a.key_package),
-                    _ => None,
-                }
-            });
-            let joiners: Vec<(&KeyPackage, Option<Secret>)> = added
-                .iter()
-                .zip(added_kps)
-                .map(|(leaf, kp)| {
-                    let lca = tree.size().common_ancestor(own.node(), leaf.node());
-                    let ps = path_secrets
-                        .iter()
-                        .find(|(n, _)| *n == lca)
-                        .map(|(_, s)| s.clone());
-                    (kp, ps)
-                })
-                .collect();
-            if joiners.len() != added.len() {
-                return Err(GroupError::codec(
-                    "commit",
-                    tls_codec::Error::DecodingError("added leaves without KeyPackages".into()),
-                ));
-            }
             let content = WelcomeContent {
                 joiner_secret: &joiner,
                 psks: &psks,
@@ -936,53 +1163,34 @@ impl Group {
                 tree: options.ratchet_tree_in_welcome.then_some(&tree),
                 welcome_secret: &welcome_secret,
             };
-            Some(welcome_message(cs, &gi, &content, &joiners)?)
-        };
-        // The handshake key used is of the epoch being left, whose secret tree is replaced on
-        // merge: a clone is enough.
-        let commit =
-            self.frame_tagged(cs, ac, membership_tag, &mut self.keys.secret_tree.clone())?;
-        let keys = EpochKeys::new(secrets, tree.size().leaves(), &self.config)?;
-        let group_info = if options.group_info_for_external {
-            let (_, external_pub) = cs.kem_derive(keys.external_secret.as_bytes())?;
-            let gi = build_group_info(
+            Some(PendingWelcome::new(
                 cs,
-                &ctx,
-                &tag,
-                own,
-                &self.signer,
-                Some(&tree),
-                Some(external_pub),
-            )?;
-            Some(MlsMessage::new(MlsMessageBody::GroupInfo(gi)))
-        } else {
-            None
+                &gi,
+                &content,
+                &joiner_path_secrets,
+            )?)
         };
-        let staged = StagedCommit {
-            base_epoch: self.context.epoch,
-            group_id: self.group_id().to_vec(),
-            context: ctx,
-            tree,
-            interim,
-            confirmation_tag: tag,
-            keys: Some(keys),
-            own_keys,
-            touched,
-            reinit,
-            removed_self: false,
-            sender,
+        Ok(Signed {
+            cached,
+            dropped,
             added,
+            psks,
+            reinit,
             removed,
             updated,
-            psks,
+            ctx,
+            tree,
+            touched,
+            own_keys,
+            ac,
+            membership_tag,
+            joiner,
+            secrets,
+            tag,
+            interim,
             has_path,
-        };
-        Ok(CommitOutput {
-            commit,
+            joiner_path_secrets,
             welcome,
-            group_info,
-            staged,
-            dropped,
         })
     }
 
