@@ -10,7 +10,9 @@
 //!
 //! Creating (§12.4.1) does the same from our side, and builds the Welcome: the GroupInfo is
 //! encrypted once, and the GroupSecrets are sealed to every joiner in parallel with one
-//! prepared `EncryptWithLabel(., "Welcome", encrypted_group_info, .)` context.
+//! prepared `EncryptWithLabel(., "Welcome", encrypted_group_info, .)` context. The seals' KEM
+//! encapsulations need only the joiners' init keys, so the pool makes them while the
+//! committer's thread validates, signs and builds the GroupInfo.
 
 use rayon::prelude::*;
 
