@@ -857,32 +857,11 @@ impl Group {
         } else {
             rayon::join(sign, || encapsulate_to_joiners(cs, &add_keys))
         };
-        let Signed {
-            cached: kept,
-            dropped,
-            added,
-            psks,
-            reinit,
-            removed,
-            updated,
-            ctx,
-            tree,
-            touched,
-            own_keys,
-            ac,
-            membership_tag,
-            joiner,
-            secrets,
-            tag,
-            interim,
-            has_path,
-            joiner_path_secrets,
-            welcome,
-        } = signed?;
-        // Cached Adds left out of the commit have their encapsulations discarded (`kept` is
-        // `cached` less the dropped, in the same order).
-        if kept.len() != cached.len() {
-            let mut survivors = kept.iter().peekable();
+        let s = signed?;
+        // Cached Adds left out of the commit have their encapsulations discarded (`s.cached`
+        // is `cached` less the dropped, in the same order).
+        if s.cached.len() != cached.len() {
+            let mut survivors = s.cached.iter().peekable();
             let mut keep = Vec::with_capacity(encapsulations.len());
             for c in &cached {
                 let survived = survivors.next_if(|k| std::ptr::eq(**k, *c)).is_some();
@@ -894,16 +873,14 @@ impl Group {
             encapsulations.retain(|_| flags.next().unwrap_or(true));
         }
         let encapsulations = encapsulations.into_iter().collect::<Result<Vec<_>, _>>()?;
-        let cached = kept;
         let own = self.own_leaf;
-        let sender = Sender::Member(own.0);
 
         // The Welcome is sealed before the commit is framed: it reads the added KeyPackages
         // where they now live, in the Commit's proposal list (§12.4.3.1).
-        let welcome = match welcome {
+        let welcome = match s.welcome {
             None => None,
             Some(pending) => {
-                let FramedContentBody::Commit(commit_body) = &ac.content.body else {
+                let FramedContentBody::Commit(commit_body) = &s.ac.content.body else {
                     return Err(GroupError::codec(
                         "commit",
                         tls_codec::Error::DecodingError("not a commit".into()),
@@ -911,7 +888,7 @@ impl Group {
                 };
                 // The Adds in list order (cached by reference first, then by value): the
                 // order `validate_and_apply` added their leaves in.
-                let mut by_ref = cached.iter().map(|c| &c.proposal);
+                let mut by_ref = s.cached.iter().map(|c| &c.proposal);
                 let added_kps = commit_body.proposals.iter().filter_map(|p| {
                     let proposal = match p {
                         ProposalOrRef::Reference(_) => by_ref.next()?,
@@ -923,34 +900,38 @@ impl Group {
                     }
                 });
                 let joiners: Vec<(&KeyPackage, Option<Secret>)> =
-                    added_kps.zip(joiner_path_secrets).collect();
-                if joiners.len() != added.len() {
+                    added_kps.zip(s.joiner_path_secrets).collect();
+                if joiners.len() != s.added.len() {
                     return Err(GroupError::codec(
                         "commit",
                         tls_codec::Error::DecodingError("added leaves without KeyPackages".into()),
                     ));
                 }
                 let content = WelcomeContent {
-                    joiner_secret: &joiner,
-                    psks: &psks,
+                    joiner_secret: &s.joiner,
+                    psks: &s.psks,
                 };
                 Some(pending.seal(cs, &content, &joiners, encapsulations)?)
             }
         };
         // The handshake key used is of the epoch being left, whose secret tree is replaced on
         // merge: a clone is enough.
-        let commit =
-            self.frame_tagged(cs, ac, membership_tag, &mut self.keys.secret_tree.clone())?;
-        let keys = EpochKeys::new(secrets, tree.size().leaves(), &self.config)?;
+        let commit = self.frame_tagged(
+            cs,
+            s.ac,
+            s.membership_tag,
+            &mut self.keys.secret_tree.clone(),
+        )?;
+        let keys = EpochKeys::new(s.secrets, s.tree.size().leaves(), &self.config)?;
         let group_info = if group_info_for_external {
             let (_, external_pub) = cs.kem_derive(keys.external_secret.as_bytes())?;
             let gi = build_group_info(
                 cs,
-                &ctx,
-                &tag,
+                &s.ctx,
+                &s.tag,
                 own,
                 &self.signer,
-                Some(&tree),
+                Some(&s.tree),
                 Some(external_pub),
             )?;
             Some(MlsMessage::new(MlsMessageBody::GroupInfo(gi)))
@@ -960,28 +941,28 @@ impl Group {
         let staged = StagedCommit {
             base_epoch: self.context.epoch,
             group_id: self.group_id().to_vec(),
-            context: ctx,
-            tree,
-            interim,
-            confirmation_tag: tag,
+            context: s.ctx,
+            tree: s.tree,
+            interim: s.interim,
+            confirmation_tag: s.tag,
             keys: Some(keys),
-            own_keys,
-            touched,
-            reinit,
+            own_keys: s.own_keys,
+            touched: s.touched,
+            reinit: s.reinit,
             removed_self: false,
-            sender,
-            added,
-            removed,
-            updated,
-            psks,
-            has_path,
+            sender: Sender::Member(own.0),
+            added: s.added,
+            removed: s.removed,
+            updated: s.updated,
+            psks: s.psks,
+            has_path: s.has_path,
         };
         Ok(CommitOutput {
             commit,
             welcome,
             group_info,
             staged,
-            dropped,
+            dropped: s.dropped,
         })
     }
 
