@@ -551,6 +551,51 @@ fn crypto_floor(c: &mut Criterion, n: usize, commit_len: usize, tree_len: usize)
     g.bench_function("hpke_info_hash_tree", |b| {
         b.iter(|| cs.hpke_prepare(black_box(&tree), None).unwrap())
     });
+    // A 1 KiB application message as a PrivateMessage (RFC 9420 §6.3): what either end cannot
+    // do without. The signature over its FramedContentTBS (the data and about 100 bytes of
+    // framing and GroupContext), the AEAD over the content (the data, the signature, headers),
+    // the sender-data AEAD over 12 bytes, five HKDF-Expands (the ratchet's key, nonce and next
+    // secret; the sender-data key and nonce) and, when sending, the 4-byte reuse guard.
+    let tbs = vec![0x44u8; 1024 + 128];
+    let content = vec![0x55u8; 1024 + 72];
+    let sender_data = [0x66u8; 12];
+    let secret = vec![0x77u8; cs.hash_len()];
+    let info = [0x88u8; 24];
+    let expand_five = || {
+        [
+            cs.aead_key_len(),
+            cs.aead_nonce_len(),
+            cs.hash_len(),
+            cs.aead_key_len(),
+            cs.aead_nonce_len(),
+        ]
+        .map(|len| cs.kdf_expand(black_box(&secret), &info, len).unwrap())
+    };
+    g.bench_function("app_message_1k_protect", |b| {
+        b.iter(|| {
+            let _keys = expand_five();
+            let mut guard = [0u8; 4];
+            cs.random_bytes(&mut guard).unwrap();
+            let sig = cs.sign(&ssk, black_box(&tbs)).unwrap();
+            let ct = cs.aead_seal(&key, &nonce, &guard, &content).unwrap();
+            let sd = cs.aead_seal(&key, &nonce, b"", &sender_data).unwrap();
+            (sig, ct, sd)
+        })
+    });
+    let tbs_sig = cs.sign(&ssk, &tbs).unwrap();
+    let content_ct = cs.aead_seal(&key, &nonce, b"", &content).unwrap();
+    let sender_data_ct = cs.aead_seal(&key, &nonce, b"", &sender_data).unwrap();
+    g.bench_function("app_message_1k_unprotect", |b| {
+        b.iter(|| {
+            let _keys = expand_five();
+            let sd = cs.aead_open(&key, &nonce, b"", &sender_data_ct).unwrap();
+            let pt = cs
+                .aead_open(&key, &nonce, b"", black_box(&content_ct))
+                .unwrap();
+            cs.verify(&spk, black_box(&tbs), &tbs_sig).unwrap();
+            (sd, pt)
+        })
+    });
     // The one-core rows above spread over the pool as the engine spreads them: the N-1 seals
     // of a large-resolution commit in one parallel iterator, the N leaf signatures of a join
     // in batches of 510 (`labels::VERIFY_BATCH`). Two cores of this machine deliver less than
