@@ -208,6 +208,30 @@ fn check_content_rules(
     Ok(())
 }
 
+/// The key a received PrivateMessage was opened with: one generation of one ratchet of one
+/// leaf's secret tree entry (§9.1). [`MessageProtection::open_private`] returns it unused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RatchetPosition {
+    /// The sender's leaf.
+    pub leaf: LeafIndex,
+    /// Handshake or application ratchet.
+    pub kind: RatchetKind,
+    /// The generation.
+    pub generation: u32,
+}
+
+impl RatchetPosition {
+    /// Marks the key used and deletes it (§9.2): [`SecretTree::mark_consumed`]. A refusal
+    /// leaves `tree` unchanged.
+    pub fn mark_consumed(
+        self,
+        cs: &dyn CipherSuiteProvider,
+        tree: &mut SecretTree,
+    ) -> Result<(), SecretTreeError> {
+        tree.mark_consumed(cs, self.leaf, self.kind, self.generation)
+    }
+}
+
 fn ratchet_kind(content_type: ContentType) -> RatchetKind {
     if content_type == ContentType::APPLICATION {
         RatchetKind::Application
@@ -603,7 +627,11 @@ impl<'a> MessageProtection<'a> {
         authenticated_data: VarBytes,
         plaintext: &[u8],
     ) -> Result<PrivateMessage, ProtectionError> {
-        let rk = tree.next_key(self.cs, leaf, ratchet_kind(content_type))?;
+        // The next key is peeked and marked used only once the message is built: a failure
+        // leaves `tree` as it was.
+        let kind = ratchet_kind(content_type);
+        let generation = tree.next_generation(leaf, kind);
+        let rk = tree.peek_key(self.cs, leaf, kind, generation)?;
         let mut reuse_guard = [0u8; 4];
         self.cs
             .random_bytes(&mut reuse_guard)
@@ -642,6 +670,7 @@ impl<'a> MessageProtection<'a> {
                 &encode(&sender_data)?,
             )
             .map_err(ProtectionError::Crypto)?;
+        tree.mark_consumed(self.cs, leaf, kind, generation)?;
         Ok(PrivateMessage {
             group_id,
             epoch,
@@ -663,6 +692,21 @@ impl<'a> MessageProtection<'a> {
         msg: &PrivateMessage,
         sender_key: impl FnOnce(&FramedContent) -> Option<SignaturePublicKey>,
     ) -> Result<AuthenticatedContent, ProtectionError> {
+        let (ac, key) = self.open_private(tree, msg, sender_key)?;
+        key.mark_consumed(self.cs, tree)?;
+        Ok(ac)
+    }
+
+    /// [`MessageProtection::unprotect_private`] without using the key up: `tree` is only
+    /// read. The caller marks the returned [`RatchetPosition`] consumed once it accepts the
+    /// message (§9.2), so that it need not copy the secret tree to stay unchanged when a later
+    /// check of its own refuses the message.
+    pub fn open_private(
+        &self,
+        tree: &SecretTree,
+        msg: &PrivateMessage,
+        sender_key: impl FnOnce(&FramedContent) -> Option<SignaturePublicKey>,
+    ) -> Result<(AuthenticatedContent, RatchetPosition), ProtectionError> {
         let wf = WireFormat::PRIVATE_MESSAGE;
         self.check_group_and_epoch(&msg.group_id, msg.epoch)?;
         let tag_len = self.cs.algorithms().aead.tag_len();
@@ -735,13 +779,19 @@ impl<'a> MessageProtection<'a> {
         let sc = self.sign_content(wf, &content)?;
         self.verify(&sc, &auth, &key)?;
 
-        // Everything checked: now, and only now, the key is used up (§9.2).
-        tree.mark_consumed(self.cs, leaf, kind, sender_data.generation)?;
-        Ok(AuthenticatedContent {
-            wire_format: wf,
-            content,
-            auth,
-        })
+        // Everything checked: the caller now uses the key up (§9.2).
+        Ok((
+            AuthenticatedContent {
+                wire_format: wf,
+                content,
+                auth,
+            },
+            RatchetPosition {
+                leaf,
+                kind,
+                generation: sender_data.generation,
+            },
+        ))
     }
 }
 

@@ -2023,3 +2023,95 @@ fn commit_errors_come_in_check_order() {
     g[0].merge_staged_commit(out.staged).unwrap();
     assert_agree(&g[..2]);
 }
+
+// ---------------------------------------------------------------------------------------
+// PrivateMessages (RFC 9420 §6.3, §9.2): a key is used up only by a message the group
+// accepts, and a used key cannot be used again.
+// ---------------------------------------------------------------------------------------
+
+/// `err` is the secret tree refusing an already used `generation`.
+fn is_consumed(err: &GroupError, generation: u32) -> bool {
+    matches!(
+        err,
+        GroupError::Protocol(ProtocolError::Protection(
+            mls_engine::framing::ProtectionError::SecretTree(
+                mls_engine::secret_tree::SecretTreeError::GenerationConsumed { generation: g }
+            )
+        )) if *g == generation
+    )
+}
+
+#[test]
+fn application_messages_use_their_keys_once() {
+    let cs = cs();
+    let mut g = setup(cs, 3);
+    let m0 = g[0].encrypt_application(cs, b"zero", b"").unwrap();
+    let m1 = g[0].encrypt_application(cs, b"one", b"").unwrap();
+    // Out of order: the skipped generation 0 stays usable once.
+    for (m, data) in [(&m1, &b"one"[..]), (&m0, &b"zero"[..])] {
+        match g[1].process_message(cs, m.clone()).unwrap() {
+            ProcessedMessage::Application { data: d, .. } => assert_eq!(d, data),
+            other => panic!("expected application data, got {other:?}"),
+        }
+    }
+    // Replays are refused, and change nothing.
+    for (m, generation) in [(&m0, 0), (&m1, 1)] {
+        let err = refused(cs, &mut g[1], m);
+        assert!(is_consumed(&err, generation), "{err:?}");
+    }
+    // The third member, who saw nothing yet, still reads both.
+    for m in [&m0, &m1] {
+        g[2].process_message(cs, m.clone()).unwrap();
+    }
+
+    // A late message of the epoch just left (§15.2): read once, then refused.
+    let late = g[0].encrypt_application(cs, b"late", b"").unwrap();
+    commit_all(cs, &mut g, 0, forced());
+    match g[1].process_message(cs, late.clone()).unwrap() {
+        ProcessedMessage::Application { data, .. } => assert_eq!(data, b"late"),
+        other => panic!("expected application data, got {other:?}"),
+    }
+    let err = refused(cs, &mut g[1], &late);
+    assert!(is_consumed(&err, 2), "{err:?}");
+    still_works(cs, &mut g);
+}
+
+#[test]
+fn private_proposals_use_their_keys_once() {
+    let cs = cs();
+    let mut g = setup(cs, 3);
+    for m in g.iter_mut() {
+        let mut c = *m.config();
+        c.encrypt_handshake = true;
+        m.set_config(c);
+    }
+    let before = g[0].to_bytes().unwrap();
+    let (msg, cached) = g[0]
+        .propose(
+            cs,
+            Proposal::Remove(Remove {
+                removed: LeafIndex(2).0,
+            }),
+        )
+        .unwrap();
+    assert!(matches!(msg.body, MlsMessageBody::PrivateMessage(_)));
+    assert_ne!(g[0].to_bytes().unwrap(), before, "the sender kept nothing");
+    match g[1].process_message(cs, msg.clone()).unwrap() {
+        ProcessedMessage::Proposal(p) => assert_eq!(p.proposal_ref, cached.proposal_ref),
+        other => panic!("expected a proposal, got {other:?}"),
+    }
+    let err = refused(cs, &mut g[1], &msg);
+    assert!(is_consumed(&err, 0), "{err:?}");
+    // The next handshake message uses the next generation: both receivers read it.
+    let (next, _) = g[0]
+        .propose(
+            cs,
+            Proposal::Remove(Remove {
+                removed: LeafIndex(1).0,
+            }),
+        )
+        .unwrap();
+    g[1].process_message(cs, next.clone()).unwrap();
+    g[2].process_message(cs, msg).unwrap();
+    g[2].process_message(cs, next).unwrap();
+}

@@ -8,12 +8,13 @@ use mls_engine::codec::{VarBytes, VarVec};
 use mls_engine::crypto::{
     AwsLcProvider, CipherSuite, CipherSuiteProvider, CryptoProvider, Secret, SignaturePublicKey,
 };
-use mls_engine::framing::{MessageProtection, PaddingPolicy, ProtectionError};
+use mls_engine::framing::{MessageProtection, PaddingPolicy, ProtectionError, RatchetPosition};
 use mls_engine::messages::{
     FramedContent, FramedContentBody, GroupContext, Mac, PrivateMessage, Proposal, ProtocolVersion,
     PublicMessage, Remove, Sender,
 };
-use mls_engine::secret_tree::{SecretTree, SecretTreeConfig, SecretTreeError};
+use mls_engine::secret_tree::{RatchetKind, SecretTree, SecretTreeConfig, SecretTreeError};
+use mls_engine::tree_math::LeafIndex;
 
 const SENDER: u32 = 3;
 const LEAVES: u32 = 8;
@@ -505,4 +506,47 @@ fn padding_policy_pads_and_round_trips() {
         assert_eq!((msg.ciphertext.len() - tag) % multiple, 0, "{policy:?}");
         assert_eq!(f.open(&mut rx, &msg).unwrap(), b"pad me");
     }
+}
+
+#[test]
+fn open_private_reads_the_tree_and_names_the_key() {
+    let f = Fixture::new();
+    let mut tx = f.tree(SecretTreeConfig::default());
+    let mut rx = f.tree(SecretTreeConfig::default());
+    let msgs = f.send(&mut tx, 3);
+    // Opened out of order, and twice: `open_private` uses nothing up.
+    let before = rx.clone();
+    for _ in 0..2 {
+        let (ac, key) = f.mp().open_private(&rx, &msgs[2], f.keys()).unwrap();
+        assert_eq!(ac.content, f.app(b"message 2"));
+        assert_eq!(
+            key,
+            RatchetPosition {
+                leaf: LeafIndex(SENDER),
+                kind: RatchetKind::Application,
+                generation: 2,
+            }
+        );
+        assert_eq!(rx, before);
+    }
+    // Marked used, the key is gone; the skipped ones are still there, once each.
+    let (_, key) = f.mp().open_private(&rx, &msgs[2], f.keys()).unwrap();
+    key.mark_consumed(f.cs(), &mut rx).unwrap();
+    assert!(matches!(
+        f.mp().open_private(&rx, &msgs[2], f.keys()),
+        Err(ProtectionError::SecretTree(
+            SecretTreeError::GenerationConsumed { generation: 2 }
+        ))
+    ));
+    assert_eq!(
+        rx.retained_keys(LeafIndex(SENDER), RatchetKind::Application),
+        2
+    );
+    for m in &msgs[..2] {
+        f.open(&mut rx, m).unwrap();
+    }
+    assert_eq!(
+        rx.retained_keys(LeafIndex(SENDER), RatchetKind::Application),
+        0
+    );
 }

@@ -791,7 +791,13 @@ impl Group {
             return Err(MisuseError::StaleStagedCommit.into());
         }
         self.index.apply(&self.tree, &staged.tree, &staged.touched);
-        self.retire_epoch();
+        // The next epoch's keys replace ours, which move (not copied: the secret tree holds
+        // every sender heard from this epoch) into the retained window.
+        let left = staged
+            .keys
+            .map(|keys| std::mem::replace(&mut self.keys, keys));
+        let removed = left.is_none();
+        self.retire_epoch(left);
         self.tree.merge_staged(staged.tree);
         self.context = staged.context;
         self.interim_transcript_hash = staged.interim;
@@ -799,16 +805,14 @@ impl Group {
         self.own_keys = staged.own_keys;
         self.proposals.clear();
         self.pending_updates.clear();
-        match staged.keys {
-            Some(keys) => {
-                self.keys = keys;
-                self.resumption_psks.insert(
-                    self.context.group_id.as_slice(),
-                    self.context.epoch,
-                    self.keys.resumption_psk.clone(),
-                );
-            }
-            None => self.active = false,
+        if removed {
+            self.active = false;
+        } else {
+            self.resumption_psks.insert(
+                self.context.group_id.as_slice(),
+                self.context.epoch,
+                self.keys.resumption_psk.clone(),
+            );
         }
         if staged.removed_self {
             self.active = false;
@@ -855,7 +859,9 @@ impl Group {
         let (signed, mut encapsulations) = if add_keys.is_empty() {
             (sign(), Vec::new())
         } else {
-            rayon::join(sign, || encapsulate_to_joiners(cs, &add_keys))
+            // The keys move into the task, so they are freed as soon as it is done, before
+            // the Welcome is sealed (the commit's heap peak).
+            rayon::join(sign, move || encapsulate_to_joiners(cs, &add_keys))
         };
         let s = signed?;
         // Cached Adds left out of the commit have their encapsulations discarded (`s.cached`
@@ -914,14 +920,9 @@ impl Group {
                 Some(pending.seal(cs, &content, &joiners, encapsulations)?)
             }
         };
-        // The handshake key used is of the epoch being left, whose secret tree is replaced on
-        // merge: a clone is enough.
-        let commit = self.frame_tagged(
-            cs,
-            s.ac,
-            s.membership_tag,
-            &mut self.keys.secret_tree.clone(),
-        )?;
+        // As a PrivateMessage, the handshake key used is of the epoch being left, whose secret
+        // tree is replaced on merge: a copy of the tree is enough.
+        let commit = self.frame_tagged(cs, s.ac, s.membership_tag)?;
         let keys = EpochKeys::new(s.secrets, s.tree.size().leaves(), &self.config)?;
         let group_info = if group_info_for_external {
             let (_, external_pub) = cs.kem_derive(keys.external_secret.as_bytes())?;
@@ -1201,7 +1202,7 @@ impl Group {
             content,
             auth,
         };
-        self.frame_signed(cs, sc, ac, &mut self.keys.secret_tree.clone())
+        self.frame_signed(cs, sc, ac)
     }
 
     /// Signs our `content` for `wire_format` (§6.1): the SignContent (kept: its content is
@@ -1231,10 +1232,9 @@ impl Group {
         cs: &dyn CipherSuiteProvider,
         sc: SignContentBuf,
         ac: AuthenticatedContent,
-        secret_tree: &mut crate::secret_tree::SecretTree,
     ) -> Result<MlsMessage, GroupError> {
         let membership_tag = self.own_membership_tag(cs, sc, &ac)?;
-        self.frame_tagged(cs, ac, membership_tag, secret_tree)
+        self.frame_tagged(cs, ac, membership_tag)
     }
 
     /// The membership tag of our signed content if it goes out as a PublicMessage from a
@@ -1261,18 +1261,23 @@ impl Group {
     }
 
     /// [`Group::frame_signed`] with the membership tag already computed
-    /// ([`Group::own_membership_tag`]).
+    /// ([`Group::own_membership_tag`]). A PrivateMessage is encrypted with a key of a copy of
+    /// the secret tree, which is not kept: for content whose key use need not be remembered
+    /// (a commit's, of the epoch its merge leaves); a PublicMessage copies nothing.
     pub(crate) fn frame_tagged(
         &self,
         cs: &dyn CipherSuiteProvider,
         ac: AuthenticatedContent,
         membership_tag: Option<Mac>,
-        secret_tree: &mut crate::secret_tree::SecretTree,
     ) -> Result<MlsMessage, GroupError> {
         if ac.wire_format == WireFormat::PRIVATE_MESSAGE {
             let mp = self.protection(cs);
-            let pm =
-                mp.protect_private_signed(secret_tree, ac.content, ac.auth, self.config.padding)?;
+            let pm = mp.protect_private_signed(
+                &mut self.keys.secret_tree.clone(),
+                ac.content,
+                ac.auth,
+                self.config.padding,
+            )?;
             return Ok(MlsMessage::new(MlsMessageBody::PrivateMessage(pm)));
         }
         Ok(MlsMessage::new(MlsMessageBody::PublicMessage(

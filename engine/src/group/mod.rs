@@ -36,7 +36,7 @@ use std::collections::{BTreeMap, VecDeque};
 use crate::codec::VarBytes;
 use crate::crypto::labels::SignContentBuf;
 use crate::crypto::{CipherSuite, CipherSuiteProvider, HpkePublicKey, Secret, SignaturePublicKey};
-use crate::framing::MessageProtection;
+use crate::framing::{MessageProtection, RatchetPosition};
 use crate::key_schedule::{mls_exporter, EpochSecrets};
 use crate::messages::{
     AuthenticatedContent, ContentType, Extension, ExternalSenders, FramedContent,
@@ -228,6 +228,14 @@ pub struct Group {
     pub(crate) delta_epoch: Option<u64>,
 }
 
+/// A verified message of the current epoch, from [`Group::unprotect`]: its content, the
+/// FramedContentTBS of a PublicMessage, and the unused key of a PrivateMessage.
+type Unprotected = (
+    AuthenticatedContent,
+    Option<SignContentBuf>,
+    Option<RatchetPosition>,
+);
+
 impl Group {
     /// The group id.
     pub fn group_id(&self) -> &[u8] {
@@ -409,34 +417,47 @@ impl Group {
         )
     }
 
-    /// Verifies and decrypts a handshake or application message of the current epoch
-    /// (application messages may also be of a retained past epoch). `secret_tree` receives
-    /// the consumed key; the caller decides whether to keep it. For a PublicMessage the
-    /// FramedContentTBS its signature was verified over is returned too (a commit's transcript
-    /// hash reads the content from it).
+    /// Verifies and decrypts a handshake or application message of the current epoch. The
+    /// secret tree is only read: for a PrivateMessage the key it was opened with is returned
+    /// unused, and the caller marks it used once it accepts the message. For a PublicMessage
+    /// the FramedContentTBS its signature was verified over is returned too (a commit's
+    /// transcript hash reads the content from it).
     fn unprotect(
         &self,
         cs: &dyn CipherSuiteProvider,
         msg: MlsMessage,
-        secret_tree: &mut SecretTree,
-    ) -> Result<(AuthenticatedContent, Option<SignContentBuf>), GroupError> {
+    ) -> Result<Unprotected, GroupError> {
         let mp = self.protection(cs);
         let (tree, context) = (&self.tree, &self.context);
         match msg.body {
             MlsMessageBody::PublicMessage(pm) => {
                 let (ac, tbs) =
                     mp.unprotect_public_with_tbs(pm, |c| Self::sender_key(tree, context, c))?;
-                Ok((ac, Some(tbs)))
+                Ok((ac, Some(tbs), None))
             }
-            MlsMessageBody::PrivateMessage(pm) => Ok((
-                mp.unprotect_private(secret_tree, &pm, |c| Self::sender_key(tree, context, c))?,
-                None,
-            )),
+            MlsMessageBody::PrivateMessage(pm) => {
+                let (ac, key) = mp.open_private(&self.keys.secret_tree, &pm, |c| {
+                    Self::sender_key(tree, context, c)
+                })?;
+                Ok((ac, None, Some(key)))
+            }
             _ => Err(MalformedError::UnexpectedMessage {
                 expected: "PublicMessage or PrivateMessage",
             }
             .into()),
         }
+    }
+
+    /// Marks the key a received PrivateMessage was opened with as used (§9.2), if any.
+    fn use_key(
+        &mut self,
+        cs: &dyn CipherSuiteProvider,
+        key: Option<RatchetPosition>,
+    ) -> Result<(), GroupError> {
+        if let Some(k) = key {
+            k.mark_consumed(cs, &mut self.keys.secret_tree)?;
+        }
+        Ok(())
     }
 
     /// Processes a PublicMessage or PrivateMessage (RFC 9420 §6, §12): a proposal is verified
@@ -467,14 +488,16 @@ impl Group {
             }
             body => MlsMessage { body },
         };
-        let mut secret_tree = self.keys.secret_tree.clone();
-        let (ac, tbs) = self.unprotect(cs, msg, &mut secret_tree)?;
+        // The secret tree is only read until the message is accepted; its key is then marked
+        // used, the last step that can fail (no copy of the tree per message: it holds every
+        // sender heard from this epoch).
+        let (ac, tbs, key) = self.unprotect(cs, msg)?;
         match &ac.content.body {
             FramedContentBody::Application(data) => {
                 let Sender::Member(sender) = ac.content.sender else {
                     return Err(MisuseError::Unsupported("application data from non-member").into());
                 };
-                self.keys.secret_tree = secret_tree;
+                self.use_key(cs, key)?;
                 Ok(ProcessedMessage::Application {
                     sender: LeafIndex(sender),
                     epoch: ac.content.epoch,
@@ -483,8 +506,9 @@ impl Group {
                 })
             }
             FramedContentBody::Proposal(_) => {
-                let cached = self.cache_proposal(cs, &ac)?;
-                self.keys.secret_tree = secret_tree;
+                let cached = self.check_proposal(cs, &ac)?;
+                self.use_key(cs, key)?;
+                self.proposals.insert(cached.clone());
                 Ok(ProcessedMessage::Proposal(Box::new(cached)))
             }
             // The secret tree is replaced by the next epoch's on merge: the consumed key
@@ -540,9 +564,8 @@ impl Group {
         );
         // RFC 9420 §6.3.2, §15.2: the sender's signature key is the one of the message's
         // epoch (a member who updated or left since is verified with its key then). The
-        // consumed key is kept only once the message verified.
-        let mut secret_tree = past.secret_tree.clone();
-        let ac = mp.unprotect_private(&mut secret_tree, pm, |c| match c.sender {
+        // key is used up only once the message is accepted.
+        let (ac, key) = mp.open_private(&past.secret_tree, pm, |c| match c.sender {
             Sender::Member(i) => past.signature_key(LeafIndex(i)),
             _ => None,
         })?;
@@ -553,7 +576,7 @@ impl Group {
             return Err(MisuseError::Unsupported("application data from non-member").into());
         };
         if let Some((_, past)) = self.past_epochs.get_mut(pos) {
-            past.secret_tree = secret_tree;
+            key.mark_consumed(cs, &mut past.secret_tree)?;
         }
         Ok(ProcessedMessage::Application {
             sender: LeafIndex(sender),
@@ -585,20 +608,41 @@ impl Group {
             authenticated_data: VarBytes(authenticated_data.to_vec()),
             body: FramedContentBody::Application(VarBytes(data.to_vec())),
         };
-        let mp = self.protection(cs);
-        let mut tree = self.keys.secret_tree.clone();
-        let pm = mp.protect_private(&mut tree, content, &self.signer, None, self.config.padding)?;
-        self.keys.secret_tree = tree;
+        // `protect_private` changes the secret tree only once the message is built.
+        let keys = &mut self.keys;
+        let mp = MessageProtection::new(
+            cs,
+            &self.context,
+            &keys.membership_key,
+            &keys.sender_data_secret,
+        );
+        let pm = mp.protect_private(
+            &mut keys.secret_tree,
+            content,
+            &self.signer,
+            None,
+            self.config.padding,
+        )?;
         Ok(MlsMessage::new(MlsMessageBody::PrivateMessage(pm)))
     }
 
-    /// Moves the current epoch into the retained window and trims it to the policy.
-    pub(crate) fn retire_epoch(&mut self) {
+    /// Moves the current epoch into the retained window and trims it to the policy: its
+    /// context and tree, and the keys `left` (the current ones, already replaced by the next
+    /// epoch's), or a copy of the current ones when there is no next epoch for us.
+    pub(crate) fn retire_epoch(&mut self, left: Option<EpochKeys>) {
+        let (sender_data_secret, membership_key, secret_tree) = match left {
+            Some(k) => (k.sender_data_secret, k.membership_key, k.secret_tree),
+            None => (
+                self.keys.sender_data_secret.clone(),
+                self.keys.membership_key.clone(),
+                self.keys.secret_tree.clone(),
+            ),
+        };
         let past = PastEpoch {
             context: self.context.clone(),
-            sender_data_secret: self.keys.sender_data_secret.clone(),
-            membership_key: self.keys.membership_key.clone(),
-            secret_tree: self.keys.secret_tree.clone(),
+            sender_data_secret,
+            membership_key,
+            secret_tree,
             tree: self.tree.stage(),
             signer_overrides: BTreeMap::new(),
         };

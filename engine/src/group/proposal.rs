@@ -11,6 +11,7 @@ use std::collections::{HashMap, HashSet};
 use crate::codec::{encode, VarBytes, VarVec};
 use crate::crypto::labels::{proposal_ref, sign_with_label};
 use crate::crypto::{CipherSuiteProvider, Secret};
+use crate::framing::MessageProtection;
 use crate::messages::{
     Add, AuthenticatedContent, Extension, ExternalInit, ExternalPsk, FramedContent,
     FramedContentAuthData, FramedContentBody, FramedContentTbs, GroupContextExtensions, KeyPackage,
@@ -127,10 +128,10 @@ fn requires_path(t: ProposalType) -> bool {
 }
 
 impl Group {
-    /// Caches a verified proposal (RFC 9420 §12.1) under its reference; checks the sender may
-    /// send this type (§12.1.8).
-    pub(crate) fn cache_proposal(
-        &mut self,
+    /// A verified proposal (RFC 9420 §12.1) as it is cached, under its reference, once the
+    /// sender may send this type (§12.1.8). Changes nothing: the caller caches it.
+    pub(crate) fn check_proposal(
+        &self,
         cs: &dyn CipherSuiteProvider,
         ac: &AuthenticatedContent,
     ) -> Result<CachedProposal, GroupError> {
@@ -139,13 +140,11 @@ impl Group {
         };
         check_sender_may_propose(0, &ac.content.sender, p)?;
         let r = proposal_ref(cs, &encode(ac)?)?;
-        let cached = CachedProposal {
+        Ok(CachedProposal {
             proposal_ref: ProposalRef(r.into()),
             proposal: p.clone(),
             sender: ac.content.sender,
-        };
-        self.proposals.insert(cached.clone());
-        Ok(cached)
+        })
     }
 
     /// Validates a commit's proposal list (RFC 9420 §12.2) and applies it to `tree` (a staged
@@ -593,10 +592,27 @@ impl Group {
             content,
             auth,
         };
-        let mut secret_tree = self.keys.secret_tree.clone();
-        let msg = self.frame_signed(cs, sc, ac.clone(), &mut secret_tree)?;
-        let cached = self.cache_proposal(cs, &ac)?;
-        self.keys.secret_tree = secret_tree;
+        // Checked first; the secret tree changes only once the message is built, and the cache
+        // after that (nothing fails any more).
+        let cached = self.check_proposal(cs, &ac)?;
+        let msg = if wire_format == WireFormat::PRIVATE_MESSAGE {
+            let keys = &mut self.keys;
+            let mp = MessageProtection::new(
+                cs,
+                &self.context,
+                &keys.membership_key,
+                &keys.sender_data_secret,
+            );
+            MlsMessage::new(MlsMessageBody::PrivateMessage(mp.protect_private_signed(
+                &mut keys.secret_tree,
+                ac.content,
+                ac.auth,
+                self.config.padding,
+            )?))
+        } else {
+            self.frame_signed(cs, sc, ac)?
+        };
+        self.proposals.insert(cached.clone());
         Ok((msg, cached))
     }
 
