@@ -660,6 +660,32 @@ impl SecretTree {
         Ok(target)
     }
 
+    /// Moves `leaf`'s `kind` ratchet forward so that its next generation is at least
+    /// `generation`, deleting the keys passed over without keeping them: the sender's side,
+    /// for generations used elsewhere (a copy of this tree). A refusal changes nothing.
+    pub fn advance_to(
+        &mut self,
+        cs: &dyn CipherSuiteProvider,
+        leaf: LeafIndex,
+        kind: RatchetKind,
+        generation: u32,
+    ) -> Result<(), SecretTreeError> {
+        self.check_leaf(leaf)?;
+        let next = self.next_generation(leaf, kind);
+        if generation <= next {
+            return Ok(());
+        }
+        self.check_forward(next, generation)?;
+        let ratchet = self.ensure_leaf(cs, leaf)?.get_mut(kind);
+        let mut secret = ratchet.secret.clone();
+        for g in next..generation {
+            secret = next_secret(cs, &secret, g)?;
+        }
+        ratchet.secret = secret;
+        ratchet.next = generation;
+        Ok(())
+    }
+
     /// The next unused key of `leaf`'s `kind` ratchet, consumed: the sender's side (§9.1).
     pub fn next_key(
         &mut self,

@@ -35,6 +35,7 @@ use crate::messages::{
     Sender, UpdatePath, WelcomeMessage, WireFormat,
 };
 use crate::psk::{resolve_psk_secret, PskSecret};
+use crate::secret_tree::RatchetKind;
 use crate::transcript_hash::{
     confirmation_tag, confirmed_transcript_hash, confirmed_transcript_hash_from_tbs,
     interim_transcript_hash, verify_confirmation_tag,
@@ -1261,9 +1262,9 @@ impl Group {
     }
 
     /// [`Group::frame_signed`] with the membership tag already computed
-    /// ([`Group::own_membership_tag`]). A PrivateMessage is encrypted with a key of a copy of
-    /// the secret tree, which is not kept: for content whose key use need not be remembered
-    /// (a commit's, of the epoch its merge leaves); a PublicMessage copies nothing.
+    /// ([`Group::own_membership_tag`]). A PrivateMessage is encrypted with the next handshake
+    /// key not lent yet, of a copy of the secret tree, and its generation is recorded as lent
+    /// ([`super::LentGenerations`]); a PublicMessage copies nothing.
     pub(crate) fn frame_tagged(
         &self,
         cs: &dyn CipherSuiteProvider,
@@ -1272,12 +1273,13 @@ impl Group {
     ) -> Result<MlsMessage, GroupError> {
         if ac.wire_format == WireFormat::PRIVATE_MESSAGE {
             let mp = self.protection(cs);
-            let pm = mp.protect_private_signed(
-                &mut self.keys.secret_tree.clone(),
-                ac.content,
-                ac.auth,
-                self.config.padding,
-            )?;
+            let (own, kind) = (self.own_leaf, RatchetKind::Handshake);
+            let lent = &self.keys.handshake_lent;
+            let mut tree = self.keys.secret_tree.clone();
+            tree.advance_to(cs, own, kind, lent.next())?;
+            let pm =
+                mp.protect_private_signed(&mut tree, ac.content, ac.auth, self.config.padding)?;
+            lent.lend_until(tree.next_generation(own, kind));
             return Ok(MlsMessage::new(MlsMessageBody::PrivateMessage(pm)));
         }
         Ok(MlsMessage::new(MlsMessageBody::PublicMessage(
@@ -1295,6 +1297,61 @@ mod tests {
     use super::super::test_support::{bundle, cs, group};
     use super::*;
     use crate::messages::{Add, GroupContextExtensions, Remove};
+
+    /// The generation `g`'s PrivateMessage `m` of the current epoch was sent with (§6.3.2).
+    fn sent_generation(g: &Group, m: &MlsMessage) -> u32 {
+        let MlsMessageBody::PrivateMessage(pm) = &m.body else {
+            panic!("not a PrivateMessage")
+        };
+        let (key, nonce) =
+            crate::framing::sender_data_key_nonce(cs(), &g.keys.sender_data_secret, &pm.ciphertext)
+                .unwrap();
+        let aad = encode(&crate::messages::SenderDataAad {
+            group_id: pm.group_id.clone(),
+            epoch: pm.epoch,
+            content_type: pm.content_type,
+        })
+        .unwrap();
+        let plain = cs()
+            .aead_open(
+                key.as_bytes(),
+                nonce.as_bytes(),
+                &aad,
+                &pm.encrypted_sender_data,
+            )
+            .unwrap();
+        crate::codec::decode_exact::<crate::messages::SenderData>(&plain)
+            .unwrap()
+            .generation
+    }
+
+    #[test]
+    fn private_handshake_messages_never_reuse_a_generation() {
+        // Commits are built from `&self`: one built and discarded must not leave its key to
+        // the next commit or proposal of the same epoch (§9.2).
+        let mut g = group(cs(), 3);
+        g.config.encrypt_handshake = true;
+        let forced = || CommitOptions {
+            force_path: true,
+            include_pending: false,
+            ..CommitOptions::default()
+        };
+        let first = g.commit(cs(), forced()).unwrap();
+        let second = g.commit(cs(), forced()).unwrap();
+        assert_eq!(sent_generation(&g, &first.commit), 0);
+        assert_eq!(sent_generation(&g, &second.commit), 1);
+        let (proposal, _) = g
+            .propose(cs(), Proposal::Remove(Remove { removed: 2 }))
+            .unwrap();
+        assert_eq!(sent_generation(&g, &proposal), 2);
+        let third = g.commit(cs(), forced()).unwrap();
+        assert_eq!(sent_generation(&g, &third.commit), 3);
+        // A copy of the group carries what was lent; the next epoch starts again at 0.
+        assert_eq!(g.clone().keys.handshake_lent.next(), 4);
+        g.merge_staged_commit(third.staged).unwrap();
+        let next = g.commit(cs(), forced()).unwrap();
+        assert_eq!(sent_generation(&g, &next.commit), 0);
+    }
 
     fn commit_with(g: &Group, proposals: Vec<Proposal>) -> CommitOutput {
         g.commit(

@@ -76,6 +76,35 @@ pub(crate) struct EpochKeys {
     pub(crate) epoch_authenticator: Secret,
     pub(crate) init_secret: Secret,
     pub(crate) secret_tree: SecretTree,
+    /// Handshake generations of our own ratchet that commits used this epoch.
+    pub(crate) handshake_lent: LentGenerations,
+}
+
+/// The handshake generations of our own leaf's ratchet that commits used this epoch. A commit
+/// is built from `&self` (staged, merged only once accepted), so as a PrivateMessage it is
+/// encrypted with a key of a copy of the secret tree; a key is used once (RFC 9420 §9.2), so
+/// the next handshake message we send, a commit built again after one was discarded or a
+/// proposal, starts after the generations lent here. Not kept by [`Group::to_bytes`]: a group
+/// restored from bytes starts again from its secret tree.
+#[derive(Debug, Default)]
+pub(crate) struct LentGenerations(std::sync::atomic::AtomicU32);
+
+impl Clone for LentGenerations {
+    fn clone(&self) -> Self {
+        Self(std::sync::atomic::AtomicU32::new(self.next()))
+    }
+}
+
+impl LentGenerations {
+    /// The first generation not lent.
+    pub(crate) fn next(&self) -> u32 {
+        self.0.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Records that the generations before `next` were used.
+    pub(crate) fn lend_until(&self, next: u32) {
+        self.0.fetch_max(next, std::sync::atomic::Ordering::AcqRel);
+    }
 }
 
 impl EpochKeys {
@@ -97,6 +126,7 @@ impl EpochKeys {
             resumption_psk: secrets.resumption_psk,
             epoch_authenticator: secrets.epoch_authenticator,
             init_secret,
+            handshake_lent: LentGenerations::default(),
         })
     }
 }

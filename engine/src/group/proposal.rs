@@ -20,6 +20,7 @@ use crate::messages::{
     RequiredCapabilities, ResumptionPskUsage, Sender, Update, WireFormat,
 };
 use crate::psk::fresh_psk_nonce;
+use crate::secret_tree::RatchetKind;
 use crate::tree::Tree;
 use crate::tree_math::{LeafIndex, NodeIndex};
 
@@ -597,6 +598,10 @@ impl Group {
         let cached = self.check_proposal(cs, &ac)?;
         let msg = if wire_format == WireFormat::PRIVATE_MESSAGE {
             let keys = &mut self.keys;
+            // After the handshake keys our commits of this epoch used.
+            let lent = keys.handshake_lent.next();
+            keys.secret_tree
+                .advance_to(cs, self.own_leaf, RatchetKind::Handshake, lent)?;
             let mp = MessageProtection::new(
                 cs,
                 &self.context,

@@ -376,6 +376,7 @@ impl Group {
             resumption_psk: sec(k.resumption_psk),
             epoch_authenticator: sec(k.epoch_authenticator),
             init_secret: sec(k.init_secret),
+            handshake_lent: Default::default(),
         };
         let mut own_keys = OwnKeys::default();
         for w in s.own_keys.into_vec() {
