@@ -1274,12 +1274,14 @@ impl Group {
         if ac.wire_format == WireFormat::PRIVATE_MESSAGE {
             let mp = self.protection(cs);
             let (own, kind) = (self.own_leaf, RatchetKind::Handshake);
-            let lent = &self.keys.handshake_lent;
             let mut tree = self.keys.secret_tree.clone();
-            tree.advance_to(cs, own, kind, lent.next())?;
+            let generation = self
+                .keys
+                .handshake_lent
+                .lend(tree.next_generation(own, kind));
+            tree.advance_to(cs, own, kind, generation)?;
             let pm =
                 mp.protect_private_signed(&mut tree, ac.content, ac.auth, self.config.padding)?;
-            lent.lend_until(tree.next_generation(own, kind));
             return Ok(MlsMessage::new(MlsMessageBody::PrivateMessage(pm)));
         }
         Ok(MlsMessage::new(MlsMessageBody::PublicMessage(
@@ -1346,8 +1348,19 @@ mod tests {
         assert_eq!(sent_generation(&g, &proposal), 2);
         let third = g.commit(cs(), forced()).unwrap();
         assert_eq!(sent_generation(&g, &third.commit), 3);
+        // Commits built at once on two threads get two generations.
+        let (x, y) = rayon::join(
+            || g.commit(cs(), forced()).unwrap(),
+            || g.commit(cs(), forced()).unwrap(),
+        );
+        let mut both = [
+            sent_generation(&g, &x.commit),
+            sent_generation(&g, &y.commit),
+        ];
+        both.sort_unstable();
+        assert_eq!(both, [4, 5]);
         // A copy of the group carries what was lent; the next epoch starts again at 0.
-        assert_eq!(g.clone().keys.handshake_lent.next(), 4);
+        assert_eq!(g.clone().keys.handshake_lent.next(), 6);
         g.merge_staged_commit(third.staged).unwrap();
         let next = g.commit(cs(), forced()).unwrap();
         assert_eq!(sent_generation(&g, &next.commit), 0);

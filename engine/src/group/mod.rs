@@ -101,9 +101,20 @@ impl LentGenerations {
         self.0.load(std::sync::atomic::Ordering::Acquire)
     }
 
-    /// Records that the generations before `next` were used.
-    pub(crate) fn lend_until(&self, next: u32) {
-        self.0.fetch_max(next, std::sync::atomic::Ordering::AcqRel);
+    /// Lends the first generation at or after `floor` (the secret tree's own next one) that
+    /// no commit was lent, and returns it. Atomic: commits built at once on other threads
+    /// get other generations.
+    pub(crate) fn lend(&self, floor: u32) -> u32 {
+        use std::sync::atomic::Ordering;
+        let mut lent = floor;
+        // The closure always returns `Some`, so the update cannot fail.
+        let _ = self
+            .0
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |next| {
+                lent = next.max(floor);
+                Some(lent.saturating_add(1))
+            });
+        lent
     }
 }
 
