@@ -591,6 +591,27 @@ impl<'a> MessageProtection<'a> {
         auth: FramedContentAuthData,
         padding: PaddingPolicy,
     ) -> Result<PrivateMessage, ProtectionError> {
+        // The next key is peeked and marked used only once the message is built: a failure
+        // leaves `tree` as it was.
+        let leaf = self.check_private(&content)?;
+        let kind = ratchet_kind(content.content_type());
+        let generation = tree.next_generation(leaf, kind);
+        let pm = self.protect_private_signed_at(tree, generation, content, auth, padding)?;
+        tree.mark_consumed(self.cs, leaf, kind, generation)?;
+        Ok(pm)
+    }
+
+    /// [`MessageProtection::protect_private_signed`] with the key of `generation` of the
+    /// sender's ratchet, which the caller has set aside for this message (§9.2: a key is used
+    /// once) and records itself: `tree` is only read.
+    pub fn protect_private_signed_at(
+        &self,
+        tree: &SecretTree,
+        generation: u32,
+        content: FramedContent,
+        auth: FramedContentAuthData,
+        padding: PaddingPolicy,
+    ) -> Result<PrivateMessage, ProtectionError> {
         let leaf = self.check_private(&content)?;
         if auth.confirmation_tag.is_some() != (content.content_type() == ContentType::COMMIT) {
             return Err(ProtectionError::ConfirmationTagMismatch);
@@ -606,6 +627,7 @@ impl<'a> MessageProtection<'a> {
         let plaintext = zeroize::Zeroizing::new(pmc.to_bytes()?);
         self.encrypt_private(
             tree,
+            generation,
             leaf,
             content_type,
             content.group_id,
@@ -619,7 +641,8 @@ impl<'a> MessageProtection<'a> {
     #[allow(clippy::too_many_arguments)]
     fn encrypt_private(
         &self,
-        tree: &mut SecretTree,
+        tree: &SecretTree,
+        generation: u32,
         leaf: LeafIndex,
         content_type: ContentType,
         group_id: VarBytes,
@@ -627,11 +650,7 @@ impl<'a> MessageProtection<'a> {
         authenticated_data: VarBytes,
         plaintext: &[u8],
     ) -> Result<PrivateMessage, ProtectionError> {
-        // The next key is peeked and marked used only once the message is built: a failure
-        // leaves `tree` as it was.
-        let kind = ratchet_kind(content_type);
-        let generation = tree.next_generation(leaf, kind);
-        let rk = tree.peek_key(self.cs, leaf, kind, generation)?;
+        let rk = tree.peek_key(self.cs, leaf, ratchet_kind(content_type), generation)?;
         let mut reuse_guard = [0u8; 4];
         self.cs
             .random_bytes(&mut reuse_guard)
@@ -670,7 +689,6 @@ impl<'a> MessageProtection<'a> {
                 &encode(&sender_data)?,
             )
             .map_err(ProtectionError::Crypto)?;
-        tree.mark_consumed(self.cs, leaf, kind, generation)?;
         Ok(PrivateMessage {
             group_id,
             epoch,
@@ -857,7 +875,7 @@ mod tests {
             Secret::from_slice(&[9; 32]),
         );
         let mp = MessageProtection::new(cs, &gc, &mk, &sds);
-        let mut tx = SecretTree::new(es.clone(), 2, SecretTreeConfig::default()).unwrap();
+        let tx = SecretTree::new(es.clone(), 2, SecretTreeConfig::default()).unwrap();
         let mut rx = SecretTree::new(es, 2, SecretTreeConfig::default()).unwrap();
         let content = FramedContent {
             group_id: gc.group_id.clone(),
@@ -879,7 +897,8 @@ mod tests {
         plaintext[last] = 1;
         let bad = mp
             .encrypt_private(
-                &mut tx,
+                &tx,
+                0,
                 LeafIndex(0),
                 ContentType::APPLICATION,
                 gc.group_id.clone(),
@@ -895,13 +914,13 @@ mod tests {
             ProtectionError::NonZeroPadding
         );
         assert_eq!(rx, before);
-        // The same generation, correctly padded, still opens.
+        // The same generation (`encrypt_private` only reads the tree), correctly padded, still
+        // opens.
         plaintext[last] = 0;
-        let mut tx2 =
-            SecretTree::new(Secret::from_slice(&[9; 32]), 2, SecretTreeConfig::default()).unwrap();
         let good = mp
             .encrypt_private(
-                &mut tx2,
+                &tx,
+                0,
                 LeafIndex(0),
                 ContentType::APPLICATION,
                 gc.group_id.clone(),

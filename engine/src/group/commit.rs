@@ -921,8 +921,7 @@ impl Group {
                 Some(pending.seal(cs, &content, &joiners, encapsulations)?)
             }
         };
-        // As a PrivateMessage, the handshake key used is of the epoch being left, whose secret
-        // tree is replaced on merge: a copy of the tree is enough.
+        // As a PrivateMessage, with a handshake key lent by the epoch being left.
         let commit = self.frame_tagged(cs, s.ac, s.membership_tag)?;
         let keys = EpochKeys::new(s.secrets, s.tree.size().leaves(), &self.config)?;
         let group_info = if group_info_for_external {
@@ -1263,8 +1262,8 @@ impl Group {
 
     /// [`Group::frame_signed`] with the membership tag already computed
     /// ([`Group::own_membership_tag`]). A PrivateMessage is encrypted with the next handshake
-    /// key not lent yet, of a copy of the secret tree, and its generation is recorded as lent
-    /// ([`super::LentGenerations`]); a PublicMessage copies nothing.
+    /// key not lent yet, read from the secret tree, and its generation is recorded as lent
+    /// ([`super::LentGenerations`]): the tree is neither changed nor copied.
     pub(crate) fn frame_tagged(
         &self,
         cs: &dyn CipherSuiteProvider,
@@ -1274,14 +1273,18 @@ impl Group {
         if ac.wire_format == WireFormat::PRIVATE_MESSAGE {
             let mp = self.protection(cs);
             let (own, kind) = (self.own_leaf, RatchetKind::Handshake);
-            let mut tree = self.keys.secret_tree.clone();
+            let tree = &self.keys.secret_tree;
             let generation = self
                 .keys
                 .handshake_lent
                 .lend(tree.next_generation(own, kind));
-            tree.advance_to(cs, own, kind, generation)?;
-            let pm =
-                mp.protect_private_signed(&mut tree, ac.content, ac.auth, self.config.padding)?;
+            let pm = mp.protect_private_signed_at(
+                tree,
+                generation,
+                ac.content,
+                ac.auth,
+                self.config.padding,
+            )?;
             return Ok(MlsMessage::new(MlsMessageBody::PrivateMessage(pm)));
         }
         Ok(MlsMessage::new(MlsMessageBody::PublicMessage(
