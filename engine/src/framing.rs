@@ -596,7 +596,7 @@ impl<'a> MessageProtection<'a> {
         let leaf = self.check_private(&content)?;
         let kind = ratchet_kind(content.content_type());
         let generation = tree.next_generation(leaf, kind);
-        let pm = self.protect_private_signed_at(tree, generation, content, auth, padding)?;
+        let pm = self.seal_private(tree, leaf, generation, content, auth, padding)?;
         tree.mark_consumed(self.cs, leaf, kind, generation)?;
         Ok(pm)
     }
@@ -613,6 +613,20 @@ impl<'a> MessageProtection<'a> {
         padding: PaddingPolicy,
     ) -> Result<PrivateMessage, ProtectionError> {
         let leaf = self.check_private(&content)?;
+        self.seal_private(tree, leaf, generation, content, auth, padding)
+    }
+
+    /// Encodes and encrypts checked content ([`MessageProtection::check_private`] gave
+    /// `leaf`) with the key of `generation`; `tree` is only read.
+    fn seal_private(
+        &self,
+        tree: &SecretTree,
+        leaf: LeafIndex,
+        generation: u32,
+        content: FramedContent,
+        auth: FramedContentAuthData,
+        padding: PaddingPolicy,
+    ) -> Result<PrivateMessage, ProtectionError> {
         if auth.confirmation_tag.is_some() != (content.content_type() == ContentType::COMMIT) {
             return Err(ProtectionError::ConfirmationTagMismatch);
         }
