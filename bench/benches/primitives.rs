@@ -90,6 +90,47 @@ fn primitives(c: &mut Criterion) {
         });
     }
 
+    // The batch's multiplication alone, both implementations over the same 1,021 points
+    // (a batch of 510 checks: 510 R, 510 keys, the base point): decoding every point and
+    // summing [s_i] P_i. The IFMA row runs only on CPUs with AVX-512 IFMA.
+    {
+        use curve25519_dalek::edwards::CompressedEdwardsY;
+        use curve25519_dalek::scalar::Scalar;
+        use curve25519_dalek::traits::VartimeMultiscalarMul;
+        let points: Vec<[u8; 32]> = signed
+            .iter()
+            .flat_map(|(pk, _, sig)| {
+                let r: [u8; 32] = sig[..32].try_into().unwrap();
+                let a: [u8; 32] = pk[..].try_into().unwrap();
+                [r, a]
+            })
+            .take(1021)
+            .collect();
+        let scalars: Vec<Scalar> = (0..points.len() as u64)
+            .map(|i| {
+                Scalar::from(i.wrapping_mul(0x9e37_79b9_7f4a_7c15)) * Scalar::from(u64::MAX - i)
+            })
+            .collect();
+        c.bench_function("ed25519_decode_msm_1021_points/curve25519-dalek", |b| {
+            b.iter(|| {
+                let decoded = points.iter().map(|p| CompressedEdwardsY(*p).decompress());
+                black_box(
+                    curve25519_dalek::EdwardsPoint::optional_multiscalar_mul(&scalars, decoded)
+                        .unwrap(),
+                )
+            })
+        });
+        if mls_ed25519_ifma::available() {
+            let refs: Vec<&[u8; 32]> = points.iter().collect();
+            let bytes: Vec<[u8; 32]> = scalars.iter().map(Scalar::to_bytes).collect();
+            c.bench_function("ed25519_decode_msm_1021_points/ifma", |b| {
+                b.iter(|| {
+                    black_box(mls_ed25519_ifma::cofactored_sum_is_identity(&refs, &bytes).unwrap())
+                })
+            });
+        }
+    }
+
     let data64 = [3u8; 64];
     c.bench_function("sha256_64B", |b| b.iter(|| cs.hash(black_box(&data64))));
     let prk = [9u8; 32];

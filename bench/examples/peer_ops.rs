@@ -4,7 +4,8 @@
 //!
 //! `cargo run --release -p bench --example peer_ops -- [IMPL] [N] [REPS]`, with IMPL one of
 //! `mls-engine` (default), `mls-rs`, `openmls`. With `STOP_AFTER_JOIN=1` it stops after the
-//! joins (REPS + 2 of them), to profile joining alone.
+//! joins (REPS + 2 of them), to profile joining alone; with `STOP_AFTER_CREATE=1` it creates
+//! the group REPS times (each by a new creator) and stops, to profile creation alone.
 
 #![allow(clippy::unwrap_used)]
 
@@ -35,6 +36,17 @@ fn main() {
     let extra = make("extra").key_package().unwrap();
     println!("key packages: {:?}", t.elapsed());
 
+    if std::env::var_os("STOP_AFTER_CREATE").is_some() {
+        for r in 0..reps {
+            let mut c = make(&format!("creator {r}"));
+            let kps = kps.clone();
+            let t = Instant::now();
+            c.create_group(b"g").unwrap();
+            c.add_members(kps).unwrap();
+            println!("create_add {r}: {:?}", t.elapsed());
+        }
+        return;
+    }
     let mut creator = make("creator");
     let t = Instant::now();
     creator.create_group(b"g").unwrap();

@@ -1,7 +1,8 @@
 //! Ed25519 batch verification: many `(public key, message, signature)` triples checked with one
 //! multi-scalar multiplication instead of one double-scalar multiplication each.
 //!
-//! This module owns the only use of `curve25519-dalek` in the engine. Single signatures are
+//! This module owns the only use of `curve25519-dalek` and of `mls-ed25519-ifma` (the same
+//! computation in AVX-512 IFMA, used where the CPU has it) in the engine. Single signatures are
 //! still verified by AWS-LC ([`super::aws_lc`]); a batch is the fast path for the places that
 //! verify thousands of signatures at once (the leaves of a received tree, §12.4.3.1; the
 //! KeyPackages of a large add, §10.1).
@@ -74,6 +75,31 @@ fn is_canonical_y(bytes: &[u8; 32]) -> bool {
 /// documentation). `false` means "not all verified here"; the caller decides each one with the
 /// single verifier. `Err` only if the OS generator fails.
 pub(crate) fn verify_batch(checks: &[SignatureCheck<'_>]) -> Result<bool, CryptoError> {
+    verify_batch_with(checks, Backend::best())
+}
+
+/// Which code computes the batch's multi-scalar multiplication. Both decode the same points
+/// and check the same equation; the tests run every batch through both where the CPU allows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Backend {
+    /// `curve25519-dalek` (its AVX-512, AVX2 or serial code, chosen at run time).
+    Dalek,
+    /// `mls-ed25519-ifma`: decoding and multiplication eight points at a time in AVX-512 IFMA
+    /// (CPUs that have it; see that crate's documentation).
+    Ifma,
+}
+
+impl Backend {
+    fn best() -> Backend {
+        if mls_ed25519_ifma::available() {
+            Backend::Ifma
+        } else {
+            Backend::Dalek
+        }
+    }
+}
+
+fn verify_batch_with(checks: &[SignatureCheck<'_>], backend: Backend) -> Result<bool, CryptoError> {
     if checks.is_empty() {
         return Ok(true);
     }
@@ -81,9 +107,8 @@ pub(crate) fn verify_batch(checks: &[SignatureCheck<'_>]) -> Result<bool, Crypto
     aws_lc_rs::rand::fill(&mut z_bytes).map_err(|_| CryptoError::Library("random"))?;
     // The encodings of the points and their coefficients; the base point's coefficient is
     // accumulated apart. A key that signs two consecutive checks (a KeyPackage and its LeafNode)
-    // is decoded once and its two coefficients are added. The points are decoded only as the
-    // multiplication consumes them, so a batch holds 8 bytes per point, not 160.
-    let mut encodings: Vec<&[u8; 32]> = Vec::with_capacity(2 * checks.len());
+    // is decoded once and its two coefficients are added.
+    let mut encodings: Vec<&[u8; 32]> = Vec::with_capacity(2 * checks.len() + 1);
     let mut scalars: Vec<Scalar> = Vec::with_capacity(2 * checks.len() + 1);
     let mut base = Scalar::ZERO;
     let mut last_key: Option<(&[u8], usize)> = None;
@@ -121,13 +146,33 @@ pub(crate) fn verify_batch(checks: &[SignatureCheck<'_>]) -> Result<bool, Crypto
         }
     }
     scalars.push(base);
-    let points = encodings
-        .into_iter()
-        .map(decode_point)
-        .chain(std::iter::once(Some(ED25519_BASEPOINT_POINT)));
-    // `None` when a point does not decode (see `decode_point`).
-    Ok(EdwardsPoint::optional_multiscalar_mul(&scalars, points)
-        .is_some_and(|sum| sum.mul_by_cofactor().is_identity()))
+    Ok(match backend {
+        Backend::Dalek => {
+            // The points are decoded only as the multiplication consumes them, so a batch
+            // holds 8 bytes per point, not 160. `None` when a point does not decode.
+            let points = encodings
+                .into_iter()
+                .map(decode_point)
+                .chain(std::iter::once(Some(ED25519_BASEPOINT_POINT)));
+            EdwardsPoint::optional_multiscalar_mul(&scalars, points)
+                .is_some_and(|sum| sum.mul_by_cofactor().is_identity())
+        }
+        Backend::Ifma => {
+            // The same refusals as `decode_point` (the crate decodes strictly, the small-order
+            // check is ours).
+            if encodings
+                .iter()
+                .any(|e| !is_canonical_y(e) || is_small_order_y(e))
+            {
+                return Ok(false);
+            }
+            let base_point = ED25519_BASEPOINT_POINT.compress().to_bytes();
+            encodings.push(&base_point);
+            let scalars: Vec<[u8; 32]> = scalars.iter().map(Scalar::to_bytes).collect();
+            // An error (a point that does not decode; nothing else can occur) is a "no".
+            mls_ed25519_ifma::cofactored_sum_is_identity(&encodings, &scalars) == Ok(true)
+        }
+    })
 }
 
 /// `R` and the bytes of `S` of a 64-byte signature.
@@ -140,6 +185,20 @@ fn split_signature(sig: &[u8]) -> Option<(&[u8; 32], [u8; 32])> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every batch of the tests below goes through both backends where the CPU has AVX-512
+    /// IFMA (the answers must agree), else through curve25519-dalek alone.
+    fn verify_batch(checks: &[SignatureCheck<'_>]) -> Result<bool, CryptoError> {
+        let dalek = verify_batch_with(checks, Backend::Dalek)?;
+        if Backend::best() == Backend::Ifma {
+            assert_eq!(
+                verify_batch_with(checks, Backend::Ifma)?,
+                dalek,
+                "the backends disagree"
+            );
+        }
+        Ok(dalek)
+    }
     use crate::crypto::aws_lc::verify;
     use crate::crypto::SignatureAlgorithm;
     use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
