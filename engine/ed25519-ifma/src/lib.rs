@@ -230,6 +230,45 @@ mod tests {
         agrees_with_dalek(16_800, 9);
     }
 
+    #[test]
+    fn non_canonical_and_signed_zero_encodings_are_refused() {
+        if !available() {
+            eprintln!("skipped: no AVX-512 IFMA here (`--features emulate` runs it)");
+            return;
+        }
+        let one = [Scalar::ONE.to_bytes()];
+        // y = p + k for k = 0..19 (the only non-canonical values), either sign: refused even
+        // where y - p is a valid y (dalek accepts some of them).
+        for k in 0u8..19 {
+            for sign in [0u8, 0x80] {
+                let mut y = [0xffu8; 32];
+                y[0] = 0xed + k;
+                y[31] = 0x7f | sign;
+                assert_eq!(
+                    cofactored_sum_is_identity(&[&y], &one),
+                    Err(BatchError::Undecodable(0)),
+                    "y = p + {k}, sign {sign}"
+                );
+            }
+        }
+        // x = 0 happens for y = 1 and y = -1 (p - 1); with the sign bit set the encoding is
+        // refused (RFC 8032 §5.1.3 step 4), without it the point decodes.
+        let mut minus_one = [0xffu8; 32];
+        minus_one[0] = 0xec;
+        minus_one[31] = 0x7f;
+        let mut plus_one = [0u8; 32];
+        plus_one[0] = 1;
+        for y in [plus_one, minus_one] {
+            assert!(cofactored_sum_is_identity(&[&y], &one).is_ok());
+            let mut signed = y;
+            signed[31] |= 0x80;
+            assert_eq!(
+                cofactored_sum_is_identity(&[&signed], &one),
+                Err(BatchError::Undecodable(0))
+            );
+        }
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(64))]
         #[test]
