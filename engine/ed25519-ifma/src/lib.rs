@@ -113,11 +113,12 @@ mod x86 {
         b
     };
 
+    /// Decodes every encoding, eight at a time (the last group padded with the identity).
     #[cfg_attr(
         not(feature = "emulate"),
         target_feature(enable = "avx512f,avx512ifma")
     )]
-    pub(super) fn run(points: &[&[u8; 32]], scalars: &[[u8; 32]]) -> Result<bool, BatchError> {
+    fn decode_all(points: &[&[u8; 32]]) -> Result<Vec<Niels8>, BatchError> {
         let mut decoded: Vec<Niels8> = Vec::with_capacity(points.len().div_ceil(8));
         for (j, chunk) in points.chunks(8).enumerate() {
             let encodings: [[u8; 32]; 8] =
@@ -129,7 +130,15 @@ mod x86 {
             }
             decoded.push(niels);
         }
-        let sum = multiscalar(&decoded, scalars);
+        Ok(decoded)
+    }
+
+    #[cfg_attr(
+        not(feature = "emulate"),
+        target_feature(enable = "avx512f,avx512ifma")
+    )]
+    pub(super) fn run(points: &[&[u8; 32]], scalars: &[[u8; 32]]) -> Result<bool, BatchError> {
+        let sum = multiscalar(&decode_all(points)?, scalars);
         let eight = sum.double().double().double();
         let (x, y, z) = eight.lane0();
         Ok(x.is_zero() && y.equals(&z))
@@ -145,17 +154,7 @@ mod x86 {
         points: &[&[u8; 32]],
         scalars: &[[u8; 32]],
     ) -> Result<[u8; 32], BatchError> {
-        let mut decoded = Vec::new();
-        for (j, chunk) in points.chunks(8).enumerate() {
-            let encodings: [[u8; 32]; 8] =
-                core::array::from_fn(|k| chunk.get(k).map_or(IDENTITY, |p| **p));
-            let (niels, valid) = decode8(&encodings);
-            if valid != 0xff {
-                return Err(BatchError::Undecodable(8 * j));
-            }
-            decoded.push(niels);
-        }
-        let (x, y, z) = multiscalar(&decoded, scalars).lane0();
+        let (x, y, z) = multiscalar(&decode_all(points)?, scalars).lane0();
         let zi = z.invert();
         let (x, y) = (x.mul(&zi), y.mul(&zi));
         let mut out = y.to_bytes();
