@@ -46,6 +46,24 @@ fn primitives(c: &mut Criterion) {
         b.iter(|| X25519::dh(black_box(sk.as_bytes()), black_box(peer_pk.0.as_slice())).unwrap())
     });
 
+    // Four variable-base X25519: AWS-LC one at a time, and `mls-x25519-x4` in one call.
+    let peer = <[u8; 32]>::try_from(peer_pk.0.as_slice()).unwrap();
+    let sk32 = <[u8; 32]>::try_from(sk.as_bytes()).unwrap();
+    c.bench_function("x25519_dh_4/aws-lc", |b| {
+        b.iter(|| {
+            for _ in 0..4 {
+                black_box(X25519::dh(black_box(&sk32), black_box(&peer)).unwrap());
+            }
+        })
+    });
+    c.bench_function("x25519_dh_4/x4", |b| {
+        b.iter(|| {
+            black_box(
+                mls_x25519_x4::x25519_x4(black_box(&[sk32; 4]), black_box(&[peer; 4])).unwrap(),
+            )
+        })
+    });
+
     c.bench_function("hpke_seal_32B", |b| {
         b.iter(|| {
             cs.hpke_seal_base(black_box(&pk), b"info", b"", &pt32)
