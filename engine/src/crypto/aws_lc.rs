@@ -3,6 +3,7 @@
 //!
 //! X448 and Ed448 are not in aws-lc; they come from [`super::curve448`].
 
+use aws_lc_rs::encoding::{AsBigEndian, Curve25519SeedBin};
 use aws_lc_rs::{aead, agreement, digest, hkdf, hmac, rand, signature};
 use zeroize::Zeroize;
 
@@ -547,9 +548,18 @@ fn ephemeral_dh_x4(pks: &[&[u8]]) -> [Result<(Secret, Vec<u8>), CryptoError>; 4]
             let pk = pks.get(lane).ok_or(CryptoError::Library("four keys"))?;
             check_len("X25519 public key", 32, pk.len())?;
             us[lane].copy_from_slice(pk);
-            let sk = random_secret(32)?;
-            sks[lane].copy_from_slice(sk.as_bytes());
-            X25519::public_key(sk.as_bytes())
+            // As `agreement_ephemeral_dh` does (one fixed-base multiplication inside AWS-LC's
+            // key generation), then the private scalar for the four-lane ladder.
+            let key = agreement::PrivateKey::generate(&agreement::X25519)
+                .map_err(|_| CryptoError::RandomFailure)?;
+            let seed: Curve25519SeedBin<'_> = key
+                .as_be_bytes()
+                .map_err(|_| CryptoError::Library("private key"))?;
+            sks[lane].copy_from_slice(seed.as_ref());
+            let pk_e = key
+                .compute_public_key()
+                .map_err(|_| CryptoError::Library("public key"))?;
+            Ok(pk_e.as_ref().to_vec())
         })();
     }
     let Some(mut dhs) = mls_x25519_x4::x25519_x4(&sks, &us) else {

@@ -37,19 +37,23 @@ pub(crate) fn x25519_x4(scalars: &[[u8; 32]; 4], us: &[[u8; 32]; 4]) -> [[u8; 32
         Fe4::cswap(flip, &mut x2, &mut x3);
         Fe4::cswap(flip, &mut z2, &mut z3);
 
+        // RFC 7748's step, ordered so that each multiplication's inputs were finished at
+        // least one multiplication earlier (its carry chain overlaps the next one's products).
         let a = add(&x2, &z2);
-        let aa = square(&a);
         let b = sub(&x2, &z2);
-        let bb = square(&b);
-        let e = sub(&aa, &bb);
         let c = add(&x3, &z3);
         let d = sub(&x3, &z3);
+        let aa = square(&a);
+        let bb = square(&b);
         let da = mul(&d, &a);
         let cb = mul(&c, &b);
-        x3 = square(&add(&da, &cb));
-        z3 = mul(&x1, &square(&sub(&da, &cb)));
         x2 = mul(&aa, &bb);
-        z2 = mul(&e, &add(&aa, &mul_small(&e, A24)));
+        let e = sub(&aa, &bb);
+        let a24e = mul_small(&e, A24);
+        x3 = square(&add(&da, &cb));
+        let t = square(&sub(&da, &cb));
+        z2 = mul(&e, &add(&aa, &a24e));
+        z3 = mul(&x1, &t);
     }
     let flip = from_lanes(swapped);
     Fe4::cswap(flip, &mut x2, &mut x3);
