@@ -526,12 +526,6 @@ fn crypto_floor(c: &mut Criterion, n: usize, commit_len: usize, tree_len: usize)
                 .unwrap()
         })
     });
-    // Four seals as the engine makes them (encapsulations together: four X25519 at once on
-    // AVX2): divide the row by four for one seal's share.
-    let four = bench::hpke_recipients(cs, bench::SEAL_GROUP);
-    g.bench_function("hpke_seal_group_of_4", |b| {
-        b.iter(|| bench::seal_group(cs, &prepared, black_box(&four)))
-    });
     let commit = vec![0x22u8; commit_len];
     let commit_sig = cs.sign(&ssk, &commit).unwrap();
     g.bench_function("ed25519_verify_commit", |b| {

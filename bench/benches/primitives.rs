@@ -6,7 +6,6 @@
 
 use std::hint::black_box;
 
-use aws_lc_rs::agreement;
 use criterion::{criterion_group, criterion_main, Criterion};
 use hpke::{Deserializable, OpModeR, OpModeS, Serializable};
 use mls_engine::crypto::aws_lc::X25519;
@@ -45,43 +44,6 @@ fn primitives(c: &mut Criterion) {
     let (_, peer_pk) = cs.kem_generate().unwrap();
     c.bench_function("x25519_dh", |b| {
         b.iter(|| X25519::dh(black_box(sk.as_bytes()), black_box(peer_pk.0.as_slice())).unwrap())
-    });
-
-    // Four variable-base X25519 (the private key parsed beforehand): AWS-LC one at a time,
-    // and `mls-x25519-x4` in one call.
-    let peer = <[u8; 32]>::try_from(peer_pk.0.as_slice()).unwrap();
-    let sk32 = <[u8; 32]>::try_from(sk.as_bytes()).unwrap();
-    let parsed = agreement::PrivateKey::from_private_key(&agreement::X25519, &sk32).unwrap();
-    c.bench_function("x25519_variable_base_4/aws-lc", |b| {
-        b.iter(|| {
-            for _ in 0..4 {
-                let peer = agreement::UnparsedPublicKey::new(&agreement::X25519, black_box(&peer));
-                agreement::agree(&parsed, peer, (), |z| Ok(black_box(z[0]))).unwrap();
-            }
-        })
-    });
-    if mls_x25519_x4::available() {
-        c.bench_function("x25519_variable_base_4/x4", |b| {
-            b.iter(|| {
-                black_box(mls_x25519_x4::x25519_x4(
-                    black_box(&[sk32; 4]),
-                    black_box(&[peer; 4]),
-                ))
-            })
-        });
-    }
-    // Four DHKEM encapsulations (ephemeral key pair, DH, ExtractAndExpand) one at a time, and
-    // together as the engine makes them (`hpke_encap_many`: the four DH in one `x25519_x4`).
-    let pk_bytes = peer_pk.0.as_slice();
-    c.bench_function("hpke_encap_4/one_at_a_time", |b| {
-        b.iter(|| {
-            for _ in 0..4 {
-                black_box(cs.hpke_encap(black_box(pk_bytes)).unwrap());
-            }
-        })
-    });
-    c.bench_function("hpke_encap_4/together", |b| {
-        b.iter(|| black_box(cs.hpke_encap_many(black_box(&[pk_bytes; 4]))))
     });
 
     c.bench_function("hpke_seal_32B", |b| {

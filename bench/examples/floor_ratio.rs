@@ -112,8 +112,9 @@ fn main() {
             let batch = &pair_checks[..bench::VERIFY_BATCH.min(pair_checks.len())];
             let ideal = one_core_share(pair_checks.len() as f64 / batch.len() as f64, 2, || {
                 assert!(cs.verify_batch(batch).unwrap());
-            }) + one_core_share((n - 1) as f64 / bench::SEAL_GROUP as f64, 250, || {
-                bench::seal_group(cs, &prepared, &recipients[..bench::SEAL_GROUP]);
+            }) + one_core_share((n - 1) as f64, 1000, || {
+                cs.hpke_seal_prepared(&prepared, &recipients[0], b"", &[7u8; 32])
+                    .unwrap();
             }) + tree_sized();
             (pool, ideal)
         },
@@ -145,8 +146,9 @@ fn main() {
 
     let seal_floor = || {
         let pool = timed(|| bench::seal_pool(cs, &prepared, &recipients));
-        let ideal = one_core_share((n - 1) as f64 / bench::SEAL_GROUP as f64, 250, || {
-            bench::seal_group(cs, &prepared, &recipients[..bench::SEAL_GROUP]);
+        let ideal = one_core_share((n - 1) as f64, 1000, || {
+            cs.hpke_seal_prepared(&prepared, &recipients[0], b"", &[7u8; 32])
+                .unwrap();
         });
         (pool, ideal)
     };

@@ -62,32 +62,9 @@ pub fn hpke_recipients(cs: &dyn CipherSuiteProvider, n: usize) -> Vec<HpkePublic
         .collect()
 }
 
-/// How many seals the engine's tasks encapsulate together (`crypto::ENCAP_GROUP`): the four
-/// X25519 multiplications `mls-x25519-x4` does at once.
-pub const SEAL_GROUP: usize = 4;
-
-/// One HPKE seal of a 32-byte secret to each of `recipients` (up to [`SEAL_GROUP`] of them),
-/// the way the engine seals: their encapsulations together
-/// ([`CipherSuiteProvider::hpke_encap_many`]), then each seal. One core's share of a large
-/// commit's cryptography is `N / SEAL_GROUP` of these.
-///
-/// # Panics
-/// When a seal fails (benchmark only).
-pub fn seal_group(
-    cs: &dyn CipherSuiteProvider,
-    prepared: &PreparedInfo,
-    recipients: &[HpkePublicKey],
-) {
-    let pks: Vec<&[u8]> = recipients.iter().map(|pk| pk.0.as_slice()).collect();
-    for e in cs.hpke_encap_many(&pks) {
-        cs.hpke_seal_encapsulated(prepared, e.expect("encap"), b"", &[7u8; 32])
-            .expect("seal");
-    }
-}
-
 /// One HPKE seal of a 32-byte secret to each of `recipients`, spread over the rayon pool the
-/// way the engine spreads an UpdatePath's seals (one parallel iterator over groups of
-/// [`SEAL_GROUP`]): the cryptography of a commit whose resolutions are large, on all cores.
+/// way the engine spreads an UpdatePath's seals (one parallel iterator): the cryptography of a
+/// commit whose resolutions are large, on all cores.
 ///
 /// # Panics
 /// When a seal fails (benchmark only).
@@ -96,9 +73,10 @@ pub fn seal_pool(
     prepared: &PreparedInfo,
     recipients: &[HpkePublicKey],
 ) {
-    recipients
-        .par_chunks(SEAL_GROUP)
-        .for_each(|group| seal_group(cs, prepared, group));
+    recipients.par_iter().for_each(|pk| {
+        cs.hpke_seal_prepared(prepared, pk, b"", &[7u8; 32])
+            .expect("seal");
+    });
 }
 
 /// Verifies `checks` in batches of [`VERIFY_BATCH`] spread over the rayon pool, as a joiner

@@ -3,9 +3,7 @@
 //!
 //! X448 and Ed448 are not in aws-lc; they come from [`super::curve448`].
 
-use aws_lc_rs::encoding::{AsBigEndian, Curve25519SeedBin};
 use aws_lc_rs::{aead, agreement, digest, hkdf, hmac, rand, signature};
-use zeroize::Zeroize;
 
 use super::curve448;
 use super::error::{check_len, CryptoError};
@@ -518,62 +516,6 @@ impl DhGroup for X25519 {
         check_len("X25519 public key", 32, pk.len())?;
         agreement_ephemeral_dh(&agreement::X25519, pk)
     }
-
-    /// Four at a time in `mls-x25519-x4` where the CPU has AVX2 (the ephemeral public keys,
-    /// a fixed-base multiplication each, still by AWS-LC); a remainder of fewer than four, or
-    /// every key on other CPUs, one at a time by AWS-LC.
-    fn ephemeral_dh_many(pks: &[&[u8]]) -> Vec<Result<(Secret, Vec<u8>), CryptoError>> {
-        if !mls_x25519_x4::available() {
-            return pks.iter().map(|pk| Self::ephemeral_dh(pk)).collect();
-        }
-        let mut out = Vec::with_capacity(pks.len());
-        let mut groups = pks.chunks_exact(4);
-        for group in &mut groups {
-            out.extend(ephemeral_dh_x4(group));
-        }
-        out.extend(groups.remainder().iter().map(|pk| Self::ephemeral_dh(pk)));
-        out
-    }
-}
-
-/// [`X25519::ephemeral_dh`] for four keys with one `x25519_x4`. A key of the wrong length
-/// fails alone (its lane computes on a stand-in and is discarded).
-fn ephemeral_dh_x4(pks: &[&[u8]]) -> [Result<(Secret, Vec<u8>), CryptoError>; 4] {
-    let mut sks = zeroize::Zeroizing::new([[0u8; 32]; 4]);
-    let mut us = [[9u8; 32]; 4];
-    let mut pk_es: [Result<Vec<u8>, CryptoError>; 4] =
-        std::array::from_fn(|_| Err(CryptoError::Library("unset")));
-    for lane in 0..4 {
-        pk_es[lane] = (|| {
-            let pk = pks.get(lane).ok_or(CryptoError::Library("four keys"))?;
-            check_len("X25519 public key", 32, pk.len())?;
-            us[lane].copy_from_slice(pk);
-            // As `agreement_ephemeral_dh` does (one fixed-base multiplication inside AWS-LC's
-            // key generation), then the private scalar for the four-lane ladder.
-            let key = agreement::PrivateKey::generate(&agreement::X25519)
-                .map_err(|_| CryptoError::RandomFailure)?;
-            let seed: Curve25519SeedBin<'_> = key
-                .as_be_bytes()
-                .map_err(|_| CryptoError::Library("private key"))?;
-            sks[lane].copy_from_slice(seed.as_ref());
-            let pk_e = key
-                .compute_public_key()
-                .map_err(|_| CryptoError::Library("public key"))?;
-            Ok(pk_e.as_ref().to_vec())
-        })();
-    }
-    let Some(mut dhs) = mls_x25519_x4::x25519_x4(&sks, &us) else {
-        return std::array::from_fn(|lane| match pks.get(lane) {
-            Some(pk) => X25519::ephemeral_dh(pk),
-            None => Err(CryptoError::Library("four keys")),
-        });
-    };
-    let out = std::array::from_fn(|lane| {
-        let pk_e = std::mem::replace(&mut pk_es[lane], Err(CryptoError::Library("taken")))?;
-        Ok((Secret::from_slice(&dhs[lane]), pk_e))
-    });
-    dhs.zeroize();
-    out
 }
 
 macro_rules! nist_group {
@@ -938,10 +880,6 @@ impl CipherSuiteProvider for AwsLcSuite {
 
     fn hpke_encap(&self, pk: &[u8]) -> Result<Encapsulation, CryptoError> {
         self.hpke.encap(pk)
-    }
-
-    fn hpke_encap_many(&self, pks: &[&[u8]]) -> Vec<Result<Encapsulation, CryptoError>> {
-        self.hpke.encap_many(pks)
     }
 
     fn hpke_seal_encapsulated(

@@ -305,22 +305,6 @@ impl Hpke {
         })
     }
 
-    /// [`Hpke::encap`] to each key, in order: one result per key. The KEM may do several at
-    /// once (X25519 four at a time on AVX2).
-    pub fn encap_many(&self, pks: &[&[u8]]) -> Vec<Result<Encapsulation, CryptoError>> {
-        self.kem
-            .encap_many(pks)
-            .into_iter()
-            .map(|r| {
-                r.map(|(shared_secret, enc)| Encapsulation {
-                    suite_id: self.suite_id,
-                    shared_secret,
-                    enc,
-                })
-            })
-            .collect()
-    }
-
     /// Single-shot `Seal` (RFC 9180 §6.1) to the recipient `encapsulation` was made for: the
     /// key schedule with the prepared info, then the AEAD. The same ciphertext as
     /// [`Hpke::seal_prepared`] with the same KEM randomness.
@@ -679,52 +663,6 @@ mod tests {
                 .unwrap_err(),
             CryptoError::SuiteMismatch
         );
-    }
-
-    #[test]
-    fn encap_many_opens_for_each_key_and_fails_only_the_bad_ones() {
-        // Every suite, every count from 0 to 11 (X25519 does groups of four plus a remainder
-        // on AVX2), with a key of the wrong length and, for X25519, a small-order key (the
-        // all-zero DH output, RFC 9180 §7.1.4) among good ones.
-        for cs in suites() {
-            let x25519 = matches!(cs.cipher_suite().0, 1 | 3);
-            for n in 0..12usize {
-                let keys: Vec<_> = (0..n).map(|_| cs.kem_generate().unwrap()).collect();
-                let mut pks: Vec<Vec<u8>> = keys.iter().map(|(_, pk)| pk.0.to_vec()).collect();
-                let short = (n > 2).then(|| {
-                    pks[1].pop();
-                    1
-                });
-                let small_order = (n > 5 && x25519).then(|| {
-                    pks[5] = vec![0u8; 32];
-                    5
-                });
-                let refs: Vec<&[u8]> = pks.iter().map(Vec::as_slice).collect();
-                let encs = cs.hpke_encap_many(&refs);
-                assert_eq!(encs.len(), n);
-                let prepared = cs.hpke_prepare(b"info", None).unwrap();
-                let mut kem_outputs = std::collections::HashSet::new();
-                for (i, (e, (sk, _))) in encs.into_iter().zip(&keys).enumerate() {
-                    if Some(i) == short {
-                        assert!(matches!(e, Err(CryptoError::InvalidLength { .. })), "{i}");
-                        continue;
-                    }
-                    if Some(i) == small_order {
-                        assert_eq!(e.unwrap_err(), CryptoError::KeyAgreementFailed);
-                        continue;
-                    }
-                    let pt = [u8::try_from(i).unwrap(); 9];
-                    let ct = cs
-                        .hpke_seal_encapsulated(&prepared, e.unwrap(), b"", &pt)
-                        .unwrap();
-                    assert!(
-                        kem_outputs.insert(ct.kem_output.0.to_vec()),
-                        "fresh ephemeral keys"
-                    );
-                    assert_eq!(cs.hpke_open_prepared(&prepared, &ct, sk, b"").unwrap(), pt);
-                }
-            }
-        }
     }
 
     #[test]

@@ -58,13 +58,6 @@ pub trait Kem: Send + Sync {
     /// `Encap(pkR)`: `(shared_secret, enc)`.
     fn encap(&self, pk: &[u8]) -> Result<(Secret, Vec<u8>), CryptoError>;
 
-    /// `Encap(pkR)` for each key, in order, each with fresh randomness: one result per key, so
-    /// a bad key fails only its own. A KEM that can encapsulate several at once (X25519 on
-    /// AVX2) does; the default encapsulates one at a time.
-    fn encap_many(&self, pks: &[&[u8]]) -> Vec<Result<(Secret, Vec<u8>), CryptoError>> {
-        pks.iter().map(|pk| self.encap(pk)).collect()
-    }
-
     /// `Decap(enc, skR)`: the shared secret.
     fn decap(&self, enc: &[u8], sk: &[u8]) -> Result<Secret, CryptoError>;
 }
@@ -100,12 +93,6 @@ pub trait DhGroup: Send + Sync + 'static {
     fn ephemeral_dh(pk: &[u8]) -> Result<(Secret, Vec<u8>), CryptoError> {
         let (sk, pk_e) = Self::generate()?;
         Ok((Self::dh(sk.as_bytes(), pk)?, pk_e))
-    }
-
-    /// [`DhGroup::ephemeral_dh`] for each key (all of the right length), a fresh key pair
-    /// each: one result per key. The default does them one at a time.
-    fn ephemeral_dh_many(pks: &[&[u8]]) -> Vec<Result<(Secret, Vec<u8>), CryptoError>> {
-        pks.iter().map(|pk| Self::ephemeral_dh(pk)).collect()
     }
 }
 
@@ -149,20 +136,6 @@ impl<G: DhGroup> DhKem<G> {
             suite_id: [b'K', b'E', b'M', id[0], id[1]],
             _group: PhantomData,
         }
-    }
-
-    /// The shared secret of an encapsulation to `pk` with DH output `dh` and `enc`.
-    fn finish_encap(
-        &self,
-        pk: &[u8],
-        dh: Secret,
-        enc: Vec<u8>,
-    ) -> Result<(Secret, Vec<u8>), CryptoError> {
-        let mut kem_context = Vec::with_capacity(enc.len() + pk.len());
-        kem_context.extend_from_slice(&enc);
-        kem_context.extend_from_slice(pk);
-        let shared = self.extract_and_expand(&dh, &kem_context)?;
-        Ok((shared, enc))
     }
 
     /// `ExtractAndExpand(dh, kem_context)` (RFC 9180 §4.1).
@@ -237,22 +210,11 @@ impl<G: DhGroup> Kem for DhKem<G> {
     fn encap(&self, pk: &[u8]) -> Result<(Secret, Vec<u8>), CryptoError> {
         check_len("KEM public key", G::KEM.public_key_len(), pk.len())?;
         let (dh, enc) = G::ephemeral_dh(pk)?;
-        self.finish_encap(pk, dh, enc)
-    }
-
-    fn encap_many(&self, pks: &[&[u8]]) -> Vec<Result<(Secret, Vec<u8>), CryptoError>> {
-        // Keys of the wrong length fail alone (below, where `check_len` refuses exactly them);
-        // the rest go to the group together, in order.
-        let npk = G::KEM.public_key_len();
-        let good: Vec<&[u8]> = pks.iter().copied().filter(|pk| pk.len() == npk).collect();
-        let mut dhs = G::ephemeral_dh_many(&good).into_iter();
-        pks.iter()
-            .map(|pk| {
-                check_len("KEM public key", npk, pk.len())?;
-                let (dh, enc) = dhs.next().ok_or(CryptoError::Library("encap_many"))??;
-                self.finish_encap(pk, dh, enc)
-            })
-            .collect()
+        let mut kem_context = Vec::with_capacity(enc.len() + pk.len());
+        kem_context.extend_from_slice(&enc);
+        kem_context.extend_from_slice(pk);
+        let shared = self.extract_and_expand(&dh, &kem_context)?;
+        Ok((shared, enc))
     }
 
     fn decap(&self, enc: &[u8], sk: &[u8]) -> Result<Secret, CryptoError> {

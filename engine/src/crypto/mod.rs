@@ -22,7 +22,6 @@ pub use aws_lc::{AwsLcProvider, AwsLcSuite};
 pub use error::CryptoError;
 pub use hpke::{Context as HpkeContext, Encapsulation, Hpke, HpkeMode, PreparedInfo};
 pub use kem::{DhGroup, DhKem, Kem};
-pub(crate) use provider::ENCAP_GROUP;
 pub use provider::{CipherSuiteProvider, CryptoProvider, SignatureCheck};
 pub use secret::Secret;
 pub use suite::{AeadAlgorithm, HashAlgorithm, KemAlgorithm, SignatureAlgorithm, SuiteAlgorithms};

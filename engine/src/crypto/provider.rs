@@ -7,11 +7,6 @@ use super::secret::Secret;
 use super::suite::SuiteAlgorithms;
 use super::{CipherSuite, HpkeCiphertext, HpkePublicKey, SignaturePublicKey};
 
-/// How many encapsulations a task of the pool passes to
-/// [`CipherSuiteProvider::hpke_encap_many`] together: the four that X25519 does at once on
-/// AVX2, which still spreads a few dozen over the cores.
-pub(crate) const ENCAP_GROUP: usize = 4;
-
 /// One signature to verify: `Signature.Verify(public_key, message, signature)`, where
 /// `message` is the full signed input (for MLS, an encoded `SignContent`, §5.1.2).
 #[derive(Clone, Copy, Debug)]
@@ -205,13 +200,6 @@ pub trait CipherSuiteProvider: Send + Sync {
     /// `Encap(pk)` (RFC 9180 §4), the KEM half of a single-shot seal, made before the `info`
     /// is known; finish it with [`CipherSuiteProvider::hpke_seal_encapsulated`].
     fn hpke_encap(&self, pk: &[u8]) -> Result<Encapsulation, CryptoError>;
-
-    /// [`CipherSuiteProvider::hpke_encap`] to each key, in order: one result per key, so a
-    /// bad key fails only its own. Callers with many keys pass them in groups (of four or
-    /// more) so that a KEM able to work on several at once can.
-    fn hpke_encap_many(&self, pks: &[&[u8]]) -> Vec<Result<Encapsulation, CryptoError>> {
-        pks.iter().map(|pk| self.hpke_encap(pk)).collect()
-    }
 
     /// Single-shot HPKE seal (RFC 9180 §6.1) with a prepared info to the recipient
     /// `encapsulation` was made for (by [`CipherSuiteProvider::hpke_encap`] of this suite).

@@ -339,11 +339,8 @@ pub(crate) fn encapsulate_to_joiners(
     init_keys: &[HpkePublicKey],
 ) -> Vec<Result<Encapsulation, CryptoError>> {
     init_keys
-        .par_chunks(crate::crypto::ENCAP_GROUP)
-        .flat_map_iter(|group| {
-            let pks: Vec<&[u8]> = group.iter().map(|pk| pk.as_slice()).collect();
-            cs.hpke_encap_many(&pks)
-        })
+        .par_iter()
+        .map(|pk| cs.hpke_encap(pk.as_slice()))
         .collect()
 }
 

@@ -35,7 +35,7 @@ use super::error::TreeError;
 use super::ratchet_tree::Tree;
 use super::tree_validation::{sign_leaf_content, verify_leaf_signature};
 use crate::crypto::labels::{
-    decrypt_with_label, derive_secret, encrypt_with_label_encapsulated, prepare_encrypt_with_label,
+    decrypt_with_label, derive_secret, encrypt_with_label_prepared, prepare_encrypt_with_label,
 };
 
 const LABEL: &str = "UpdatePathNode";
@@ -346,20 +346,10 @@ impl PendingUpdatePath {
                 jobs.push((k, node_public_key(node)));
             }
         }
-        // Encapsulations four at a time (X25519 on AVX2 does four at once), then each seal.
         let cts: Vec<HpkeCiphertext> = jobs
-            .par_chunks(crate::crypto::ENCAP_GROUP)
-            .flat_map_iter(|group| {
-                let pks: Vec<&[u8]> = group.iter().map(|&(_, pk)| pk).collect();
-                let encapsulations = cs.hpke_encap_many(&pks);
-                group.iter().zip(encapsulations).map(|(&(k, _), e)| {
-                    encrypt_with_label_encapsulated(
-                        cs,
-                        &prepared,
-                        e?,
-                        self.path_secrets[k].as_bytes(),
-                    )
-                })
+            .par_iter()
+            .map(|&(k, pk)| {
+                encrypt_with_label_prepared(cs, &prepared, pk, self.path_secrets[k].as_bytes())
             })
             .collect::<Result<_, _>>()?;
         let mut nodes: Vec<UpdatePathNode> = self
