@@ -2,7 +2,7 @@
 //! measured in the same run:
 //!
 //! - import + full validation of a tree with every parent set (floor: N Ed25519 verifications
-//!   spread over all cores);
+//!   spread over all cores), and the import alone (building and hashing every node);
 //! - generate one UpdatePath in that tree (floor: its log N HPKE seals) and in a tree whose
 //!   parents are all blank (floor: its N - 1 HPKE seals over all cores);
 //! - apply one UpdatePath (merge, tree hash, decrypt; floor: one HPKE open);
@@ -226,6 +226,9 @@ fn criterion_benches(c: &mut Criterion, cs: &AwsLcSuite) {
         g.measurement_time(Duration::from_secs(if n > 5_000 { 8 } else { 3 }));
         g.bench_function(BenchmarkId::new("import_validate_full", n), |b| {
             b.iter(|| import_validate(cs, &f))
+        });
+        g.bench_function(BenchmarkId::new("import_hash", n), |b| {
+            b.iter(|| black_box(Tree::from_wire(cs, &f.wire).expect("import")))
         });
         g.bench_function(BenchmarkId::new("floor_verify_N_ed25519_par", n), |b| {
             b.iter(|| verify_floor(cs, &f))

@@ -131,6 +131,9 @@ impl CipherSuiteProvider for CountingSuite {
     fn hash_parts(&self, parts: &[&[u8]]) -> Vec<u8> {
         self.inner.hash_parts(parts)
     }
+    fn hash_into(&self, data: &[u8], out: &mut [u8; 64]) -> Option<usize> {
+        self.inner.hash_into(data, out)
+    }
     fn mac(&self, key: &[u8], data: &[u8]) -> Vec<u8> {
         self.inner.mac(key, data)
     }

@@ -741,6 +741,15 @@ impl CipherSuiteProvider for AwsLcSuite {
         hash_parts(self.algs.hash, parts)
     }
 
+    fn hash_into(&self, data: &[u8], out: &mut [u8; 64]) -> Option<usize> {
+        // One-shot: no digest context and no heap (a context costs about as much as
+        // hashing 70 bytes).
+        let d = digest::digest(digest_alg(self.algs.hash), data);
+        let h = d.as_ref();
+        out.get_mut(..h.len())?.copy_from_slice(h);
+        Some(h.len())
+    }
+
     fn mac(&self, key: &[u8], data: &[u8]) -> Vec<u8> {
         hmac_parts(self.algs.hash, key, &[data])
     }

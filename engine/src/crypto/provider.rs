@@ -63,6 +63,16 @@ pub trait CipherSuiteProvider: Send + Sync {
         self.hash(&parts.concat())
     }
 
+    /// `Hash(data)` written to the front of `out`, returning its length (`KDF.Nh`): for
+    /// callers that hash many small inputs (the tree hash) and keep each output in a fixed
+    /// slot, so nothing is allocated per hash. The default copies [`Self::hash`]'s output;
+    /// `None` if it is longer than 64 bytes.
+    fn hash_into(&self, data: &[u8], out: &mut [u8; 64]) -> Option<usize> {
+        let h = self.hash(data);
+        out.get_mut(..h.len())?.copy_from_slice(&h);
+        Some(h.len())
+    }
+
     /// `MAC(key, data)`: HMAC with the suite's hash.
     fn mac(&self, key: &[u8], data: &[u8]) -> Vec<u8>;
 

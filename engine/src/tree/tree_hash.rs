@@ -75,12 +75,42 @@ impl Digest {
 /// few enough that the piece's buffer stays small (2,048 x 65 bytes).
 const HASH_PIECE: usize = 2048;
 
+/// `Hash(input)` straight into a [`Digest`] (no allocation).
 fn digest(cs: &dyn CipherSuiteProvider, input: &[u8]) -> Result<Digest, TreeError> {
-    to_digest(&cs.hash(input))
+    let mut d = Digest::default();
+    let len = cs
+        .hash_into(input, &mut d.bytes)
+        .ok_or(TreeError::Codec("hash longer than 64 bytes".into()))?;
+    d.len = u8::try_from(len).map_err(|_| TreeError::Codec("hash length".into()))?;
+    Ok(d)
 }
 
-fn to_digest(h: &[u8]) -> Result<Digest, TreeError> {
-    Digest::from_slice(h).ok_or(TreeError::Codec("hash longer than 64 bytes".into()))
+/// A hash input larger than this is not kept in a thread's scratch buffer afterwards.
+const SCRATCH_KEEP: usize = 16 * 1024;
+
+thread_local! {
+    /// Each thread's buffer for encoding one `TreeHashInput`: hashing a whole tree encodes
+    /// tens of thousands of small inputs, and a buffer per input cost as much as hashing it.
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Encodes with `fill` into this thread's scratch buffer and hashes the result.
+fn digest_encoded(
+    cs: &dyn CipherSuiteProvider,
+    fill: impl FnOnce(&mut Vec<u8>) -> Result<(), TreeError>,
+) -> Result<Digest, TreeError> {
+    SCRATCH.with(|cell| {
+        // A re-entrant call (none is made today) gets a buffer of its own.
+        let mut own = Vec::new();
+        let mut guard = cell.try_borrow_mut().ok();
+        let buf = guard.as_deref_mut().unwrap_or(&mut own);
+        buf.clear();
+        let out = fill(buf).and_then(|()| digest(cs, buf));
+        if buf.capacity() > SCRATCH_KEEP {
+            *buf = Vec::new();
+        }
+        out
+    })
 }
 
 fn put_var(out: &mut Vec<u8>, bytes: &[u8]) -> Result<(), TreeError> {
@@ -96,13 +126,20 @@ pub(crate) fn hash_leaf(
     leaf: LeafIndex,
     node: Option<&LeafNode>,
 ) -> Result<Digest, TreeError> {
-    // The leaf is held as its encoding: hashed in place, not copied.
-    let index = leaf.0.to_be_bytes();
-    let h = match node {
-        None => cs.hash_parts(&[&[1], &index, &[0]]),
-        Some(n) => cs.hash_parts(&[&[1], &index, &[1], n.as_bytes()]),
-    };
-    to_digest(&h)
+    // The leaf is held as its encoding: copied once after the 6-byte prefix (cheaper than a
+    // digest context for the few hundred bytes of a leaf).
+    digest_encoded(cs, |buf| {
+        buf.push(1);
+        buf.extend_from_slice(&leaf.0.to_be_bytes());
+        match node {
+            None => buf.push(0),
+            Some(n) => {
+                buf.push(1);
+                buf.extend_from_slice(n.as_bytes());
+            }
+        }
+        Ok(())
+    })
 }
 
 /// `Hash(TreeHashInput)` of a parent (§7.8): `node_type = parent`, `optional<ParentNode>`,
@@ -113,18 +150,18 @@ pub(crate) fn hash_parent(
     left: &Digest,
     right: &Digest,
 ) -> Result<Digest, TreeError> {
-    let mut buf = Vec::with_capacity(256);
-    buf.push(2);
-    match node {
-        None => buf.push(0),
-        Some(p) => {
-            buf.push(1);
-            p.tls_serialize(&mut buf)?;
+    digest_encoded(cs, |buf| {
+        buf.push(2);
+        match node {
+            None => buf.push(0),
+            Some(p) => {
+                buf.push(1);
+                p.tls_serialize(buf)?;
+            }
         }
-    }
-    put_var(&mut buf, left.as_slice())?;
-    put_var(&mut buf, right.as_slice())?;
-    digest(cs, &buf)
+        put_var(buf, left.as_slice())?;
+        put_var(buf, right.as_slice())
+    })
 }
 
 /// The cached tree hash of every node slot, each in exactly the suite's hash length: 32
