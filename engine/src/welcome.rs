@@ -285,24 +285,23 @@ fn group_info_open_error(e: CryptoError) -> WelcomeError {
 pub struct OpenedGroupInfo {
     /// The GroupInfo, every `ratchet_tree` extension's data left empty.
     pub group_info: GroupInfo,
-    /// The first `ratchet_tree` extension's data, in `signed.buf`.
-    tree: Option<std::ops::Range<usize>>,
     signed: GroupInfoSignatureInput,
 }
 
 /// The encoded `SignContent` of a decrypted GroupInfo's GroupInfoTBS, in the buffer it was
-/// decrypted in: what its signature is verified over.
+/// decrypted in: what its signature is verified over, and where the tree's bytes are read.
 #[derive(Debug)]
 pub struct GroupInfoSignatureInput {
     buf: Vec<u8>,
     sign_content: std::ops::Range<usize>,
+    /// The first `ratchet_tree` extension's data, in `buf`.
+    tree: Option<std::ops::Range<usize>>,
 }
 
 impl GroupInfoSignatureInput {
-    /// Verifies `signature` (the GroupInfo's) with the signer's key (§12.4.3); consumes the
-    /// buffer, which is freed as soon as this returns.
+    /// Verifies `signature` (the GroupInfo's) with the signer's key (§12.4.3).
     pub fn verify(
-        self,
+        &self,
         cs: &dyn CipherSuiteProvider,
         signer: &[u8],
         signature: &[u8],
@@ -318,10 +317,17 @@ impl GroupInfoSignatureInput {
     }
 }
 
+impl GroupInfoSignatureInput {
+    /// The `ratchet_tree` extension's data (the first one), if the GroupInfo has one.
+    pub fn ratchet_tree(&self) -> Option<&[u8]> {
+        self.buf.get(self.tree.clone()?)
+    }
+}
+
 impl OpenedGroupInfo {
     /// The `ratchet_tree` extension's data (the first one), if the GroupInfo has one.
     pub fn ratchet_tree(&self) -> Option<&[u8]> {
-        self.signed.buf.get(self.tree.clone()?)
+        self.signed.ratchet_tree()
     }
 
     /// The GroupInfo (its tree left out) and what its signature is verified over, apart: the
@@ -364,10 +370,10 @@ pub fn open_group_info<'a>(
     buf[start..SIGN_CONTENT_ROOM].copy_from_slice(&header);
     Ok(OpenedGroupInfo {
         group_info,
-        tree: tree.map(|r| r.start + SIGN_CONTENT_ROOM..r.end + SIGN_CONTENT_ROOM),
         signed: GroupInfoSignatureInput {
             buf,
             sign_content: start..SIGN_CONTENT_ROOM + tbs_len,
+            tree: tree.map(|r| r.start + SIGN_CONTENT_ROOM..r.end + SIGN_CONTENT_ROOM),
         },
     })
 }

@@ -8,6 +8,7 @@
 //! verifies. Cost: O(N) (the one whole-tree validation, signatures in parallel).
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::OnceLock;
 
 use crate::codec::{VarBytes, VarVec};
 use crate::crypto::labels::derive_secret;
@@ -18,10 +19,12 @@ use crate::messages::{
 };
 use crate::psk::{resolve_psk_secret, PskSecret, ResumptionPskStore};
 use crate::transcript_hash::{confirmation_tag, interim_transcript_hash};
-use crate::tree::tree_validation::{validate_tree_keyed, KeyTables};
+use crate::tree::tree_validation::{build_validated_tree, validate_tree_keyed, KeyTables};
 use crate::tree::{Tree, TreeValidationParams};
 use crate::tree_math::LeafIndex;
-use crate::welcome::{decrypt_group_secrets, join_secrets, open_group_info, WelcomeRef};
+use crate::welcome::{
+    decrypt_group_secrets, join_secrets, open_group_info, WelcomeError, WelcomeRef,
+};
 
 use super::error::{GroupError, JoinCheck};
 use super::key_package::{KeyPackageBundle, MemberIndex};
@@ -42,6 +45,21 @@ pub struct JoinOptions {
     pub resumption_psks: Vec<(Vec<u8>, u64, Secret)>,
 }
 
+/// The validation parameters of §12.4.3.1 for a received tree: the group's id and required
+/// capabilities, `config`'s lifetime policy.
+fn received_tree_params<'a>(
+    ctx: &'a GroupContext,
+    required: Option<&'a crate::messages::RequiredCapabilities>,
+    config: &GroupConfig,
+) -> TreeValidationParams<'a> {
+    let mut params = TreeValidationParams::new(ctx.group_id.as_slice(), 0);
+    params.lifetime = config.lifetime;
+    if let Some(rc) = required {
+        params = params.with_required_capabilities(rc);
+    }
+    params
+}
+
 /// §12.4.3.1 (joining by Welcome or by external commit): the received tree is valid as a
 /// whole (§7.9.2, with the group's required capabilities and `config`'s lifetime policy)
 /// and its hash is the GroupContext's. Returns the key tables the validation built.
@@ -52,16 +70,35 @@ pub(crate) fn validate_received_tree(
     config: &GroupConfig,
 ) -> Result<KeyTables, GroupError> {
     let required = Group::required_capabilities(&ctx.extensions)?;
-    let mut params = TreeValidationParams::new(ctx.group_id.as_slice(), 0);
-    params.lifetime = config.lifetime;
-    if let Some(rc) = required.as_ref() {
-        params = params.with_required_capabilities(rc);
-    }
+    let params = received_tree_params(ctx, required.as_ref(), config);
     let keys = validate_tree_keyed(tree, cs, &params)?;
     if tree.tree_hash(cs)? != ctx.tree_hash.as_slice() {
         return Err(JoinCheck::TreeHash.into());
     }
     Ok(keys)
+}
+
+/// [`validate_received_tree`] for a tree received as decoded nodes (a Welcome's): built,
+/// hashed and checked beside its leaf signatures, and indexed for the group.
+fn build_received_tree(
+    cs: &dyn CipherSuiteProvider,
+    nodes: Vec<Option<std::sync::Arc<Node>>>,
+    ctx: &GroupContext,
+    config: &GroupConfig,
+) -> Result<(Tree, MemberIndex), GroupError> {
+    let required = Group::required_capabilities(&ctx.extensions)?;
+    let params = received_tree_params(ctx, required.as_ref(), config);
+    // The validation leaves the hashes current: the root's is read from the cache.
+    let (tree, (tree_hash, index)) = build_validated_tree(cs, nodes, &params, |tree, keys| {
+        (
+            tree.cached_hash(tree.size().root()),
+            MemberIndex::from_validated(tree, keys),
+        )
+    })?;
+    if tree_hash.as_slice() != ctx.tree_hash.as_slice() {
+        return Err(JoinCheck::TreeHash.into());
+    }
+    Ok((tree, index))
 }
 
 impl Group {
@@ -176,48 +213,62 @@ impl Group {
                 }
             }
         }
-        // The tree decoded straight into shared nodes.
-        let wire = match opened.ratchet_tree() {
-            Some(data) => RatchetTree::decode_shared_nodes(data)
-                .map_err(|e| GroupError::codec("ratchet_tree extension", e))?,
-            None => {
-                let given = options.ratchet_tree.ok_or(JoinCheck::NoRatchetTree)?;
-                given
-                    .0
-                    .into_vec()
-                    .into_iter()
-                    .map(|n| n.map(std::sync::Arc::new))
-                    .collect()
-            }
-        };
         let (gi, signed) = opened.into_parts();
         let ctx = &gi.group_context;
         let signer_leaf = LeafIndex(gi.signer);
-        let signer_key = match (gi.signer as usize)
-            .checked_mul(2)
-            .and_then(|i| wire.get(i))
-            .and_then(|n| n.as_deref())
-        {
-            Some(Node::Leaf(l)) => l.signature_key().to_vec(),
-            _ => return Err(JoinCheck::UnknownSigner(signer_leaf).into()),
-        };
-        // §12.4.3.1: the GroupInfo's signature by its signer's leaf key (a hash of the whole
-        // GroupInfo, on one core; its buffer is freed when it is done) beside building and
-        // validating the tree (parallel on its own). Called from a pool thread, the first
-        // closure runs on it; called from outside the pool, both run on pool threads (building
-        // the tree on the caller instead, with `rayon::in_place_scope`, left the peak RSS the
-        // same and measured no faster). Errors in the order of a sequential check: the
-        // signature first.
-        let (built, signature) = rayon::join(
-            || -> Result<(Tree, MemberIndex), GroupError> {
-                let mut tree = Tree::from_shared_nodes(cs, wire)?;
-                let keys = validate_received_tree(cs, &mut tree, ctx, &config)?;
-                let index = MemberIndex::from_validated(&tree, keys);
-                Ok((tree, index))
-            },
-            || signed.verify(cs, &signer_key, gi.signature.as_slice()),
-        );
-        signature?;
+        let signer_at = (gi.signer as usize).checked_mul(2);
+        // §12.4.3.1: the GroupInfo's signature by its signer's leaf key, beside everything
+        // else: it is one hash of the whole GroupInfo on one core, started as soon as the
+        // signer's leaf is decoded (the rest of the tree is decoded meanwhile), and it holds
+        // the decrypted buffer (shared with the decoding) until it is done. The tree is then
+        // built and validated on the pool (`build_received_tree`). Errors in the order of a
+        // sequential check: decoding the tree and finding the signer, the signature, the
+        // tree.
+        let signed = std::sync::Arc::new(signed);
+        let signature: OnceLock<Result<(), WelcomeError>> = OnceLock::new();
+        let built = rayon::in_place_scope(|s| -> Result<_, GroupError> {
+            let start_signature = |node: Option<&Node>| -> bool {
+                let Some(Node::Leaf(leaf)) = node else {
+                    return false;
+                };
+                let key = leaf.signature_key().to_vec();
+                let (signed, signature, gi) = (signed.clone(), &signature, &gi);
+                s.spawn(move |_| {
+                    let _ = signature.set(signed.verify(cs, &key, gi.signature.as_slice()));
+                });
+                true
+            };
+            let mut started = false;
+            let wire = match signed.ratchet_tree() {
+                Some(data) => RatchetTree::decode_shared_nodes_observed(data, |i, node| {
+                    if Some(i) == signer_at {
+                        started = start_signature(node.as_deref());
+                    }
+                })
+                .map_err(|e| GroupError::codec("ratchet_tree extension", e))?,
+                None => {
+                    let given: Vec<_> = options
+                        .ratchet_tree
+                        .ok_or(JoinCheck::NoRatchetTree)?
+                        .0
+                        .into_vec()
+                        .into_iter()
+                        .map(|n| n.map(std::sync::Arc::new))
+                        .collect();
+                    started = start_signature(signer_at.and_then(|i| given.get(i)?.as_deref()));
+                    given
+                }
+            };
+            // The buffer is freed when the signature check is done with it.
+            drop(signed);
+            if !started {
+                return Err(JoinCheck::UnknownSigner(signer_leaf).into());
+            }
+            Ok(build_received_tree(cs, wire, ctx, &config))
+        })?;
+        signature
+            .into_inner()
+            .ok_or(JoinCheck::UnknownSigner(signer_leaf))??;
         let (tree, index) = built?;
         // §12.4.3.1: our leaf is in the tree.
         let own = index

@@ -46,6 +46,16 @@ impl RatchetTree {
     pub fn decode_shared_nodes(
         bytes: &[u8],
     ) -> Result<Vec<Option<std::sync::Arc<Node>>>, tls_codec::Error> {
+        Self::decode_shared_nodes_observed(bytes, |_, _| {})
+    }
+
+    /// [`RatchetTree::decode_shared_nodes`], calling `seen(i, node)` as each node `i` is read
+    /// (a joiner starts checking the GroupInfo's signature as soon as its signer's leaf is
+    /// read, beside decoding the rest).
+    pub fn decode_shared_nodes_observed(
+        bytes: &[u8],
+        mut seen: impl FnMut(usize, &Option<std::sync::Arc<Node>>),
+    ) -> Result<Vec<Option<std::sync::Arc<Node>>>, tls_codec::Error> {
         let (mut body, rest) = crate::codec::read_vector_body(bytes)?;
         if !rest.is_empty() {
             return Err(tls_codec::Error::TrailingData);
@@ -59,7 +69,9 @@ impl RatchetTree {
                     "zero-length vector item".into(),
                 ));
             }
-            nodes.push(node.map(std::sync::Arc::new));
+            let node = node.map(std::sync::Arc::new);
+            seen(nodes.len(), &node);
+            nodes.push(node);
             body = after;
         }
         Ok(nodes)

@@ -359,6 +359,94 @@ fn broken_parent_hash_chain_is_rejected() {
 }
 
 #[test]
+fn building_from_decoded_nodes_reports_what_validating_a_built_tree_reports() {
+    // `build_validated_tree` checks the signatures beside hashing and the other checks; its
+    // verdict must be the sequential one whatever finishes first, and `finish` must see a
+    // fully hashed tree.
+    use std::sync::Arc;
+    use tree_validation::{build_validated_tree, validate_tree_keyed};
+    let cs = suite();
+    let g = generate_tree(&cs, 40, GROUP, true).unwrap();
+    let fresh = cs.kem_generate().unwrap().1;
+    let bad_signature = |nodes: &mut Vec<Option<Node>>| {
+        if let Some(Some(Node::Leaf(l))) = nodes.get_mut(2 * 33) {
+            flip_signature(l);
+        }
+    };
+    let bad_parent_hash = |nodes: &mut Vec<Option<Node>>| {
+        if let Some(Some(Node::Parent(p))) = nodes.get_mut(5) {
+            p.encryption_key = fresh.clone();
+        }
+    };
+    let duplicate_key = |nodes: &mut Vec<Option<Node>>| {
+        let key = match &nodes[0] {
+            Some(Node::Leaf(l)) => l.signature_key().to_vec(),
+            _ => unreachable!(),
+        };
+        if let Some(Some(Node::Leaf(l))) = nodes.get_mut(4) {
+            *l = l.edited(|t| t.signature_key = key.into());
+        }
+    };
+    type Edit<'a> = &'a dyn Fn(&mut Vec<Option<Node>>);
+    let cases: Vec<(&str, Vec<Edit<'_>>)> = vec![
+        ("valid", vec![]),
+        ("bad signature", vec![&bad_signature]),
+        ("bad parent hash", vec![&bad_parent_hash]),
+        (
+            "signature before parent hash",
+            vec![&bad_parent_hash, &bad_signature],
+        ),
+        (
+            "duplicate key before signature",
+            vec![&bad_signature, &duplicate_key],
+        ),
+    ];
+    for (name, edits) in cases {
+        let mut wire = g.tree.to_wire();
+        for edit in &edits {
+            edit(&mut wire.0);
+        }
+        let mut built = Tree::from_wire(&cs, &wire).unwrap();
+        let expected = validate_tree_keyed(&mut built, &cs, &params()).map(drop);
+        let nodes = wire.0 .0.into_iter().map(|n| n.map(Arc::new)).collect();
+        let got = build_validated_tree(&cs, nodes, &params(), |tree, _| {
+            tree.cached_hash(tree.size().root())
+        });
+        assert_eq!(
+            got.as_ref().map(drop),
+            expected.as_ref().map(drop),
+            "{name}"
+        );
+        if let Ok((mut tree, root_hash)) = got {
+            let hash = fresh_hash(&cs, &tree);
+            assert_eq!(root_hash.as_slice(), hash, "{name}");
+            assert_eq!(tree.tree_hash(&cs).unwrap(), hash, "{name}");
+        }
+    }
+    // A bad signature is named before a bad parent hash whatever the order of the edits.
+    let mut wire = g.tree.to_wire();
+    bad_signature(&mut wire.0);
+    bad_parent_hash(&mut wire.0);
+    let nodes = wire.0 .0.into_iter().map(|n| n.map(Arc::new)).collect();
+    assert_eq!(
+        build_validated_tree(&cs, nodes, &params(), |_, _| ()).map(drop),
+        Err(TreeValidationError::LeafSignature {
+            leaf: LeafIndex(33)
+        })
+    );
+    // A leaf in a parent's slot is refused before anything is verified.
+    let mut wire = g.tree.to_wire();
+    wire.0[1] = wire.0[0].clone();
+    let nodes = wire.0 .0.into_iter().map(|n| n.map(Arc::new)).collect();
+    assert_eq!(
+        build_validated_tree(&cs, nodes, &params(), |_, _| ()).map(drop),
+        Err(TreeValidationError::Tree(TreeError::WrongNodeType(
+            NodeIndex(1)
+        )))
+    );
+}
+
+#[test]
 fn duplicate_encryption_key_is_rejected() {
     let cs = suite();
     let g = generate_tree(&cs, 8, GROUP, true).unwrap();

@@ -20,6 +20,7 @@
 //! application's credential validator and is not done here.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use rayon::prelude::*;
 
@@ -27,8 +28,8 @@ use crate::codec::{encode, VarBytes};
 use crate::crypto::labels::sign_with_label;
 use crate::crypto::{CipherSuiteProvider, Secret};
 use crate::messages::{
-    CredentialType, ExtensionType, LeafNode, LeafNodeSource, LeafNodeTbs, RequiredCapabilities,
-    TreePosition,
+    CredentialType, ExtensionType, LeafNode, LeafNodeSource, LeafNodeTbs, Node,
+    RequiredCapabilities, TreePosition,
 };
 use crate::tree_math::{LeafIndex, NodeIndex, TreeSize};
 
@@ -616,12 +617,33 @@ fn node_encryption_key(node: &crate::messages::Node) -> &[u8] {
     }
 }
 
+/// Every leaf's node, shared (not copied), for checking the signatures while the tree itself
+/// is borrowed mutably (hashed) or not yet built.
+fn shared_leaves<'n>(
+    nodes: impl Iterator<Item = &'n Option<Arc<Node>>>,
+) -> Vec<(LeafIndex, Arc<Node>)> {
+    nodes
+        .step_by(2)
+        .zip(0u32..)
+        .filter_map(|(n, i)| match n.as_deref() {
+            Some(Node::Leaf(_)) => n.clone().map(|n| (LeafIndex(i), n)),
+            _ => None,
+        })
+        .collect()
+}
+
 fn check_signatures(
-    tree: &Tree,
+    shared: &[(LeafIndex, Arc<Node>)],
     cs: &dyn CipherSuiteProvider,
     group_id: &[u8],
 ) -> Result<(), TreeValidationError> {
-    let leaves: Vec<(LeafIndex, &LeafNode)> = tree.leaves().collect();
+    let leaves: Vec<(LeafIndex, &LeafNode)> = shared
+        .iter()
+        .filter_map(|(i, n)| match &**n {
+            Node::Leaf(l) => Some((*i, l)),
+            Node::Parent(_) => None,
+        })
+        .collect();
     // Fast path: all N signatures in batches. Only if some batch does not verify are the
     // leaves checked one by one, to name the failing leaf.
     let all_valid = verify_all_with_label(cs, leaves.len(), |k| {
@@ -647,6 +669,40 @@ fn check_signatures(
     }
 }
 
+/// Checks 1-3 of the module documentation, with the tree's hashes brought up to date first;
+/// check 5 (the parent hashes) is returned, not yet applied, so that its verdict can be read
+/// after the signatures'.
+type Structure = (Result<Option<(NodeIndex, usize)>, TreeError>, KeyTables);
+
+fn check_structure(
+    tree: &mut Tree,
+    cs: &dyn CipherSuiteProvider,
+    params: &TreeValidationParams<'_>,
+) -> Result<Structure, TreeValidationError> {
+    tree.update_hashes(cs)?;
+    check_unmerged(tree)?;
+    check_leaves(tree, params)?;
+    let keys = check_unique_keys(tree)?;
+    Ok((tree.verify_parent_hashes(cs), keys))
+}
+
+/// The verdicts in the order the checks are listed, so the error reported does not depend on
+/// which half finished first.
+fn verdict(
+    structure: Result<Structure, TreeValidationError>,
+    signatures: Result<(), TreeValidationError>,
+) -> Result<KeyTables, TreeValidationError> {
+    let (parent_hashes, keys) = structure?;
+    signatures?;
+    if let Some((parent, valid_descendants)) = parent_hashes? {
+        return Err(TreeValidationError::ParentHashInvalid {
+            parent,
+            valid_descendants,
+        });
+    }
+    Ok(keys)
+}
+
 /// Validates a received tree completely (see the module documentation for the rules and
 /// their order). Brings the tree's hashes up to date first.
 pub fn validate_tree(
@@ -663,27 +719,51 @@ pub(crate) fn validate_tree_keyed(
     cs: &dyn CipherSuiteProvider,
     params: &TreeValidationParams<'_>,
 ) -> Result<KeyTables, TreeValidationError> {
-    tree.update_hashes(cs)?;
-    let tree: &Tree = tree;
-    // The leaf signatures (N verifications, spread over the pool) run beside the structural
-    // checks and the parent-hash walk; the verdicts are then read in the order the checks
-    // are listed, so the error reported does not depend on which finished first.
+    // The leaf signatures (N verifications, spread over the pool) run beside the hashing,
+    // the structural checks and the parent-hash walk; they need only the leaves.
+    let leaves = shared_leaves(tree.nodes.iter());
     let (structure, signatures) = rayon::join(
-        || -> Result<_, TreeValidationError> {
-            check_unmerged(tree)?;
-            check_leaves(tree, params)?;
-            let keys = check_unique_keys(tree)?;
-            Ok((tree.verify_parent_hashes(cs), keys))
-        },
-        || check_signatures(tree, cs, params.group_id),
+        || check_structure(tree, cs, params),
+        || check_signatures(&leaves, cs, params.group_id),
     );
-    let (parent_hashes, keys) = structure?;
+    verdict(structure, signatures)
+}
+
+/// Builds a received tree from its decoded nodes ([`Tree::from_shared_nodes`]) and validates
+/// it as [`validate_tree_keyed`] does, the leaf signatures checked from the first moment: the
+/// whole-tree hash, the structural checks and then `finish` (given the valid-so-far tree and
+/// its key tables, for what the caller derives from them) all run beside the signatures.
+/// `finish`'s output is returned only if every check passed.
+pub(crate) fn build_validated_tree<T: Send>(
+    cs: &dyn CipherSuiteProvider,
+    nodes: Vec<Option<Arc<Node>>>,
+    params: &TreeValidationParams<'_>,
+    finish: impl FnOnce(&Tree, KeyTables) -> T + Send,
+) -> Result<(Tree, T), TreeValidationError> {
+    let leaves = shared_leaves(nodes.iter());
+    let (built, signatures) = rayon::join(
+        || -> Result<_, TreeValidationError> {
+            let mut tree = Tree::from_shared_nodes(cs, nodes)?;
+            let (parent_hashes, keys) = check_structure(&mut tree, cs, params)?;
+            // `finish` only when nothing found so far is wrong (its work is wasted, not
+            // wrong, if a signature then fails); a bad parent hash is reported after the
+            // signatures' verdict, as in `verdict`.
+            let then = match parent_hashes {
+                Ok(None) => Ok(Ok(finish(&tree, keys))),
+                Ok(Some(bad)) => Ok(Err(bad)),
+                Err(e) => Err(e),
+            };
+            Ok((tree, then))
+        },
+        || check_signatures(&leaves, cs, params.group_id),
+    );
+    let (tree, then) = built?;
     signatures?;
-    if let Some((parent, valid_descendants)) = parent_hashes? {
-        return Err(TreeValidationError::ParentHashInvalid {
+    match then? {
+        Ok(finished) => Ok((tree, finished)),
+        Err((parent, valid_descendants)) => Err(TreeValidationError::ParentHashInvalid {
             parent,
             valid_descendants,
-        });
+        }),
     }
-    Ok(keys)
 }
