@@ -230,6 +230,31 @@ pub(crate) struct LabelledSignature<'a> {
 /// doubling) would double its working buffer to 2,048 points of 224 bytes.
 const VERIFY_BATCH: usize = 510;
 
+/// How [`verify_all_with_label`] cuts `n` items into batches for `threads` threads: batches of
+/// up to [`VERIFY_BATCH`] (fewer if that leaves under two a thread), except at the end, where
+/// what would be the last `threads` batches or so is cut into batches of at most half the
+/// size, at least `2 x threads` of them: the
+/// threads then finish within about half a batch of each other instead of one waiting for
+/// another's whole last batch (14 ms of one core at 510 Ed25519 checks on the AMD machine).
+/// Every boundary is even (see [`VERIFY_BATCH`]).
+fn batch_ranges(n: usize, threads: usize) -> Vec<std::ops::Range<usize>> {
+    let threads = threads.max(1);
+    let per = (n / (2 * threads)).clamp(64, VERIFY_BATCH) & !1;
+    // Full batches up to where about `threads` batches are left, then the smaller ones.
+    let full = n.saturating_sub(threads * per) / per;
+    let rest = n - full * per;
+    let count = rest.div_ceil((per / 2).max(2)).max(2 * threads);
+    let small = (rest.div_ceil(count) + 1) & !1;
+    let mut ranges: Vec<_> = (0..full).map(|b| b * per..(b + 1) * per).collect();
+    let mut at = full * per;
+    while at < n {
+        let end = n.min(at + small.max(2));
+        ranges.push(at..end);
+        at = end;
+    }
+    ranges
+}
+
 /// `VerifyWithLabel` for `n` items at once, in batches spread over the rayon pool: `true` only
 /// if every item verifies. `item(i)` builds item `i`, or `None` if it cannot be encoded.
 ///
@@ -241,9 +266,8 @@ where
     F: Fn(usize) -> Option<LabelledSignature<'a>> + Sync,
 {
     use rayon::prelude::*;
-    let per_batch = (n / (2 * rayon::current_num_threads()).max(1)).clamp(64, VERIFY_BATCH) & !1;
-    (0..n.div_ceil(per_batch)).into_par_iter().all(|b| {
-        let range = b * per_batch..n.min((b + 1) * per_batch);
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let verify = |range: std::ops::Range<usize>| -> bool {
         let mut built = Vec::with_capacity(range.len());
         for i in range {
             let Some(it) = item(i) else { return false };
@@ -261,7 +285,29 @@ where
             })
             .collect();
         cs.verify_batch(&checks).unwrap_or(false)
-    })
+    };
+    // The batches are taken in order, each by whichever thread is free next (one worker per
+    // thread, pulling from a shared counter): the small ones at the end are the last done.
+    // (Splitting the list as rayon does would leave some thread's last piece, often a full
+    // batch, to be done after the small ones.)
+    let threads = rayon::current_num_threads();
+    let ranges = batch_ranges(n, threads);
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    (0..threads.min(ranges.len()))
+        .into_par_iter()
+        .with_max_len(1)
+        .for_each(|_| {
+            while !failed.load(Ordering::Relaxed) {
+                let Some(range) = ranges.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                    break;
+                };
+                if !verify(range.clone()) {
+                    failed.store(true, Ordering::Relaxed);
+                }
+            }
+        });
+    !failed.load(Ordering::Relaxed)
 }
 
 /// The encoded `EncryptContext` (RFC 9420 §5.1.3).
@@ -379,6 +425,40 @@ pub fn proposal_ref(
 mod tests {
     use super::*;
     use crate::crypto::{AwsLcProvider, CipherSuite, CryptoProvider};
+
+    #[test]
+    fn batch_ranges_cover_everything_evenly_and_end_small() {
+        for threads in [1, 2, 3, 8] {
+            for n in [
+                0, 1, 2, 63, 64, 65, 200, 511, 1_020, 1_021, 4_000, 9_999, 10_000, 100_001,
+            ] {
+                let ranges = batch_ranges(n, threads);
+                // Contiguous from 0 to n, none empty, none over the limit.
+                let mut at = 0;
+                for r in &ranges {
+                    assert_eq!(r.start, at, "n {n} threads {threads}");
+                    assert!(r.end > r.start && r.len() <= VERIFY_BATCH);
+                    // Even boundaries: a KeyPackage's two checks stay in one batch.
+                    assert!(r.start % 2 == 0 && (r.end % 2 == 0 || r.end == n));
+                    at = r.end;
+                }
+                assert_eq!(at, n, "n {n} threads {threads}");
+                // Enough work for every thread, and a tail of smaller batches once the
+                // batches are full-sized.
+                if n >= 2 * threads * VERIFY_BATCH {
+                    let tail = &ranges[ranges.len() - 2 * threads..];
+                    assert!(
+                        tail.iter().all(|r| r.len() <= VERIFY_BATCH / 2 + 2),
+                        "n {n} threads {threads}: {tail:?}"
+                    );
+                    assert!(ranges[0].len() == VERIFY_BATCH);
+                }
+                if n >= 2 * threads * 64 {
+                    assert!(ranges.len() >= 2 * threads, "n {n} threads {threads}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn sign_content_buf_matches_sign_content_and_checks_length() {
