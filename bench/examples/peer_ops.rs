@@ -4,7 +4,8 @@
 //!
 //! `cargo run --release -p bench --example peer_ops -- [IMPL] [N] [REPS]`, with IMPL one of
 //! `mls-engine` (default), `mls-rs`, `openmls`. With `STOP_AFTER_JOIN=1` it stops after the
-//! joins (REPS + 2 of them), to profile joining alone; with `STOP_AFTER_CREATE=1` it creates
+//! joins (REPS + 2 of them), to profile joining alone (and prints how busy the cores were while
+//! joining); with `STOP_AFTER_CREATE=1` it creates
 //! the group REPS times (each by a new creator) and stops, to profile creation alone.
 
 #![allow(clippy::unwrap_used)]
@@ -56,10 +57,20 @@ fn main() {
     let welcome = out.welcome.unwrap();
     println!("welcome bytes: {}", welcome.len());
 
+    let (all_joins, cpu_before) = (Instant::now(), process_cpu_seconds());
     for (i, j) in joiners.iter_mut().enumerate() {
         let t = Instant::now();
         j.join(&welcome, None).unwrap();
         println!("join {i}: {:?}", t.elapsed());
+    }
+    if let (Some(before), Some(after)) = (cpu_before, process_cpu_seconds()) {
+        // How busy the cores were while joining: 2.0 is both cores all the time.
+        let wall = all_joins.elapsed().as_secs_f64();
+        println!(
+            "joins: {wall:.3} s wall, {:.3} s CPU, {:.2} cores busy",
+            after - before,
+            (after - before) / wall
+        );
     }
     if std::env::var_os("STOP_AFTER_JOIN").is_some() {
         return;
@@ -132,4 +143,14 @@ fn add_one_loop(creator: &mut dyn mls_peers::InteropClient, kp: &[u8], reps: usi
         last = out.commit;
     }
     last
+}
+
+/// This process's user + system CPU time in seconds, from `/proc/self/stat` (Linux; `None`
+/// elsewhere), in clock ticks of 10 ms: read over many operations, not one.
+fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The fields after the command name (which is in parentheses and may hold spaces).
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
 }
