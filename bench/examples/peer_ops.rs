@@ -5,8 +5,8 @@
 //! `cargo run --release -p bench --example peer_ops -- [IMPL] [N] [REPS]`, with IMPL one of
 //! `mls-engine` (default), `mls-rs`, `openmls`. With `STOP_AFTER_JOIN=1` it stops after the
 //! joins (REPS + 2 of them), to profile joining alone (and prints how busy the cores were while
-//! joining); with `STOP_AFTER_CREATE=1` it creates
-//! the group REPS times (each by a new creator) and stops, to profile creation alone.
+//! joining); with `STOP_AFTER_CREATE=1` it creates the group REPS times (each by a new
+//! creator) and stops, to profile creation alone (printing how busy the cores were likewise).
 
 #![allow(clippy::unwrap_used)]
 
@@ -38,13 +38,26 @@ fn main() {
     println!("key packages: {:?}", t.elapsed());
 
     if std::env::var_os("STOP_AFTER_CREATE").is_some() {
+        let (mut wall, mut cpu) = (0.0, 0.0);
         for r in 0..reps {
             let mut c = make(&format!("creator {r}"));
             let kps = kps.clone();
-            let t = Instant::now();
+            let (t, before) = (Instant::now(), process_cpu_seconds());
             c.create_group(b"g").unwrap();
-            c.add_members(kps).unwrap();
-            println!("create_add {r}: {:?}", t.elapsed());
+            let out = c.add_members(kps).unwrap();
+            let elapsed = t.elapsed();
+            println!("create_add {r}: {elapsed:?}");
+            if let (Some(before), Some(after)) = (before, process_cpu_seconds()) {
+                wall += elapsed.as_secs_f64();
+                cpu += after - before;
+            }
+            drop((out, c));
+        }
+        if wall > 0.0 {
+            println!(
+                "creates: {wall:.3} s wall, {cpu:.3} s CPU, {:.2} cores busy",
+                cpu / wall
+            );
         }
         return;
     }
