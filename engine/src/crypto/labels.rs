@@ -232,11 +232,10 @@ const VERIFY_BATCH: usize = 510;
 
 /// How [`verify_all_with_label`] cuts `n` items into batches for `threads` threads: batches of
 /// up to [`VERIFY_BATCH`] (fewer if that leaves under two a thread), except at the end, where
-/// what would be the last `threads` batches or so is cut into batches of at most half the
-/// size, at least `2 x threads` of them: the
-/// threads then finish within about half a batch of each other instead of one waiting for
-/// another's whole last batch (14 ms of one core at 510 Ed25519 checks on the AMD machine).
-/// Every boundary is even (see [`VERIFY_BATCH`]).
+/// what would be the last `threads` batches or so is cut into at least `2 x threads` batches
+/// of at most half the size. The threads then finish within about half a batch of each other
+/// instead of one waiting for another's whole last batch (14 ms of one core at 510 Ed25519
+/// checks on the AMD machine). Every boundary is even (see [`VERIFY_BATCH`]).
 fn batch_ranges(n: usize, threads: usize) -> Vec<std::ops::Range<usize>> {
     let threads = threads.max(1);
     let per = (n / (2 * threads)).clamp(64, VERIFY_BATCH) & !1;

@@ -669,11 +669,13 @@ fn check_signatures(
     }
 }
 
+/// What [`check_structure`] found: the parent-hash verdict (check 5, not yet applied) and the
+/// key tables of check 3.
+type Structure = (Result<Option<(NodeIndex, usize)>, TreeError>, KeyTables);
+
 /// Checks 1-3 of the module documentation, with the tree's hashes brought up to date first;
 /// check 5 (the parent hashes) is returned, not yet applied, so that its verdict can be read
 /// after the signatures'.
-type Structure = (Result<Option<(NodeIndex, usize)>, TreeError>, KeyTables);
-
 fn check_structure(
     tree: &mut Tree,
     cs: &dyn CipherSuiteProvider,
