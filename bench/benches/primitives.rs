@@ -9,7 +9,7 @@ use std::hint::black_box;
 use criterion::{criterion_group, criterion_main, Criterion};
 use hpke::{Deserializable, OpModeR, OpModeS, Serializable};
 use mls_engine::crypto::aws_lc::X25519;
-use mls_engine::crypto::{CipherSuiteProvider, DhGroup};
+use mls_engine::crypto::{CipherSuiteProvider, DhGroup, SignatureCheck};
 
 /// An RNG for the `hpke` crate backed by the OS RNG through our provider.
 struct OsRandom(&'static dyn CipherSuiteProvider);
@@ -80,15 +80,34 @@ fn primitives(c: &mut Criterion) {
     c.bench_function("ed25519_verify_128B", |b| {
         b.iter(|| cs.verify(&spk, black_box(&msg), &sig).unwrap())
     });
-    // Batch verification (curve25519-dalek, cofactored): 64 and 1,024 distinct keys; divide
-    // by the batch size for the cost of one signature.
+    // Batch verification (curve25519-dalek, cofactored), 1 to 1,024 distinct keys; divide by
+    // the batch size for the cost of one signature. The small sizes show where batching starts
+    // to pay (a batch of one is handed to the single verifier); a small tree's leaves end in
+    // batches of two or one.
     let signed = bench::signed_by_distinct_keys(cs, 1024, &msg);
     let checks = bench::signature_checks(&signed);
-    for n in [2, 64, 1024] {
+    for n in [1, 2, 3, 4, 6, 8, 64, 1024] {
         c.bench_function(&format!("ed25519_verify_batch_{n}x128B"), |b| {
             b.iter(|| assert!(cs.verify_batch(black_box(&checks[..n])).unwrap()))
         });
     }
+    // A KeyPackage's two signatures (its own and its LeafNode's): one key, side by side.
+    let (ksk, kpk) = cs.signature_generate().unwrap();
+    let pair: Vec<(Vec<u8>, Vec<u8>)> = [&msg[..64], &msg[64..]]
+        .iter()
+        .map(|m| (m.to_vec(), cs.sign(&ksk, m).unwrap()))
+        .collect();
+    let pair_checks: Vec<SignatureCheck<'_>> = pair
+        .iter()
+        .map(|(m, sig)| SignatureCheck {
+            public_key: &kpk,
+            message: m,
+            signature: sig,
+        })
+        .collect();
+    c.bench_function("ed25519_verify_batch_one_key_2x64B", |b| {
+        b.iter(|| assert!(cs.verify_batch(black_box(&pair_checks)).unwrap()))
+    });
 
     // The batch's multiplication alone, both implementations over the same 1,021 points
     // (a batch of 510 checks: 510 R, 510 keys, the base point): decoding every point and
