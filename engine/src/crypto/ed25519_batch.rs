@@ -399,16 +399,21 @@ mod tests {
         [&r_bytes[..], (r + k * a).as_bytes()].concat()
     }
 
+    /// The key of secret scalar `a`, and its signature of `msg` with nonce `r` whose `R`
+    /// carries a small-order component T: R = [r]B + T, S = r + k a.
+    /// [8]([S]B - R - [k]A) = -[8]T = 0 holds, [S]B = R + [k]A does not.
+    fn mixed_order_signature(a: Scalar, r: Scalar, msg: &[u8]) -> ([u8; 32], Vec<u8>) {
+        let pk = (ED25519_BASEPOINT_POINT * a).compress().to_bytes();
+        let sig = sign_with_nonce_point(a, r, ED25519_BASEPOINT_POINT * r + EIGHT_TORSION[2], msg);
+        (pk, sig)
+    }
+
     #[test]
     fn mixed_order_r_is_the_documented_difference() {
-        // A key holder can put a small-order component T into R: R = [r]B + T,
-        // S = r + k a. [8]([S]B - R - [k]A) = -[8]T = 0 holds, [S]B = R + [k]A does not.
-        let a = Scalar::from(987_654_321u64);
-        let pk = (ED25519_BASEPOINT_POINT * a).compress().to_bytes();
-        let r = Scalar::from(424_242u64);
+        // Only the key holder can make such a signature.
+        let (a, r) = (Scalar::from(987_654_321u64), Scalar::from(424_242u64));
         let msg = b"crafted by the key holder";
-        let crafted =
-            sign_with_nonce_point(a, r, ED25519_BASEPOINT_POINT * r + EIGHT_TORSION[2], msg);
+        let (pk, crafted) = mixed_order_signature(a, r, msg);
         let c = SignatureCheck {
             public_key: &pk,
             message: msg,
@@ -434,12 +439,9 @@ mod tests {
     fn a_batch_of_one_is_decided_by_the_single_verifier() {
         // The crafted signature above, which the cofactored equation accepts: alone, it goes to
         // AWS-LC, which refuses it; beside an honest one, the batch accepts both.
-        let a = Scalar::from(55_555u64);
-        let pk = (ED25519_BASEPOINT_POINT * a).compress().to_bytes();
-        let r = Scalar::from(777u64);
         let msg = b"one check";
-        let crafted =
-            sign_with_nonce_point(a, r, ED25519_BASEPOINT_POINT * r + EIGHT_TORSION[2], msg);
+        let (pk, crafted) =
+            mixed_order_signature(Scalar::from(55_555u64), Scalar::from(777u64), msg);
         let c = SignatureCheck {
             public_key: &pk,
             message: msg,
