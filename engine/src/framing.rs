@@ -276,6 +276,76 @@ pub fn framed_content_sign_content(
     Ok(sc)
 }
 
+/// Where the parts of an encoded MLSMessage that frames a member's commit as a PublicMessage lie
+/// (RFC 9420 §6.2), found from the framing alone: the FramedContent's header, the lengths of the
+/// commit's vectors, and its UpdatePath's LeafNode; the encrypted path secrets are skipped by
+/// their length, never decoded. With it the signature is checked over the received bytes while
+/// the message is decoded and the commit staged (`Group::process_message_bytes`): for a large
+/// commit the signature's hash over the whole message is most of the work.
+#[derive(Clone, Copy, Debug)]
+pub struct PublicCommitLayout<'a> {
+    /// The committer's leaf.
+    pub sender: LeafIndex,
+    /// `version || wire_format || content`: the FramedContentTBS without its GroupContext.
+    pub tbs_prefix: &'a [u8],
+    /// The encoded FramedContentAuthData (signature and confirmation tag), which follows the
+    /// FramedContentTBS in AuthenticatedContentTBM.
+    pub auth: &'a [u8],
+    /// The signature, inside `auth`.
+    pub signature: &'a [u8],
+}
+
+impl<'a> PublicCommitLayout<'a> {
+    /// The layout of `bytes` when they frame a member's commit as an MLS 1.0 PublicMessage;
+    /// `None` for any other message and for anything malformed, which decoding the message
+    /// then reports. What follows the auth data (the membership tag, and anything after it)
+    /// is left to the decoder.
+    pub fn of(bytes: &'a [u8]) -> Option<Self> {
+        let mut header = [0u8; 4];
+        header[..2].copy_from_slice(&ProtocolVersion::MLS10.0.to_be_bytes());
+        header[2..].copy_from_slice(&WireFormat::PUBLIC_MESSAGE.0.to_be_bytes());
+        let rest = bytes.strip_prefix(&header[..])?;
+        let rest = skip_vector(rest)?; // group_id
+        let rest = rest.get(8..)?; // epoch
+        let (&sender_type, rest) = rest.split_first()?;
+        if sender_type != crate::messages::SenderType::MEMBER.0 {
+            return None;
+        }
+        let leaf = u32::from_be_bytes(rest.get(..4)?.try_into().ok()?);
+        let rest = skip_vector(rest.get(4..)?)?; // authenticated_data
+        let (&content_type, rest) = rest.split_first()?;
+        if content_type != ContentType::COMMIT.0 {
+            return None;
+        }
+        let rest = skip_vector(rest)?; // proposals
+        let rest = match rest.split_first()? {
+            (0, rest) => rest,
+            (1, rest) => {
+                let (_, rest) = crate::messages::LeafNode::tls_deserialize_bytes(rest).ok()?;
+                skip_vector(rest)? // the UpdatePath's nodes
+            }
+            _ => return None,
+        };
+        let content_end = bytes.len() - rest.len();
+        let (signature_len, after) = crate::codec::read_varint(rest).ok()?;
+        let signature = after.get(..signature_len)?;
+        let after = skip_vector(after.get(signature_len..)?)?; // confirmation_tag
+        let auth_end = bytes.len() - after.len();
+        Some(Self {
+            sender: LeafIndex(leaf),
+            tbs_prefix: bytes.get(..content_end)?,
+            auth: bytes.get(content_end..auth_end)?,
+            signature,
+        })
+    }
+}
+
+/// The bytes after a §2.1.2 vector at the start of `bytes`.
+fn skip_vector(bytes: &[u8]) -> Option<&[u8]> {
+    let (len, rest) = crate::codec::read_varint(bytes).ok()?;
+    rest.get(len..)
+}
+
 /// A PublicMessage that passed [`MessageProtection::check_public`] but whose membership tag
 /// and signature are not checked yet. Its content may be read to prepare work in parallel with
 /// those checks (a commit is staged, never applied); it becomes an [`AuthenticatedContent`]
@@ -482,16 +552,8 @@ impl<'a> MessageProtection<'a> {
         sender_key: impl FnOnce(&FramedContent) -> Option<SignaturePublicKey>,
     ) -> Result<UnverifiedPublicMessage, ProtectionError> {
         let wf = WireFormat::PUBLIC_MESSAGE;
+        self.check_public_rules(&msg)?;
         let content = &msg.content;
-        self.check_group_and_epoch(&content.group_id, content.epoch)?;
-        check_content_rules(&content.sender, &content.body, wf)?;
-        if msg.auth.confirmation_tag.is_some() != (content.content_type() == ContentType::COMMIT) {
-            return Err(ProtectionError::ConfirmationTagMismatch);
-        }
-        // A membership tag from members, and only from them.
-        if matches!(content.sender, Sender::Member(_)) != msg.membership_tag.is_some() {
-            return Err(ProtectionError::MembershipTagPresence);
-        }
         let tbs = self.sign_content(wf, content)?;
         let sender_key = sender_key(content);
         Ok(UnverifiedPublicMessage {
@@ -503,6 +565,84 @@ impl<'a> MessageProtection<'a> {
             tbs,
             membership_tag: msg.membership_tag,
             sender_key,
+        })
+    }
+
+    /// The checks of a PublicMessage's framing (§6.2): group and epoch, content rules, the
+    /// confirmation tag's and the membership tag's presence.
+    fn check_public_rules(&self, msg: &PublicMessage) -> Result<(), ProtectionError> {
+        let content = &msg.content;
+        self.check_group_and_epoch(&content.group_id, content.epoch)?;
+        check_content_rules(&content.sender, &content.body, WireFormat::PUBLIC_MESSAGE)?;
+        if msg.auth.confirmation_tag.is_some() != (content.content_type() == ContentType::COMMIT) {
+            return Err(ProtectionError::ConfirmationTagMismatch);
+        }
+        // A membership tag from members, and only from them.
+        if matches!(content.sender, Sender::Member(_)) != msg.membership_tag.is_some() {
+            return Err(ProtectionError::MembershipTagPresence);
+        }
+        Ok(())
+    }
+
+    /// [`MessageProtection::check_public`]'s checks and the membership tag (§6.2) of `msg`,
+    /// decoded from the bytes `layout` describes: the MAC is taken over the received
+    /// `tbs_prefix`, the encoded GroupContext `group_context` and the received auth data, so
+    /// no FramedContentTBS is encoded. The decoded message must be the one laid out (same
+    /// sender, signature and content length), else `MalformedContent`.
+    pub fn check_received_public_commit(
+        &self,
+        msg: &PublicMessage,
+        layout: &PublicCommitLayout<'_>,
+        group_context: &[u8],
+    ) -> Result<(), ProtectionError> {
+        use tls_codec::Size as _;
+        self.check_public_rules(msg)?;
+        let header = ProtocolVersion::MLS10.tls_serialized_len()
+            + WireFormat::PUBLIC_MESSAGE.tls_serialized_len();
+        if msg.content.sender != Sender::Member(layout.sender.0)
+            || msg.auth.signature.as_slice() != layout.signature
+            || header + msg.content.tls_serialized_len() != layout.tbs_prefix.len()
+        {
+            return Err(ProtectionError::MalformedContent(
+                "the decoded commit is not the one laid out".into(),
+            ));
+        }
+        let tag = msg
+            .membership_tag
+            .as_ref()
+            .ok_or(ProtectionError::MembershipTagPresence)?;
+        self.cs
+            .mac_verify(
+                self.membership_key.as_bytes(),
+                &[layout.tbs_prefix, group_context, layout.auth],
+                tag.0.as_slice(),
+            )
+            .map_err(|e| match e {
+                CryptoError::InvalidMac => ProtectionError::BadMembershipTag,
+                other => ProtectionError::Crypto(other),
+            })
+    }
+
+    /// The signature (§6.1) of the commit `layout` describes, over its received bytes and the
+    /// encoded GroupContext `group_context`, with the sender's key `key` (`UnknownSender`
+    /// when it has none).
+    pub fn verify_received_signature(
+        &self,
+        layout: &PublicCommitLayout<'_>,
+        group_context: &[u8],
+        key: Option<&[u8]>,
+    ) -> Result<(), ProtectionError> {
+        let key = key.ok_or(ProtectionError::UnknownSender)?;
+        crate::crypto::labels::verify_with_label_parts(
+            self.cs,
+            key,
+            "FramedContentTBS",
+            &[layout.tbs_prefix, group_context],
+            layout.signature,
+        )
+        .map_err(|e| match e {
+            CryptoError::InvalidSignature => ProtectionError::BadSignature,
+            other => ProtectionError::Crypto(other),
         })
     }
 

@@ -751,6 +751,19 @@ fn refused(cs: &dyn CipherSuiteProvider, g: &mut Group, msg: &MlsMessage) -> Gro
     );
     assert_eq!(g.epoch_authenticator(), &auth);
     assert_eq!(g.epoch(), epoch);
+    // The same message as received bytes (when it has an encoding at all): the same error,
+    // the group unchanged. A message whose encoding does not decode back is refused as
+    // malformed.
+    if let Ok(bytes) = msg.to_bytes() {
+        let from_bytes = g.process_message_bytes(cs, &bytes).unwrap_err();
+        if MlsMessage::from_bytes(&bytes).is_ok() {
+            assert_eq!(from_bytes, err, "the entry points disagree");
+        } else {
+            let malformed = matches!(from_bytes, GroupError::Malformed(_));
+            assert!(malformed, "{from_bytes:?}");
+        }
+        assert_eq!(g.to_bytes().unwrap(), before);
+    }
     err
 }
 

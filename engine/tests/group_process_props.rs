@@ -106,16 +106,60 @@ fn fixture() -> &'static Fixture {
 }
 
 /// Processes `msg` on a copy of the receiver: no panic (the harness would report it), and a
-/// refusal leaves the group byte-for-byte as it was.
+/// refusal leaves the group byte-for-byte as it was. The same message as bytes
+/// ([`check_bytes`]) must get the same answer.
 fn check(msg: &MlsMessage) -> Result<(), TestCaseError> {
     let f = fixture();
     let mut g = f.receiver.clone();
     let before = g.to_bytes().unwrap();
-    if g.process_message(cs(), msg.clone()).is_err() {
+    let decoded = g.process_message(cs(), msg.clone());
+    if decoded.is_err() {
         prop_assert_eq!(g.to_bytes().unwrap(), before);
         prop_assert_eq!(g.epoch(), f.receiver.epoch());
     }
+    let from_bytes = process_bytes(&encode(msg).unwrap())?;
+    prop_assert_eq!(outcome(decoded), from_bytes);
     Ok(())
+}
+
+/// What processing gave, comparable across the two entry points: the error, or the epoch
+/// authenticator and transcript hash the staged commit leads to once merged (or the kind of
+/// message it was).
+fn outcome(r: Result<ProcessedMessage, GroupError>) -> Result<Vec<u8>, GroupError> {
+    match r? {
+        ProcessedMessage::Commit(staged) => {
+            let mut g = fixture().receiver.clone();
+            g.merge_staged_commit(*staged).unwrap();
+            let mut out = g.epoch_authenticator().as_bytes().to_vec();
+            out.extend_from_slice(g.context().confirmed_transcript_hash.as_slice());
+            Ok(out)
+        }
+        other => Ok(format!("{other:?}").into_bytes()),
+    }
+}
+
+/// `Group::process_message_bytes` on a copy of the receiver: no panic, a refusal leaves the
+/// group as it was, and bytes that do not decode as an MlsMessage are refused as malformed.
+fn process_bytes(bytes: &[u8]) -> Result<Result<Vec<u8>, GroupError>, TestCaseError> {
+    let f = fixture();
+    let mut g = f.receiver.clone();
+    let before = g.to_bytes().unwrap();
+    let r = g.process_message_bytes(cs(), bytes);
+    if r.is_err() {
+        prop_assert_eq!(g.to_bytes().unwrap(), before);
+    }
+    if decode_exact::<MlsMessage>(bytes).is_err() {
+        prop_assert!(matches!(r, Err(GroupError::Malformed(_))), "{:?}", r.err());
+    }
+    Ok(outcome(r))
+}
+
+/// `check` for bytes: decoded and processed, or refused as malformed by both entry points.
+fn check_bytes(bytes: &[u8]) -> Result<(), TestCaseError> {
+    match decode_exact::<MlsMessage>(bytes) {
+        Ok(msg) => check(&msg),
+        Err(_) => process_bytes(bytes).map(drop),
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -160,18 +204,14 @@ proptest! {
     /// Arbitrary bytes: whatever decodes as an MlsMessage is processed safely.
     #[test]
     fn arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
-        if let Ok(msg) = decode_exact::<MlsMessage>(&bytes) {
-            check(&msg)?;
-        }
+        check_bytes(&bytes)?;
     }
 
     /// Byte-level mutations of a valid commit (mostly refused by framing or signature).
     #[test]
     fn mutated_commit_bytes(ms in proptest::collection::vec(mutation(), 1..4)) {
         let bytes = mutate(&fixture().commit, &ms);
-        if let Ok(msg) = decode_exact::<MlsMessage>(&bytes) {
-            check(&msg)?;
-        }
+        check_bytes(&bytes)?;
     }
 
     /// Mutations of the commit's content, re-signed and re-MACed by the committer: they
@@ -193,14 +233,84 @@ proptest! {
     }
 }
 
-/// The unmutated fixture commit is accepted (the properties exercise a live path).
+/// The unmutated fixture commit is accepted (the properties exercise a live path), by both
+/// entry points, to the same epoch; as bytes, it is laid out for the parallel path.
 #[test]
 fn fixture_commit_is_valid() {
     let f = fixture();
     let mut g = f.receiver.clone();
     let msg = decode_exact::<MlsMessage>(&f.commit).unwrap();
-    assert!(matches!(
-        g.process_message(cs(), msg).unwrap(),
-        ProcessedMessage::Commit(_)
-    ));
+    let decoded = g.process_message(cs(), msg).unwrap();
+    assert!(matches!(decoded, ProcessedMessage::Commit(_)));
+    let from_bytes = g.process_message_bytes(cs(), &f.commit).unwrap();
+    assert!(matches!(from_bytes, ProcessedMessage::Commit(_)));
+    let expected = outcome(Ok(decoded)).unwrap();
+    assert_eq!(outcome(Ok(from_bytes)).unwrap(), expected);
+    assert!(mls_engine::framing::PublicCommitLayout::of(&f.commit).is_some());
+}
+
+/// Every truncation of the fixture commit, and every single-byte change of its framing
+/// (everything but the encrypted path secrets), gets the same answer from both entry points.
+#[test]
+fn truncations_and_framing_flips_agree() {
+    let commit = &fixture().commit;
+    for end in 0..commit.len() {
+        check_bytes(&commit[..end]).unwrap();
+    }
+    let layout = mls_engine::framing::PublicCommitLayout::of(commit).unwrap();
+    let framing = (0..200).chain(layout.tbs_prefix.len().saturating_sub(8)..commit.len());
+    for i in framing.filter(|i| *i < commit.len()) {
+        for x in [0x01u8, 0x80, 0xff] {
+            let mut b = commit.clone();
+            b[i] ^= x;
+            check_bytes(&b).unwrap();
+        }
+    }
+}
+
+/// `PublicCommitLayout` finds exactly the encoded parts the decoder reads, for a commit with
+/// an UpdatePath and one without, and declines every other message.
+#[test]
+fn layout_matches_the_decoded_parts() {
+    use mls_engine::framing::PublicCommitLayout;
+    use mls_engine::tree_math::LeafIndex;
+    let f = fixture();
+    let mut committer = f.committer.clone();
+    let add_only = committer
+        .commit(
+            cs(),
+            CommitOptions {
+                proposals: vec![Proposal::Add(Add {
+                    key_package: bundle("late").key_package,
+                })],
+                ..CommitOptions::default()
+            },
+        )
+        .unwrap()
+        .commit;
+    let add_only = encode(&add_only).unwrap();
+    for (bytes, with_path) in [(&f.commit, true), (&add_only, false)] {
+        let layout = PublicCommitLayout::of(bytes).unwrap();
+        let MlsMessageBody::PublicMessage(pm) = decode_exact::<MlsMessage>(bytes).unwrap().body
+        else {
+            panic!("not a PublicMessage")
+        };
+        let FramedContentBody::Commit(c) = &pm.content.body else {
+            panic!("not a commit")
+        };
+        assert_eq!(c.path.is_some(), with_path);
+        let mut prefix = encode(&ProtocolVersion::MLS10).unwrap();
+        prefix.extend(encode(&WireFormat::PUBLIC_MESSAGE).unwrap());
+        prefix.extend(encode(&pm.content).unwrap());
+        assert_eq!(layout.tbs_prefix, &prefix[..]);
+        assert_eq!(layout.auth, &encode(&pm.auth).unwrap()[..]);
+        assert_eq!(layout.signature, pm.auth.signature.as_slice());
+        assert_eq!(layout.sender, LeafIndex(0));
+    }
+    // A proposal, an application message and a GroupInfo are not member commits.
+    let application = committer.encrypt_application(cs(), b"hi", b"").unwrap();
+    let (proposal, _) = committer.propose_update(cs()).unwrap();
+    for other in [proposal, application] {
+        assert!(PublicCommitLayout::of(&encode(&other).unwrap()).is_none());
+    }
 }

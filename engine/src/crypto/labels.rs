@@ -209,6 +209,24 @@ pub fn verify_with_label(
     cs.verify(pk, &sign_content(label, content)?, signature)
 }
 
+/// `VerifyWithLabel(VerificationKey, Label, Content)` (RFC 9420 §5.1.2) for a `Content` that is
+/// the concatenation of `parts` (a received message's bytes and an encoded GroupContext, say),
+/// copied once into the SignContent the suite's verifier reads.
+pub fn verify_with_label_parts(
+    cs: &dyn CipherSuiteProvider,
+    pk: &[u8],
+    label: &str,
+    parts: &[&[u8]],
+    signature: &[u8],
+) -> Result<(), CryptoError> {
+    let content_len = parts.iter().map(|p| p.len()).sum();
+    let mut sc = SignContentBuf::new(label, content_len)?;
+    for p in parts {
+        sc.writer().extend_from_slice(p);
+    }
+    sc.verify(cs, pk, signature)
+}
+
 /// One `VerifyWithLabel` to make among many (see [`verify_all_with_label`]): the key, the
 /// label, the encoded content and the signature.
 pub(crate) struct LabelledSignature<'a> {

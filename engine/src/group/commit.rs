@@ -531,7 +531,7 @@ impl Group {
         &self,
         cs: &dyn CipherSuiteProvider,
         ac: &AuthenticatedContent,
-        tbs: Option<&SignContentBuf>,
+        tbs: Option<&[u8]>,
     ) -> Result<StagedCommit, GroupError> {
         let FramedContentBody::Commit(commit) = &ac.content.body else {
             return Err(MisuseError::Unsupported("not a commit").into());
@@ -613,12 +613,9 @@ impl Group {
         own_keys.retain_valid(&tree);
 
         let confirmed = match tbs {
-            Some(tbs) => confirmed_transcript_hash_from_tbs(
-                cs,
-                &self.interim_transcript_hash,
-                ac,
-                tbs.content()?,
-            )?,
+            Some(tbs) => {
+                confirmed_transcript_hash_from_tbs(cs, &self.interim_transcript_hash, ac, tbs)?
+            }
             None => confirmed_transcript_hash(cs, &self.interim_transcript_hash, ac)?,
         };
         ctx.confirmed_transcript_hash = VarBytes(confirmed.clone());

@@ -501,6 +501,71 @@ impl Group {
         Ok(())
     }
 
+    /// [`Group::process_message`] for a message as received, in its encoding (an MLSMessage).
+    /// A member's commit sent as a PublicMessage is checked on the received bytes: its
+    /// signature's hash over the whole message starts on one core while the message is
+    /// decoded, its membership tag checked and the commit staged on another (for a commit
+    /// with a large UpdatePath the hash is most of the work); nothing is encoded again. Every
+    /// other message is decoded and handed to [`Group::process_message`]. Undecodable bytes
+    /// are a [`GroupError::Malformed`]; on any error the group is unchanged.
+    pub fn process_message_bytes(
+        &mut self,
+        cs: &dyn CipherSuiteProvider,
+        bytes: &[u8],
+    ) -> Result<ProcessedMessage, GroupError> {
+        let Some(layout) = crate::framing::PublicCommitLayout::of(bytes) else {
+            let msg =
+                MlsMessage::from_bytes(bytes).map_err(|e| GroupError::codec("MLSMessage", e))?;
+            return self.process_message(cs, msg);
+        };
+        self.check_suite(cs)?;
+        self.check_active()?;
+        Ok(ProcessedMessage::Commit(Box::new(
+            self.process_received_public_commit(cs, bytes, &layout)?,
+        )))
+    }
+
+    /// A member's commit in a PublicMessage, from its bytes laid out in `layout`: the
+    /// signature over the received bytes on one core; decoding, the framing checks, the
+    /// membership tag and staging on another. Errors come in the order of
+    /// [`Group::process_public_commit`]'s: decoding and framing, membership tag, signature,
+    /// then the commit's own.
+    fn process_received_public_commit(
+        &self,
+        cs: &dyn CipherSuiteProvider,
+        bytes: &[u8],
+        layout: &crate::framing::PublicCommitLayout<'_>,
+    ) -> Result<StagedCommit, GroupError> {
+        let mp = self.protection(cs);
+        let context = crate::codec::encode(&self.context)?;
+        let (checked, signature) = rayon::join(
+            || -> Result<Result<StagedCommit, GroupError>, GroupError> {
+                let msg = MlsMessage::from_bytes(bytes)
+                    .map_err(|e| GroupError::codec("MLSMessage", e))?;
+                let MlsMessageBody::PublicMessage(pm) = msg.body else {
+                    return Err(MalformedError::UnexpectedMessage {
+                        expected: "PublicMessage",
+                    }
+                    .into());
+                };
+                mp.check_received_public_commit(&pm, layout, &context)?;
+                let ac = AuthenticatedContent {
+                    wire_format: crate::messages::WireFormat::PUBLIC_MESSAGE,
+                    content: pm.content,
+                    auth: pm.auth,
+                };
+                Ok(self.stage_received_commit(cs, &ac, Some(layout.tbs_prefix)))
+            },
+            || {
+                let key = self.tree.leaf(layout.sender).map(|l| l.signature_key());
+                mp.verify_received_signature(layout, &context, key)
+            },
+        );
+        let staged = checked?;
+        signature?;
+        staged
+    }
+
     /// Processes a PublicMessage or PrivateMessage (RFC 9420 §6, §12): a proposal is verified
     /// and cached; a commit is verified, validated and staged (merge it with
     /// [`Group::merge_staged_commit`]); application data is decrypted, from the current or a
@@ -555,7 +620,11 @@ impl Group {
             // The secret tree is replaced by the next epoch's on merge: the consumed key
             // is not kept (a staged commit changes nothing).
             FramedContentBody::Commit(_) => Ok(ProcessedMessage::Commit(Box::new(
-                self.stage_received_commit(cs, &ac, tbs.as_ref())?,
+                self.stage_received_commit(
+                    cs,
+                    &ac,
+                    tbs.as_ref().map(SignContentBuf::content).transpose()?,
+                )?,
             ))),
         }
     }
@@ -578,7 +647,8 @@ impl Group {
         let (tagged, signature) = rayon::join(
             || {
                 mp.verify_membership_tag(&msg).map(|()| {
-                    self.stage_received_commit(cs, msg.unverified_content(), Some(msg.tbs()))
+                    let tbs = msg.tbs().content()?;
+                    self.stage_received_commit(cs, msg.unverified_content(), Some(tbs))
                 })
             },
             || mp.verify_public_signature(&msg),

@@ -387,14 +387,14 @@ impl InteropClient for OursClient {
 
     fn process(&mut self, message: &[u8]) -> Result<Processed> {
         const OP: &str = "process";
-        let msg = decode(OP, message)?;
         self.group_now(OP)?;
         let cs = &self.cs;
         let group = self
             .group
             .as_mut()
             .ok_or_else(|| state(OP, "not in a group"))?;
-        match group.process_message(cs, msg).map_err(fail(OP))? {
+        // From the received bytes: a member's commit is checked without encoding it again.
+        match group.process_message_bytes(cs, message).map_err(fail(OP))? {
             ProcessedMessage::Application { data, .. } => Ok(Processed::Application(data)),
             ProcessedMessage::Proposal(_) => Ok(Processed::Proposal),
             ProcessedMessage::Commit(staged) => {

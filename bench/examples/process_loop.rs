@@ -1,0 +1,57 @@
+//! Processing the large first commit of a new member (the `process_commit` row of the peers
+//! bench) REPS times on one receiver without merging it, alternating the two entry points
+//! message by message: decoding it and calling `Group::process_message`, and
+//! `Group::process_message_bytes` (the signature checked over the received bytes while the
+//! message is decoded and staged). Prints the median and fastest of each; also a harness to
+//! attach `perf record -p` to.
+//!
+//! `cargo run --release -p bench --example process_loop -- [N] [REPS]` (default 10,000, 200).
+#![allow(clippy::unwrap_used)]
+use mls_engine::crypto::{AwsLcSuite, CipherSuite};
+use mls_engine::messages::MlsMessage;
+use mls_peers::ours::OursClient;
+use mls_peers::InteropClient;
+use std::time::Instant;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let n: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(10_000);
+    let reps: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(200);
+    let mut a = OursClient::new(b"a").unwrap();
+    let mut b = OursClient::new(b"b").unwrap();
+    let mut kps = vec![a.key_package().unwrap(), b.key_package().unwrap()];
+    kps.extend((2..n - 1).map(|i| {
+        OursClient::new(format!("kp{i}").as_bytes())
+            .unwrap()
+            .key_package()
+            .unwrap()
+    }));
+    let mut creator = OursClient::new(b"c").unwrap();
+    creator.create_group(b"g").unwrap();
+    let out = creator.add_members(kps).unwrap();
+    creator.merge_pending_commit().unwrap();
+    let w = out.welcome.unwrap();
+    a.join(&w, None).unwrap();
+    b.join(&w, None).unwrap();
+    let commit = a.commit(vec![], true).unwrap().commit;
+    println!("commit bytes {}", commit.len());
+    let cs = AwsLcSuite::new(CipherSuite(1)).unwrap();
+    let mut g = b.group().unwrap().clone();
+    let (mut old, mut new) = (Vec::new(), Vec::new());
+    for _ in 0..reps {
+        let t = Instant::now();
+        let msg = MlsMessage::from_bytes(&commit).unwrap();
+        drop(g.process_message(&cs, msg).unwrap());
+        old.push(t.elapsed());
+        let t = Instant::now();
+        drop(g.process_message_bytes(&cs, &commit).unwrap());
+        new.push(t.elapsed());
+    }
+    for (name, mut v) in [
+        ("decode + process_message", old),
+        ("process_message_bytes", new),
+    ] {
+        v.sort();
+        println!("{name}: median {:?} min {:?}", v[reps / 2], v[0]);
+    }
+}
