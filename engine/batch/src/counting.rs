@@ -178,6 +178,10 @@ impl CipherSuiteProvider for CountingSuite {
         bump(&self.counters.verify);
         self.inner.verify(pk, msg, sig)
     }
+    fn verify_parts(&self, pk: &[u8], parts: &[&[u8]], sig: &[u8]) -> Result<(), CryptoError> {
+        bump(&self.counters.verify);
+        self.inner.verify_parts(pk, parts, sig)
+    }
     fn verify_batch(&self, checks: &[SignatureCheck<'_>]) -> Result<bool, CryptoError> {
         // One count per signature, as for single checks.
         self.counters

@@ -830,6 +830,15 @@ impl CipherSuiteProvider for AwsLcSuite {
         verify(self.algs.signature, pk, msg, sig)
     }
 
+    fn verify_parts(&self, pk: &[u8], parts: &[&[u8]], sig: &[u8]) -> Result<(), CryptoError> {
+        // Ed25519 streams the parts into SHA-512 (AWS-LC's verifier takes one buffer); its
+        // acceptance is AWS-LC's (`ed25519_batch::verify_parts`).
+        if self.algs.signature == SignatureAlgorithm::Ed25519 {
+            return super::ed25519_batch::verify_parts(pk, parts, sig);
+        }
+        verify(self.algs.signature, pk, &parts.concat(), sig)
+    }
+
     fn verify_batch(&self, checks: &[SignatureCheck<'_>]) -> Result<bool, CryptoError> {
         if self.algs.signature == SignatureAlgorithm::Ed25519 {
             return super::ed25519_batch::verify_batch(checks);

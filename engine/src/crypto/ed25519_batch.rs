@@ -5,7 +5,9 @@
 //! computation in AVX-512 IFMA, used where the CPU has it) in the engine. Single signatures are
 //! still verified by AWS-LC ([`super::aws_lc`]); a batch is the fast path for the places that
 //! verify thousands of signatures at once (the leaves of a received tree, §12.4.3.1; the
-//! KeyPackages of a large add, §10.1).
+//! KeyPackages of a large add, §10.1). The one single check here is [`verify_parts`]: a
+//! signature over a message given in pieces (a received commit's bytes and the GroupContext),
+//! hashed where they lie instead of copied together for AWS-LC, with AWS-LC's acceptance.
 //!
 //! # What a batch accepts
 //!
@@ -91,6 +93,46 @@ pub(crate) fn verify_batch(checks: &[SignatureCheck<'_>]) -> Result<bool, Crypto
         .is_ok());
     }
     verify_batch_with(checks, Backend::best())
+}
+
+/// Ed25519 verification (RFC 8032 §5.1.7) of `sig` by `pk` over the concatenation of `parts`,
+/// which are fed to SHA-512 one after the other (a large message is never copied). It accepts
+/// exactly what AWS-LC's verifier ([`super::aws_lc::verify`]) accepts:
+/// - a 32-byte key (else `InvalidLength`, as AWS-LC's path reports) and a 64-byte signature;
+/// - `S < L`;
+/// - `A` the canonical encoding of a curve point: `y < p`, and no sign bit on `x = 0` (AWS-LC's
+///   decoder, s2n-bignum's `edwards25519_decode`, refuses both; here the decoded point must
+///   encode back to the same bytes);
+/// - the cofactorless equation, checked as AWS-LC checks it: the encoding of `[S]B - [k]A`,
+///   `k = SHA-512(R || A || M)`, equals the bytes of `R` (so a non-canonical `R` never passes).
+///
+/// The test `verify_parts_agrees_with_aws_lc` holds it to AWS-LC on valid, altered and edge
+/// signatures.
+pub(crate) fn verify_parts(pk: &[u8], parts: &[&[u8]], sig: &[u8]) -> Result<(), CryptoError> {
+    super::error::check_len("Ed25519 public key", 32, pk.len())?;
+    let pk_bytes = <[u8; 32]>::try_from(pk).map_err(|_| CryptoError::InvalidSignature)?;
+    let (r_bytes, s_bytes) = split_signature(sig).ok_or(CryptoError::InvalidSignature)?;
+    let s = Option::<Scalar>::from(Scalar::from_canonical_bytes(s_bytes))
+        .ok_or(CryptoError::InvalidSignature)?;
+    let a = CompressedEdwardsY(pk_bytes)
+        .decompress()
+        .filter(|a| a.compress().to_bytes() == pk_bytes)
+        .ok_or(CryptoError::InvalidSignature)?;
+    let mut h = digest::Context::new(&digest::SHA512);
+    h.update(r_bytes);
+    h.update(&pk_bytes);
+    for p in parts {
+        h.update(p);
+    }
+    let wide =
+        <[u8; 64]>::try_from(h.finish().as_ref()).map_err(|_| CryptoError::InvalidSignature)?;
+    let k = Scalar::from_bytes_mod_order_wide(&wide);
+    let r = EdwardsPoint::vartime_double_scalar_mul_basepoint(&k, &-a, &s);
+    if r.compress().to_bytes() == *r_bytes {
+        Ok(())
+    } else {
+        Err(CryptoError::InvalidSignature)
+    }
 }
 
 /// Which code computes the batch's multi-scalar multiplication. Both decode the same points
@@ -327,13 +369,21 @@ mod tests {
     fn non_canonical_s_is_refused() {
         // S + L verifies under the equation but is not canonical (RFC 8032 §5.1.7 step 1).
         let s = signed(2);
-        let mut sig = s[1].sig.clone();
+        let sig = with_s_plus_l(&s[1].sig);
+        let mut c = checks(&s);
+        c[1].signature = &sig;
+        assert!(!single(&c[1]));
+        assert!(!verify_batch(&c).unwrap());
+    }
+
+    /// `sig` with `S` replaced by `S + L` as a 256-bit integer (fits: `S < L < 2^253`).
+    fn with_s_plus_l(sig: &[u8]) -> Vec<u8> {
+        let mut sig = sig.to_vec();
         let big = Scalar::from_canonical_bytes(sig[32..].try_into().unwrap()).unwrap();
         let l_le: [u8; 32] = [
             0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9,
             0xde, 0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
         ];
-        // s + L as a 256-bit integer (fits: s < L < 2^253).
         let mut carry = 0u16;
         for ((out, a), b) in sig[32..].iter_mut().zip(big.to_bytes()).zip(l_le) {
             let [lo, hi] = (u16::from(a) + u16::from(b) + carry).to_le_bytes();
@@ -341,10 +391,7 @@ mod tests {
             carry = u16::from(hi);
         }
         assert_eq!(carry, 0);
-        let mut c = checks(&s);
-        c[1].signature = &sig;
-        assert!(!single(&c[1]));
-        assert!(!verify_batch(&c).unwrap());
+        sig
     }
 
     #[test]
@@ -481,5 +528,74 @@ mod tests {
         // The third signature over the fourth message: fails although the key is shared.
         c[2].message = &msgs[3];
         assert!(!verify_batch(&c).unwrap());
+    }
+
+    /// `verify_parts` against AWS-LC's verifier over the joined message: valid signatures with
+    /// the message split in every way, every single-byte change of the signature, altered
+    /// messages, `S + L`, non-canonical and small-order keys, the identity key with its
+    /// trivial signature, a mixed-order `R`, wrong lengths. The verdicts must be equal.
+    #[test]
+    fn verify_parts_agrees_with_aws_lc() {
+        let joined = |parts: &[&[u8]]| parts.concat();
+        let same = |pk: &[u8], parts: &[&[u8]], sig: &[u8]| {
+            let ours = verify_parts(pk, parts, sig);
+            let theirs = verify(SignatureAlgorithm::Ed25519, pk, &joined(parts), sig);
+            assert_eq!(ours, theirs, "pk {pk:02x?} sig {sig:02x?}");
+            ours.is_ok()
+        };
+        let (a, r) = (Scalar::from(31_337u64), Scalar::from(271_828u64));
+        let msg: Vec<u8> = (0..300u32).map(|i| (i * 7 % 251) as u8).collect();
+        let pk = (ED25519_BASEPOINT_POINT * a).compress().to_bytes();
+        let sig = sign_with_nonce_point(a, r, ED25519_BASEPOINT_POINT * r, &msg);
+        for cut in [0, 1, 64, 127, 128, 129, 299, 300] {
+            let (x, y) = msg.split_at(cut);
+            assert!(same(&pk, &[x, y], &sig));
+            assert!(same(&pk, &[x, &[], y], &sig));
+        }
+        for i in 0..64 {
+            for bit in [0x01u8, 0x80] {
+                let mut bad = sig.clone();
+                bad[i] ^= bit;
+                assert!(!same(&pk, &[&msg], &bad));
+            }
+        }
+        let mut altered = msg.clone();
+        altered[150] ^= 4;
+        assert!(!same(&pk, &[&altered], &sig));
+        assert!(!same(&pk, &[&msg[..299]], &sig));
+        // S + L: the same point equation, refused for malleability by both.
+        assert!(!same(&pk, &[&msg], &with_s_plus_l(&sig)));
+        // The identity key (y = 1): canonical, small order; [S]B - [k]O = R holds for S = 0
+        // and R the identity, for any message. AWS-LC accepts it; so must we.
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        let trivial = [&identity[..], &[0u8; 32][..]].concat();
+        assert!(same(&identity, &[&msg], &trivial));
+        // The identity with the sign bit set (x = 0 cannot be negative): refused.
+        let mut signed_identity = identity;
+        signed_identity[31] |= 0x80;
+        assert!(!same(&signed_identity, &[&msg], &trivial));
+        // y = 1 + p, a non-canonical encoding of the identity: refused.
+        let mut y_plus_p = [0xffu8; 32];
+        y_plus_p[0] = 0xee;
+        y_plus_p[31] = 0x7f;
+        assert!(!same(&y_plus_p, &[&msg], &trivial));
+        // Non-canonical encodings of a real key's y are impossible for most keys; a key whose
+        // y is not on the curve decodes in neither.
+        let mut off_curve = [0u8; 32];
+        off_curve[0] = 2;
+        assert!(!same(&off_curve, &[&msg], &sig));
+        // Every small-order key, with the trivial signature.
+        for t in EIGHT_TORSION.iter() {
+            let t = t.compress().to_bytes();
+            same(&t, &[&msg], &trivial);
+        }
+        // A mixed-order R: the cofactorless equation refuses it in both.
+        let (mixed_pk, crafted) = mixed_order_signature(a, r, &msg);
+        assert!(!same(&mixed_pk, &[&msg], &crafted));
+        // Wrong lengths.
+        assert!(!same(&pk[..31], &[&msg], &sig));
+        assert!(!same(&pk, &[&msg], &sig[..63]));
+        assert!(!same(&pk, &[&msg], &[&sig[..], &[0]].concat()));
     }
 }

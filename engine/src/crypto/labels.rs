@@ -210,8 +210,9 @@ pub fn verify_with_label(
 }
 
 /// `VerifyWithLabel(VerificationKey, Label, Content)` (RFC 9420 §5.1.2) for a `Content` that is
-/// the concatenation of `parts` (a received message's bytes and an encoded GroupContext, say),
-/// copied once into the SignContent the suite's verifier reads.
+/// the concatenation of `parts` (a received message's bytes and an encoded GroupContext, say):
+/// the SignContent's header and the parts go to the suite's
+/// [`CipherSuiteProvider::verify_parts`], which for Ed25519 hashes them where they lie.
 pub fn verify_with_label_parts(
     cs: &dyn CipherSuiteProvider,
     pk: &[u8],
@@ -220,11 +221,11 @@ pub fn verify_with_label_parts(
     signature: &[u8],
 ) -> Result<(), CryptoError> {
     let content_len = parts.iter().map(|p| p.len()).sum();
-    let mut sc = SignContentBuf::new(label, content_len)?;
-    for p in parts {
-        sc.writer().extend_from_slice(p);
-    }
-    sc.verify(cs, pk, signature)
+    let header = sign_content_header(label, content_len)?;
+    let mut all = Vec::with_capacity(parts.len() + 1);
+    all.push(&header[..]);
+    all.extend_from_slice(parts);
+    cs.verify_parts(pk, &all, signature)
 }
 
 /// One `VerifyWithLabel` to make among many (see [`verify_all_with_label`]): the key, the

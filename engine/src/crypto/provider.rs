@@ -159,6 +159,14 @@ pub trait CipherSuiteProvider: Send + Sync {
     /// `Signature.Verify(pk, msg, sig)`; `InvalidSignature` when it does not verify.
     fn verify(&self, pk: &[u8], msg: &[u8], sig: &[u8]) -> Result<(), CryptoError>;
 
+    /// [`CipherSuiteProvider::verify`] of a message given as the concatenation of `parts`
+    /// (a received commit's bytes and the GroupContext, say), with the same verdict. The
+    /// default joins the parts; a suite that can hash them where they lie (Ed25519) does, so a
+    /// large message is not copied.
+    fn verify_parts(&self, pk: &[u8], parts: &[&[u8]], sig: &[u8]) -> Result<(), CryptoError> {
+        self.verify(pk, &parts.concat(), sig)
+    }
+
     /// Verifies many signatures at once. `Ok(true)` only if every check verifies; `Ok(false)`
     /// when at least one may not, and the caller then decides each with
     /// [`CipherSuiteProvider::verify`], which is authoritative. Suites with a batch verifier
