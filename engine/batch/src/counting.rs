@@ -11,7 +11,7 @@ use std::sync::Arc;
 use mls_engine::crypto::SignaturePublicKey;
 use mls_engine::crypto::{
     CipherSuite, CipherSuiteProvider, CryptoError, CryptoProvider, Encapsulation, HpkeCiphertext,
-    HpkePublicKey, PreparedInfo, Secret, SignatureCheck, SuiteAlgorithms,
+    HpkePublicKey, InfoStream, LateTail, PreparedInfo, Secret, SignatureCheck, SuiteAlgorithms,
 };
 
 /// Operation counters (shared between the provider and its observers).
@@ -155,6 +155,28 @@ impl CipherSuiteProvider for CountingSuite {
     ) -> Result<Vec<u8>, CryptoError> {
         self.inner.aead_seal(key, nonce, aad, plaintext)
     }
+    fn aead_seal_in_place(
+        &self,
+        key: &[u8],
+        nonce: &[u8],
+        aad: &[u8],
+        buf: &mut Vec<u8>,
+        from: usize,
+    ) -> Result<(), CryptoError> {
+        self.inner.aead_seal_in_place(key, nonce, aad, buf, from)
+    }
+    fn aead_seal_in_place_late_tail(
+        &self,
+        key: &[u8],
+        nonce: &[u8],
+        aad: &[u8],
+        buf: &mut Vec<u8>,
+        from: usize,
+        tail_len: usize,
+    ) -> Result<Option<LateTail>, CryptoError> {
+        self.inner
+            .aead_seal_in_place_late_tail(key, nonce, aad, buf, from, tail_len)
+    }
     fn aead_open(
         &self,
         key: &[u8],
@@ -211,6 +233,16 @@ impl CipherSuiteProvider for CountingSuite {
         psk: Option<(&[u8], &[u8])>,
     ) -> Result<PreparedInfo, CryptoError> {
         self.inner.hpke_prepare_parts(info_parts, psk)
+    }
+    fn hpke_info_stream(&self) -> InfoStream {
+        self.inner.hpke_info_stream()
+    }
+    fn hpke_prepare_stream(
+        &self,
+        info: InfoStream,
+        psk: Option<(&[u8], &[u8])>,
+    ) -> Result<PreparedInfo, CryptoError> {
+        self.inner.hpke_prepare_stream(info, psk)
     }
     fn hpke_seal_prepared(
         &self,

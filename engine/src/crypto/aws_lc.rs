@@ -67,6 +67,28 @@ pub(crate) fn hmac_parts(alg: HashAlgorithm, key: &[u8], parts: &[&[u8]]) -> Vec
     ctx.sign().as_ref().to_vec()
 }
 
+/// An HMAC computed as its message is given (a large message hashed in pieces that are
+/// ready at different times).
+#[derive(Clone)]
+pub(crate) struct HmacStream(hmac::Context);
+
+impl HmacStream {
+    /// Starts `HMAC(key, .)`.
+    pub(crate) fn new(alg: HashAlgorithm, key: &[u8]) -> Self {
+        Self(hmac::Context::with_key(&hmac::Key::new(hmac_alg(alg), key)))
+    }
+
+    /// Adds `part` to the message.
+    pub(crate) fn update(&mut self, part: &[u8]) {
+        self.0.update(part);
+    }
+
+    /// The HMAC of everything given.
+    pub(crate) fn finish(self) -> Secret {
+        Secret::new(self.0.sign().as_ref().to_vec())
+    }
+}
+
 /// Verifies in constant time an HMAC tag over the concatenation of `parts`.
 pub(crate) fn hmac_verify(
     alg: HashAlgorithm,
@@ -655,6 +677,17 @@ impl CryptoProvider for AwsLcProvider {
     }
 }
 
+/// The HPKE mode of an optional `(psk, psk_id)`.
+fn hpke_mode(psk: Option<(&[u8], &[u8])>) -> HpkeMode {
+    match psk {
+        None => HpkeMode::Base,
+        Some((psk, psk_id)) => HpkeMode::Psk {
+            psk: Secret::from_slice(psk),
+            psk_id: psk_id.to_vec(),
+        },
+    }
+}
+
 /// One cipher suite on aws-lc-rs.
 pub struct AwsLcSuite {
     suite: CipherSuite,
@@ -787,6 +820,18 @@ impl CipherSuiteProvider for AwsLcSuite {
         aead_seal_in_place(self.algs.aead, key, nonce, aad, buf, from)
     }
 
+    fn aead_seal_in_place_late_tail(
+        &self,
+        key: &[u8],
+        nonce: &[u8],
+        aad: &[u8],
+        buf: &mut Vec<u8>,
+        from: usize,
+        tail_len: usize,
+    ) -> Result<Option<super::LateTail>, CryptoError> {
+        super::gcm_late_tail::seal(self.algs.aead, key, nonce, aad, buf, from, tail_len)
+    }
+
     fn aead_open(
         &self,
         key: &[u8],
@@ -819,6 +864,11 @@ impl CipherSuiteProvider for AwsLcSuite {
 
     fn sign(&self, sk: &Secret, msg: &[u8]) -> Result<Vec<u8>, CryptoError> {
         if self.algs.signature == SignatureAlgorithm::Ed25519 {
+            // A large message (a GroupInfo carrying the tree) is signed with one SHA-512 pass
+            // over it, not two (`ed25519_hedged`).
+            if msg.len() >= super::ed25519_hedged::HEDGED_MIN_LEN {
+                return super::ed25519_hedged::sign(sk.as_bytes(), msg);
+            }
             if let Some(signed) = self.ed25519_signer.sign(sk.as_bytes(), msg) {
                 return signed;
             }
@@ -876,14 +926,19 @@ impl CipherSuiteProvider for AwsLcSuite {
         info_parts: &[&[u8]],
         psk: Option<(&[u8], &[u8])>,
     ) -> Result<PreparedInfo, CryptoError> {
-        let mode = match psk {
-            None => HpkeMode::Base,
-            Some((psk, psk_id)) => HpkeMode::Psk {
-                psk: Secret::from_slice(psk),
-                psk_id: psk_id.to_vec(),
-            },
-        };
-        self.hpke.prepare_parts(mode, info_parts)
+        self.hpke.prepare_parts(hpke_mode(psk), info_parts)
+    }
+
+    fn hpke_info_stream(&self) -> super::InfoStream {
+        self.hpke.info_stream()
+    }
+
+    fn hpke_prepare_stream(
+        &self,
+        info: super::InfoStream,
+        psk: Option<(&[u8], &[u8])>,
+    ) -> Result<PreparedInfo, CryptoError> {
+        self.hpke.prepare_stream(hpke_mode(psk), info)
     }
 
     fn hpke_seal_prepared(
@@ -963,6 +1018,27 @@ mod tests {
 
     fn provider() -> AwsLcProvider {
         AwsLcProvider::new()
+    }
+
+    /// The Ed25519 suites sign a message of `HEDGED_MIN_LEN` bytes or more with a fresh nonce
+    /// (`ed25519_hedged`) and anything shorter as RFC 8032 does, deterministically; both
+    /// verify under the suite and under no other key.
+    #[test]
+    fn ed25519_suites_hedge_only_large_messages() {
+        use super::super::ed25519_hedged::HEDGED_MIN_LEN;
+        for suite in [1u16, 3] {
+            let cs = AwsLcSuite::new(CipherSuite(suite)).unwrap();
+            let (sk, pk) = cs.signature_generate().unwrap();
+            let (_, other) = cs.signature_generate().unwrap();
+            for len in [HEDGED_MIN_LEN - 1, HEDGED_MIN_LEN] {
+                let msg = vec![0x3c; len];
+                let (a, b) = (cs.sign(&sk, &msg).unwrap(), cs.sign(&sk, &msg).unwrap());
+                cs.verify(&pk, &msg, &a).unwrap();
+                cs.verify(&pk, &msg, &b).unwrap();
+                assert!(cs.verify(&other, &msg, &a).is_err());
+                assert_eq!(a == b, len < HEDGED_MIN_LEN, "suite {suite}, {len} bytes");
+            }
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! `key_schedule_context`) can be computed once as a [`PreparedInfo`] and reused for any number
 //! of recipients.
 
-use super::aws_lc::{aead_open, aead_seal, hkdf_expand, hkdf_extract};
+use super::aws_lc::{aead_open, aead_seal, hkdf_expand, hkdf_extract, HmacStream};
 use super::error::CryptoError;
 use super::kem::Kem;
 use super::secret::Secret;
@@ -79,6 +79,65 @@ pub struct PreparedInfo {
     psk: Secret,
     /// `mode || psk_id_hash || info_hash`.
     key_schedule_context: Vec<u8>,
+}
+
+impl PreparedInfo {
+    /// `mode || psk_id_hash || info_hash` (the tests compare preparations by it).
+    #[cfg(test)]
+    pub(crate) fn key_schedule_context(&self) -> &[u8] {
+        &self.key_schedule_context
+    }
+}
+
+/// An HPKE `info` given piece by piece, for an `info` whose last bytes are known later than
+/// the rest (a Welcome's: its encrypted GroupInfo ends with a tag computed last). Made by
+/// [`Hpke::info_stream`], which hashes each piece as it comes (`info_hash`, RFC 9180 §5.1), or
+/// by [`InfoStream::buffered`], which keeps the pieces (for providers that cannot hash them
+/// as they come). Finished by `hpke_prepare_stream` of the provider that made it.
+pub struct InfoStream(InfoStreamInner);
+
+enum InfoStreamInner {
+    /// The pieces, kept.
+    Buffered(Vec<u8>),
+    /// `LabeledExtract("", "info_hash", info)` under way, for one HPKE suite.
+    Hashing {
+        suite_id: [u8; 10],
+        mac: Box<HmacStream>,
+    },
+}
+
+impl std::fmt::Debug for InfoStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            InfoStreamInner::Buffered(b) => write!(f, "InfoStream::Buffered({} bytes)", b.len()),
+            InfoStreamInner::Hashing { suite_id, .. } => {
+                write!(f, "InfoStream::Hashing({suite_id:02x?})")
+            }
+        }
+    }
+}
+
+impl InfoStream {
+    /// A stream that keeps its pieces.
+    pub fn buffered() -> Self {
+        Self(InfoStreamInner::Buffered(Vec::new()))
+    }
+
+    /// Adds `piece` to the `info`.
+    pub fn update(&mut self, piece: &[u8]) {
+        match &mut self.0 {
+            InfoStreamInner::Buffered(b) => b.extend_from_slice(piece),
+            InfoStreamInner::Hashing { mac, .. } => mac.update(piece),
+        }
+    }
+
+    /// The `info` given, if the stream kept it (`None` for a hashing stream).
+    pub fn into_buffered(self) -> Option<Vec<u8>> {
+        match self.0 {
+            InfoStreamInner::Buffered(b) => Some(b),
+            InfoStreamInner::Hashing { .. } => None,
+        }
+    }
 }
 
 /// The KEM half of a sender's setup, `(shared_secret, enc) = Encap(pkR)` (RFC 9180 §5.1.1),
@@ -173,6 +232,41 @@ impl Hpke {
         mode: HpkeMode,
         info_parts: &[&[u8]],
     ) -> Result<PreparedInfo, CryptoError> {
+        let mut info = self.info_stream();
+        for part in info_parts {
+            info.update(part);
+        }
+        self.prepare_stream(mode, info)
+    }
+
+    /// A stream that hashes an `info` as it is given, for [`Hpke::prepare_stream`].
+    pub fn info_stream(&self) -> InfoStream {
+        let mut mac = HmacStream::new(self.kdf, b"");
+        for piece in [HPKE_V1, &self.suite_id, b"info_hash"] {
+            mac.update(piece);
+        }
+        InfoStream(InfoStreamInner::Hashing {
+            suite_id: self.suite_id,
+            mac: Box::new(mac),
+        })
+    }
+
+    /// [`Hpke::prepare`] with the `info` given to `info` (hashed as it came, or kept);
+    /// `SuiteMismatch` if another HPKE suite started hashing it.
+    pub fn prepare_stream(
+        &self,
+        mode: HpkeMode,
+        info: InfoStream,
+    ) -> Result<PreparedInfo, CryptoError> {
+        let info_hash = match info.0 {
+            InfoStreamInner::Hashing { suite_id, mac } if suite_id == self.suite_id => mac.finish(),
+            InfoStreamInner::Hashing { .. } => return Err(CryptoError::SuiteMismatch),
+            InfoStreamInner::Buffered(info) => hkdf_extract(
+                self.kdf,
+                b"",
+                &[HPKE_V1, &self.suite_id, b"info_hash", &info],
+            ),
+        };
         let mode_id = mode.id();
         let (psk, psk_id) = match mode {
             HpkeMode::Base => (Secret::default(), Vec::new()),
@@ -185,9 +279,6 @@ impl Hpke {
             }
         };
         let psk_id_hash = labeled_extract(self.kdf, &self.suite_id, b"", b"psk_id_hash", &psk_id);
-        let mut ikm: Vec<&[u8]> = vec![HPKE_V1, &self.suite_id, b"info_hash"];
-        ikm.extend_from_slice(info_parts);
-        let info_hash = hkdf_extract(self.kdf, b"", &ikm);
         let mut key_schedule_context = Vec::with_capacity(1 + 2 * self.kdf.output_len());
         key_schedule_context.push(mode_id);
         key_schedule_context.extend_from_slice(psk_id_hash.as_bytes());

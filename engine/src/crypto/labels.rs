@@ -341,10 +341,17 @@ fn prepare_encrypt_context(
     label: &str,
     context: &[u8],
 ) -> Result<PreparedInfo, CryptoError> {
+    let head = encrypt_context_head(label, context.len())?;
+    cs.hpke_prepare_parts(&[&head, context], None)
+}
+
+/// What precedes the context in an encoded `EncryptContext` (§5.1.3) whose context is
+/// `context_len` bytes: the label, then the context's length prefix.
+pub fn encrypt_context_head(label: &str, context_len: usize) -> Result<Vec<u8>, CryptoError> {
     let mut head = Vec::with_capacity(MLS_PREFIX.len() + label.len() + 16);
     write_mls_label(&mut head, label)?;
-    write_varint(&mut head, context.len())?;
-    cs.hpke_prepare_parts(&[&head, context], None)
+    write_varint(&mut head, context_len)?;
+    Ok(head)
 }
 
 /// Prepares EncryptWithLabel for one `(Label, Context)` so it can be sealed to many public keys

@@ -2,7 +2,8 @@
 //! and the engine calls cryptography only through these two traits.
 
 use super::error::CryptoError;
-use super::hpke::{Encapsulation, PreparedInfo};
+use super::gcm_late_tail::LateTail;
+use super::hpke::{Encapsulation, InfoStream, PreparedInfo};
 use super::secret::Secret;
 use super::suite::SuiteAlgorithms;
 use super::{CipherSuite, HpkeCiphertext, HpkePublicKey, SignaturePublicKey};
@@ -119,6 +120,23 @@ pub trait CipherSuiteProvider: Send + Sync {
         Ok(())
     }
 
+    /// [`CipherSuiteProvider::aead_seal_in_place`] of a plaintext whose last `tail_len` bytes
+    /// are not known yet: `buf[from..]` is sealed with those bytes taken as zeros, and
+    /// [`LateTail::finish`] later puts them in, leaving the same ciphertext and tag as sealing
+    /// the whole plaintext at once. `None` (the default, and for AEADs other than AES-GCM) when
+    /// the provider cannot; the caller then seals once every byte is known.
+    fn aead_seal_in_place_late_tail(
+        &self,
+        _key: &[u8],
+        _nonce: &[u8],
+        _aad: &[u8],
+        _buf: &mut Vec<u8>,
+        _from: usize,
+        _tail_len: usize,
+    ) -> Result<Option<LateTail>, CryptoError> {
+        Ok(None)
+    }
+
     /// AEAD decryption; `AeadOpenFailed` when the ciphertext, AAD, key or nonce do not match.
     fn aead_open(
         &self,
@@ -204,6 +222,25 @@ pub trait CipherSuiteProvider: Send + Sync {
         psk: Option<(&[u8], &[u8])>,
     ) -> Result<PreparedInfo, CryptoError> {
         self.hpke_prepare(&info_parts.concat(), psk)
+    }
+
+    /// An HPKE `info` to be given piece by piece and finished by
+    /// [`CipherSuiteProvider::hpke_prepare_stream`]: a large `info` whose pieces are ready at
+    /// different times is hashed as they come. The default keeps the pieces.
+    fn hpke_info_stream(&self) -> InfoStream {
+        InfoStream::buffered()
+    }
+
+    /// [`CipherSuiteProvider::hpke_prepare`] with the `info` given to `info`, a stream from
+    /// [`CipherSuiteProvider::hpke_info_stream`] of this provider. The default takes a kept
+    /// `info` (`SuiteMismatch` for a stream that hashed its pieces, which it cannot finish).
+    fn hpke_prepare_stream(
+        &self,
+        info: InfoStream,
+        psk: Option<(&[u8], &[u8])>,
+    ) -> Result<PreparedInfo, CryptoError> {
+        let info = info.into_buffered().ok_or(CryptoError::SuiteMismatch)?;
+        self.hpke_prepare(&info, psk)
     }
 
     /// Single-shot HPKE seal (RFC 9180 §6.1) with a prepared info.

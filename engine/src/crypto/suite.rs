@@ -162,6 +162,18 @@ pub enum SignatureAlgorithm {
     EcdsaP521Sha512,
 }
 
+impl SignatureAlgorithm {
+    /// The length of every signature, for the schemes whose signatures have one (EdDSA's
+    /// `R || S`); `None` for ECDSA, whose DER encoding varies.
+    pub const fn fixed_signature_len(self) -> Option<usize> {
+        match self {
+            Self::Ed25519 => Some(64),
+            Self::Ed448 => Some(114),
+            Self::EcdsaP256Sha256 | Self::EcdsaP384Sha384 | Self::EcdsaP521Sha512 => None,
+        }
+    }
+}
+
 /// The algorithms one MLS cipher suite is made of.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
 pub struct SuiteAlgorithms {

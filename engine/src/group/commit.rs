@@ -196,12 +196,32 @@ pub(crate) struct WelcomeGroupInfo<'a> {
     pub welcome_secret: &'a WelcomeSecret,
 }
 
+/// GroupInfos at least this long are signed beside their encryption
+/// ([`encrypted_group_info`]); below it waking a second core costs more than it saves.
+const OVERLAP_MIN_LEN: usize = 64 * 1024;
+
+/// A Welcome's GroupInfo signed and encrypted, with the joiners' HPKE `info` prepared.
+pub(crate) struct EncryptedGroupInfo {
+    /// `front` bytes of room, then the encrypted GroupInfo.
+    pub buf: Vec<u8>,
+    /// `EncryptWithLabel(., "Welcome", encrypted_group_info, .)`'s `info` prepared (it does
+    /// not depend on the joiner).
+    pub prepared: PreparedInfo,
+}
+
 /// The Welcome's GroupInfo (RFC 9420 §12.4.3), built, signed and encrypted in one buffer: the
 /// GroupInfoTBS (the tree written straight into its `ratchet_tree` extension when `tree` is
-/// given) is written after room for its SignContent header, signed there, the signature
-/// appended, and the GroupInfo so formed encrypted in place under the welcome key. The same
-/// bytes as encoding and encrypting [`build_group_info`]'s GroupInfo, without its two
-/// tree-sized copies (the extension's data and the encoded GroupInfoTBS).
+/// given) is written after room for its SignContent header and signed there. The same bytes
+/// as encoding and encrypting [`build_group_info`]'s GroupInfo, without its two tree-sized
+/// copies (the extension's data and the encoded GroupInfoTBS). The joiners' HPKE `info`, the
+/// encrypted GroupInfo, is hashed too.
+///
+/// A large GroupInfo ([`OVERLAP_MIN_LEN`]) whose signature has a fixed length (EdDSA) is
+/// encrypted and hashed while it is signed, on another core: the GroupInfo with its
+/// signature's bytes left as zeros is encrypted and hashed up to them, then the signature is
+/// put in ([`crate::crypto::LateTail`]) and the hash finished. Signing takes about as long as
+/// both together, so they cost no time. Otherwise (or if the provider cannot encrypt a late
+/// tail) it is signed, then encrypted in place, then hashed.
 ///
 /// The encrypted GroupInfo starts at `buf[front..]`; the `front` bytes before it are room for
 /// what precedes it in the Welcome (their content is unspecified).
@@ -209,7 +229,18 @@ pub(crate) fn encrypted_group_info(
     cs: &dyn CipherSuiteProvider,
     gi: &WelcomeGroupInfo<'_>,
     front: usize,
-) -> Result<Vec<u8>, GroupError> {
+) -> Result<EncryptedGroupInfo, GroupError> {
+    encrypted_group_info_with(cs, gi, front, None)
+}
+
+/// [`encrypted_group_info`], the overlap decided by `overlap` if given (the tests run both
+/// ways on small trees), else by the GroupInfo's length.
+fn encrypted_group_info_with(
+    cs: &dyn CipherSuiteProvider,
+    gi: &WelcomeGroupInfo<'_>,
+    front: usize,
+    overlap: Option<bool>,
+) -> Result<EncryptedGroupInfo, GroupError> {
     let WelcomeGroupInfo {
         context,
         tag,
@@ -256,13 +287,107 @@ pub(crate) fn encrypted_group_info(
         GroupError::codec(GROUP_INFO_TBS_LABEL, tls_codec::Error::InvalidVectorLength)
     })?;
     buf[start..room].copy_from_slice(&header);
+    let (key, nonce) = welcome_secret.key_and_nonce(cs)?;
+    let signature_len = cs.algorithms().signature.fixed_signature_len();
+    if let Some(sig_len) = signature_len.filter(|_| overlap.unwrap_or(tbs_len >= OVERLAP_MIN_LEN)) {
+        let (signature, sealed) = rayon::join(
+            || cs.sign(signer, &buf[start..]),
+            || {
+                seal_before_signature(
+                    cs,
+                    &buf[room..],
+                    front,
+                    sig_len,
+                    key.as_bytes(),
+                    nonce.as_bytes(),
+                )
+            },
+        );
+        let signature = signature?;
+        if let Some((mut out, late, mut info, hashed_to)) = sealed? {
+            if signature.len() != sig_len {
+                return Err(GroupError::codec(
+                    GROUP_INFO_TBS_LABEL,
+                    tls_codec::Error::EncodingError("signature of an unexpected length".into()),
+                ));
+            }
+            late.finish(&mut out, &signature)?;
+            info.update(&out[hashed_to..]);
+            let prepared = cs.hpke_prepare_stream(info, None)?;
+            return Ok(EncryptedGroupInfo { buf: out, prepared });
+        }
+        // The provider cannot encrypt a late tail: the signature made is used as it is.
+        return finish_in_order(cs, buf, signature, front, room, &key, &nonce);
+    }
     let signature = cs.sign(signer, &buf[start..])?;
+    finish_in_order(cs, buf, signature, front, room, &key, &nonce)
+}
+
+/// The signed GroupInfo encrypted in place, then hashed as the Welcome's HPKE `info`.
+fn finish_in_order(
+    cs: &dyn CipherSuiteProvider,
+    mut buf: Vec<u8>,
+    signature: Vec<u8>,
+    front: usize,
+    room: usize,
+    key: &Secret,
+    nonce: &Secret,
+) -> Result<EncryptedGroupInfo, GroupError> {
+    use tls_codec::Serialize as _;
     VarBytes(signature).tls_serialize(&mut buf)?;
     // The GroupInfo is what follows the room; only a room larger than asked for moves it.
     buf.drain(front..room);
-    let (key, nonce) = welcome_secret.key_and_nonce(cs)?;
     cs.aead_seal_in_place(key.as_bytes(), nonce.as_bytes(), b"", &mut buf, front)?;
-    Ok(buf)
+    let prepared = prepare_encrypt_with_label(cs, "Welcome", &buf[front..])?;
+    Ok(EncryptedGroupInfo { buf, prepared })
+}
+
+/// What [`seal_before_signature`] leaves: the buffer (`front` bytes of room, then the
+/// GroupInfo encrypted with a zero signature, then the tag), the tail to put in, the `info`
+/// hashed up to the signature's ciphertext, and where that hash stopped.
+type SealedBeforeSignature = (
+    Vec<u8>,
+    crate::crypto::LateTail,
+    crate::crypto::InfoStream,
+    usize,
+);
+
+/// The GroupInfo `tbs` followed by a `sig_len`-byte signature of zeros, copied after `front`
+/// bytes of room and encrypted there, and the Welcome's HPKE `info` (its EncryptContext)
+/// hashed up to the signature's bytes. `None` if the provider cannot encrypt a late tail.
+fn seal_before_signature(
+    cs: &dyn CipherSuiteProvider,
+    tbs: &[u8],
+    front: usize,
+    sig_len: usize,
+    key: &[u8],
+    nonce: &[u8],
+) -> Result<Option<SealedBeforeSignature>, GroupError> {
+    use crate::codec::{varint_len, write_varint};
+    let gi_len = tbs.len() + varint_len(sig_len)? + sig_len;
+    let egi_len = gi_len + cs.algorithms().aead.tag_len();
+    let mut out = Vec::with_capacity(front + egi_len);
+    out.resize(front, 0);
+    out.extend_from_slice(tbs);
+    write_varint(&mut out, sig_len)?;
+    out.resize(front + gi_len, 0);
+    let Some(late) = cs.aead_seal_in_place_late_tail(key, nonce, b"", &mut out, front, sig_len)?
+    else {
+        return Ok(None);
+    };
+    if out.len() != front + egi_len {
+        return Err(GroupError::codec(
+            "Welcome",
+            tls_codec::Error::EncodingError("AEAD output of an unexpected length".into()),
+        ));
+    }
+    let mut info = cs.hpke_info_stream();
+    info.update(&crate::crypto::labels::encrypt_context_head(
+        "Welcome", egi_len,
+    )?);
+    let hashed_to = front + tbs.len() + varint_len(sig_len)?;
+    info.update(&out[front..hashed_to]);
+    Ok(Some((out, late, info, hashed_to)))
 }
 
 /// A Welcome's parts that do not depend on the joiner (RFC 9420 §12.4.3.1).
@@ -398,7 +523,7 @@ impl PendingWelcome {
         cs.cipher_suite().tls_serialize(&mut head)?;
         write_varint(&mut head, secrets_len)?;
         let front = head.len() + secrets_len + 4;
-        let mut buf = encrypted_group_info(cs, gi, front)?;
+        let EncryptedGroupInfo { mut buf, prepared } = encrypted_group_info(cs, gi, front)?;
         let egi_len = buf.len() - front;
         let mut egi_header = Vec::with_capacity(4);
         write_varint(&mut egi_header, egi_len)?;
@@ -407,7 +532,6 @@ impl PendingWelcome {
         let secrets_end = secrets_start + secrets_len;
         buf[start..secrets_start].copy_from_slice(&head);
         buf[secrets_end..front].copy_from_slice(&egi_header);
-        let prepared = prepare_encrypt_with_label(cs, "Welcome", &buf[front..])?;
         Ok(Self {
             buf,
             start,
@@ -1425,11 +1549,12 @@ mod tests {
         let p: &'static AwsLcProvider = Box::leak(Box::new(AwsLcProvider::new()));
         for suite in CipherSuite::ALL {
             let cs = p.suite(suite).unwrap();
-            let n = if suite == CipherSuite(1) { 120 } else { 3 };
+            // Suite 1's tree is over 64 KiB: signed beside its encryption, with a hedged
+            // Ed25519 nonce, unless forced otherwise.
+            let n = if suite == CipherSuite(1) { 450 } else { 3 };
             let g = group(cs, n);
             if n > 100 {
-                // Over 16,383 bytes: the 4-byte length header.
-                assert!(g.tree.wire_layout().unwrap().encoded_len() > 16_384);
+                assert!(g.tree.wire_layout().unwrap().encoded_len() > OVERLAP_MIN_LEN);
             }
             let joiner = JoinerSecret::new(Secret::from_slice(&[7; 64][..cs.hash_len()]));
             let welcome_secret = joiner
@@ -1438,12 +1563,16 @@ mod tests {
                 .unwrap();
             let (key, nonce) = welcome_secret.key_and_nonce(cs).unwrap();
             let tag = Mac(VarBytes(vec![5; cs.hash_len()]));
-            for (tree, front) in [
+            for ((tree, front), overlap) in [
                 (Some(&g.tree), 0),
                 (None, 0),
                 (Some(&g.tree), 7),
                 (None, 300),
-            ] {
+            ]
+            .into_iter()
+            .flat_map(|case| [None, Some(false), Some(true)].map(|o| (case, o)))
+            {
+                let what = format!("suite {suite:?}, front {front}, overlap {overlap:?}");
                 let built =
                     build_group_info(cs, &g.context, &tag, LeafIndex(0), &g.signer, tree, None)
                         .unwrap();
@@ -1455,10 +1584,21 @@ mod tests {
                     tree,
                     welcome_secret: &welcome_secret,
                 };
-                let mut one = encrypted_group_info(cs, &signing, front).unwrap();
+                let EncryptedGroupInfo {
+                    buf: mut one,
+                    prepared,
+                } = encrypted_group_info_with(cs, &signing, front, overlap).unwrap();
                 // The room asked for precedes it, whether smaller or larger than the room
                 // signing needs.
                 let one = one.split_off(front);
+                // The `info` prepared is the encrypted GroupInfo's, however it was hashed.
+                assert_eq!(
+                    prepared.key_schedule_context(),
+                    prepare_encrypt_with_label(cs, "Welcome", &one)
+                        .unwrap()
+                        .key_schedule_context(),
+                    "{what}"
+                );
                 let plain = cs
                     .aead_open(key.as_bytes(), nonce.as_bytes(), b"", &one)
                     .unwrap();
@@ -1471,8 +1611,11 @@ mod tests {
                 .unwrap();
                 let mut unsigned = decoded.clone();
                 unsigned.signature = built.signature.clone();
-                assert_eq!(unsigned, built, "suite {suite:?}");
-                if matches!(suite.0, 1 | 3 | 4 | 6) {
+                assert_eq!(unsigned, built, "{what}");
+                // EdDSA below the hedged length is deterministic: the same bytes as
+                // encrypting the GroupInfo built apart.
+                let hedged = suite.0 == 1 && tree.is_some();
+                if matches!(suite.0, 1 | 3 | 4 | 6) && !hedged {
                     assert_eq!(decoded.signature, built.signature);
                     let sealed = cs
                         .aead_seal(
@@ -1482,7 +1625,7 @@ mod tests {
                             &encode(&built).unwrap(),
                         )
                         .unwrap();
-                    assert_eq!(one, sealed);
+                    assert_eq!(one, sealed, "{what}");
                 }
             }
         }

@@ -1,0 +1,216 @@
+//! Ed25519 signatures over large messages with one pass of SHA-512 over the message, not two.
+//!
+//! RFC 8032 §5.1.6 hashes the message twice: once for the nonce, `r = SHA-512(prefix || M)`,
+//! and once for the challenge, `k = SHA-512(R || A || M)`, which needs `R = [r]B` first. On a
+//! CPU without SHA-512 instructions each pass over a 1.76 MB GroupInfo (a Welcome carrying the
+//! tree of 10,000 members) takes about 5 ms, and the second cannot start before the first ends.
+//!
+//! The verifier never sees how `r` was chosen (§5.1.7 checks `[S]B = R + [k]A` only), so for
+//! messages of [`HEDGED_MIN_LEN`] bytes or more this module derives it from the secret
+//! `prefix`, 32 bytes from the OS generator and a digest of the message that costs a fraction
+//! of a SHA-512 pass: SHA-256 (SHA-NI on current x86) of the message's two halves, hashed on
+//! two cores:
+//!
+//! ```text
+//! r = SHA-512(NONCE_LABEL || prefix || Z || len(M) || SHA-256(M[..m]) || SHA-256(M[m..])) mod L
+//! ```
+//!
+//! This is a hedged nonce, as in XEdDSA and draft-irtf-cfrg-det-sigs-with-noise:
+//! - with a working generator, `r` is uniform and secret, as the signature's security needs;
+//! - if the generator repeats `Z`, `r` still differs for different messages (unless SHA-256
+//!   collides), so a failed generator does not leak the key as a repeated nonce would;
+//! - no input of this derivation equals an input of RFC 8032's (`prefix || M`), so a nonce is
+//!   never shared with a deterministic signature over another message: ours start with the
+//!   public `NONCE_LABEL`, RFC 8032's with the secret `prefix` (equal only with probability
+//!   2^-256). Putting `prefix` first would let a deterministic signature of a crafted short
+//!   message reuse the nonce of a hedged one.
+//!
+//! Everything else is RFC 8032: the clamped scalar `s` and `prefix` from `SHA-512(seed)`,
+//! `A = [s]B`, `k`, and `S = (r + k s) mod L`. Smaller messages keep AWS-LC's deterministic
+//! signature (the official vectors and every short signature stay byte-for-byte
+//! reproducible).
+
+use aws_lc_rs::digest;
+use curve25519_dalek::edwards::EdwardsPoint;
+use curve25519_dalek::scalar::{clamp_integer, Scalar};
+use zeroize::Zeroizing;
+
+use super::error::check_len;
+use super::CryptoError;
+
+/// Messages at least this long are signed with the hedged nonce. Below it the nonce's SHA-512
+/// pass costs less than what the hedged derivation adds (a second base-point multiplication
+/// for `A` and waking a second core), and AWS-LC's deterministic signature is kept.
+pub(crate) const HEDGED_MIN_LEN: usize = 64 * 1024;
+
+/// The nonce derivation's domain separation; it must not be 32 bytes of anyone's `prefix`.
+const NONCE_LABEL: &[u8] = b"mls-engine hedged Ed25519 nonce v1";
+
+/// An Ed25519 signature of `msg` by the 32-byte `seed`, with a hedged nonce (module
+/// documentation); `Err` if the seed has the wrong length or the OS generator fails.
+pub(crate) fn sign(seed: &[u8], msg: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    let mut z = Zeroizing::new([0u8; 32]);
+    aws_lc_rs::rand::fill(&mut z[..]).map_err(|_| CryptoError::Library("random"))?;
+    sign_with_noise(seed, msg, &z)
+}
+
+/// [`sign`] with the noise `z` given (the tests fix it).
+fn sign_with_noise(seed: &[u8], msg: &[u8], z: &[u8; 32]) -> Result<Vec<u8>, CryptoError> {
+    check_len("Ed25519 private key", 32, seed.len())?;
+    // The expanded key passes through aws-lc-rs's `Digest`, which is not wiped when dropped
+    // (nor is any hash or HMAC output of that crate); our copies are.
+    let mut expanded = Zeroizing::new([0u8; 64]);
+    expanded.copy_from_slice(digest::digest(&digest::SHA512, seed).as_ref());
+    let mut clamped = Zeroizing::new([0u8; 32]);
+    clamped.copy_from_slice(&expanded[..32]);
+    *clamped = clamp_integer(*clamped);
+    // `s mod L`: B has order L, so [s mod L]B = [s]B and (r + k s) mod L is unchanged.
+    let s = Zeroizing::new(Scalar::from_bytes_mod_order(*clamped));
+    let a = EdwardsPoint::mul_base(&s).compress().to_bytes();
+
+    let mid = msg.len() / 2;
+    let (left, right) = rayon::join(
+        || digest::digest(&digest::SHA256, &msg[..mid]),
+        || digest::digest(&digest::SHA256, &msg[mid..]),
+    );
+    let mut nonce = digest::Context::new(&digest::SHA512);
+    nonce.update(NONCE_LABEL);
+    nonce.update(&expanded[32..]);
+    nonce.update(z);
+    nonce.update(&(msg.len() as u64).to_be_bytes());
+    nonce.update(left.as_ref());
+    nonce.update(right.as_ref());
+    let mut wide = Zeroizing::new([0u8; 64]);
+    wide.copy_from_slice(nonce.finish().as_ref());
+    let r = Zeroizing::new(Scalar::from_bytes_mod_order_wide(&wide));
+    let big_r = EdwardsPoint::mul_base(&r).compress().to_bytes();
+
+    let mut challenge = digest::Context::new(&digest::SHA512);
+    challenge.update(&big_r);
+    challenge.update(&a);
+    challenge.update(msg);
+    let mut k_wide = [0u8; 64];
+    k_wide.copy_from_slice(challenge.finish().as_ref());
+    let k = Scalar::from_bytes_mod_order_wide(&k_wide);
+    let ks = Zeroizing::new(k * *s);
+    let big_s = *r + *ks;
+
+    let mut sig = Vec::with_capacity(64);
+    sig.extend_from_slice(&big_r);
+    sig.extend_from_slice(big_s.as_bytes());
+    Ok(sig)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_lc_rs::signature::{self, KeyPair as _};
+
+    fn key() -> ([u8; 32], Vec<u8>) {
+        let seed = [0x42u8; 32];
+        let kp = signature::Ed25519KeyPair::from_seed_unchecked(&seed).unwrap();
+        (seed, kp.public_key().as_ref().to_vec())
+    }
+
+    fn aws_lc_verifies(pk: &[u8], msg: &[u8], sig: &[u8]) -> bool {
+        signature::UnparsedPublicKey::new(&signature::ED25519, pk)
+            .verify(msg, sig)
+            .is_ok()
+    }
+
+    fn message(len: usize) -> Vec<u8> {
+        (0..len)
+            .map(|i| u8::try_from(i * 31 % 251).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn hedged_signatures_verify_under_aws_lc() {
+        let (seed, pk) = key();
+        for len in [
+            0,
+            1,
+            63,
+            64,
+            65,
+            1000,
+            HEDGED_MIN_LEN,
+            HEDGED_MIN_LEN + 1,
+            300_001,
+        ] {
+            let msg = message(len);
+            let sig = sign(&seed, &msg).unwrap();
+            assert_eq!(sig.len(), 64);
+            assert!(aws_lc_verifies(&pk, &msg, &sig), "length {len}");
+            assert!(super::super::ed25519_batch::verify_parts(&pk, &[&msg], &sig).is_ok());
+            let mut altered = msg.clone();
+            if let Some(b) = altered.last_mut() {
+                *b ^= 1;
+                assert!(!aws_lc_verifies(&pk, &altered, &sig), "length {len}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_nonce_is_fresh_for_each_signature() {
+        let (seed, pk) = key();
+        let msg = message(HEDGED_MIN_LEN);
+        let (a, b) = (sign(&seed, &msg).unwrap(), sign(&seed, &msg).unwrap());
+        assert_ne!(a[..32], b[..32], "two signatures shared a nonce");
+        assert!(aws_lc_verifies(&pk, &msg, &a) && aws_lc_verifies(&pk, &msg, &b));
+    }
+
+    /// With the noise fixed (a failed generator), the nonce is a function of the message: the
+    /// same message gives the same signature, and a change anywhere (either half, or the
+    /// length) gives another nonce, so a repeated `Z` never repeats a nonce across messages.
+    #[test]
+    fn with_fixed_noise_the_nonce_still_depends_on_every_byte() {
+        let (seed, pk) = key();
+        let z = [7u8; 32];
+        let msg = message(200_000);
+        let sig = sign_with_noise(&seed, &msg, &z).unwrap();
+        assert_eq!(sig, sign_with_noise(&seed, &msg, &z).unwrap());
+        let mut variants = Vec::new();
+        for at in [0, 99_999, 100_000, 199_999] {
+            let mut m = msg.clone();
+            m[at] ^= 0x80;
+            variants.push(m);
+        }
+        variants.push(msg[..199_999].to_vec());
+        let mut longer = msg.clone();
+        longer.push(0);
+        variants.push(longer);
+        for m in &variants {
+            let other = sign_with_noise(&seed, m, &z).unwrap();
+            assert_ne!(
+                other[..32],
+                sig[..32],
+                "a different message reused the nonce"
+            );
+            assert!(aws_lc_verifies(&pk, m, &other));
+        }
+        let other_noise = sign_with_noise(&seed, &msg, &[8u8; 32]).unwrap();
+        assert_ne!(other_noise[..32], sig[..32]);
+    }
+
+    /// The hedged nonce is never RFC 8032's: the deterministic signature of the message is
+    /// another signature.
+    #[test]
+    fn the_nonce_differs_from_the_deterministic_one() {
+        let (seed, _) = key();
+        let kp = signature::Ed25519KeyPair::from_seed_unchecked(&seed).unwrap();
+        let msg = message(HEDGED_MIN_LEN);
+        let deterministic = kp.sign(&msg);
+        assert_ne!(
+            deterministic.as_ref()[..32],
+            sign(&seed, &msg).unwrap()[..32]
+        );
+    }
+
+    #[test]
+    fn wrong_seed_lengths_are_refused() {
+        for len in [0, 31, 33, 64] {
+            assert!(sign(&vec![1u8; len], b"m").is_err());
+        }
+    }
+}
