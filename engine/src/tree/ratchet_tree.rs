@@ -59,12 +59,20 @@ pub struct Tree {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct WireLayout {
     /// Nodes listed (trailing blanks dropped).
-    nodes: usize,
+    pub(crate) nodes: usize,
     /// Bytes of the vector's length header.
     header_len: usize,
     /// Bytes of the vector's body.
     body_len: usize,
+    /// The first node of the second half (written on another core), or `nodes`.
+    pub(crate) mid: usize,
+    /// Bytes of the first half's nodes.
+    first_len: usize,
 }
+
+/// Trees of at least this many nodes are measured and written in two halves, one per core:
+/// both passes wait on memory for each node.
+const WIRE_SPLIT_MIN_NODES: usize = 8192;
 
 impl WireLayout {
     /// Bytes of the whole encoding.
@@ -193,50 +201,101 @@ impl Tree {
     /// How [`Tree::to_wire_bytes`] lays the tree out: for a caller that writes it into a larger
     /// buffer ([`Tree::write_wire`]) and needs its length first.
     pub fn wire_layout(&self) -> Result<WireLayout, tls_codec::Error> {
-        use tls_codec::Size as _;
         let last = (0..self.nodes.len())
             .rev()
             .find(|&i| self.nodes.get(i).is_some_and(Option::is_some))
             .unwrap_or(0);
-        // `optional<Node>`: a presence byte, then the node.
-        let body_len: usize = self
-            .nodes
-            .iter()
-            .take(last + 1)
-            .map(|n| 1 + n.as_deref().map_or(0, |n| n.tls_serialized_len()))
-            .sum();
+        let nodes = last + 1;
+        let mid = if nodes >= WIRE_SPLIT_MIN_NODES {
+            nodes / 2
+        } else {
+            nodes
+        };
+        let (first_len, second_len) = if mid < nodes {
+            rayon::join(
+                || self.encoded_nodes_len(0..mid),
+                || self.encoded_nodes_len(mid..nodes),
+            )
+        } else {
+            (self.encoded_nodes_len(0..nodes), 0)
+        };
+        let body_len = first_len + second_len;
         Ok(WireLayout {
-            nodes: last + 1,
+            nodes,
             header_len: crate::codec::varint_len(body_len)?,
             body_len,
+            mid,
+            first_len,
         })
     }
 
+    /// The encoded length of the nodes in `range`, each an `optional<Node>` (a presence byte,
+    /// then the node).
+    fn encoded_nodes_len(&self, range: std::ops::Range<usize>) -> usize {
+        use tls_codec::Size as _;
+        range
+            .map(|i| {
+                1 + self
+                    .nodes
+                    .get(i)
+                    .and_then(Option::as_deref)
+                    .map_or(0, |n| n.tls_serialized_len())
+            })
+            .sum()
+    }
+
     /// Appends the encoded `RatchetTree` laid out by [`Tree::wire_layout`] (of this tree,
-    /// unchanged since) to `out`.
+    /// unchanged since) to `out`. A large tree is written in two halves, one per core, each
+    /// into its place.
     pub fn write_wire(
         &self,
         layout: &WireLayout,
         out: &mut Vec<u8>,
     ) -> Result<(), tls_codec::Error> {
-        use tls_codec::Serialize as _;
-        let start = out.len();
+        let changed =
+            || tls_codec::Error::EncodingError("ratchet tree changed since its layout".into());
         crate::codec::write_varint(out, layout.body_len)?;
-        for n in self.nodes.iter().take(layout.nodes) {
-            match n.as_deref() {
-                None => out.push(0),
+        let body_start = out.len();
+        out.resize(body_start + layout.body_len, 0);
+        let (first, second) = out[body_start..]
+            .split_at_mut_checked(layout.first_len)
+            .ok_or_else(changed)?;
+        if layout.mid >= layout.nodes {
+            return self.write_nodes(0..layout.nodes, first);
+        }
+        let (a, b) = rayon::join(
+            || self.write_nodes(0..layout.mid, first),
+            || self.write_nodes(layout.mid..layout.nodes, second),
+        );
+        a?;
+        b
+    }
+
+    /// Writes the nodes in `range` as `optional<Node>` into `dst`, which they must fill
+    /// exactly.
+    fn write_nodes(
+        &self,
+        range: std::ops::Range<usize>,
+        mut dst: &mut [u8],
+    ) -> Result<(), tls_codec::Error> {
+        use std::io::Write as _;
+        use tls_codec::Serialize as _;
+        let changed =
+            || tls_codec::Error::EncodingError("ratchet tree changed since its layout".into());
+        for i in range {
+            match self.nodes.get(i).and_then(Option::as_deref) {
+                None => dst.write_all(&[0]).map_err(|_| changed())?,
                 Some(n) => {
-                    out.push(1);
-                    n.tls_serialize(out)?;
+                    dst.write_all(&[1]).map_err(|_| changed())?;
+                    n.tls_serialize(&mut dst).map_err(|_| changed())?;
                 }
             }
         }
-        if out.len() - start != layout.encoded_len() {
-            return Err(tls_codec::Error::EncodingError(
-                "ratchet tree changed since its layout".into(),
-            ));
+        if dst.is_empty() {
+            Ok(())
+        } else {
+            Err(changed())
         }
-        Ok(())
     }
 
     /// A staged copy to apply proposals and paths to; the original is unchanged. Costs one

@@ -70,6 +70,22 @@ fn wire_round_trip_drops_trailing_blanks() {
         big.tree.to_wire_bytes().unwrap(),
         crate::codec::encode(&big.tree.to_wire()).unwrap()
     );
+    // Over 8,192 nodes the encoding is measured and written in two halves, one per core;
+    // with blanks on both sides of the split (nodes 4,198 and 4,200 are leaves 2,099 and
+    // 2,100) and trailing ones dropped.
+    let mut huge = generate_tree(&cs, 4_200, GROUP, true).unwrap();
+    for leaf in [5, 2_099, 2_100, 4_000, 4_199] {
+        huge.tree.remove_leaf(LeafIndex(leaf)).unwrap();
+    }
+    let layout = huge.tree.wire_layout().unwrap();
+    assert!(layout.mid < layout.nodes, "the split is taken");
+    assert_eq!(
+        huge.tree.to_wire_bytes().unwrap(),
+        crate::codec::encode(&huge.tree.to_wire()).unwrap()
+    );
+    // A layout of another tree is refused, not written past.
+    let mut other = Vec::new();
+    assert!(big.tree.write_wire(&layout, &mut other).is_err());
     let mut back = Tree::from_wire(&cs, &wire).unwrap();
     assert_eq!(back.size().leaves(), 8);
     assert_eq!(back.tree_hash(&cs).unwrap(), g.tree.tree_hash(&cs).unwrap());
