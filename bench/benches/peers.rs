@@ -498,8 +498,9 @@ fn peers(c: &mut Criterion) {
 /// messages for N (`crypto_floor/N=<n>/...`): one leaf-signature check, one HPKE seal (the
 /// units a create, join or large commit needs N of), and the signature, hash and AEAD passes
 /// over a commit and over the encoded ratchet tree (what processing a large commit and
-/// sending the tree in a Welcome cannot do without: signing it, encrypting it, and hashing it
-/// as the joiner's HPKE `info`).
+/// sending the tree in a Welcome cannot do without: signing it, whose floor is one SHA-512
+/// pass, encrypting it, and hashing it as the joiner's HPKE `info`, the last two beside the
+/// signature).
 fn crypto_floor(c: &mut Criterion, n: usize, commit_len: usize, tree_len: usize) {
     let cs = bench::suite(1);
     let mut g = c.benchmark_group(format!("crypto_floor/N={n}"));
@@ -533,6 +534,9 @@ fn crypto_floor(c: &mut Criterion, n: usize, commit_len: usize, tree_len: usize)
     });
     g.bench_function("sha256_commit", |b| b.iter(|| cs.hash(black_box(&commit))));
     let tree = vec![0x33u8; tree_len];
+    // Signing a tree-sized message is our hedged Ed25519 (one SHA-512 pass and the nonce's
+    // SHA-256, `ed25519_hedged`); verifying it is one SHA-512 pass, the challenge hash that
+    // any signature of it needs: the floor of signing.
     g.bench_function("ed25519_sign_tree", |b| {
         b.iter(|| cs.sign(&ssk, black_box(&tree)).unwrap())
     });
