@@ -219,8 +219,8 @@ pub(crate) struct EncryptedGroupInfo {
 /// A large GroupInfo ([`OVERLAP_MIN_LEN`]) whose signature has a fixed length (EdDSA) is
 /// encrypted and hashed while it is signed, on another core: the GroupInfo with its
 /// signature's bytes left as zeros is encrypted and hashed up to them, then the signature is
-/// put in ([`crate::crypto::LateTail`]) and the hash finished. Signing takes about as long as
-/// both together, so they cost no time. Otherwise (or if the provider cannot encrypt a late
+/// put in ([`crate::crypto::LateTail`]) and the hash finished. Signing takes longer than
+/// both together (one SHA-512 pass against AES-GCM and one SHA-256), so they cost no time. Otherwise (or if the provider cannot encrypt a late
 /// tail) it is signed, then encrypted in place, then hashed.
 ///
 /// The encrypted GroupInfo starts at `buf[front..]`; the `front` bytes before it are room for
