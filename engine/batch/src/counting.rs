@@ -196,6 +196,15 @@ impl CipherSuiteProvider for CountingSuite {
         bump(&self.counters.sign);
         self.inner.sign(sk, msg)
     }
+    fn sign_beside(
+        &self,
+        sk: &Secret,
+        msg: &[u8],
+        beside: &mut (dyn FnMut() + Send),
+    ) -> Result<Vec<u8>, CryptoError> {
+        bump(&self.counters.sign);
+        self.inner.sign_beside(sk, msg, beside)
+    }
     fn verify(&self, pk: &[u8], msg: &[u8], sig: &[u8]) -> Result<(), CryptoError> {
         bump(&self.counters.verify);
         self.inner.verify(pk, msg, sig)

@@ -876,6 +876,21 @@ impl CipherSuiteProvider for AwsLcSuite {
         sign(self.algs.signature, sk.as_bytes(), msg)
     }
 
+    fn sign_beside(
+        &self,
+        sk: &Secret,
+        msg: &[u8],
+        beside: &mut (dyn FnMut() + Send),
+    ) -> Result<Vec<u8>, CryptoError> {
+        if self.algs.signature == SignatureAlgorithm::Ed25519
+            && msg.len() >= super::ed25519_hedged::HEDGED_MIN_LEN
+        {
+            // The nonce's two hashes on both cores first, then the challenge beside `beside`.
+            return super::ed25519_hedged::sign_beside(sk.as_bytes(), msg, beside);
+        }
+        rayon::join(|| self.sign(sk, msg), beside).0
+    }
+
     fn verify(&self, pk: &[u8], msg: &[u8], sig: &[u8]) -> Result<(), CryptoError> {
         verify(self.algs.signature, pk, msg, sig)
     }

@@ -49,13 +49,28 @@ const NONCE_LABEL: &[u8] = b"mls-engine hedged Ed25519 nonce v1";
 /// An Ed25519 signature of `msg` by the 32-byte `seed`, with a hedged nonce (module
 /// documentation); `Err` if the seed has the wrong length or the OS generator fails.
 pub(crate) fn sign(seed: &[u8], msg: &[u8]) -> Result<Vec<u8>, CryptoError> {
-    let mut z = Zeroizing::new([0u8; 32]);
-    aws_lc_rs::rand::fill(&mut z[..]).map_err(|_| CryptoError::Library("random"))?;
-    sign_with_noise(seed, msg, &z)
+    sign_beside(seed, msg, &mut || {})
 }
 
-/// [`sign`] with the noise `z` given (the tests fix it).
-fn sign_with_noise(seed: &[u8], msg: &[u8], z: &[u8; 32]) -> Result<Vec<u8>, CryptoError> {
+/// [`sign`], with `beside` run on another core while the challenge is hashed: after the
+/// nonce, whose two hashes take both cores.
+pub(crate) fn sign_beside(
+    seed: &[u8],
+    msg: &[u8],
+    beside: &mut (dyn FnMut() + Send),
+) -> Result<Vec<u8>, CryptoError> {
+    let mut z = Zeroizing::new([0u8; 32]);
+    aws_lc_rs::rand::fill(&mut z[..]).map_err(|_| CryptoError::Library("random"))?;
+    sign_with_noise(seed, msg, &z, beside)
+}
+
+/// [`sign_beside`] with the noise `z` given (the tests fix it).
+fn sign_with_noise(
+    seed: &[u8],
+    msg: &[u8],
+    z: &[u8; 32],
+    beside: &mut (dyn FnMut() + Send),
+) -> Result<Vec<u8>, CryptoError> {
     check_len("Ed25519 private key", 32, seed.len())?;
     // The expanded key passes through aws-lc-rs's `Digest`, which is not wiped when dropped
     // (nor is any hash or HMAC output of that crate); our copies are.
@@ -85,12 +100,18 @@ fn sign_with_noise(seed: &[u8], msg: &[u8], z: &[u8; 32]) -> Result<Vec<u8>, Cry
     let r = Zeroizing::new(Scalar::from_bytes_mod_order_wide(&wide));
     let big_r = EdwardsPoint::mul_base(&r).compress().to_bytes();
 
-    let mut challenge = digest::Context::new(&digest::SHA512);
-    challenge.update(&big_r);
-    challenge.update(&a);
-    challenge.update(msg);
+    let (challenge, ()) = rayon::join(
+        || {
+            let mut challenge = digest::Context::new(&digest::SHA512);
+            challenge.update(&big_r);
+            challenge.update(&a);
+            challenge.update(msg);
+            challenge.finish()
+        },
+        beside,
+    );
     let mut k_wide = [0u8; 64];
-    k_wide.copy_from_slice(challenge.finish().as_ref());
+    k_wide.copy_from_slice(challenge.as_ref());
     let k = Scalar::from_bytes_mod_order_wide(&k_wide);
     let ks = Zeroizing::new(k * *s);
     let big_s = *r + *ks;
@@ -168,8 +189,12 @@ mod tests {
         let (seed, pk) = key();
         let z = [7u8; 32];
         let msg = message(200_000);
-        let sig = sign_with_noise(&seed, &msg, &z).unwrap();
-        assert_eq!(sig, sign_with_noise(&seed, &msg, &z).unwrap());
+        let sig = sign_with_noise(&seed, &msg, &z, &mut || {}).unwrap();
+        assert_eq!(sig, sign_with_noise(&seed, &msg, &z, &mut || {}).unwrap());
+        // Work run beside the signature runs once and changes nothing in it.
+        let mut ran = 0;
+        let beside_sig = sign_with_noise(&seed, &msg, &z, &mut || ran += 1).unwrap();
+        assert_eq!((ran, &beside_sig), (1, &sig));
         let mut variants = Vec::new();
         for at in [0, 99_999, 100_000, 199_999] {
             let mut m = msg.clone();
@@ -181,7 +206,7 @@ mod tests {
         longer.push(0);
         variants.push(longer);
         for m in &variants {
-            let other = sign_with_noise(&seed, m, &z).unwrap();
+            let other = sign_with_noise(&seed, m, &z, &mut || {}).unwrap();
             assert_ne!(
                 other[..32],
                 sig[..32],
@@ -189,7 +214,7 @@ mod tests {
             );
             assert!(aws_lc_verifies(&pk, m, &other));
         }
-        let other_noise = sign_with_noise(&seed, &msg, &[8u8; 32]).unwrap();
+        let other_noise = sign_with_noise(&seed, &msg, &[8u8; 32], &mut || {}).unwrap();
         assert_ne!(other_noise[..32], sig[..32]);
     }
 

@@ -174,6 +174,20 @@ pub trait CipherSuiteProvider: Send + Sync {
     /// `Signature.Sign(sk, msg)`.
     fn sign(&self, sk: &Secret, msg: &[u8]) -> Result<Vec<u8>, CryptoError>;
 
+    /// [`CipherSuiteProvider::sign`] with `beside` run on another core of the rayon pool
+    /// meanwhile (a GroupInfo is encrypted while it is signed). A signature whose first steps
+    /// use every core (the hedged nonce of a large Ed25519 message, which hashes the
+    /// message's two halves at once) takes them before `beside` starts, so that neither waits
+    /// on the other's core. The default runs both under `rayon::join`.
+    fn sign_beside(
+        &self,
+        sk: &Secret,
+        msg: &[u8],
+        beside: &mut (dyn FnMut() + Send),
+    ) -> Result<Vec<u8>, CryptoError> {
+        rayon::join(|| self.sign(sk, msg), beside).0
+    }
+
     /// `Signature.Verify(pk, msg, sig)`; `InvalidSignature` when it does not verify.
     fn verify(&self, pk: &[u8], msg: &[u8], sig: &[u8]) -> Result<(), CryptoError>;
 

@@ -220,7 +220,9 @@ pub(crate) struct EncryptedGroupInfo {
 /// encrypted and hashed while it is signed, on another core: the GroupInfo with its
 /// signature's bytes left as zeros is encrypted and hashed up to them, then the signature is
 /// put in ([`crate::crypto::LateTail`]) and the hash finished. Signing takes longer than
-/// both together (one SHA-512 pass against AES-GCM and one SHA-256), so they cost no time. Otherwise (or if the provider cannot encrypt a late
+/// both together (one SHA-512 pass against AES-GCM and one SHA-256), so they cost no time;
+/// they start once the signature's nonce, which takes both cores, is made
+/// ([`CipherSuiteProvider::sign_beside`]). Otherwise (or if the provider cannot encrypt a late
 /// tail) it is signed, then encrypted in place, then hashed.
 ///
 /// The encrypted GroupInfo starts at `buf[front..]`; the `front` bytes before it are room for
@@ -290,20 +292,23 @@ fn encrypted_group_info_with(
     let (key, nonce) = welcome_secret.key_and_nonce(cs)?;
     let signature_len = cs.algorithms().signature.fixed_signature_len();
     if let Some(sig_len) = signature_len.filter(|_| overlap.unwrap_or(tbs_len >= OVERLAP_MIN_LEN)) {
-        let (signature, sealed) = rayon::join(
-            || cs.sign(signer, &buf[start..]),
-            || {
-                seal_before_signature(
-                    cs,
-                    &buf[room..],
-                    front,
-                    sig_len,
-                    key.as_bytes(),
-                    nonce.as_bytes(),
-                )
-            },
-        );
-        let signature = signature?;
+        let mut sealed = None;
+        let signature = cs.sign_beside(signer, &buf[start..], &mut || {
+            sealed = Some(seal_before_signature(
+                cs,
+                &buf[room..],
+                front,
+                sig_len,
+                key.as_bytes(),
+                nonce.as_bytes(),
+            ));
+        })?;
+        let sealed = sealed.ok_or_else(|| {
+            GroupError::codec(
+                "Welcome",
+                tls_codec::Error::EncodingError("the GroupInfo was not encrypted".into()),
+            )
+        })?;
         if let Some((mut out, late, mut info, hashed_to)) = sealed? {
             if signature.len() != sig_len {
                 return Err(GroupError::codec(
