@@ -8,10 +8,15 @@
 //! is what makes a staged tree cheap: a commit that touches `k` nodes copies at most `k`
 //! chunks and `k` tables, never the whole array.
 //!
+//! Each chunk can also hold one number derived from its elements ([`CowVec::chunk_memo`]: the
+//! tree keeps the encoded length of a chunk of nodes there), kept as long as the chunk is not
+//! written. A commit's staged tree shares every chunk it does not touch, memo included, so the
+//! next epoch recomputes only the memos of the chunks the commit changed.
+//!
 //! Invariant: every chunk but the last holds exactly [`CHUNK`] elements and every group but the
 //! last exactly [`FANOUT`] chunks; there is no empty chunk or group.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// Elements per chunk.
 pub(crate) const CHUNK: usize = 64;
@@ -19,8 +24,32 @@ pub(crate) const CHUNK: usize = 64;
 pub(crate) const FANOUT: usize = 64;
 const GROUP: usize = CHUNK * FANOUT;
 
-type Chunk<T> = Arc<Vec<T>>;
+/// A chunk's elements and the number [`CowVec::chunk_memo`] derived from them, if asked for
+/// since the chunk was last written.
+#[derive(Clone, Debug)]
+struct ChunkData<T> {
+    items: Vec<T>,
+    memo: OnceLock<usize>,
+}
+
+impl<T> ChunkData<T> {
+    fn new(items: Vec<T>) -> Self {
+        Self {
+            items,
+            memo: OnceLock::new(),
+        }
+    }
+}
+
+type Chunk<T> = Arc<ChunkData<T>>;
 type Group<T> = Arc<Vec<Chunk<T>>>;
+
+/// A chunk's elements for writing: copied first if shared, and its memo dropped.
+fn chunk_mut<T: Clone>(chunk: &mut Chunk<T>) -> &mut Vec<T> {
+    let data = Arc::make_mut(chunk);
+    data.memo.take();
+    &mut data.items
+}
 
 /// A vector whose clones share unchanged chunks.
 #[derive(Clone, Debug)]
@@ -59,7 +88,7 @@ impl<T: Clone> CowVec<T> {
                 }
                 len += chunk.len();
                 let full = chunk.len() == CHUNK;
-                chunks.push(Arc::new(chunk));
+                chunks.push(Arc::new(ChunkData::new(chunk)));
                 if !full {
                     break;
                 }
@@ -67,7 +96,8 @@ impl<T: Clone> CowVec<T> {
             if chunks.is_empty() {
                 break;
             }
-            let full = chunks.len() == FANOUT && chunks.last().is_some_and(|c| c.len() == CHUNK);
+            let full =
+                chunks.len() == FANOUT && chunks.last().is_some_and(|c| c.items.len() == CHUNK);
             groups.push(Arc::new(chunks));
             if !full {
                 break;
@@ -77,6 +107,7 @@ impl<T: Clone> CowVec<T> {
     }
 
     /// Number of elements.
+    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.len
     }
@@ -86,6 +117,7 @@ impl<T: Clone> CowVec<T> {
         self.groups
             .get(i / GROUP)?
             .get((i / CHUNK) % FANOUT)?
+            .items
             .get(i % CHUNK)
     }
 
@@ -95,7 +127,7 @@ impl<T: Clone> CowVec<T> {
             return None;
         }
         let group = Arc::make_mut(self.groups.get_mut(i / GROUP)?);
-        Arc::make_mut(group.get_mut((i / CHUNK) % FANOUT)?).get_mut(i % CHUNK)
+        chunk_mut(group.get_mut((i / CHUNK) % FANOUT)?).get_mut(i % CHUNK)
     }
 
     /// Replaces the element at `i`; returns false when `i` is out of range.
@@ -117,10 +149,10 @@ impl<T: Clone> CowVec<T> {
         if let Some(group) = self.groups.last_mut() {
             let group = Arc::make_mut(group);
             if self.len.is_multiple_of(CHUNK) {
-                group.push(Arc::new(Vec::with_capacity(CHUNK)));
+                group.push(Arc::new(ChunkData::new(Vec::with_capacity(CHUNK))));
             }
             if let Some(chunk) = group.last_mut() {
-                Arc::make_mut(chunk).push(value);
+                chunk_mut(chunk).push(value);
             }
         }
         self.len += 1;
@@ -139,8 +171,8 @@ impl<T: Clone> CowVec<T> {
                 group.truncate(in_group.div_ceil(CHUNK));
                 let in_chunk = in_group - (in_group.saturating_sub(1) / CHUNK) * CHUNK;
                 if let Some(chunk) = group.last_mut() {
-                    if chunk.len() != in_chunk {
-                        Arc::make_mut(chunk).truncate(in_chunk);
+                    if chunk.items.len() != in_chunk {
+                        chunk_mut(chunk).truncate(in_chunk);
                     }
                 }
             }
@@ -153,7 +185,38 @@ impl<T: Clone> CowVec<T> {
         self.groups
             .iter()
             .flat_map(|g| g.iter())
-            .flat_map(|c| c.iter())
+            .flat_map(|c| c.items.iter())
+    }
+
+    /// The number `derive` gives for chunk `c`'s elements (the elements from `c * CHUNK`), computed on the first call since the
+    /// chunk was last written and kept; `None` when `c` is out of range. A vector's memos have
+    /// one meaning: every caller passes the same `derive`.
+    pub(crate) fn chunk_memo(&self, c: usize, derive: impl FnOnce(&[T]) -> usize) -> Option<usize> {
+        let chunk = self.groups.get(c / FANOUT)?.get(c % FANOUT)?;
+        Some(*chunk.memo.get_or_init(|| derive(&chunk.items)))
+    }
+
+    /// The memo of chunk `c`, if it has been derived since the chunk was last written.
+    pub(crate) fn known_memo(&self, c: usize) -> Option<usize> {
+        self.groups
+            .get(c / FANOUT)?
+            .get(c % FANOUT)?
+            .memo
+            .get()
+            .copied()
+    }
+
+    /// The index of the last element satisfying `pred`, searching chunk by chunk from the end.
+    pub(crate) fn rposition(&self, mut pred: impl FnMut(&T) -> bool) -> Option<usize> {
+        let mut end = self.len;
+        for chunk in self.groups.iter().rev().flat_map(|g| g.iter().rev()) {
+            let start = end - chunk.items.len();
+            if let Some(i) = chunk.items.iter().rposition(&mut pred) {
+                return Some(start + i);
+            }
+            end = start;
+        }
+        None
     }
 }
 
@@ -230,12 +293,69 @@ mod tests {
             let shape = |v: &CowVec<usize>| -> Vec<Vec<usize>> {
                 v.groups
                     .iter()
-                    .map(|g| g.iter().map(|c| c.len()).collect())
+                    .map(|g| g.iter().map(|c| c.items.len()).collect())
                     .collect()
             };
             assert_eq!(shape(&collected), shape(&pushed), "n = {n}");
             assert!(collected.iter().copied().eq(0..n));
         }
+    }
+
+    #[test]
+    fn a_chunk_memo_lasts_until_its_chunk_is_written() {
+        let sum = |items: &[usize]| items.iter().sum::<usize>();
+        let n = GROUP + 3 * CHUNK + 5;
+        let mut a = CowVec::from_vec((0..n).collect::<Vec<usize>>());
+        let chunks = n.div_ceil(CHUNK);
+        for c in 0..chunks {
+            assert_eq!(a.known_memo(c), None);
+            let expected = sum(&(c * CHUNK..((c + 1) * CHUNK).min(n)).collect::<Vec<_>>());
+            assert_eq!(a.chunk_memo(c, sum), Some(expected));
+            assert_eq!(a.known_memo(c), Some(expected));
+        }
+        assert_eq!(a.chunk_memo(chunks, sum), None);
+        // A clone shares the memos; writing forgets the written chunk's in the writer only.
+        let b = a.clone();
+        assert!(a.set(CHUNK + 1, 0));
+        assert_eq!(a.known_memo(1), None);
+        assert!(b.known_memo(1).is_some());
+        assert!(a.known_memo(0).is_some() && a.known_memo(2).is_some());
+        assert_eq!(
+            a.chunk_memo(1, sum),
+            Some(b.known_memo(1).unwrap() - (CHUNK + 1))
+        );
+        // So do pushing into and truncating the last chunk, and writing in place.
+        let last = chunks - 1;
+        a.push(7);
+        assert_eq!(a.known_memo(last), None);
+        a.chunk_memo(last, sum);
+        a.truncate(n - 1);
+        assert_eq!(a.known_memo(last), None);
+        a.chunk_memo(last, sum);
+        if let Some(x) = a.get_mut(last * CHUNK) {
+            *x += 1;
+        }
+        assert_eq!(a.known_memo(last), None);
+    }
+
+    #[test]
+    fn rposition_matches_a_vec() {
+        let n = GROUP + 2 * CHUNK + 9;
+        let a = CowVec::from_vec((0..n).collect::<Vec<usize>>());
+        let model: Vec<usize> = (0..n).collect();
+        for target in [0, 1, CHUNK - 1, CHUNK, GROUP - 1, GROUP, n - 2, n - 1, n] {
+            assert_eq!(
+                a.rposition(|&x| x <= target),
+                model.iter().rposition(|&x| x <= target),
+                "{target}"
+            );
+        }
+        assert_eq!(
+            a.rposition(|&x| x % 100 == 3),
+            model.iter().rposition(|&x| x % 100 == 3)
+        );
+        assert_eq!(a.rposition(|_| false), None);
+        assert_eq!(CowVec::<u8>::default().rposition(|_| true), None);
     }
 
     #[test]

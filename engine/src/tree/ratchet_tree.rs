@@ -175,10 +175,7 @@ impl Tree {
     /// Exports the tree for the `ratchet_tree` extension: array order, trailing blank nodes
     /// dropped (RFC 9420 §12.4.3.3).
     pub fn to_wire(&self) -> RatchetTree {
-        let last = (0..self.nodes.len())
-            .rev()
-            .find(|&i| self.nodes.get(i).is_some_and(Option::is_some))
-            .unwrap_or(0);
+        let last = self.nodes.rposition(Option::is_some).unwrap_or(0);
         let nodes = self
             .nodes
             .iter()
@@ -200,26 +197,47 @@ impl Tree {
 
     /// How [`Tree::to_wire_bytes`] lays the tree out: for a caller that writes it into a larger
     /// buffer ([`Tree::write_wire`]) and needs its length first.
+    ///
+    /// The encoded length of each chunk of nodes is kept with the chunk
+    /// ([`super::cow::CowVec::chunk_memo`]) until one of its nodes changes, so after a commit
+    /// only the chunks it touched are measured again; a large tree's unknown chunks are
+    /// measured on all cores.
     pub fn wire_layout(&self) -> Result<WireLayout, tls_codec::Error> {
-        let last = (0..self.nodes.len())
-            .rev()
-            .find(|&i| self.nodes.get(i).is_some_and(Option::is_some))
-            .unwrap_or(0);
-        let nodes = last + 1;
-        let mid = if nodes >= WIRE_SPLIT_MIN_NODES {
-            nodes / 2
-        } else {
-            nodes
+        use super::cow::CHUNK;
+        let nodes = self
+            .nodes
+            .rposition(Option::is_some)
+            .map_or(1, |last| last + 1);
+        // The chunks wholly listed, then the listed part of the next one.
+        let full = nodes / CHUNK;
+        let unknown = (0..full)
+            .filter(|&c| self.nodes.known_memo(c).is_none())
+            .count();
+        let chunk_len = |c: usize| {
+            self.nodes
+                .chunk_memo(c, |chunk| Self::nodes_encoded_len(chunk.iter()))
+                .unwrap_or(0)
         };
-        let (first_len, second_len) = if mid < nodes {
-            rayon::join(
-                || self.encoded_nodes_len(0..mid),
-                || self.encoded_nodes_len(mid..nodes),
-            )
+        let lens: Vec<usize> = if unknown * CHUNK >= WIRE_SPLIT_MIN_NODES {
+            use rayon::prelude::*;
+            (0..full)
+                .into_par_iter()
+                .with_min_len(16)
+                .map(chunk_len)
+                .collect()
         } else {
-            (self.encoded_nodes_len(0..nodes), 0)
+            (0..full).map(chunk_len).collect()
         };
-        let body_len = first_len + second_len;
+        let tail_len =
+            Self::nodes_encoded_len((full * CHUNK..nodes).filter_map(|i| self.nodes.get(i)));
+        let body_len = lens.iter().sum::<usize>() + tail_len;
+        // A large tree is written in two halves split at a chunk boundary.
+        let (mid, first_len) = if nodes >= WIRE_SPLIT_MIN_NODES {
+            let half = full / 2;
+            (half * CHUNK, lens[..half].iter().sum())
+        } else {
+            (nodes, body_len)
+        };
         Ok(WireLayout {
             nodes,
             header_len: crate::codec::varint_len(body_len)?,
@@ -229,18 +247,12 @@ impl Tree {
         })
     }
 
-    /// The encoded length of the nodes in `range`, each an `optional<Node>` (a presence byte,
-    /// then the node).
-    fn encoded_nodes_len(&self, range: std::ops::Range<usize>) -> usize {
+    /// The encoded length of `nodes`, each an `optional<Node>` (a presence byte, then the
+    /// node).
+    fn nodes_encoded_len<'a>(nodes: impl Iterator<Item = &'a Option<Arc<Node>>>) -> usize {
         use tls_codec::Size as _;
-        range
-            .map(|i| {
-                1 + self
-                    .nodes
-                    .get(i)
-                    .and_then(Option::as_deref)
-                    .map_or(0, |n| n.tls_serialized_len())
-            })
+        nodes
+            .map(|n| 1 + n.as_deref().map_or(0, |n| n.tls_serialized_len()))
             .sum()
     }
 

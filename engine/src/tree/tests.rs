@@ -71,17 +71,33 @@ fn wire_round_trip_drops_trailing_blanks() {
         crate::codec::encode(&big.tree.to_wire()).unwrap()
     );
     // Over 8,192 nodes the encoding is measured and written in two halves, one per core;
-    // with blanks on both sides of the split (nodes 4,198 and 4,200 are leaves 2,099 and
-    // 2,100) and trailing ones dropped.
+    // with blanks on both sides of the split and trailing ones dropped.
     let mut huge = generate_tree(&cs, 4_200, GROUP, true).unwrap();
-    for leaf in [5, 2_099, 2_100, 4_000, 4_199] {
+    let before = huge.tree.wire_layout().unwrap();
+    assert!(before.mid < before.nodes, "the split is taken");
+    // Each chunk of nodes keeps its encoded length; a copy shares it, and a change forgets
+    // only the changed chunks' (leaf 5 is node 10, in chunk 0; no removed leaf nor its
+    // direct path is in chunk 2, nodes 128-191).
+    let kept = huge.tree.stage();
+    let edge = u32::try_from(before.mid / 2).unwrap();
+    for leaf in [5, edge - 1, edge, 4_000, 4_199] {
         huge.tree.remove_leaf(LeafIndex(leaf)).unwrap();
     }
+    assert!(huge.tree.nodes.known_memo(0).is_none());
+    assert!(huge.tree.nodes.known_memo(2).is_some());
+    assert!(kept.nodes.known_memo(0).is_some());
     let layout = huge.tree.wire_layout().unwrap();
     assert!(layout.mid < layout.nodes, "the split is taken");
+    assert_eq!(layout.mid, before.mid);
+    assert!(layout.encoded_len() < before.encoded_len());
     assert_eq!(
         huge.tree.to_wire_bytes().unwrap(),
         crate::codec::encode(&huge.tree.to_wire()).unwrap()
+    );
+    assert_eq!(kept.wire_layout().unwrap(), before);
+    assert_eq!(
+        kept.to_wire_bytes().unwrap(),
+        crate::codec::encode(&kept.to_wire()).unwrap()
     );
     // A layout of another tree is refused, not written past.
     let mut other = Vec::new();
