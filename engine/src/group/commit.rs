@@ -500,6 +500,14 @@ fn put_vector<'o>(out: &'o mut [u8], body: &[u8], len: usize) -> Result<&'o mut 
     Ok(rest)
 }
 
+/// The most encapsulations one pool task does in a row (about 50 µs each). These run beside
+/// the commit's own work ([`Group::commit`] joins them with `sign_commit`), so a thread
+/// becomes free for them at any moment; rayon's adaptive splitting stops dividing a part
+/// that nobody stole while that thread was busy, and in a profile of creating a group of
+/// 10,000 one thread then ran the last 60 ms of encapsulations alone. Small grains let a
+/// free thread always find some.
+const ENCAP_GRAIN: usize = 16;
+
 /// Encapsulates to every joiner's `init_key` in parallel over the pool: the KEM half of each
 /// joiner's `EncryptWithLabel(init_key, "Welcome", encrypted_group_info, group_secrets)`, which
 /// needs no `info` and so can run before the commit is signed ([`PendingWelcome::seal`]
@@ -513,6 +521,7 @@ pub(crate) fn encapsulate_to_joiners(
 ) -> Vec<Result<Encapsulation, CryptoError>> {
     init_keys
         .par_iter()
+        .with_max_len(ENCAP_GRAIN)
         .map(|pk| cs.hpke_encap(pk.as_slice()))
         .collect()
 }
