@@ -200,10 +200,11 @@ impl CipherSuiteProvider for CountingSuite {
         &self,
         sk: &Secret,
         msg: &[u8],
+        binding: Option<&[&[u8]]>,
         beside: &mut (dyn FnMut() + Send),
     ) -> Result<Vec<u8>, CryptoError> {
         bump(&self.counters.sign);
-        self.inner.sign_beside(sk, msg, beside)
+        self.inner.sign_beside(sk, msg, binding, beside)
     }
     fn verify(&self, pk: &[u8], msg: &[u8], sig: &[u8]) -> Result<(), CryptoError> {
         bump(&self.counters.verify);

@@ -880,13 +880,15 @@ impl CipherSuiteProvider for AwsLcSuite {
         &self,
         sk: &Secret,
         msg: &[u8],
+        binding: Option<&[&[u8]]>,
         beside: &mut (dyn FnMut() + Send),
     ) -> Result<Vec<u8>, CryptoError> {
         if self.algs.signature == SignatureAlgorithm::Ed25519
             && msg.len() >= super::ed25519_hedged::HEDGED_MIN_LEN
         {
-            // The nonce's two hashes on both cores first, then the challenge beside `beside`.
-            return super::ed25519_hedged::sign_beside(sk.as_bytes(), msg, beside);
+            // The nonce (bound to `binding`, or the message's two hashes on both cores)
+            // first, then the challenge beside `beside`.
+            return super::ed25519_hedged::sign_beside(sk.as_bytes(), msg, binding, beside);
         }
         rayon::join(|| self.sign(sk, msg), beside).0
     }

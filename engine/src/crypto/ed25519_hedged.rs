@@ -25,6 +25,22 @@
 //!   2^-256). Putting `prefix` first would let a deterministic signature of a crafted short
 //!   message reuse the nonce of a hedged one.
 //!
+//! A caller that can name parts of the message which, with its length, determine it (a
+//! GroupInfo: its GroupContext commits to the tree that fills the rest, by the tree hash) may
+//! give them instead ([`sign_beside`]'s `binding`), and the nonce then costs no pass over the
+//! message:
+//!
+//! ```text
+//! r = SHA-512(BOUND_NONCE_LABEL || prefix || Z || len(M) || n || (len(p_i) || p_i) for each part) mod L
+//! ```
+//!
+//! The three properties above hold as they are argued there, with "different messages" read
+//! as "different parts or lengths": the caller vouches that equal parts and length mean equal
+//! messages among everything the key signs with parts (for a GroupInfo, that the tree written
+//! is the one whose hash its GroupContext carries; `group::commit` checks this on the cached
+//! tree hash before it asks). The two labels differ, and neither is a prefix of the other, so
+//! a bound nonce is never a message-hashed one.
+//!
 //! Everything else is RFC 8032: the clamped scalar `s` and `prefix` from `SHA-512(seed)`,
 //! `A = [s]B`, `k`, and `S = (r + k s) mod L`. Smaller messages keep AWS-LC's deterministic
 //! signature (the official vectors and every short signature stay byte-for-byte
@@ -46,28 +62,35 @@ pub(crate) const HEDGED_MIN_LEN: usize = 64 * 1024;
 /// The nonce derivation's domain separation; it must not be 32 bytes of anyone's `prefix`.
 const NONCE_LABEL: &[u8] = b"mls-engine hedged Ed25519 nonce v1";
 
+/// The domain separation of a nonce bound to parts of the message (module documentation).
+const BOUND_NONCE_LABEL: &[u8] = b"mls-engine bound Ed25519 nonce v1";
+
 /// An Ed25519 signature of `msg` by the 32-byte `seed`, with a hedged nonce (module
 /// documentation); `Err` if the seed has the wrong length or the OS generator fails.
 pub(crate) fn sign(seed: &[u8], msg: &[u8]) -> Result<Vec<u8>, CryptoError> {
-    sign_beside(seed, msg, &mut || {})
+    sign_beside(seed, msg, None, &mut || {})
 }
 
 /// [`sign`], with `beside` run on another core while the challenge is hashed: after the
-/// nonce, whose two hashes take both cores.
+/// nonce, whose two hashes take both cores. With `binding`, the nonce is bound to those parts
+/// of `msg` instead of hashing it (module documentation: the caller vouches that they
+/// determine it).
 pub(crate) fn sign_beside(
     seed: &[u8],
     msg: &[u8],
+    binding: Option<&[&[u8]]>,
     beside: &mut (dyn FnMut() + Send),
 ) -> Result<Vec<u8>, CryptoError> {
     let mut z = Zeroizing::new([0u8; 32]);
     aws_lc_rs::rand::fill(&mut z[..]).map_err(|_| CryptoError::Library("random"))?;
-    sign_with_noise(seed, msg, &z, beside)
+    sign_with_noise(seed, msg, binding, &z, beside)
 }
 
 /// [`sign_beside`] with the noise `z` given (the tests fix it).
 fn sign_with_noise(
     seed: &[u8],
     msg: &[u8],
+    binding: Option<&[&[u8]]>,
     z: &[u8; 32],
     beside: &mut (dyn FnMut() + Send),
 ) -> Result<Vec<u8>, CryptoError> {
@@ -83,18 +106,33 @@ fn sign_with_noise(
     let s = Zeroizing::new(Scalar::from_bytes_mod_order(*clamped));
     let a = EdwardsPoint::mul_base(&s).compress().to_bytes();
 
-    let mid = msg.len() / 2;
-    let (left, right) = rayon::join(
-        || digest::digest(&digest::SHA256, &msg[..mid]),
-        || digest::digest(&digest::SHA256, &msg[mid..]),
-    );
     let mut nonce = digest::Context::new(&digest::SHA512);
-    nonce.update(NONCE_LABEL);
-    nonce.update(&expanded[32..]);
-    nonce.update(z);
-    nonce.update(&(msg.len() as u64).to_be_bytes());
-    nonce.update(left.as_ref());
-    nonce.update(right.as_ref());
+    match binding {
+        None => {
+            let mid = msg.len() / 2;
+            let (left, right) = rayon::join(
+                || digest::digest(&digest::SHA256, &msg[..mid]),
+                || digest::digest(&digest::SHA256, &msg[mid..]),
+            );
+            nonce.update(NONCE_LABEL);
+            nonce.update(&expanded[32..]);
+            nonce.update(z);
+            nonce.update(&(msg.len() as u64).to_be_bytes());
+            nonce.update(left.as_ref());
+            nonce.update(right.as_ref());
+        }
+        Some(parts) => {
+            nonce.update(BOUND_NONCE_LABEL);
+            nonce.update(&expanded[32..]);
+            nonce.update(z);
+            nonce.update(&(msg.len() as u64).to_be_bytes());
+            nonce.update(&(parts.len() as u64).to_be_bytes());
+            for part in parts {
+                nonce.update(&(part.len() as u64).to_be_bytes());
+                nonce.update(part);
+            }
+        }
+    }
     let mut wide = Zeroizing::new([0u8; 64]);
     wide.copy_from_slice(nonce.finish().as_ref());
     let r = Zeroizing::new(Scalar::from_bytes_mod_order_wide(&wide));
@@ -189,11 +227,14 @@ mod tests {
         let (seed, pk) = key();
         let z = [7u8; 32];
         let msg = message(200_000);
-        let sig = sign_with_noise(&seed, &msg, &z, &mut || {}).unwrap();
-        assert_eq!(sig, sign_with_noise(&seed, &msg, &z, &mut || {}).unwrap());
+        let sig = sign_with_noise(&seed, &msg, None, &z, &mut || {}).unwrap();
+        assert_eq!(
+            sig,
+            sign_with_noise(&seed, &msg, None, &z, &mut || {}).unwrap()
+        );
         // Work run beside the signature runs once and changes nothing in it.
         let mut ran = 0;
-        let beside_sig = sign_with_noise(&seed, &msg, &z, &mut || ran += 1).unwrap();
+        let beside_sig = sign_with_noise(&seed, &msg, None, &z, &mut || ran += 1).unwrap();
         assert_eq!((ran, &beside_sig), (1, &sig));
         let mut variants = Vec::new();
         for at in [0, 99_999, 100_000, 199_999] {
@@ -206,7 +247,7 @@ mod tests {
         longer.push(0);
         variants.push(longer);
         for m in &variants {
-            let other = sign_with_noise(&seed, m, &z, &mut || {}).unwrap();
+            let other = sign_with_noise(&seed, m, None, &z, &mut || {}).unwrap();
             assert_ne!(
                 other[..32],
                 sig[..32],
@@ -214,8 +255,53 @@ mod tests {
             );
             assert!(aws_lc_verifies(&pk, m, &other));
         }
-        let other_noise = sign_with_noise(&seed, &msg, &[8u8; 32], &mut || {}).unwrap();
+        let other_noise = sign_with_noise(&seed, &msg, None, &[8u8; 32], &mut || {}).unwrap();
         assert_ne!(other_noise[..32], sig[..32]);
+    }
+
+    /// A nonce bound to parts: the signature verifies; with the noise fixed, the nonce is a
+    /// function of the parts and the message's length alone (which is why the caller must
+    /// vouch that they determine the message), any change to a part, to how the bytes are
+    /// split into parts or to the length gives another, and it is never the message-hashed
+    /// nonce of the same message.
+    #[test]
+    fn a_bound_nonce_depends_on_the_parts_and_the_length_only() {
+        let (seed, pk) = key();
+        let z = [7u8; 32];
+        let msg = message(200_000);
+        let (head, tail) = (&msg[..300], &msg[199_900..]);
+        let bound = |m: &[u8], parts: &[&[u8]]| {
+            let sig = sign_with_noise(&seed, m, Some(parts), &z, &mut || {}).unwrap();
+            assert!(aws_lc_verifies(&pk, m, &sig));
+            sig
+        };
+        let sig = bound(&msg, &[head, tail]);
+        let mut ran = 0;
+        let beside = sign_with_noise(&seed, &msg, Some(&[head, tail]), &z, &mut || ran += 1);
+        assert_eq!((ran, beside.unwrap()), (1, sig.clone()));
+        // A change outside the parts keeps the nonce: the parts are the caller's promise.
+        let mut middle = msg.clone();
+        middle[100_000] ^= 1;
+        assert_eq!(bound(&middle, &[head, tail])[..32], sig[..32]);
+        let mut other_tail = tail.to_vec();
+        other_tail[0] ^= 1;
+        let mut longer = msg.clone();
+        longer.push(0);
+        for other in [
+            bound(&msg, &[head, &other_tail]),
+            bound(&msg, &[&head[..299], &msg[299..300], tail]),
+            bound(&msg, &[&msg[..301], &tail[1..]]),
+            bound(&msg, &[head]),
+            bound(&longer, &[head, tail]),
+            sign_with_noise(&seed, &msg, None, &z, &mut || {}).unwrap(),
+        ] {
+            assert_ne!(other[..32], sig[..32], "another binding reused the nonce");
+        }
+        assert_ne!(
+            sign_with_noise(&seed, &msg, Some(&[head, tail]), &[8u8; 32], &mut || {}).unwrap()
+                [..32],
+            sig[..32]
+        );
     }
 
     /// The hedged nonce is never RFC 8032's: the deterministic signature of the message is

@@ -179,12 +179,20 @@ pub trait CipherSuiteProvider: Send + Sync {
     /// use every core (the hedged nonce of a large Ed25519 message, which hashes the
     /// message's two halves at once) takes them before `beside` starts, so that neither waits
     /// on the other's core. The default runs both under `rayon::join`.
+    ///
+    /// `binding`, when given, are parts of `msg` that determine it together with its length,
+    /// among every message this key is asked to sign with a binding: the caller vouches for
+    /// that (a GroupInfo's GroupContext carries the hash of the tree that fills the rest). A
+    /// provider whose nonce is bound to the message may bind it to these instead of hashing
+    /// the whole message; the signature is valid either way, and the default ignores them.
     fn sign_beside(
         &self,
         sk: &Secret,
         msg: &[u8],
+        binding: Option<&[&[u8]]>,
         beside: &mut (dyn FnMut() + Send),
     ) -> Result<Vec<u8>, CryptoError> {
+        let _ = binding;
         rayon::join(|| self.sign(sk, msg), beside).0
     }
 

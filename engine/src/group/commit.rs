@@ -238,9 +238,13 @@ pub(crate) struct EncryptedGroupInfo {
 /// signature's bytes left as zeros is encrypted and hashed up to them, then the signature is
 /// put in ([`crate::crypto::LateTail`]) and the hash finished. Signing takes longer than
 /// both together (one SHA-512 pass against AES-GCM and one SHA-256), so they cost no time;
-/// they start once the signature's nonce, which takes both cores, is made
-/// ([`CipherSuiteProvider::sign_beside`]). Otherwise (or if the provider cannot encrypt a late
-/// tail) it is signed, then encrypted in place, then hashed.
+/// they start once the signature's nonce is made ([`CipherSuiteProvider::sign_beside`]).
+/// Otherwise (or if the provider cannot encrypt a late tail) it is signed, then encrypted in
+/// place, then hashed.
+///
+/// Either way, when the GroupContext carries the current hash of the tree written, the
+/// signature's nonce may be bound to the GroupInfo without the tree's bytes
+/// ([`tree_nonce_binding`]) instead of hashing all of it.
 ///
 /// The encrypted GroupInfo starts at `buf[front..]`; the `front` bytes before it are room for
 /// what precedes it in the Welcome (their content is unspecified).
@@ -301,10 +305,13 @@ fn encrypted_group_info_with(
     buf.resize(room, 0);
     context.tls_serialize(&mut buf)?;
     write_varint(&mut buf, extension_len)?;
+    let mut tree_bytes = None;
     if let (Some(tree), Some(layout)) = (tree, &layout) {
         crate::messages::ExtensionType::RATCHET_TREE.tls_serialize(&mut buf)?;
         write_varint(&mut buf, layout.encoded_len())?;
+        let at = buf.len();
         tree.write_wire(layout, &mut buf)?;
+        tree_bytes = Some(at..buf.len());
     }
     tag.tls_serialize(&mut buf)?;
     signer_leaf.0.tls_serialize(&mut buf)?;
@@ -319,6 +326,11 @@ fn encrypted_group_info_with(
         GroupError::codec(GROUP_INFO_TBS_LABEL, tls_codec::Error::InvalidVectorLength)
     })?;
     buf[start..room].copy_from_slice(&header);
+    let binding = tree.zip(tree_bytes).and_then(|(tree, at)| {
+        let at = at.start.checked_sub(start)?..at.end.checked_sub(start)?;
+        tree_nonce_binding(&buf[start..], at, tree, context)
+    });
+    let binding = binding.as_ref().map(|parts| &parts[..]);
     let (key, nonce) = welcome_secret.key_and_nonce(cs)?;
     if let Some(sig_len) = sig_len {
         // The encrypted copy is allocated here, not on the core that fills it: a buffer this
@@ -327,7 +339,7 @@ fn encrypted_group_info_with(
         let egi_len = tbs_len + varint_len(sig_len)? + sig_len + cs.algorithms().aead.tag_len();
         let mut out = Some(Vec::with_capacity(front + egi_len));
         let mut sealed = None;
-        let signature = cs.sign_beside(signer, &buf[start..], &mut || {
+        let signature = cs.sign_beside(signer, &buf[start..], binding, &mut || {
             sealed = Some(seal_before_signature(
                 cs,
                 out.take().unwrap_or_default(),
@@ -359,8 +371,30 @@ fn encrypted_group_info_with(
         // The provider cannot encrypt a late tail: the signature made is used as it is.
         return finish_in_order(cs, buf, signature, front, room, &key, &nonce);
     }
-    let signature = cs.sign(signer, &buf[start..])?;
+    let signature = match binding {
+        Some(_) => cs.sign_beside(signer, &buf[start..], binding, &mut || {})?,
+        None => cs.sign(signer, &buf[start..])?,
+    };
     finish_in_order(cs, buf, signature, front, room, &key, &nonce)
+}
+
+/// What a GroupInfo's signature nonce may be bound to instead of the whole message
+/// ([`CipherSuiteProvider::sign_beside`]'s `binding`): the signed `msg` without the bytes of
+/// the tree (`tree_at`), when the GroupContext in it carries the tree hash of `tree`, the tree
+/// written there (its cache is current and agrees). Equal such parts and lengths then mean an
+/// equal tree (the tree hash resists collisions), which is written the same way, so an equal
+/// GroupInfo. `None` otherwise (the nonce then hashes the message).
+fn tree_nonce_binding<'m>(
+    msg: &'m [u8],
+    tree_at: std::ops::Range<usize>,
+    tree: &Tree,
+    context: &GroupContext,
+) -> Option<[&'m [u8]; 2]> {
+    let hash = tree.current_tree_hash()?;
+    if hash.as_slice() != context.tree_hash.as_slice() {
+        return None;
+    }
+    Some([msg.get(..tree_at.start)?, msg.get(tree_at.end..)?])
 }
 
 /// The signed GroupInfo encrypted in place, then hashed as the Welcome's HPKE `info`.
@@ -1699,6 +1733,48 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A GroupInfo's nonce is bound to the message without its tree only when the
+    /// GroupContext carries the current hash of that tree: the parts and the tree's bytes
+    /// are then the whole message, and the signature made with them verifies; a stale cache
+    /// or another tree hash means no binding (the nonce hashes the message).
+    #[test]
+    fn the_group_info_nonce_is_bound_only_to_the_tree_its_context_hashes() {
+        use crate::crypto::{AwsLcProvider, CipherSuite, CryptoProvider};
+        let p = AwsLcProvider::new();
+        let cs = p.suite(CipherSuite(1)).unwrap();
+        let mut g = group(cs, 450);
+        g.tree.update_hashes(cs).unwrap();
+        let wire = g.tree.wire_layout().unwrap();
+        let mut tree = Vec::new();
+        g.tree.write_wire(&wire, &mut tree).unwrap();
+        assert!(tree.len() >= OVERLAP_MIN_LEN);
+        let (head, tail) = (b"GroupInfoTBS head".to_vec(), b"tag, signer".to_vec());
+        let msg = [head.clone(), tree.clone(), tail.clone()].concat();
+        let at = head.len()..head.len() + tree.len();
+        let parts = tree_nonce_binding(&msg, at.clone(), &g.tree, &g.context).unwrap();
+        assert_eq!(parts, [&head[..], &tail[..]]);
+        let signer_key = g.tree.leaf(LeafIndex(0)).unwrap().signature_key().to_vec();
+        let sig = cs
+            .sign_beside(&g.signer, &msg, Some(&parts), &mut || {})
+            .unwrap();
+        cs.verify(&signer_key, &msg, &sig).unwrap();
+        // Another tree hash in the context: no binding.
+        let mut other = g.context.clone();
+        other.tree_hash = VarBytes(vec![0; cs.hash_len()]);
+        assert!(tree_nonce_binding(&msg, at.clone(), &g.tree, &other).is_none());
+        // A change not yet hashed: no binding, until the cache is brought up to date (and the
+        // context then carries the new hash).
+        let leaf = g.tree.leaf(LeafIndex(1)).unwrap().clone();
+        let mut changed = g.tree.clone();
+        changed.blank_direct_path(LeafIndex(1));
+        changed.set_leaf(LeafIndex(1), leaf).unwrap();
+        assert!(tree_nonce_binding(&msg, at.clone(), &changed, &g.context).is_none());
+        let rehashed = changed.tree_hash(cs).unwrap();
+        let mut context = g.context.clone();
+        context.tree_hash = VarBytes(rehashed);
+        assert!(tree_nonce_binding(&msg, at, &changed, &context).is_some());
     }
 
     /// The Welcome built in one buffer is a well-formed `MLSMessage(Welcome)` in every suite

@@ -269,6 +269,15 @@ impl Tree {
         }
     }
 
+    /// The tree hash of the root (§7.8) if the cache is current (no change pending since
+    /// [`Tree::update_hashes`]), without computing anything; `None` otherwise. A tree never
+    /// hashed reads as an empty hash.
+    pub(crate) fn current_tree_hash(&self) -> Option<Digest> {
+        self.dirty
+            .is_empty()
+            .then(|| self.cached_hash(self.size.root()))
+    }
+
     /// The cached tree hash of `node`; current only when no change is pending (after
     /// [`Tree::update_hashes`]).
     pub(crate) fn cached_hash(&self, node: NodeIndex) -> Digest {
