@@ -893,6 +893,21 @@ impl CipherSuiteProvider for AwsLcSuite {
         rayon::join(|| self.sign(sk, msg), beside).0
     }
 
+    fn begin_bound_signature(
+        &self,
+        sk: &Secret,
+        len: usize,
+        binding: &[&[u8]],
+    ) -> Result<Option<Box<dyn super::BoundSignature>>, CryptoError> {
+        if self.algs.signature != SignatureAlgorithm::Ed25519
+            || len < super::ed25519_hedged::HEDGED_MIN_LEN
+        {
+            return Ok(None);
+        }
+        let signer = super::ed25519_hedged::begin_bound(sk.as_bytes(), len, binding)?;
+        Ok(Some(Box::new(signer)))
+    }
+
     fn verify(&self, pk: &[u8], msg: &[u8], sig: &[u8]) -> Result<(), CryptoError> {
         verify(self.algs.signature, pk, msg, sig)
     }

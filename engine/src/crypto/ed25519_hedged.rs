@@ -94,70 +94,147 @@ fn sign_with_noise(
     z: &[u8; 32],
     beside: &mut (dyn FnMut() + Send),
 ) -> Result<Vec<u8>, CryptoError> {
-    check_len("Ed25519 private key", 32, seed.len())?;
-    // The expanded key passes through aws-lc-rs's `Digest`, which is not wiped when dropped
-    // (nor is any hash or HMAC output of that crate); our copies are.
-    let mut expanded = Zeroizing::new([0u8; 64]);
-    expanded.copy_from_slice(digest::digest(&digest::SHA512, seed).as_ref());
-    let mut clamped = Zeroizing::new([0u8; 32]);
-    clamped.copy_from_slice(&expanded[..32]);
-    *clamped = clamp_integer(*clamped);
-    // `s mod L`: B has order L, so [s mod L]B = [s]B and (r + k s) mod L is unchanged.
-    let s = Zeroizing::new(Scalar::from_bytes_mod_order(*clamped));
-    let a = EdwardsPoint::mul_base(&s).compress().to_bytes();
-
-    let mut nonce = digest::Context::new(&digest::SHA512);
-    match binding {
+    let key = ExpandedKey::new(seed)?;
+    let mut signer = match binding {
+        Some(parts) => key.bound(msg.len(), parts, z),
         None => {
             let mid = msg.len() / 2;
             let (left, right) = rayon::join(
                 || digest::digest(&digest::SHA256, &msg[..mid]),
                 || digest::digest(&digest::SHA256, &msg[mid..]),
             );
+            let mut nonce = digest::Context::new(&digest::SHA512);
             nonce.update(NONCE_LABEL);
-            nonce.update(&expanded[32..]);
+            nonce.update(&key.expanded[32..]);
             nonce.update(z);
             nonce.update(&(msg.len() as u64).to_be_bytes());
             nonce.update(left.as_ref());
             nonce.update(right.as_ref());
+            key.with_nonce(msg.len(), nonce)
         }
-        Some(parts) => {
-            nonce.update(BOUND_NONCE_LABEL);
-            nonce.update(&expanded[32..]);
-            nonce.update(z);
-            nonce.update(&(msg.len() as u64).to_be_bytes());
-            nonce.update(&(parts.len() as u64).to_be_bytes());
-            for part in parts {
-                nonce.update(&(part.len() as u64).to_be_bytes());
-                nonce.update(part);
-            }
+    };
+    rayon::join(|| signer.update(msg), beside);
+    signer.finish()
+}
+
+/// The secrets RFC 8032 §5.1.5 expands a seed into: `SHA-512(seed)` (its second half is
+/// `prefix`), the clamped scalar `s` reduced mod `L`, and the public key `A = [s]B`.
+struct ExpandedKey {
+    expanded: Zeroizing<[u8; 64]>,
+    s: Zeroizing<Scalar>,
+    a: [u8; 32],
+}
+
+impl ExpandedKey {
+    fn new(seed: &[u8]) -> Result<ExpandedKey, CryptoError> {
+        check_len("Ed25519 private key", 32, seed.len())?;
+        // The expanded key passes through aws-lc-rs's `Digest`, which is not wiped when
+        // dropped (nor is any hash or HMAC output of that crate); our copies are.
+        let mut expanded = Zeroizing::new([0u8; 64]);
+        expanded.copy_from_slice(digest::digest(&digest::SHA512, seed).as_ref());
+        let mut clamped = Zeroizing::new([0u8; 32]);
+        clamped.copy_from_slice(&expanded[..32]);
+        *clamped = clamp_integer(*clamped);
+        // `s mod L`: B has order L, so [s mod L]B = [s]B and (r + k s) mod L is unchanged.
+        let s = Zeroizing::new(Scalar::from_bytes_mod_order(*clamped));
+        let a = EdwardsPoint::mul_base(&s).compress().to_bytes();
+        Ok(ExpandedKey { expanded, s, a })
+    }
+
+    /// A signer of a `len`-byte message whose nonce is bound to `parts` of it (module
+    /// documentation).
+    fn bound(self, len: usize, parts: &[&[u8]], z: &[u8; 32]) -> PieceSigner {
+        let mut nonce = digest::Context::new(&digest::SHA512);
+        nonce.update(BOUND_NONCE_LABEL);
+        nonce.update(&self.expanded[32..]);
+        nonce.update(z);
+        nonce.update(&(len as u64).to_be_bytes());
+        nonce.update(&(parts.len() as u64).to_be_bytes());
+        for part in parts {
+            nonce.update(&(part.len() as u64).to_be_bytes());
+            nonce.update(part);
+        }
+        self.with_nonce(len, nonce)
+    }
+
+    /// A signer whose nonce `r` is the digest `nonce` reduced mod `L`.
+    fn with_nonce(self, len: usize, nonce: digest::Context) -> PieceSigner {
+        let mut wide = Zeroizing::new([0u8; 64]);
+        wide.copy_from_slice(nonce.finish().as_ref());
+        let r = Zeroizing::new(Scalar::from_bytes_mod_order_wide(&wide));
+        let big_r = EdwardsPoint::mul_base(&r).compress().to_bytes();
+        let mut challenge = digest::Context::new(&digest::SHA512);
+        challenge.update(&big_r);
+        challenge.update(&self.a);
+        PieceSigner {
+            s: self.s,
+            r,
+            big_r,
+            challenge,
+            len,
+            fed: 0,
         }
     }
-    let mut wide = Zeroizing::new([0u8; 64]);
-    wide.copy_from_slice(nonce.finish().as_ref());
-    let r = Zeroizing::new(Scalar::from_bytes_mod_order_wide(&wide));
-    let big_r = EdwardsPoint::mul_base(&r).compress().to_bytes();
+}
 
-    let (challenge, ()) = rayon::join(
-        || {
-            let mut challenge = digest::Context::new(&digest::SHA512);
-            challenge.update(&big_r);
-            challenge.update(&a);
-            challenge.update(msg);
-            challenge.finish()
-        },
-        beside,
-    );
-    let mut k_wide = [0u8; 64];
-    k_wide.copy_from_slice(challenge.as_ref());
-    let k = Scalar::from_bytes_mod_order_wide(&k_wide);
-    let ks = Zeroizing::new(k * *s);
-    let big_s = *r + *ks;
+/// An Ed25519 signature whose nonce is made (and `R = [r]B` computed) before the message is
+/// seen: the message is then fed in order, in pieces of any size, to the challenge hash
+/// `k = SHA-512(R || A || M)`, so a caller can hash a message while it is still writing it.
+/// Made by [`begin_bound`] (or by the hedged path, which has the whole message).
+pub(crate) struct PieceSigner {
+    s: Zeroizing<Scalar>,
+    r: Zeroizing<Scalar>,
+    big_r: [u8; 32],
+    challenge: digest::Context,
+    /// The message's length, which the nonce is bound to.
+    len: usize,
+    fed: usize,
+}
 
-    let mut sig = Vec::with_capacity(64);
-    sig.extend_from_slice(&big_r);
-    sig.extend_from_slice(big_s.as_bytes());
-    Ok(sig)
+impl PieceSigner {
+    /// The next bytes of the message.
+    pub(crate) fn update(&mut self, piece: &[u8]) {
+        self.fed = self.fed.saturating_add(piece.len());
+        self.challenge.update(piece);
+    }
+
+    /// The signature `R || S`; `InvalidLength` if the pieces fed do not add up to the length
+    /// the nonce was bound to (the signature would be valid, but the binding would not hold).
+    pub(crate) fn finish(self) -> Result<Vec<u8>, CryptoError> {
+        check_len("message signed in pieces", self.len, self.fed)?;
+        let mut k_wide = [0u8; 64];
+        k_wide.copy_from_slice(self.challenge.finish().as_ref());
+        let k = Scalar::from_bytes_mod_order_wide(&k_wide);
+        let ks = Zeroizing::new(k * *self.s);
+        let big_s = *self.r + *ks;
+        let mut sig = Vec::with_capacity(64);
+        sig.extend_from_slice(&self.big_r);
+        sig.extend_from_slice(big_s.as_bytes());
+        Ok(sig)
+    }
+}
+
+impl super::BoundSignature for PieceSigner {
+    fn update(&mut self, piece: &[u8]) {
+        PieceSigner::update(self, piece);
+    }
+
+    fn finish(self: Box<Self>) -> Result<Vec<u8>, CryptoError> {
+        PieceSigner::finish(*self)
+    }
+}
+
+/// A [`PieceSigner`] for a `len`-byte message by the 32-byte `seed`, its nonce bound to
+/// `parts` of the message (module documentation: the caller vouches that they and the length
+/// determine it); `Err` if the seed has the wrong length or the OS generator fails.
+pub(crate) fn begin_bound(
+    seed: &[u8],
+    len: usize,
+    parts: &[&[u8]],
+) -> Result<PieceSigner, CryptoError> {
+    let mut z = Zeroizing::new([0u8; 32]);
+    aws_lc_rs::rand::fill(&mut z[..]).map_err(|_| CryptoError::Library("random"))?;
+    Ok(ExpandedKey::new(seed)?.bound(len, parts, &z))
 }
 
 #[cfg(test)]
@@ -302,6 +379,45 @@ mod tests {
                 [..32],
             sig[..32]
         );
+    }
+
+    /// A bound signature fed in pieces is the one of the whole message, however the message
+    /// is cut; pieces that do not add up to the length the nonce was bound to are refused.
+    #[test]
+    fn a_bound_signature_fed_in_pieces_is_the_whole_message_s() {
+        let (seed, pk) = key();
+        let z = [7u8; 32];
+        let msg = message(200_000);
+        let parts: [&[u8]; 2] = [&msg[..300], &msg[199_900..]];
+        let whole = sign_with_noise(&seed, &msg, Some(&parts), &z, &mut || {}).unwrap();
+        assert!(aws_lc_verifies(&pk, &msg, &whole));
+        for cuts in [vec![], vec![1], vec![300, 45_000, 199_900], vec![199_999]] {
+            let mut signer = ExpandedKey::new(&seed)
+                .unwrap()
+                .bound(msg.len(), &parts, &z);
+            let mut at = 0;
+            for cut in cuts.iter().copied().chain([msg.len()]) {
+                signer.update(&msg[at..cut]);
+                at = cut;
+            }
+            assert_eq!(signer.finish().unwrap(), whole, "cuts {cuts:?}");
+        }
+        for fed in [&msg[..199_999], &msg[..]] {
+            let mut signer = ExpandedKey::new(&seed)
+                .unwrap()
+                .bound(msg.len() + 1, &parts, &z);
+            signer.update(fed);
+            assert!(matches!(
+                signer.finish(),
+                Err(CryptoError::InvalidLength { .. })
+            ));
+        }
+        // Through the provider's interface, with fresh noise: valid, and another nonce.
+        let mut fresh = begin_bound(&seed, msg.len(), &parts).unwrap();
+        fresh.update(&msg);
+        let fresh = fresh.finish().unwrap();
+        assert!(aws_lc_verifies(&pk, &msg, &fresh));
+        assert_ne!(fresh[..32], whole[..32]);
     }
 
     /// The hedged nonce is never RFC 8032's: the deterministic signature of the message is

@@ -25,7 +25,7 @@ pub use error::CryptoError;
 pub use gcm_late_tail::LateTail;
 pub use hpke::{Context as HpkeContext, Encapsulation, Hpke, HpkeMode, InfoStream, PreparedInfo};
 pub use kem::{DhGroup, DhKem, Kem};
-pub use provider::{CipherSuiteProvider, CryptoProvider, SignatureCheck};
+pub use provider::{BoundSignature, CipherSuiteProvider, CryptoProvider, SignatureCheck};
 pub use secret::Secret;
 pub use suite::{AeadAlgorithm, HashAlgorithm, KemAlgorithm, SignatureAlgorithm, SuiteAlgorithms};
 

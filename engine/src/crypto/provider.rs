@@ -29,6 +29,17 @@ pub trait CryptoProvider: Send + Sync {
     fn supported_suites(&self) -> Vec<CipherSuite>;
 }
 
+/// A signature being made over a message fed in order, in pieces of any size
+/// ([`CipherSuiteProvider::begin_bound_signature`]).
+pub trait BoundSignature: Send {
+    /// The next bytes of the message.
+    fn update(&mut self, piece: &[u8]);
+
+    /// The signature, once every byte was fed; an error if the pieces do not add up to the
+    /// length announced.
+    fn finish(self: Box<Self>) -> Result<Vec<u8>, CryptoError>;
+}
+
 /// Every primitive of one MLS cipher suite (RFC 9420 §5.1): hash, MAC, KDF, AEAD, signature,
 /// HPKE (RFC 9180) and randomness. Private keys are [`Secret`]s in their raw serialization:
 /// HPKE keys as SerializePrivateKey (RFC 9180 §7.1.2), ECDSA keys as fixed-length big-endian
@@ -194,6 +205,21 @@ pub trait CipherSuiteProvider: Send + Sync {
     ) -> Result<Vec<u8>, CryptoError> {
         let _ = binding;
         rayon::join(|| self.sign(sk, msg), beside).0
+    }
+
+    /// A signature over a message of `len` bytes given in pieces afterwards (a GroupInfo is
+    /// hashed behind the writer of its tree), with the nonce bound to `binding` as
+    /// [`CipherSuiteProvider::sign_beside`] describes: the caller vouches that those parts
+    /// and the length determine the message. `None` when the suite signs only whole messages
+    /// (the default); the caller then does.
+    fn begin_bound_signature(
+        &self,
+        sk: &Secret,
+        len: usize,
+        binding: &[&[u8]],
+    ) -> Result<Option<Box<dyn BoundSignature>>, CryptoError> {
+        let _ = (sk, len, binding);
+        Ok(None)
     }
 
     /// `Signature.Verify(pk, msg, sig)`; `InvalidSignature` when it does not verify.

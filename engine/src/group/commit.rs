@@ -244,7 +244,9 @@ pub(crate) struct EncryptedGroupInfo {
 ///
 /// Either way, when the GroupContext carries the current hash of the tree written, the
 /// signature's nonce may be bound to the GroupInfo without the tree's bytes
-/// ([`tree_nonce_binding`]) instead of hashing all of it.
+/// ([`tree_nonce_binding`]) instead of hashing all of it. With the overlap, the nonce is then
+/// made before the tree is written, and the signature's hash follows the tree's writer piece
+/// by piece on another core ([`streamed_group_info`]).
 ///
 /// The encrypted GroupInfo starts at `buf[front..]`; the `front` bytes before it are room for
 /// what precedes it in the Welcome (their content is unspecified).
@@ -293,6 +295,21 @@ fn encrypted_group_info_with(
         .signature
         .fixed_signature_len()
         .filter(|_| overlap.unwrap_or_else(|| overlap_pays(tbs_len, front)));
+    if let (Some(tree), Some(layout), Some(sig_len)) = (tree, &layout, sig_len) {
+        let parts = StreamedParts {
+            context,
+            tag,
+            signer_leaf,
+            signer,
+            tree,
+            layout,
+            extension_len,
+            tbs_len,
+        };
+        if let Some(done) = streamed_group_info(cs, &parts, welcome_secret, front, sig_len)? {
+            return Ok(done);
+        }
+    }
     // Room for the header (and, signed and encrypted in place, what precedes the GroupInfo),
     // the TBS, the signature (up to 2 + 139 bytes, ECDSA P-521 in DER) and the AEAD tag:
     // nothing reallocates.
@@ -340,10 +357,13 @@ fn encrypted_group_info_with(
         let mut out = Some(Vec::with_capacity(front + egi_len));
         let mut sealed = None;
         let signature = cs.sign_beside(signer, &buf[start..], binding, &mut || {
+            let mut filled = out.take().unwrap_or_default();
+            filled.resize(front, 0);
+            filled.extend_from_slice(&buf[room..]);
             sealed = Some(seal_before_signature(
                 cs,
-                out.take().unwrap_or_default(),
-                &buf[room..],
+                filled,
+                tbs_len,
                 front,
                 sig_len,
                 key.as_bytes(),
@@ -356,17 +376,8 @@ fn encrypted_group_info_with(
                 tls_codec::Error::EncodingError("the GroupInfo was not encrypted".into()),
             )
         })?;
-        if let Some((mut out, late, mut info, hashed_to)) = sealed? {
-            if signature.len() != sig_len {
-                return Err(GroupError::codec(
-                    GROUP_INFO_TBS_LABEL,
-                    tls_codec::Error::EncodingError("signature of an unexpected length".into()),
-                ));
-            }
-            late.finish(&mut out, &signature)?;
-            info.update(&out[hashed_to..]);
-            let prepared = cs.hpke_prepare_stream(info, None)?;
-            return Ok(EncryptedGroupInfo { buf: out, prepared });
+        if let Ok(sealed) = sealed? {
+            return finish_late_tail(cs, sealed, &signature, sig_len);
         }
         // The provider cannot encrypt a late tail: the signature made is used as it is.
         return finish_in_order(cs, buf, signature, front, room, &key, &nonce);
@@ -376,6 +387,119 @@ fn encrypted_group_info_with(
         None => cs.sign(signer, &buf[start..])?,
     };
     finish_in_order(cs, buf, signature, front, room, &key, &nonce)
+}
+
+/// What [`streamed_group_info`] writes: a GroupInfo's fields, its tree and that tree's layout,
+/// and the lengths already derived from them.
+struct StreamedParts<'a> {
+    context: &'a GroupContext,
+    tag: &'a Mac,
+    signer_leaf: LeafIndex,
+    signer: &'a Secret,
+    tree: &'a Tree,
+    layout: &'a crate::tree::WireLayout,
+    extension_len: usize,
+    tbs_len: usize,
+}
+
+/// [`encrypted_group_info_with`]'s overlap for a GroupInfo whose GroupContext carries the
+/// current hash of the tree it carries, signed by a suite that takes a message in pieces
+/// ([`CipherSuiteProvider::begin_bound_signature`], the nonce bound to the GroupInfo without
+/// the tree as [`tree_nonce_binding`] argues): the tree is written on one core in pieces that
+/// the signature's hash follows on another, and the writer goes on to encrypt the GroupInfo
+/// and hash it as the joiners' HPKE `info` ([`seal_before_signature`]) while the hash runs.
+/// So the one SHA-512 pass starts with the tree's first piece instead of after the whole
+/// tree, and the GroupInfo is written once, straight into the buffer it is encrypted in.
+/// `None` when the tree hash is not current or the suite signs only whole messages (the
+/// caller then writes the GroupInfo first).
+fn streamed_group_info(
+    cs: &dyn CipherSuiteProvider,
+    parts: &StreamedParts<'_>,
+    welcome_secret: &WelcomeSecret,
+    front: usize,
+    sig_len: usize,
+) -> Result<Option<EncryptedGroupInfo>, GroupError> {
+    use crate::codec::{varint_len, write_varint};
+    use tls_codec::Serialize as _;
+    let StreamedParts {
+        context,
+        tag,
+        signer_leaf,
+        signer,
+        tree,
+        layout,
+        extension_len,
+        tbs_len,
+    } = *parts;
+    if tree
+        .current_tree_hash()
+        .is_none_or(|h| h.as_slice() != context.tree_hash.as_slice())
+    {
+        return Ok(None);
+    }
+    // The signed message: SignContent header, then the TBS, whose tree is what the writer
+    // hands over; `head` and `tail` are the rest, the nonce's binding.
+    let header = crate::crypto::labels::sign_content_header(GROUP_INFO_TBS_LABEL, tbs_len)?;
+    let mut head = header.clone();
+    context.tls_serialize(&mut head)?;
+    write_varint(&mut head, extension_len)?;
+    crate::messages::ExtensionType::RATCHET_TREE.tls_serialize(&mut head)?;
+    write_varint(&mut head, layout.encoded_len())?;
+    let mut tail = Vec::new();
+    tag.tls_serialize(&mut tail)?;
+    signer_leaf.0.tls_serialize(&mut tail)?;
+    let msg_len = header.len() + tbs_len;
+    if head.len() + layout.encoded_len() + tail.len() != msg_len {
+        return Err(GroupError::codec(
+            GROUP_INFO_TBS_LABEL,
+            tls_codec::Error::EncodingError("length differs from its layout".into()),
+        ));
+    }
+    let Some(mut signature) = cs.begin_bound_signature(signer, msg_len, &[&head, &tail])? else {
+        return Ok(None);
+    };
+    let (key, nonce) = welcome_secret.key_and_nonce(cs)?;
+    let egi_len = tbs_len + varint_len(sig_len)? + sig_len + cs.algorithms().aead.tag_len();
+    let mut out = Vec::with_capacity(front + egi_len);
+    out.resize(front, 0);
+    out.extend_from_slice(&head[header.len()..]);
+    let (pieces, received) = std::sync::mpsc::channel::<Vec<u8>>();
+    let (head, tail, key_ref, nonce_ref) = (&head, &tail, &key, &nonce);
+    let (sealed, signature) = rayon::join(
+        move || {
+            let written = tree.write_wire_pieces(layout, |piece| {
+                out.extend_from_slice(&piece);
+                // The hash ends early only if it failed; its error is reported below.
+                let _ = pieces.send(piece);
+            });
+            drop(pieces);
+            written?;
+            out.extend_from_slice(tail);
+            seal_before_signature(
+                cs,
+                out,
+                tbs_len,
+                front,
+                sig_len,
+                key_ref.as_bytes(),
+                nonce_ref.as_bytes(),
+            )
+        },
+        move || {
+            signature.update(head);
+            for piece in received {
+                signature.update(&piece);
+            }
+            signature.update(tail);
+            signature.finish()
+        },
+    );
+    let (sealed, signature) = (sealed?, signature?);
+    Ok(Some(match sealed {
+        Ok(sealed) => finish_late_tail(cs, sealed, &signature, sig_len)?,
+        // The provider cannot encrypt a late tail: the GroupInfo is encrypted now, whole.
+        Err(out) => finish_in_order(cs, out, signature, front, front, &key, &nonce)?,
+    }))
 }
 
 /// What a GroupInfo's signature nonce may be bound to instead of the whole message
@@ -431,31 +555,34 @@ type SealedBeforeSignature = (
     usize,
 );
 
-/// The GroupInfo `tbs` followed by a `sig_len`-byte signature of zeros, copied into `out`
-/// (emptied first; the caller allocates it) after `front` bytes of room and encrypted there,
-/// and the Welcome's HPKE `info` (its EncryptContext)
-/// hashed up to the signature's bytes. `None` if the provider cannot encrypt a late tail.
+/// `out` (`front` bytes of room, then the GroupInfoTBS, `tbs_len` bytes) completed with a
+/// `sig_len`-byte signature of zeros and encrypted there, and the Welcome's HPKE `info` (its
+/// EncryptContext) hashed up to the signature's bytes. `Err(out)`, untouched, if the provider
+/// cannot encrypt a late tail.
 fn seal_before_signature(
     cs: &dyn CipherSuiteProvider,
     mut out: Vec<u8>,
-    tbs: &[u8],
+    tbs_len: usize,
     front: usize,
     sig_len: usize,
     key: &[u8],
     nonce: &[u8],
-) -> Result<Option<SealedBeforeSignature>, GroupError> {
+) -> Result<Result<SealedBeforeSignature, Vec<u8>>, GroupError> {
     use crate::codec::{varint_len, write_varint};
-    let gi_len = tbs.len() + varint_len(sig_len)? + sig_len;
+    let gi_len = tbs_len + varint_len(sig_len)? + sig_len;
     let egi_len = gi_len + cs.algorithms().aead.tag_len();
-    out.clear();
-    out.reserve_exact(front + egi_len);
-    out.resize(front, 0);
-    out.extend_from_slice(tbs);
+    if out.len() != front + tbs_len {
+        return Err(GroupError::codec(
+            GROUP_INFO_TBS_LABEL,
+            tls_codec::Error::EncodingError("length differs from its layout".into()),
+        ));
+    }
     write_varint(&mut out, sig_len)?;
     out.resize(front + gi_len, 0);
     let Some(late) = cs.aead_seal_in_place_late_tail(key, nonce, b"", &mut out, front, sig_len)?
     else {
-        return Ok(None);
+        out.truncate(front + tbs_len);
+        return Ok(Err(out));
     };
     if out.len() != front + egi_len {
         return Err(GroupError::codec(
@@ -467,9 +594,29 @@ fn seal_before_signature(
     info.update(&crate::crypto::labels::encrypt_context_head(
         "Welcome", egi_len,
     )?);
-    let hashed_to = front + tbs.len() + varint_len(sig_len)?;
+    let hashed_to = front + tbs_len + varint_len(sig_len)?;
     info.update(&out[front..hashed_to]);
-    Ok(Some((out, late, info, hashed_to)))
+    Ok(Ok((out, late, info, hashed_to)))
+}
+
+/// The encrypted GroupInfo from what [`seal_before_signature`] left and the signature.
+fn finish_late_tail(
+    cs: &dyn CipherSuiteProvider,
+    sealed: SealedBeforeSignature,
+    signature: &[u8],
+    sig_len: usize,
+) -> Result<EncryptedGroupInfo, GroupError> {
+    let (mut out, late, mut info, hashed_to) = sealed;
+    if signature.len() != sig_len {
+        return Err(GroupError::codec(
+            GROUP_INFO_TBS_LABEL,
+            tls_codec::Error::EncodingError("signature of an unexpected length".into()),
+        ));
+    }
+    late.finish(&mut out, signature)?;
+    info.update(&out[hashed_to..]);
+    let prepared = cs.hpke_prepare_stream(info, None)?;
+    Ok(EncryptedGroupInfo { buf: out, prepared })
 }
 
 /// A Welcome's parts that do not depend on the joiner (RFC 9420 §12.4.3.1).
@@ -1732,6 +1879,93 @@ mod tests {
                     assert_eq!(one, sealed, "{what}");
                 }
             }
+        }
+    }
+
+    /// The GroupInfo whose tree is hashed behind its writer is the GroupInfo: in suite 1
+    /// (AES-GCM, encrypted while it is signed) and suite 3 (ChaCha20-Poly1305, no late tail:
+    /// encrypted whole once signed) it decrypts to `build_group_info`'s fields with a
+    /// signature that verifies, and the prepared `info` is the encrypted GroupInfo's. It is
+    /// declined when the GroupContext does not carry the tree's current hash, and for a
+    /// GroupInfo too small for a signature in pieces.
+    #[test]
+    fn a_group_info_hashed_behind_its_tree_writer_is_the_group_info() {
+        use crate::codec::varint_len;
+        use crate::crypto::{AwsLcProvider, CipherSuite, CryptoProvider};
+        use crate::key_schedule::JoinerSecret;
+        use crate::psk::PskSecret;
+        use tls_codec::Size as _;
+        let p = AwsLcProvider::new();
+        for (suite, n, streams) in [(1, 450, true), (3, 450, true), (1, 3, false)] {
+            let cs = p.suite(CipherSuite(suite)).unwrap();
+            let mut g = group(cs, n);
+            g.tree.update_hashes(cs).unwrap();
+            let joiner = JoinerSecret::new(Secret::from_slice(&[7; 64][..cs.hash_len()]));
+            let welcome_secret = joiner
+                .member_secret(cs, &PskSecret::zero(cs))
+                .welcome_secret(cs)
+                .unwrap();
+            let (key, nonce) = welcome_secret.key_and_nonce(cs).unwrap();
+            let tag = Mac(VarBytes(vec![5; cs.hash_len()]));
+            let layout = g.tree.wire_layout().unwrap();
+            let extension_len =
+                2 + varint_len(layout.encoded_len()).unwrap() + layout.encoded_len();
+            let tbs_len = g.context.tls_serialized_len()
+                + varint_len(extension_len).unwrap()
+                + extension_len
+                + tag.tls_serialized_len()
+                + 4;
+            let stream = |context: &GroupContext, front: usize| {
+                let parts = StreamedParts {
+                    context,
+                    tag: &tag,
+                    signer_leaf: LeafIndex(0),
+                    signer: &g.signer,
+                    tree: &g.tree,
+                    layout: &layout,
+                    extension_len,
+                    tbs_len,
+                };
+                streamed_group_info(cs, &parts, &welcome_secret, front, 64).unwrap()
+            };
+            let mut stale = g.context.clone();
+            stale.tree_hash = VarBytes(vec![0; cs.hash_len()]);
+            assert!(stream(&stale, 0).is_none(), "suite {suite}");
+            let Some(EncryptedGroupInfo { buf, prepared }) = stream(&g.context, 5) else {
+                assert!(!streams, "suite {suite}, {n} members: not streamed");
+                continue;
+            };
+            assert!(streams, "suite {suite}, {n} members: streamed");
+            let one = &buf[5..];
+            assert_eq!(
+                prepared.key_schedule_context(),
+                prepare_encrypt_with_label(cs, "Welcome", one)
+                    .unwrap()
+                    .key_schedule_context()
+            );
+            let plain = cs
+                .aead_open(key.as_bytes(), nonce.as_bytes(), b"", one)
+                .unwrap();
+            let decoded: GroupInfo = crate::codec::decode_exact(&plain).unwrap();
+            crate::welcome::verify_group_info_signature(
+                cs,
+                &decoded,
+                g.tree.leaf(LeafIndex(0)).unwrap().signature_key(),
+            )
+            .unwrap();
+            let built = build_group_info(
+                cs,
+                &g.context,
+                &tag,
+                LeafIndex(0),
+                &g.signer,
+                Some(&g.tree),
+                None,
+            )
+            .unwrap();
+            let mut unsigned = decoded;
+            unsigned.signature = built.signature.clone();
+            assert_eq!(unsigned, built, "suite {suite}");
         }
     }
 

@@ -74,6 +74,14 @@ pub struct WireLayout {
 /// both passes wait on memory for each node.
 const WIRE_SPLIT_MIN_NODES: usize = 8192;
 
+/// Nodes per piece of [`Tree::write_wire_pieces`]: about 45 kB at 10,000 members, small
+/// enough that its consumer starts soon after the writer, large enough that handing a piece
+/// over costs nothing next to writing it.
+const WIRE_PIECE_NODES: usize = 512;
+
+/// The room a piece starts with (it grows if its nodes need more).
+const WIRE_PIECE_BYTES: usize = 64 * 1024;
+
 impl WireLayout {
     /// Bytes of the whole encoding.
     pub fn encoded_len(&self) -> usize {
@@ -281,6 +289,46 @@ impl Tree {
         );
         a?;
         b
+    }
+
+    /// The encoded `RatchetTree` laid out by [`Tree::wire_layout`] (of this tree, unchanged
+    /// since), handed to `emit` in order in pieces of [`WIRE_PIECE_NODES`] nodes (the first
+    /// starting with the vector's length), on this core: for a consumer that follows the
+    /// writer, such as the hash of a signature over a message that carries the tree.
+    pub(crate) fn write_wire_pieces(
+        &self,
+        layout: &WireLayout,
+        mut emit: impl FnMut(Vec<u8>),
+    ) -> Result<(), tls_codec::Error> {
+        use tls_codec::Serialize as _;
+        let mut written = 0;
+        let mut at = 0;
+        while at < layout.nodes || written == 0 {
+            let end = layout.nodes.min(at + WIRE_PIECE_NODES);
+            let mut piece = Vec::with_capacity(WIRE_PIECE_BYTES);
+            if at == 0 {
+                crate::codec::write_varint(&mut piece, layout.body_len)?;
+            }
+            for i in at..end {
+                match self.nodes.get(i).and_then(Option::as_deref) {
+                    None => piece.push(0),
+                    Some(n) => {
+                        piece.push(1);
+                        n.tls_serialize(&mut piece)?;
+                    }
+                }
+            }
+            written += piece.len();
+            at = end;
+            emit(piece);
+        }
+        if written == layout.encoded_len() {
+            Ok(())
+        } else {
+            Err(tls_codec::Error::EncodingError(
+                "ratchet tree changed since its layout".into(),
+            ))
+        }
     }
 
     /// Writes the nodes in `range` as `optional<Node>` into `dst`, which they must fill
