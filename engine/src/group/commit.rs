@@ -297,16 +297,13 @@ fn encrypted_group_info_with(
         .filter(|_| overlap.unwrap_or_else(|| overlap_pays(tbs_len, front)));
     if let (Some(tree), Some(layout), Some(sig_len)) = (tree, &layout, sig_len) {
         let parts = StreamedParts {
-            context,
-            tag,
-            signer_leaf,
-            signer,
+            gi,
             tree,
             layout,
             extension_len,
             tbs_len,
         };
-        if let Some(done) = streamed_group_info(cs, &parts, welcome_secret, front, sig_len)? {
+        if let Some(done) = streamed_group_info(cs, &parts, front, sig_len)? {
             return Ok(done);
         }
     }
@@ -392,10 +389,7 @@ fn encrypted_group_info_with(
 /// What [`streamed_group_info`] writes: a GroupInfo's fields, its tree and that tree's layout,
 /// and the lengths already derived from them.
 struct StreamedParts<'a> {
-    context: &'a GroupContext,
-    tag: &'a Mac,
-    signer_leaf: LeafIndex,
-    signer: &'a Secret,
+    gi: &'a WelcomeGroupInfo<'a>,
     tree: &'a Tree,
     layout: &'a crate::tree::WireLayout,
     extension_len: usize,
@@ -415,26 +409,27 @@ struct StreamedParts<'a> {
 fn streamed_group_info(
     cs: &dyn CipherSuiteProvider,
     parts: &StreamedParts<'_>,
-    welcome_secret: &WelcomeSecret,
     front: usize,
     sig_len: usize,
 ) -> Result<Option<EncryptedGroupInfo>, GroupError> {
     use crate::codec::{varint_len, write_varint};
     use tls_codec::Serialize as _;
     let StreamedParts {
-        context,
-        tag,
-        signer_leaf,
-        signer,
+        gi,
         tree,
         layout,
         extension_len,
         tbs_len,
     } = *parts;
-    if tree
-        .current_tree_hash()
-        .is_none_or(|h| h.as_slice() != context.tree_hash.as_slice())
-    {
+    let WelcomeGroupInfo {
+        context,
+        tag,
+        signer_leaf,
+        signer,
+        welcome_secret,
+        ..
+    } = *gi;
+    if !hashes_current_tree(context, tree) {
         return Ok(None);
     }
     // The signed message: SignContent header, then the TBS, whose tree is what the writer
@@ -514,11 +509,17 @@ fn tree_nonce_binding<'m>(
     tree: &Tree,
     context: &GroupContext,
 ) -> Option<[&'m [u8]; 2]> {
-    let hash = tree.current_tree_hash()?;
-    if hash.as_slice() != context.tree_hash.as_slice() {
+    if !hashes_current_tree(context, tree) {
         return None;
     }
     Some([msg.get(..tree_at.start)?, msg.get(tree_at.end..)?])
+}
+
+/// Whether `context` carries the hash of `tree` as it is (its hash cache current, no change
+/// pending), the condition for binding a GroupInfo's nonce to the GroupInfo without the tree.
+fn hashes_current_tree(context: &GroupContext, tree: &Tree) -> bool {
+    tree.current_tree_hash()
+        .is_some_and(|h| h.as_slice() == context.tree_hash.as_slice())
 }
 
 /// The signed GroupInfo encrypted in place, then hashed as the Welcome's HPKE `info`.
@@ -1916,17 +1917,22 @@ mod tests {
                 + tag.tls_serialized_len()
                 + 4;
             let stream = |context: &GroupContext, front: usize| {
-                let parts = StreamedParts {
+                let gi = WelcomeGroupInfo {
                     context,
                     tag: &tag,
                     signer_leaf: LeafIndex(0),
                     signer: &g.signer,
+                    tree: Some(&g.tree),
+                    welcome_secret: &welcome_secret,
+                };
+                let parts = StreamedParts {
+                    gi: &gi,
                     tree: &g.tree,
                     layout: &layout,
                     extension_len,
                     tbs_len,
                 };
-                streamed_group_info(cs, &parts, &welcome_secret, front, 64).unwrap()
+                streamed_group_info(cs, &parts, front, 64).unwrap()
             };
             let mut stale = g.context.clone();
             stale.tree_hash = VarBytes(vec![0; cs.hash_len()]);
