@@ -1793,11 +1793,50 @@ mod tests {
         assert!(!overlap_pays(group_info, usize::MAX));
     }
 
+    /// A welcome secret from a fixed joiner secret and no PSK.
+    fn fixed_welcome_secret(cs: &dyn CipherSuiteProvider) -> WelcomeSecret {
+        use crate::key_schedule::JoinerSecret;
+        use crate::psk::PskSecret;
+        JoinerSecret::new(Secret::from_slice(&[7; 64][..cs.hash_len()]))
+            .member_secret(cs, &PskSecret::zero(cs))
+            .welcome_secret(cs)
+            .unwrap()
+    }
+
+    /// The GroupInfo encrypted in `one`, checked as a joiner checks it: `prepared` is the
+    /// HPKE `info` of exactly these bytes (however they were hashed), they decrypt under the
+    /// welcome key and nonce, and the signature verifies under leaf 0's key in `tree`.
+    fn open_checked(
+        cs: &dyn CipherSuiteProvider,
+        one: &[u8],
+        prepared: &PreparedInfo,
+        (key, nonce): (&Secret, &Secret),
+        tree: &Tree,
+        what: &str,
+    ) -> GroupInfo {
+        assert_eq!(
+            prepared.key_schedule_context(),
+            prepare_encrypt_with_label(cs, "Welcome", one)
+                .unwrap()
+                .key_schedule_context(),
+            "{what}"
+        );
+        let plain = cs
+            .aead_open(key.as_bytes(), nonce.as_bytes(), b"", one)
+            .unwrap();
+        let decoded: GroupInfo = crate::codec::decode_exact(&plain).unwrap();
+        crate::welcome::verify_group_info_signature(
+            cs,
+            &decoded,
+            tree.leaf(LeafIndex(0)).unwrap().signature_key(),
+        )
+        .unwrap();
+        decoded
+    }
+
     #[test]
     fn one_buffer_group_info_is_the_group_info() {
         use crate::crypto::{AwsLcProvider, CipherSuite, CryptoProvider};
-        use crate::key_schedule::JoinerSecret;
-        use crate::psk::PskSecret;
         let p: &'static AwsLcProvider = Box::leak(Box::new(AwsLcProvider::new()));
         for suite in CipherSuite::ALL {
             let cs = p.suite(suite).unwrap();
@@ -1808,11 +1847,7 @@ mod tests {
             if n > 100 {
                 assert!(g.tree.wire_layout().unwrap().encoded_len() > OVERLAP_MIN_LEN);
             }
-            let joiner = JoinerSecret::new(Secret::from_slice(&[7; 64][..cs.hash_len()]));
-            let welcome_secret = joiner
-                .member_secret(cs, &PskSecret::zero(cs))
-                .welcome_secret(cs)
-                .unwrap();
+            let welcome_secret = fixed_welcome_secret(cs);
             let (key, nonce) = welcome_secret.key_and_nonce(cs).unwrap();
             let tag = Mac(VarBytes(vec![5; cs.hash_len()]));
             for ((tree, front), overlap) in [
@@ -1843,24 +1878,7 @@ mod tests {
                 // The room asked for precedes it, whether smaller or larger than the room
                 // signing needs.
                 let one = one.split_off(front);
-                // The `info` prepared is the encrypted GroupInfo's, however it was hashed.
-                assert_eq!(
-                    prepared.key_schedule_context(),
-                    prepare_encrypt_with_label(cs, "Welcome", &one)
-                        .unwrap()
-                        .key_schedule_context(),
-                    "{what}"
-                );
-                let plain = cs
-                    .aead_open(key.as_bytes(), nonce.as_bytes(), b"", &one)
-                    .unwrap();
-                let decoded: GroupInfo = crate::codec::decode_exact(&plain).unwrap();
-                crate::welcome::verify_group_info_signature(
-                    cs,
-                    &decoded,
-                    g.tree.leaf(LeafIndex(0)).unwrap().signature_key(),
-                )
-                .unwrap();
+                let decoded = open_checked(cs, &one, &prepared, (&key, &nonce), &g.tree, &what);
                 let mut unsigned = decoded.clone();
                 unsigned.signature = built.signature.clone();
                 assert_eq!(unsigned, built, "{what}");
@@ -1893,19 +1911,13 @@ mod tests {
     fn a_group_info_hashed_behind_its_tree_writer_is_the_group_info() {
         use crate::codec::varint_len;
         use crate::crypto::{AwsLcProvider, CipherSuite, CryptoProvider};
-        use crate::key_schedule::JoinerSecret;
-        use crate::psk::PskSecret;
         use tls_codec::Size as _;
         let p = AwsLcProvider::new();
         for (suite, n, streams) in [(1, 450, true), (3, 450, true), (1, 3, false)] {
             let cs = p.suite(CipherSuite(suite)).unwrap();
             let mut g = group(cs, n);
             g.tree.update_hashes(cs).unwrap();
-            let joiner = JoinerSecret::new(Secret::from_slice(&[7; 64][..cs.hash_len()]));
-            let welcome_secret = joiner
-                .member_secret(cs, &PskSecret::zero(cs))
-                .welcome_secret(cs)
-                .unwrap();
+            let welcome_secret = fixed_welcome_secret(cs);
             let (key, nonce) = welcome_secret.key_and_nonce(cs).unwrap();
             let tag = Mac(VarBytes(vec![5; cs.hash_len()]));
             let layout = g.tree.wire_layout().unwrap();
@@ -1942,23 +1954,8 @@ mod tests {
                 continue;
             };
             assert!(streams, "suite {suite}, {n} members: streamed");
-            let one = &buf[5..];
-            assert_eq!(
-                prepared.key_schedule_context(),
-                prepare_encrypt_with_label(cs, "Welcome", one)
-                    .unwrap()
-                    .key_schedule_context()
-            );
-            let plain = cs
-                .aead_open(key.as_bytes(), nonce.as_bytes(), b"", one)
-                .unwrap();
-            let decoded: GroupInfo = crate::codec::decode_exact(&plain).unwrap();
-            crate::welcome::verify_group_info_signature(
-                cs,
-                &decoded,
-                g.tree.leaf(LeafIndex(0)).unwrap().signature_key(),
-            )
-            .unwrap();
+            let what = format!("suite {suite}");
+            let decoded = open_checked(cs, &buf[5..], &prepared, (&key, &nonce), &g.tree, &what);
             let built = build_group_info(
                 cs,
                 &g.context,
