@@ -10,6 +10,7 @@ use super::error::{check_len, CryptoError};
 use super::hpke::{Encapsulation, Hpke, HpkeMode, PreparedInfo};
 use super::kem::{DhGroup, DhKem, Kem};
 use super::provider::{CipherSuiteProvider, CryptoProvider, SignatureCheck};
+use super::public_sha512::{PublicSha512, LONG_MIN_LEN};
 use super::secret::Secret;
 use super::suite::{
     AeadAlgorithm, HashAlgorithm, KemAlgorithm, SignatureAlgorithm, SuiteAlgorithms,
@@ -43,13 +44,27 @@ fn hkdf_alg(alg: HashAlgorithm) -> hkdf::Algorithm {
     }
 }
 
-/// `Hash(data)`.
+/// `Hash(data)`. Long messages in SHA-512 go to [`PublicSha512`] (no secret is that long).
 pub(crate) fn hash(alg: HashAlgorithm, data: &[u8]) -> Vec<u8> {
+    if alg == HashAlgorithm::Sha512 && data.len() >= LONG_MIN_LEN {
+        return hash_parts(alg, &[data]);
+    }
     digest::digest(digest_alg(alg), data).as_ref().to_vec()
 }
 
-/// `Hash(parts[0] || parts[1] || ...)`, incrementally.
+/// `Hash(parts[0] || parts[1] || ...)`, incrementally. Long messages in SHA-512 go to
+/// [`PublicSha512`].
 pub(crate) fn hash_parts(alg: HashAlgorithm, parts: &[&[u8]]) -> Vec<u8> {
+    if alg == HashAlgorithm::Sha512 {
+        let len = parts.iter().fold(0usize, |n, p| n.saturating_add(p.len()));
+        if len >= LONG_MIN_LEN {
+            let mut h = PublicSha512::for_len(len);
+            for p in parts {
+                h.update(p);
+            }
+            return h.finish().to_vec();
+        }
+    }
     let mut ctx = digest::Context::new(digest_alg(alg));
     for p in parts {
         ctx.update(p);
@@ -412,6 +427,11 @@ pub(crate) fn verify(
     sig: &[u8],
 ) -> Result<(), CryptoError> {
     match alg {
+        // Long messages: our verifier, which accepts exactly what AWS-LC's does and hashes
+        // with `PublicSha512` (`ed25519_batch::verify_parts`).
+        SignatureAlgorithm::Ed25519 if msg.len() >= LONG_MIN_LEN => {
+            super::ed25519_batch::verify_parts(pk, &[msg], sig)
+        }
         SignatureAlgorithm::Ed25519 => {
             check_len("Ed25519 public key", 32, pk.len())?;
             signature::UnparsedPublicKey::new(&signature::ED25519, pk)

@@ -52,6 +52,7 @@ use curve25519_dalek::scalar::{clamp_integer, Scalar};
 use zeroize::Zeroizing;
 
 use super::error::check_len;
+use super::public_sha512::PublicSha512;
 use super::CryptoError;
 
 /// Messages at least this long are signed with the hedged nonce. Below it the nonce's SHA-512
@@ -163,7 +164,7 @@ impl ExpandedKey {
         wide.copy_from_slice(nonce.finish().as_ref());
         let r = Zeroizing::new(Scalar::from_bytes_mod_order_wide(&wide));
         let big_r = EdwardsPoint::mul_base(&r).compress().to_bytes();
-        let mut challenge = digest::Context::new(&digest::SHA512);
+        let mut challenge = PublicSha512::for_len(len.saturating_add(64));
         challenge.update(&big_r);
         challenge.update(&self.a);
         PieceSigner {
@@ -185,7 +186,7 @@ pub(crate) struct PieceSigner {
     s: Zeroizing<Scalar>,
     r: Zeroizing<Scalar>,
     big_r: [u8; 32],
-    challenge: digest::Context,
+    challenge: PublicSha512,
     /// The message's length, which the nonce is bound to.
     len: usize,
     fed: usize,
@@ -202,9 +203,7 @@ impl PieceSigner {
     /// the nonce was bound to (the signature would be valid, but the binding would not hold).
     pub(crate) fn finish(self) -> Result<Vec<u8>, CryptoError> {
         check_len("message signed in pieces", self.len, self.fed)?;
-        let mut k_wide = [0u8; 64];
-        k_wide.copy_from_slice(self.challenge.finish().as_ref());
-        let k = Scalar::from_bytes_mod_order_wide(&k_wide);
+        let k = Scalar::from_bytes_mod_order_wide(&self.challenge.finish());
         let ks = Zeroizing::new(k * *self.s);
         let big_s = *self.r + *ks;
         let mut sig = Vec::with_capacity(64);

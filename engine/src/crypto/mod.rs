@@ -17,6 +17,7 @@ pub mod hpke;
 pub mod kem;
 pub mod labels;
 pub mod provider;
+mod public_sha512;
 pub mod secret;
 pub mod suite;
 
