@@ -141,6 +141,32 @@ impl<T: Clone> CowVec<T> {
         }
     }
 
+    /// Changes the element at `i` with `f`, keeping its chunk's memo when that is known and is
+    /// the sum of `measure` over the chunk's elements (the tree's encoded lengths): the
+    /// element's measure before is taken off and its measure after added, instead of the memo
+    /// being dropped as [`CowVec::get_mut`] drops it. A memo smaller than the element's
+    /// measure (so not such a sum) is dropped. `None` when `i` is out of range.
+    pub(crate) fn update_summed<R>(
+        &mut self,
+        i: usize,
+        measure: impl Fn(&T) -> usize,
+        f: impl FnOnce(&mut T) -> R,
+    ) -> Option<R> {
+        if i >= self.len {
+            return None;
+        }
+        let group = Arc::make_mut(self.groups.get_mut(i / GROUP)?);
+        let data = Arc::make_mut(group.get_mut((i / CHUNK) % FANOUT)?);
+        let known = data.memo.take();
+        let item = data.items.get_mut(i % CHUNK)?;
+        let rest = known.and_then(|m| m.checked_sub(measure(item)));
+        let out = f(item);
+        if let Some(rest) = rest {
+            let _ = data.memo.set(rest + measure(item));
+        }
+        Some(out)
+    }
+
     /// Appends an element.
     pub(crate) fn push(&mut self, value: T) {
         if self.len.is_multiple_of(GROUP) {
@@ -204,19 +230,6 @@ impl<T: Clone> CowVec<T> {
             .memo
             .get()
             .copied()
-    }
-
-    /// The index of the last element satisfying `pred`, searching chunk by chunk from the end.
-    pub(crate) fn rposition(&self, mut pred: impl FnMut(&T) -> bool) -> Option<usize> {
-        let mut end = self.len;
-        for chunk in self.groups.iter().rev().flat_map(|g| g.iter().rev()) {
-            let start = end - chunk.items.len();
-            if let Some(i) = chunk.items.iter().rposition(&mut pred) {
-                return Some(start + i);
-            }
-            end = start;
-        }
-        None
     }
 }
 
@@ -339,23 +352,42 @@ mod tests {
     }
 
     #[test]
-    fn rposition_matches_a_vec() {
-        let n = GROUP + 2 * CHUNK + 9;
-        let a = CowVec::from_vec((0..n).collect::<Vec<usize>>());
-        let model: Vec<usize> = (0..n).collect();
-        for target in [0, 1, CHUNK - 1, CHUNK, GROUP - 1, GROUP, n - 2, n - 1, n] {
-            assert_eq!(
-                a.rposition(|&x| x <= target),
-                model.iter().rposition(|&x| x <= target),
-                "{target}"
-            );
+    fn a_summed_memo_follows_its_elements_through_updates() {
+        let n = GROUP + 3 * CHUNK;
+        let sum = |c: &[usize]| c.iter().sum::<usize>();
+        let base = CowVec::from_vec((0..n).collect::<Vec<_>>());
+        for c in 0..n / CHUNK {
+            base.chunk_memo(c, sum);
         }
+        let mut a = base.clone();
+        for (k, i) in [0, 5, CHUNK, GROUP - 1, GROUP + 7, n - 1]
+            .into_iter()
+            .enumerate()
+        {
+            let old = *a.get(i).unwrap();
+            let new = 3 * k + 1;
+            let replaced = a.update_summed(i, |&x| x, |x| std::mem::replace(x, new));
+            assert_eq!(replaced, Some(old));
+            let c = i / CHUNK;
+            let expected = sum(&a
+                .iter()
+                .skip(c * CHUNK)
+                .take(CHUNK)
+                .copied()
+                .collect::<Vec<_>>());
+            assert_eq!(a.known_memo(c), Some(expected), "chunk {c}");
+        }
+        // The original keeps its elements and memos.
+        assert_eq!(base.get(5), Some(&5));
         assert_eq!(
-            a.rposition(|&x| x % 100 == 3),
-            model.iter().rposition(|&x| x % 100 == 3)
+            base.known_memo(0),
+            Some(sum(&(0..CHUNK).collect::<Vec<_>>()))
         );
-        assert_eq!(a.rposition(|_| false), None);
-        assert_eq!(CowVec::<u8>::default().rposition(|_| true), None);
+        // An unknown memo stays unknown; out of range is `None`.
+        let mut fresh = CowVec::from_vec((0..10).collect::<Vec<usize>>());
+        fresh.update_summed(3, |&x| x, |x| *x = 0);
+        assert_eq!(fresh.known_memo(0), None);
+        assert_eq!(fresh.update_summed(10, |&x| x, |_| ()), None);
     }
 
     #[test]

@@ -183,7 +183,7 @@ impl Tree {
     /// Exports the tree for the `ratchet_tree` extension: array order, trailing blank nodes
     /// dropped (RFC 9420 §12.4.3.3).
     pub fn to_wire(&self) -> RatchetTree {
-        let last = self.nodes.rposition(Option::is_some).unwrap_or(0);
+        let last = self.last_non_blank().map_or(0, |n| n.0 as usize);
         let nodes = self
             .nodes
             .iter()
@@ -212,10 +212,7 @@ impl Tree {
     /// measured on all cores.
     pub fn wire_layout(&self) -> Result<WireLayout, tls_codec::Error> {
         use super::cow::CHUNK;
-        let nodes = self
-            .nodes
-            .rposition(Option::is_some)
-            .map_or(1, |last| last + 1);
+        let nodes = self.last_non_blank().map_or(1, |last| last.0 as usize + 1);
         // The chunks wholly listed, then the listed part of the next one.
         let full = nodes / CHUNK;
         let unknown = (0..full)
@@ -258,10 +255,14 @@ impl Tree {
     /// The encoded length of `nodes`, each an `optional<Node>` (a presence byte, then the
     /// node).
     fn nodes_encoded_len<'a>(nodes: impl Iterator<Item = &'a Option<Arc<Node>>>) -> usize {
+        nodes.map(Self::node_encoded_len).sum()
+    }
+
+    /// One `optional<Node>`'s encoded length: the chunks' memos are sums of these, kept
+    /// current through writes ([`super::cow::CowVec::update_summed`]).
+    pub(crate) fn node_encoded_len(node: &Option<Arc<Node>>) -> usize {
         use tls_codec::Size as _;
-        nodes
-            .map(|n| 1 + n.as_deref().map_or(0, |n| n.tls_serialized_len()))
-            .sum()
+        1 + node.as_deref().map_or(0, |n| n.tls_serialized_len())
     }
 
     /// Appends the encoded `RatchetTree` laid out by [`Tree::wire_layout`] (of this tree,
@@ -513,6 +514,28 @@ impl Tree {
         out
     }
 
+    /// The last non-blank node in array order (what ends an encoded `RatchetTree`, §12.4.3.3),
+    /// in O(log N) from the subtrees' counts: a subtree's last non-blank node is in its right
+    /// half if that has any, else its root if that is set, else in its left half. `None` for
+    /// an empty tree.
+    pub(crate) fn last_non_blank(&self) -> Option<NodeIndex> {
+        let mut x = self.size.root();
+        if self.counts_of(x).nodes == 0 {
+            return None;
+        }
+        while let (Some(l), Some(r)) = (x.left(), x.right()) {
+            let (below_left, below_right) = (self.counts_of(l).nodes, self.counts_of(r).nodes);
+            if below_right > 0 {
+                x = r;
+            } else if self.counts_of(x).nodes > below_left {
+                return Some(x);
+            } else {
+                x = l;
+            }
+        }
+        Some(x)
+    }
+
     /// The leftmost blank leaf, in O(log N), or `None` when every leaf is occupied.
     pub fn leftmost_blank_leaf(&self) -> Option<LeafIndex> {
         let capacity = |n: NodeIndex| 1u32 << n.level();
@@ -536,7 +559,8 @@ impl Tree {
         let i = at.0 as usize;
         let was = self.nodes.get(i).is_some_and(Option::is_some);
         let is = node.is_some();
-        self.nodes.set(i, node);
+        self.nodes
+            .update_summed(i, Self::node_encoded_len, |slot| *slot = node);
         self.record_change(at);
         if was != is {
             let leaf = at.is_leaf();
@@ -658,14 +682,14 @@ impl Tree {
             .filter(|p| self.nodes.get(p.0 as usize).is_some_and(Option::is_some))
             .collect();
         for p in path {
-            let Some(Some(node)) = self.nodes.get_mut(p.0 as usize) else {
-                continue;
-            };
-            if let Node::Parent(parent) = Arc::make_mut(node) {
-                if let Err(pos) = parent.unmerged_leaves.binary_search(&at.0) {
-                    parent.unmerged_leaves.insert(pos, at.0);
-                }
-            }
+            self.nodes
+                .update_summed(p.0 as usize, Self::node_encoded_len, |slot| {
+                    if let Some(Node::Parent(parent)) = slot.as_mut().map(Arc::make_mut) {
+                        if let Err(pos) = parent.unmerged_leaves.binary_search(&at.0) {
+                            parent.unmerged_leaves.insert(pos, at.0);
+                        }
+                    }
+                });
             self.record_change(p);
             self.mark_dirty(p);
         }

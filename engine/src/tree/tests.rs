@@ -75,17 +75,25 @@ fn wire_round_trip_drops_trailing_blanks() {
     let mut huge = generate_tree(&cs, 4_200, GROUP, true).unwrap();
     let before = huge.tree.wire_layout().unwrap();
     assert!(before.mid < before.nodes, "the split is taken");
-    // Each chunk of nodes keeps its encoded length; a copy shares it, and a change forgets
-    // only the changed chunks' (leaf 5 is node 10, in chunk 0; no removed leaf nor its
-    // direct path is in chunk 2, nodes 128-191).
+    // Each chunk of nodes keeps its encoded length; a copy shares it, and a change keeps the
+    // changed chunks' current (leaf 5 is node 10, in chunk 0; no removed leaf nor its direct
+    // path is in chunk 2, nodes 128-191).
     let kept = huge.tree.stage();
     let edge = u32::try_from(before.mid / 2).unwrap();
     for leaf in [5, edge - 1, edge, 4_000, 4_199] {
         huge.tree.remove_leaf(LeafIndex(leaf)).unwrap();
     }
-    assert!(huge.tree.nodes.known_memo(0).is_none());
+    let chunk_0 = |t: &Tree| -> usize {
+        t.nodes
+            .iter()
+            .take(super::cow::CHUNK)
+            .map(Tree::node_encoded_len)
+            .sum()
+    };
+    assert_eq!(huge.tree.nodes.known_memo(0), Some(chunk_0(&huge.tree)));
     assert!(huge.tree.nodes.known_memo(2).is_some());
-    assert!(kept.nodes.known_memo(0).is_some());
+    assert_eq!(kept.nodes.known_memo(0), Some(chunk_0(&kept)));
+    assert!(chunk_0(&huge.tree) < chunk_0(&kept), "leaf 5 left chunk 0");
     let layout = huge.tree.wire_layout().unwrap();
     assert!(layout.mid < layout.nodes, "the split is taken");
     assert_eq!(layout.mid, before.mid);
@@ -942,6 +950,82 @@ fn tampered_update_paths_are_rejected() {
     ));
 }
 
+/// The encoded tree ends at its last non-blank node. In the fixture (13 members of 16 leaves)
+/// that is leaf 12 (node 24); with a parent set to its right (node 25, as a received tree may
+/// have it) the tree ends there; with both gone, at the set parent above them (node 23).
+#[test]
+fn the_wire_tree_ends_at_the_last_non_blank_node_even_a_parent() {
+    let (base, _) = fixture();
+    let t = &base.tree;
+    assert_eq!(t.size().leaves(), 16);
+    assert_eq!(t.last_non_blank(), Some(NodeIndex(24)));
+    assert_eq!(t.to_wire().0.len(), 25);
+    assert_eq!(t.wire_layout().unwrap().nodes, 25);
+    let mut staged = t.stage();
+    let parent = t.parent(NodeIndex(1)).cloned().unwrap();
+    staged.put(
+        NodeIndex(25),
+        Some(std::sync::Arc::new(Node::Parent(parent))),
+    );
+    assert_eq!(staged.last_non_blank(), Some(NodeIndex(25)));
+    assert_eq!(staged.to_wire().0.len(), 26);
+    assert_eq!(staged.wire_layout().unwrap().nodes, 26);
+    staged.put(NodeIndex(24), None);
+    assert_eq!(staged.last_non_blank(), Some(NodeIndex(25)));
+    staged.put(NodeIndex(25), None);
+    // Node 23 (leaves 8-15) is set in the fixture: it now ends the tree.
+    assert_eq!(staged.last_non_blank(), Some(NodeIndex(23)));
+    assert_eq!(staged.to_wire().0.len(), 24);
+}
+
+/// An add puts the new leaf into its set ancestors' unmerged leaves (§12.1.1); the encoded
+/// lengths kept per chunk follow those edits, and the layout built from them is the encoding.
+#[test]
+fn an_add_keeps_its_ancestors_chunk_lengths_current() {
+    let cs = suite();
+    let mut g = generate_tree(&cs, 4_200, GROUP, true).unwrap();
+    g.tree.wire_layout().unwrap();
+    let set: Vec<NodeIndex> = g
+        .tree
+        .size()
+        .direct_path(LeafIndex(4_200).node())
+        .filter(|p| g.tree.parent(*p).is_some())
+        .collect();
+    assert!(set.len() >= 2, "leaf 4,200 has set ancestors");
+    let chunk = |t: &Tree, c: usize| -> usize {
+        t.nodes
+            .iter()
+            .skip(c * super::cow::CHUNK)
+            .take(super::cow::CHUNK)
+            .map(Tree::node_encoded_len)
+            .sum()
+    };
+    let known_before: Vec<Option<usize>> = set
+        .iter()
+        .map(|p| g.tree.nodes.known_memo(p.0 as usize / super::cow::CHUNK))
+        .collect();
+    assert_eq!(
+        g.tree.add_leaf(new_members(&cs, 1).remove(0)).unwrap(),
+        LeafIndex(4_200)
+    );
+    for (p, before) in set.iter().zip(known_before) {
+        assert!(g.tree.parent(*p).unwrap().unmerged_leaves.contains(&4_200));
+        let c = p.0 as usize / super::cow::CHUNK;
+        if before.is_some() {
+            assert_eq!(
+                g.tree.nodes.known_memo(c),
+                Some(chunk(&g.tree, c)),
+                "node {}",
+                p.0
+            );
+        }
+    }
+    assert_eq!(
+        g.tree.to_wire_bytes().unwrap(),
+        crate::codec::encode(&g.tree.to_wire()).unwrap()
+    );
+}
+
 // ---- Property: any sequence of adds, removes and updates keeps the caches exact. ----
 
 fn fixture() -> &'static (GeneratedTree, Vec<LeafNode>) {
@@ -964,6 +1048,8 @@ proptest::proptest! {
         let cs = suite();
         let (base, pool) = fixture();
         let base_wire = base.tree.to_wire();
+        // Chunk lengths known before the changes, so that the changes keep them current.
+        base.tree.wire_layout().unwrap();
         let mut t = base.tree.stage();
         for (k, (op, x)) in ops.into_iter().enumerate() {
             let leaf = LeafIndex(x % t.size().leaves());
@@ -979,15 +1065,27 @@ proptest::proptest! {
                 }
                 _ => {}
             }
-            // Hash a prefix of the steps incrementally too.
+            // Hash a prefix of the steps incrementally too, and measure the tree now and then.
             if k % 3 == 0 {
                 t.update_hashes(&cs).unwrap();
+            }
+            if k % 4 == 1 {
+                t.wire_layout().unwrap();
             }
         }
         proptest::prop_assert_eq!(t.tree_hash(&cs).unwrap(), fresh_hash(&cs, &t));
         let width = t.size().node_width();
         let scan_blank = (0..t.size().leaves()).map(LeafIndex).find(|l| t.leaf(*l).is_none());
         proptest::prop_assert_eq!(t.leftmost_blank_leaf(), scan_blank);
+        let scan_last = (0..width).rev().map(NodeIndex).find(|&n| {
+            if n.is_leaf() { t.leaf(LeafIndex(n.0 / 2)).is_some() } else { t.parent(n).is_some() }
+        });
+        proptest::prop_assert_eq!(t.last_non_blank(), scan_last);
+        // The layout from the kept chunk lengths, and the bytes written by it, are the
+        // encoding of the tree.
+        let encoded = crate::codec::encode(&t.to_wire()).unwrap();
+        proptest::prop_assert_eq!(t.wire_layout().unwrap().encoded_len(), encoded.len());
+        proptest::prop_assert_eq!(t.to_wire_bytes().unwrap(), encoded);
         proptest::prop_assert_eq!(t.member_count() as usize, t.leaves().count());
         for n in (0..width).map(NodeIndex) {
             let brute = {
