@@ -23,8 +23,8 @@
 //!
 //! # `unsafe`
 //! The workspace forbids `unsafe`; this crate denies it and allows it in two places: the
-//! naked function holding the assembly, and its one call site, which checks the CPU and the
-//! lengths first. Each carries its argument.
+//! naked function holding the assembly, and its one call site (`groups`), which checks the CPU
+//! and derives the count from the slice's length. Each carries its argument.
 
 use asm::K;
 
@@ -122,13 +122,11 @@ impl Sha512 {
             if self.pending.len() < GROUP {
                 return;
             }
-            let group = std::mem::take(&mut self.pending);
-            self.groups(&group);
-            self.pending = group;
+            groups(&mut self.state, &self.pending);
             self.pending.clear();
         }
         let whole = data.len() - data.len() % GROUP;
-        self.groups(&data[..whole]);
+        groups(&mut self.state, &data[..whole]);
         self.pending.extend_from_slice(&data[whole..]);
     }
 
@@ -150,26 +148,26 @@ impl Sha512 {
         }
         out
     }
+}
 
-    /// Runs the assembly over `data`, a whole number of groups.
-    fn groups(&mut self, data: &[u8]) {
-        debug_assert_eq!(data.len() % GROUP, 0);
-        let groups = data.len() / GROUP;
-        if groups == 0 {
-            return;
-        }
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: `Sha512` exists only where `available()` held (AVX2, BMI1, BMI2); `state` is
-        // eight `u64` we own mutably; `data` holds exactly `512 × groups` readable bytes and
-        // `groups ≥ 1` (checked above).
+/// Compresses `data`, a whole number of groups, into `state`: in the assembly where the CPU
+/// runs it (checked here, so this is safe to call from anywhere), else block by block.
+fn groups(state: &mut [u64; 8], data: &[u8]) {
+    debug_assert_eq!(data.len() % GROUP, 0);
+    let groups = data.len() / GROUP;
+    #[cfg(target_arch = "x86_64")]
+    if groups > 0 && available() {
+        // SAFETY: the CPU has AVX2, BMI1 and BMI2 (checked on this line's condition); `state`
+        // is eight `u64` borrowed mutably; `data` holds at least `512 × groups` readable bytes
+        // and `groups ≥ 1`.
         #[allow(unsafe_code)]
         unsafe {
-            asm::blocks(self.state.as_mut_ptr(), data.as_ptr(), groups)
+            asm::blocks(state.as_mut_ptr(), data.as_ptr(), groups)
         };
-        #[cfg(not(target_arch = "x86_64"))]
-        for block in data.chunks_exact(128) {
-            compress(&mut self.state, block);
-        }
+        return;
+    }
+    for block in data[..groups * GROUP].chunks_exact(128) {
+        compress(state, block);
     }
 }
 
