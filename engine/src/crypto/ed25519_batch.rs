@@ -541,6 +541,14 @@ mod tests {
         let msg: Vec<u8> = (0..300_000u32).map(|i| (i * 13 % 253) as u8).collect();
         assert!(msg.len() >= 4 * LONG_MIN_LEN);
         let sig = super::super::aws_lc::sign(SignatureAlgorithm::Ed25519, &sk, &msg).unwrap();
+        // AWS-LC's own verifier (`aws_lc::verify` hands long messages to `verify_parts`).
+        let aws_lc_accepts = |m: &[u8]| {
+            aws_lc_rs::signature::UnparsedPublicKey::new(&aws_lc_rs::signature::ED25519, &pk)
+                .verify(m, &sig)
+                .is_ok()
+        };
+        assert!(aws_lc_accepts(&msg));
+        assert_eq!(verify(SignatureAlgorithm::Ed25519, &pk, &msg, &sig), Ok(()));
         for cut in [0, 1, 511, 512, 513, LONG_MIN_LEN, 150_001, 299_999] {
             let (x, y) = msg.split_at(cut);
             assert_eq!(verify_parts(&pk, &[x, y], &sig), Ok(()), "cut at {cut}");
@@ -552,9 +560,11 @@ mod tests {
                 verify_parts(&pk, &[&altered], &sig).is_err(),
                 "byte {at} altered"
             );
+            assert!(!aws_lc_accepts(&altered));
             assert!(verify(SignatureAlgorithm::Ed25519, &pk, &altered, &sig).is_err());
         }
         assert!(verify_parts(&pk, &[&msg[..299_999]], &sig).is_err());
+        assert!(!aws_lc_accepts(&msg[..299_999]));
     }
 
     /// `verify_parts` against AWS-LC's verifier over the joined message: valid signatures with
