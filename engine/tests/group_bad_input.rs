@@ -1848,6 +1848,112 @@ fn dropped_cached_add_keeps_the_welcome_aligned() {
     still_works(cs, &mut g);
 }
 
+/// Our commit of a few Adds verifies their KeyPackages' signatures beside its validation,
+/// which goes on as if they were valid. A bad signature must still be the error reported
+/// where the checks in list order find it: here the second Add's, not the third Add's
+/// duplicate of the first (which a validation that trusted the signatures would name), and
+/// a good list after it still commits.
+#[test]
+fn our_commit_names_a_bad_signature_before_a_later_rule() {
+    let cs = cs();
+    let mut g = setup(cs, 2);
+    let good = bundle(cs, "good").key_package;
+    let mut bad_sig = bundle(cs, "bad").key_package;
+    bad_sig.signature.0[7] ^= 1;
+    let add = |key_package: &KeyPackage| {
+        Proposal::Add(Add {
+            key_package: key_package.clone(),
+        })
+    };
+    let out = g[0].commit(
+        cs,
+        CommitOptions {
+            proposals: vec![add(&good), add(&bad_sig), add(&good)],
+            include_pending: false,
+            ..CommitOptions::default()
+        },
+    );
+    match out.unwrap_err() {
+        GroupError::Protocol(ProtocolError::Proposal { index, rule }) => {
+            assert_eq!(index, Some(1));
+            assert_eq!(
+                rule,
+                ProposalRule::InvalidProposal(InvalidProposal::KeyPackage(
+                    KeyPackageError::Signature
+                ))
+            );
+        }
+        other => panic!("expected a proposal rule, got {other:?}"),
+    }
+    // Without the bad one, the duplicate is what is refused; without both, it commits.
+    assert_eq!(
+        commit_err(cs, &g[0], vec![add(&good), add(&good)]),
+        ProposalRule::DuplicateAdd
+    );
+    let joiner = bundle(cs, "joiner");
+    let out = g[0]
+        .commit(
+            cs,
+            CommitOptions {
+                proposals: vec![add(&good), add(&joiner.key_package)],
+                ..CommitOptions::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(out.staged.added.len(), 2);
+    still_works(cs, &mut g);
+}
+
+/// A cached Add whose KeyPackage is well formed but badly signed (its init key can be
+/// encapsulated to, so only the signature is wrong) is left out of our commit of a few Adds
+/// and reported, though the first validation trusted the signatures verified beside it; the
+/// by-value Add is committed and its member joins.
+#[test]
+fn our_commit_drops_a_cached_add_whose_signature_fails_beside() {
+    let cs = cs();
+    let mut g = setup(cs, 3);
+    let joiner = bundle(cs, "joiner");
+    let mut bad = bundle(cs, "bad").key_package;
+    bad.signature.0[9] ^= 4;
+    let (m, cached) = g[1]
+        .propose(cs, Proposal::Add(Add { key_package: bad }))
+        .unwrap();
+    propose_all(cs, &mut g, 1, &m);
+    let out = g[0]
+        .commit(
+            cs,
+            CommitOptions {
+                proposals: vec![Proposal::Add(Add {
+                    key_package: joiner.key_package.clone(),
+                })],
+                ..CommitOptions::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(out.dropped.len(), 1);
+    assert_eq!(out.dropped[0].0, cached.proposal_ref);
+    assert_eq!(
+        rule_of(out.dropped[0].1.clone()),
+        ProposalRule::InvalidProposal(InvalidProposal::KeyPackage(KeyPackageError::Signature))
+    );
+    assert_eq!(out.staged.added, vec![LeafIndex(3)]);
+    let welcome = out.welcome.clone().unwrap();
+    for x in g.iter_mut().skip(1) {
+        match x.process_message(cs, out.commit.clone()).unwrap() {
+            ProcessedMessage::Commit(s) => x.merge_staged_commit(*s).unwrap(),
+            _ => panic!("not a commit"),
+        }
+    }
+    g[0].merge_staged_commit(out.staged).unwrap();
+    let options = JoinOptions {
+        config: config(),
+        ..JoinOptions::default()
+    };
+    g.push(Group::join(cs, &welcome, &joiner, options).unwrap());
+    assert_agree(&g);
+    still_works(cs, &mut g);
+}
+
 /// RFC 9420 §12.4: with a proposal pending (sent or received), application data is refused
 /// until a commit; after the commit it flows again.
 #[test]

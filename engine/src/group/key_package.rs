@@ -156,6 +156,18 @@ pub fn sign_leaf(
     )?)
 }
 
+/// Who verifies the signatures of the KeyPackages a commit adds
+/// ([`LeafCheck::validate_key_packages`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum KeyPackageSignatures {
+    /// The validation, in batches.
+    Verify,
+    /// The caller, beside the validation ([`LeafCheck::verify_key_package_signatures`] on
+    /// another core); the rest of §10.1 is checked as if they were valid, and the caller
+    /// validates again with `Verify` if they are not.
+    VerifiedBeside,
+}
+
 /// Whether [`LeafCheck`] verifies a KeyPackage's signatures or they were already verified (in
 /// a batch).
 #[derive(Clone, Copy)]
@@ -268,17 +280,36 @@ impl LeafCheck<'_> {
     }
 
     /// Validates the KeyPackages of many Adds (§10.1) and returns one verdict each, in order;
-    /// each verdict is the one [`LeafCheck::validate_key_package`] gives. The 2k signatures are
-    /// first verified in batches ([`verify_all_with_label`]); only if some batch fails is each
+    /// each verdict is the one [`LeafCheck::validate_key_package`] gives when the signatures
+    /// are `KeyPackageSignatures::Verify` (with `VerifiedBeside`, the one it gives if they
+    /// are valid). The 2k signatures are first verified in batches
+    /// ([`LeafCheck::verify_key_package_signatures`]); only if some batch fails is each
     /// KeyPackage verified on its own.
     pub(crate) fn validate_key_packages(
         &self,
         kps: &[&KeyPackage],
         suite: CipherSuite,
+        who: KeyPackageSignatures,
     ) -> Vec<Result<(), KeyPackageError>> {
+        let signatures = match who {
+            KeyPackageSignatures::VerifiedBeside => Signatures::Verified,
+            KeyPackageSignatures::Verify if self.verify_key_package_signatures(kps) => {
+                Signatures::Verified
+            }
+            KeyPackageSignatures::Verify => Signatures::Verify,
+        };
+        kps.par_iter()
+            .map(|kp| self.check_key_package(kp, suite, signatures))
+            .collect()
+    }
+
+    /// Whether every signature of `kps` (each KeyPackage's own and its LeafNode's) is valid,
+    /// verified in batches over the pool ([`verify_all_with_label`]). `false` says only that
+    /// some signature failed, not which.
+    pub(crate) fn verify_key_package_signatures(&self, kps: &[&KeyPackage]) -> bool {
         // Item 2j is KeyPackage j's own signature, 2j + 1 its LeafNode's: one key signs both,
         // side by side, so the batch decodes it once.
-        let verified = verify_all_with_label(self.cs, 2 * kps.len(), |k| {
+        verify_all_with_label(self.cs, 2 * kps.len(), |k| {
             let kp = kps[k / 2];
             let leaf = &kp.leaf_node;
             Some(if k % 2 == 0 {
@@ -296,15 +327,7 @@ impl LeafCheck<'_> {
                     signature: leaf.signature(),
                 }
             })
-        });
-        let signatures = if verified {
-            Signatures::Verified
-        } else {
-            Signatures::Verify
-        };
-        kps.par_iter()
-            .map(|kp| self.check_key_package(kp, suite, signatures))
-            .collect()
+        })
     }
 
     /// The checks of §10.1 in order, the two signatures verified here or already verified.
@@ -370,7 +393,7 @@ pub fn validate_key_packages(
         required: None,
         lifetime,
     }
-    .validate_key_packages(kps, cs.cipher_suite())
+    .validate_key_packages(kps, cs.cipher_suite(), KeyPackageSignatures::Verify)
 }
 
 /// Hash indexes over the group's tree: who holds which signature and encryption key, and how

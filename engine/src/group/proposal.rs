@@ -27,7 +27,7 @@ use crate::tree_math::{LeafIndex, NodeIndex};
 use super::error::{
     GroupError, InvalidProposal, LeafNodeError, MisuseError, ProposalRule, ProtocolError,
 };
-use super::key_package::{sign_leaf, LeafCheck, LeafRole, MembershipDelta};
+use super::key_package::{sign_leaf, KeyPackageSignatures, LeafCheck, LeafRole, MembershipDelta};
 use super::Group;
 
 /// A proposal received in the current epoch.
@@ -149,14 +149,16 @@ impl Group {
     }
 
     /// Validates a commit's proposal list (RFC 9420 §12.2) and applies it to `tree` (a staged
-    /// tree) in the order of §12.3. `tree` may be partly modified on error; the caller drops
-    /// it.
+    /// tree) in the order of §12.3; the added KeyPackages' signatures are verified here or,
+    /// with `KeyPackageSignatures::VerifiedBeside`, by the caller. `tree` may be partly
+    /// modified on error; the caller drops it.
     pub(crate) fn validate_and_apply<'a>(
         &self,
         cs: &dyn CipherSuiteProvider,
         tree: &mut Tree,
         list: &[Resolved<'a>],
         committer: Committer,
+        kp_signatures: KeyPackageSignatures,
     ) -> Result<Applied<'a>, GroupError> {
         let mut out = Applied {
             path_required: list.is_empty(),
@@ -389,11 +391,11 @@ impl Group {
         }
         // §12.3 step 4: Adds, in list order.
         // The KeyPackages' two signatures each are checked up front, in batches over the
-        // pool; the verdicts are then read in list order, so the error reported is the one a
-        // sequential pass would report.
+        // pool (or beside, by the caller); the verdicts are then read in list order, so the
+        // error reported is the one a sequential pass would report.
         let suite = self.context.cipher_suite;
         let kps: Vec<&KeyPackage> = adds.iter().map(|(_, kp)| *kp).collect();
-        let verdicts = check.validate_key_packages(&kps, suite);
+        let verdicts = check.validate_key_packages(&kps, suite, kp_signatures);
         let mut add_sig_keys: HashSet<&[u8]> = HashSet::new();
         for ((i, kp), verdict) in adds.iter().zip(verdicts) {
             verdict.map_err(|e| invalid(*i, InvalidProposal::KeyPackage(e)))?;
@@ -755,7 +757,13 @@ mod tests {
 
     fn apply<'a>(g: &Group, list: &[Resolved<'a>]) -> Result<Applied<'a>, GroupError> {
         let mut tree = g.tree.stage();
-        g.validate_and_apply(cs(), &mut tree, list, Committer::Member(g.own_leaf))
+        g.validate_and_apply(
+            cs(),
+            &mut tree,
+            list,
+            Committer::Member(g.own_leaf),
+            KeyPackageSignatures::Verify,
+        )
     }
 
     #[test]
