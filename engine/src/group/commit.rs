@@ -459,17 +459,38 @@ fn streamed_group_info(
     out.resize(front, 0);
     out.extend_from_slice(&head[header.len()..]);
     let (pieces, received) = std::sync::mpsc::channel::<Vec<u8>>();
-    let (head, tail, key_ref, nonce_ref) = (&head, &tail, &key, &nonce);
-    let (sealed, signature) = rayon::join(
+    signature.update(&head);
+    // The hash is fed by whoever holds `hashing`: the pool thread that takes the second task
+    // from the moment it starts (it then holds the lock until the last piece), and until
+    // then the writer, which after each piece hashes what is waiting. The pool's other
+    // thread may still be busy (with the joiners' encapsulations and KeyPackage checks,
+    // `Group::commit`), and the pass must not wait for it: it is the longer side. Once the
+    // second task has started, the writer leaves the hash to it (at most the piece it is
+    // hashing is finished first). The channel keeps the pieces in order, and one holder at
+    // a time feeds them.
+    let hashing = std::sync::Mutex::new((signature, received));
+    let taken = std::sync::atomic::AtomicBool::new(false);
+    let (tail_ref, key_ref, nonce_ref, hashing_ref, taken_ref) =
+        (&tail, &key, &nonce, &hashing, &taken);
+    let (sealed, ()) = rayon::join(
         move || {
             let written = tree.write_wire_pieces(layout, |piece| {
                 out.extend_from_slice(&piece);
                 // The hash ends early only if it failed; its error is reported below.
                 let _ = pieces.send(piece);
+                if taken_ref.load(std::sync::atomic::Ordering::Acquire) {
+                    return;
+                }
+                if let Ok(mut held) = hashing_ref.try_lock() {
+                    let (signature, received) = &mut *held;
+                    while let Ok(piece) = received.try_recv() {
+                        signature.update(&piece);
+                    }
+                }
             });
             drop(pieces);
             written?;
-            out.extend_from_slice(tail);
+            out.extend_from_slice(tail_ref);
             seal_before_signature(
                 cs,
                 out,
@@ -481,14 +502,41 @@ fn streamed_group_info(
             )
         },
         move || {
-            signature.update(head);
-            for piece in received {
-                signature.update(&piece);
+            taken_ref.store(true, std::sync::atomic::Ordering::Release);
+            // The writer may be finishing a piece: wait for it without sleeping (a woken
+            // thread takes tens of microseconds here). A poisoned lock is reported below,
+            // by `into_inner`.
+            let held = loop {
+                match hashing_ref.try_lock() {
+                    Err(std::sync::TryLockError::WouldBlock) => std::thread::yield_now(),
+                    other => break other.ok(),
+                }
+            };
+            if let Some(mut held) = held {
+                let (signature, received) = &mut *held;
+                for piece in received.iter() {
+                    signature.update(&piece);
+                }
             }
-            signature.update(tail);
-            signature.finish()
         },
     );
+    let signature = hashing
+        .into_inner()
+        .map_err(|_| {
+            GroupError::codec(
+                GROUP_INFO_TBS_LABEL,
+                tls_codec::Error::EncodingError("the GroupInfo's hash failed".into()),
+            )
+        })
+        .and_then(|(mut signature, received)| {
+            // Whatever the writer sent after the last holder let go (none when the second
+            // task ran: it held the lock until the channel closed).
+            for piece in received.try_iter() {
+                signature.update(&piece);
+            }
+            signature.update(&tail);
+            Ok(signature.finish()?)
+        });
     let (sealed, signature) = (sealed?, signature?);
     Ok(Some(match sealed {
         Ok(sealed) => finish_late_tail(cs, sealed, &signature, sig_len)?,
@@ -1966,9 +2014,20 @@ mod tests {
     /// encrypted whole once signed) it decrypts to `build_group_info`'s fields with a
     /// signature that verifies, and the prepared `info` is the encrypted GroupInfo's. It is
     /// declined when the GroupContext does not carry the tree's current hash, and for a
-    /// GroupInfo too small for a signature in pieces.
+    /// GroupInfo too small for a signature in pieces. On the shared pool, whose second
+    /// thread takes the hash, and on a pool of one thread, where the writer hashes every
+    /// piece itself (the second task runs only after it).
     #[test]
     fn a_group_info_hashed_behind_its_tree_writer_is_the_group_info() {
+        streamed_group_info_is_the_group_info();
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap()
+            .install(streamed_group_info_is_the_group_info);
+    }
+
+    fn streamed_group_info_is_the_group_info() {
         use crate::codec::varint_len;
         use crate::crypto::{AwsLcProvider, CipherSuite, CryptoProvider};
         use tls_codec::Size as _;
