@@ -2,7 +2,8 @@
 //! bench) REPS times on one receiver without merging it, alternating the two entry points
 //! message by message: decoding it and calling `Group::process_message`, and
 //! `Group::process_message_bytes` (the signature checked over the received bytes while the
-//! message is decoded and staged). Prints the median and fastest of each; also a harness to
+//! message is decoded and staged). Prints the median, the fastest and the 10th, 25th, 75th and
+//! 90th percentiles of each; also a harness to
 //! attach `perf record -p` to.
 //!
 //! `cargo run --release -p bench --example process_loop -- [N] [REPS]` (default 10,000, 200).
@@ -52,6 +53,15 @@ fn main() {
         ("process_message_bytes", new),
     ] {
         v.sort();
-        println!("{name}: median {:?} min {:?}", v[reps / 2], v[0]);
+        let at = |q: usize| v[(reps - 1) * q / 100].as_secs_f64() * 1e3;
+        println!(
+            "{name}: median {:.3} ms min {:.3} ms (p10 {:.3}, p25 {:.3}, p75 {:.3}, p90 {:.3})",
+            at(50),
+            at(0),
+            at(10),
+            at(25),
+            at(75),
+            at(90)
+        );
     }
 }
