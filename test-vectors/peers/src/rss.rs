@@ -132,12 +132,14 @@ where
     F: Fn(&[u8]) -> Result<Box<dyn InteropClient>>,
 {
     use std::process::ExitCode;
-    let n = std::env::args()
-        .nth(1)
+    let args: Vec<String> = std::env::args().collect();
+    let n = args
+        .get(1)
         .and_then(|a| a.parse::<usize>().ok())
         .filter(|n| *n >= 2);
     let Some(n) = n else {
-        eprintln!("usage: peak_rss_{} <N >= 2>", name.replace('-', "_"));
+        let program = args.first().map_or("peak_rss", String::as_str);
+        eprintln!("usage: {program} <N >= 2>");
         return ExitCode::from(2);
     };
     match create_and_join(name, n, new_client) {
