@@ -584,17 +584,15 @@ impl<'a> MessageProtection<'a> {
         Ok(())
     }
 
-    /// [`MessageProtection::check_public`]'s checks and the membership tag (§6.2) of `msg`,
-    /// decoded from the bytes `layout` describes: the MAC is taken over the received
-    /// `tbs_prefix`, the encoded GroupContext `group_context` and the received auth data, so
-    /// no FramedContentTBS is encoded. The decoded message must be the one laid out (same
-    /// sender, signature and content length), else `MalformedContent`.
-    pub fn check_received_public_commit(
+    /// [`MessageProtection::check_public`]'s checks of `msg`, decoded from the bytes `layout`
+    /// describes, which must be the ones laid out (same sender, signature and content length),
+    /// else `MalformedContent`. Returns the membership tag, for
+    /// [`MessageProtection::verify_received_membership_tag`].
+    pub fn check_received_public_commit<'m>(
         &self,
-        msg: &PublicMessage,
+        msg: &'m PublicMessage,
         layout: &PublicCommitLayout<'_>,
-        group_context: &[u8],
-    ) -> Result<(), ProtectionError> {
+    ) -> Result<&'m Mac, ProtectionError> {
         use tls_codec::Size as _;
         self.check_public_rules(msg)?;
         let header = ProtocolVersion::MLS10.tls_serialized_len()
@@ -607,10 +605,20 @@ impl<'a> MessageProtection<'a> {
                 "the decoded commit is not the one laid out".into(),
             ));
         }
-        let tag = msg
-            .membership_tag
+        msg.membership_tag
             .as_ref()
-            .ok_or(ProtectionError::MembershipTagPresence)?;
+            .ok_or(ProtectionError::MembershipTagPresence)
+    }
+
+    /// The membership tag (§6.2) `tag` of the commit `layout` describes: the MAC is taken over
+    /// the received `tbs_prefix`, the encoded GroupContext `group_context` and the received
+    /// auth data, so no FramedContentTBS is encoded; compared in constant time.
+    pub fn verify_received_membership_tag(
+        &self,
+        layout: &PublicCommitLayout<'_>,
+        group_context: &[u8],
+        tag: &Mac,
+    ) -> Result<(), ProtectionError> {
         self.cs
             .mac_verify(
                 self.membership_key.as_bytes(),

@@ -2122,6 +2122,46 @@ fn commit_errors_come_in_check_order() {
         refused(cs, &mut g[1], &all_three),
         protection(ProtectionError::BadMembershipTag)
     );
+    // A commit whose staging fails early (its proposal names no member, found before the
+    // path is decrypted and the membership tag checked beside it): the rule alone, the
+    // signature before it, and the tag before both.
+    let mut early = pm.content.clone();
+    let FramedContentBody::Commit(c) = &mut early.body else {
+        panic!()
+    };
+    c.proposals = VarVec(by_value(vec![Proposal::Remove(Remove { removed: 99 })]));
+    let confirmation = pm.auth.confirmation_tag.clone();
+    let frame_early = |signer: &Group| {
+        signer
+            .sign_and_frame_for_tests(cs, early.clone(), confirmation.clone())
+            .unwrap()
+    };
+    let flip_tag = |mut m: MlsMessage| {
+        let MlsMessageBody::PublicMessage(p) = &mut m.body else {
+            panic!()
+        };
+        p.membership_tag.as_mut().unwrap().0 .0[0] ^= 1;
+        m
+    };
+    let rule_only = frame_early(&g[0]);
+    let rule = refused(cs, &mut g[1], &rule_only);
+    assert!(
+        matches!(rule, GroupError::Protocol(ProtocolError::Proposal { .. })),
+        "{rule:?}"
+    );
+    assert_eq!(
+        refused(cs, &mut g[1], &flip_tag(rule_only)),
+        protection(ProtectionError::BadMembershipTag)
+    );
+    let signature_and_rule = frame_early(&forger);
+    assert_eq!(
+        refused(cs, &mut g[1], &signature_and_rule),
+        protection(ProtectionError::BadSignature)
+    );
+    assert_eq!(
+        refused(cs, &mut g[1], &flip_tag(signature_and_rule)),
+        protection(ProtectionError::BadMembershipTag)
+    );
     // A membership tag on a commit from a new member is refused before anything else.
     let mut tag_presence = out.commit.clone();
     let MlsMessageBody::PublicMessage(p) = &mut tag_presence.body else {

@@ -37,8 +37,8 @@ use crate::messages::{
 use crate::psk::{resolve_psk_secret, PskSecret};
 use crate::secret_tree::RatchetKind;
 use crate::transcript_hash::{
-    confirmation_tag, confirmed_transcript_hash, confirmed_transcript_hash_from_tbs,
-    interim_transcript_hash, verify_confirmation_tag,
+    confirmation_tag, confirmed_transcript_hash_from_tbs, interim_transcript_hash,
+    verify_confirmation_tag,
 };
 use crate::tree::Tree;
 use crate::tree_math::{LeafIndex, NodeIndex};
@@ -959,11 +959,15 @@ impl Group {
     }
 
     /// Stages a received commit (RFC 9420 §12.4.2). See the module documentation.
+    /// `transcript` gives the confirmed transcript hash (§8.2) and runs any check the caller
+    /// left to it (a PublicMessage's membership tag); for a commit with a path it runs on this
+    /// thread while the path secret is decrypted on another, since for a large commit it is a
+    /// pass over the whole message and the decryption is a chain of key derivations.
     pub(crate) fn stage_received_commit(
         &self,
         cs: &dyn CipherSuiteProvider,
         ac: &AuthenticatedContent,
-        tbs: Option<&[u8]>,
+        transcript: &(dyn Fn() -> Result<Vec<u8>, GroupError> + Sync),
     ) -> Result<StagedCommit, GroupError> {
         let FramedContentBody::Commit(commit) = &ac.content.body else {
             return Err(MisuseError::Unsupported("not a commit").into());
@@ -1008,7 +1012,7 @@ impl Group {
         }
         let mut touched = applied.touched.clone();
         let added: Vec<LeafIndex> = applied.added.iter().map(|(l, _)| *l).collect();
-        let mut commit_secret = Secret::zero(cs.hash_len());
+        let mut path_sender = None;
         if let Some(path) = &commit.path {
             let sender = match committer {
                 Committer::Member(l) => l,
@@ -1024,38 +1028,41 @@ impl Group {
             // Keys first (a reused key is named as such), then the path (parent hashes).
             self.check_path_keys(&tree, sender, path, &applied)?;
             tree.merge_update_path(cs, sender, path, self.group_id())?;
-            ctx.tree_hash = VarBytes(tree.tree_hash(cs)?);
-            if !removed_self {
-                // §12.4.2: decrypt with the provisional GroupContext (new epoch, tree hash
-                // and extensions; the old confirmed transcript hash).
-                let provisional = encode(&ctx)?;
-                let dec = tree.decrypt_update_path(
-                    cs,
-                    sender,
-                    path,
-                    &added,
-                    &own_keys.path_keys(self.own_leaf),
-                    &provisional,
-                )?;
-                commit_secret = dec.commit_secret;
-                for (n, sk) in dec.private_keys {
-                    if let Some(node) = tree.node(n) {
-                        let pk = super::node_public_key(node).into();
-                        own_keys.keys.insert(n.0, (sk, pk));
-                    }
+            path_sender = Some((sender, path));
+        }
+        ctx.tree_hash = VarBytes(tree.tree_hash(cs)?);
+        // §12.4.2: the path secret is decrypted with the provisional GroupContext (new epoch,
+        // tree hash and extensions; the old confirmed transcript hash), beside the transcript.
+        let (confirmed, decrypted) = match path_sender {
+            Some((sender, path)) if !removed_self => {
+                let (confirmed, decrypted) = rayon::join(transcript, || {
+                    let provisional = encode(&ctx)?;
+                    let path_keys = own_keys.path_keys(self.own_leaf);
+                    let dec = tree.decrypt_update_path(
+                        cs,
+                        sender,
+                        path,
+                        &added,
+                        &path_keys,
+                        &provisional,
+                    )?;
+                    Ok::<_, GroupError>(Some(dec))
+                });
+                (confirmed?, decrypted?)
+            }
+            _ => (transcript()?, None),
+        };
+        let mut commit_secret = Secret::zero(cs.hash_len());
+        if let Some(dec) = decrypted {
+            commit_secret = dec.commit_secret;
+            for (n, sk) in dec.private_keys {
+                if let Some(node) = tree.node(n) {
+                    let pk = super::node_public_key(node).into();
+                    own_keys.keys.insert(n.0, (sk, pk));
                 }
             }
-        } else {
-            ctx.tree_hash = VarBytes(tree.tree_hash(cs)?);
         }
         own_keys.retain_valid(&tree);
-
-        let confirmed = match tbs {
-            Some(tbs) => {
-                confirmed_transcript_hash_from_tbs(cs, &self.interim_transcript_hash, ac, tbs)?
-            }
-            None => confirmed_transcript_hash(cs, &self.interim_transcript_hash, ac)?,
-        };
         ctx.confirmed_transcript_hash = VarBytes(confirmed.clone());
         let tag = ac
             .auth

@@ -45,6 +45,7 @@ use crate::messages::{
 };
 use crate::psk::ResumptionPskStore;
 use crate::secret_tree::SecretTree;
+use crate::transcript_hash::{confirmed_transcript_hash, confirmed_transcript_hash_from_tbs};
 use crate::tree::{PathPrivateKeys, Tree};
 use crate::tree_math::{LeafIndex, NodeIndex};
 
@@ -526,10 +527,11 @@ impl Group {
     }
 
     /// A member's commit in a PublicMessage, from its bytes laid out in `layout`: the
-    /// signature over the received bytes on one core; decoding, the framing checks, the
-    /// membership tag and staging on another. Errors come in the order of
-    /// [`Group::process_public_commit`]'s: decoding and framing, membership tag, signature,
-    /// then the commit's own.
+    /// signature over the received bytes on one core; decoding, the framing checks and
+    /// staging on another, the membership tag and the transcript hash (over the received
+    /// bytes too) beside the path's decryption (see [`Group::stage_tagged`]). Errors come in
+    /// the order of [`Group::process_public_commit`]'s: decoding and framing, membership tag,
+    /// signature, then the commit's own.
     fn process_received_public_commit(
         &self,
         cs: &dyn CipherSuiteProvider,
@@ -548,13 +550,15 @@ impl Group {
                     }
                     .into());
                 };
-                mp.check_received_public_commit(&pm, layout, &context)?;
+                let tag = mp.check_received_public_commit(&pm, layout)?.clone();
                 let ac = AuthenticatedContent {
                     wire_format: crate::messages::WireFormat::PUBLIC_MESSAGE,
                     content: pm.content,
                     auth: pm.auth,
                 };
-                Ok(self.stage_received_commit(cs, &ac, Some(layout.tbs_prefix)))
+                self.stage_tagged(cs, &ac, layout.tbs_prefix, || {
+                    mp.verify_received_membership_tag(layout, &context, &tag)
+                })
             },
             || {
                 let key = self.tree.leaf(layout.sender).map(|l| l.signature_key());
@@ -564,6 +568,31 @@ impl Group {
         let staged = checked?;
         signature?;
         staged
+    }
+
+    /// Stages the PublicMessage commit `ac`, whose TBS is `tbs`, with its membership tag
+    /// (`check_tag`) checked beside the path's decryption, just before the transcript hash:
+    /// both are passes over the whole message, and the decryption a chain of key derivations.
+    /// The tag's verdict is the outer error and the staging's the inner, as if the tag had
+    /// been checked first: when staging fails before the tag was checked, it is checked then.
+    fn stage_tagged(
+        &self,
+        cs: &dyn CipherSuiteProvider,
+        ac: &AuthenticatedContent,
+        tbs: &[u8],
+        check_tag: impl Fn() -> Result<(), crate::framing::ProtectionError> + Sync,
+    ) -> Result<Result<StagedCommit, GroupError>, GroupError> {
+        let verdict = std::sync::OnceLock::new();
+        let tagged = || verdict.get_or_init(&check_tag).clone();
+        let transcript = || -> Result<Vec<u8>, GroupError> {
+            tagged()?;
+            let hash =
+                confirmed_transcript_hash_from_tbs(cs, &self.interim_transcript_hash, ac, tbs)?;
+            Ok(hash)
+        };
+        let staged = self.stage_received_commit(cs, ac, &transcript);
+        tagged()?;
+        Ok(staged)
     }
 
     /// Processes a PublicMessage or PrivateMessage (RFC 9420 §6, §12): a proposal is verified
@@ -619,19 +648,26 @@ impl Group {
             }
             // The secret tree is replaced by the next epoch's on merge: the consumed key
             // is not kept (a staged commit changes nothing).
-            FramedContentBody::Commit(_) => Ok(ProcessedMessage::Commit(Box::new(
-                self.stage_received_commit(
-                    cs,
-                    &ac,
-                    tbs.as_ref().map(SignContentBuf::content).transpose()?,
-                )?,
-            ))),
+            FramedContentBody::Commit(_) => {
+                let tbs = tbs.as_ref().map(SignContentBuf::content).transpose()?;
+                let transcript = || -> Result<Vec<u8>, GroupError> {
+                    let interim = &self.interim_transcript_hash;
+                    Ok(match tbs {
+                        Some(tbs) => confirmed_transcript_hash_from_tbs(cs, interim, &ac, tbs)?,
+                        None => confirmed_transcript_hash(cs, interim, &ac)?,
+                    })
+                };
+                Ok(ProcessedMessage::Commit(Box::new(
+                    self.stage_received_commit(cs, &ac, &transcript)?,
+                )))
+            }
         }
     }
 
     /// A commit in a PublicMessage (§6.2, §12.4.2): its signature is checked on one core while
-    /// the membership tag is checked and the commit staged on another (for a large commit
-    /// these are hashes over the whole message). Staging changes nothing, and its result is
+    /// the commit is staged on another, its membership tag beside the path's decryption (see
+    /// [`Group::stage_tagged`]; for a large commit the signature, the tag and the transcript
+    /// hash are passes over the whole message). Staging changes nothing, and its result is
     /// returned only once both checks passed; errors come in the order of a sequential
     /// check: framing, membership tag, signature, then the commit's own.
     fn process_public_commit(
@@ -646,9 +682,9 @@ impl Group {
         // `rayon::join` runs them); nothing is used until both checks pass.
         let (tagged, signature) = rayon::join(
             || {
-                mp.verify_membership_tag(&msg).map(|()| {
-                    let tbs = msg.tbs().content()?;
-                    self.stage_received_commit(cs, msg.unverified_content(), Some(tbs))
+                let tbs = msg.tbs().content()?;
+                self.stage_tagged(cs, msg.unverified_content(), tbs, || {
+                    mp.verify_membership_tag(&msg)
                 })
             },
             || mp.verify_public_signature(&msg),
