@@ -25,7 +25,7 @@ use zeroize::{Zeroize, Zeroizing};
 use super::suite::AeadAlgorithm;
 use super::CryptoError;
 
-/// What [`seal`] leaves to do once the tail is known: where the tail's ciphertext and the tag
+/// What `seal` leaves to do once the tail is known: where the tail's ciphertext and the tag
 /// lie in the buffer, and `H`.
 pub struct LateTail {
     /// `AES_K(0^128)`, as a GCM field element (bit 0 of the field is the top bit).
@@ -100,7 +100,7 @@ pub(crate) fn seal(
 
 impl LateTail {
     /// Puts `tail` (the plaintext's last bytes) into the sealed `buf`: its ciphertext, and the
-    /// tag corrected for it. `InvalidLength` if `tail` or `buf` is not the length [`seal`]
+    /// tag corrected for it. `InvalidLength` if `tail` or `buf` is not the length `seal`
     /// was given (nothing is changed then).
     pub fn finish(self, buf: &mut [u8], tail: &[u8]) -> Result<(), CryptoError> {
         let tag_len = 16;

@@ -3,9 +3,10 @@
 //! Joining runs every joiner check of §12.4.3.1, each failure with its own [`JoinCheck`]:
 //! the GroupSecrets decrypt for our KeyPackage, the PSKs resolve, the GroupInfo decrypts and
 //! is signed by a member of the tree, the tree (from the `ratchet_tree` extension or supplied
-//! out of band) passes [`validate_tree`] and hashes to the GroupContext's `tree_hash`, our
-//! leaf is in it, the `path_secret` derives the tree's keys, and the confirmation tag
-//! verifies. Cost: O(N) (the one whole-tree validation, signatures in parallel).
+//! out of band) passes [`crate::tree::tree_validation::validate_tree`] and hashes to the
+//! GroupContext's `tree_hash`, our leaf is in it, the `path_secret` derives the tree's keys,
+//! and the confirmation tag verifies. Cost: O(N) (the one whole-tree validation, signatures
+//! in parallel).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::OnceLock;

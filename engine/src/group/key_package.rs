@@ -1,7 +1,7 @@
 //! KeyPackages (RFC 9420 §10): generation with their private keys, validation (§10.1), and
 //! the LeafNode validation of §7.3 that Adds, Updates and commit paths share.
 //!
-//! This module also owns [`MemberIndex`], the group's hash indexes of signature keys,
+//! This module also owns `MemberIndex`, the group's hash indexes of signature keys,
 //! encryption keys and credential-type support, so a new leaf is checked in O(1) for
 //! uniqueness and compatibility instead of a scan of all N members. The key indexes hold node
 //! indices only (4 bytes a slot; the keys are read from the tree), hashed with a per-index

@@ -12,7 +12,7 @@
 //!   discards it. Every error leaves the group exactly as it was.
 //! - **No O(N) work per commit where O(log N) will do**: the tree is staged copy-on-write,
 //!   only the changed leaves and path are validated, and key uniqueness and credential
-//!   support are answered by [`key_package::MemberIndex`]. Joining costs O(N) (one full tree
+//!   support are answered by the group's `MemberIndex`. Joining costs O(N) (one full tree
 //!   validation).
 //! - The core reads no clock: the time for lifetime checks is in [`GroupConfig::lifetime`].
 //!

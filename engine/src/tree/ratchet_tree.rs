@@ -207,7 +207,7 @@ impl Tree {
     /// buffer ([`Tree::write_wire`]) and needs its length first.
     ///
     /// The encoded length of each chunk of nodes is kept with the chunk
-    /// ([`super::cow::CowVec::chunk_memo`]) until one of its nodes changes, so after a commit
+    /// (`CowVec::chunk_memo`) until one of its nodes changes, so after a commit
     /// only the chunks it touched are measured again; a large tree's unknown chunks are
     /// measured on all cores.
     pub fn wire_layout(&self) -> Result<WireLayout, tls_codec::Error> {
