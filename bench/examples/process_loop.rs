@@ -4,9 +4,12 @@
 //! `Group::process_message_bytes` (the signature checked over the received bytes while the
 //! message is decoded and staged). Prints the median, the fastest and the 10th, 25th, 75th and
 //! 90th percentiles of each; also a harness to
-//! attach `perf record -p` to.
+//! attach `perf record -p` to. With PAUSE_MS, each processing follows that many milliseconds
+//! of sleep, after which the rayon pool's threads are asleep: a receiver that processes a
+//! commit now and then.
 //!
-//! `cargo run --release -p bench --example process_loop -- [N] [REPS]` (default 10,000, 200).
+//! `cargo run --release -p bench --example process_loop -- [N] [REPS] [PAUSE_MS]` (default
+//! 10,000, 200, 0).
 #![allow(clippy::unwrap_used)]
 use mls_engine::crypto::{AwsLcSuite, CipherSuite};
 use mls_engine::messages::MlsMessage;
@@ -18,6 +21,8 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let n: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(10_000);
     let reps: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(200);
+    let pause =
+        std::time::Duration::from_millis(args.get(3).and_then(|s| s.parse().ok()).unwrap_or(0));
     let mut a = OursClient::new(b"a").unwrap();
     let mut b = OursClient::new(b"b").unwrap();
     let mut kps = vec![a.key_package().unwrap(), b.key_package().unwrap()];
@@ -40,10 +45,12 @@ fn main() {
     let mut g = b.group().unwrap().clone();
     let (mut old, mut new) = (Vec::new(), Vec::new());
     for _ in 0..reps {
+        std::thread::sleep(pause);
         let t = Instant::now();
         let msg = MlsMessage::from_bytes(&commit).unwrap();
         drop(g.process_message(&cs, msg).unwrap());
         old.push(t.elapsed());
+        std::thread::sleep(pause);
         let t = Instant::now();
         drop(g.process_message_bytes(&cs, &commit).unwrap());
         new.push(t.elapsed());

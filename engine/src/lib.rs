@@ -6,6 +6,7 @@
 pub mod codec;
 pub mod crypto;
 pub mod messages;
+mod pool;
 pub mod tree_math;
 
 pub mod framing;

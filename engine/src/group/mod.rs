@@ -540,7 +540,7 @@ impl Group {
     ) -> Result<StagedCommit, GroupError> {
         let mp = self.protection(cs);
         let context = crate::codec::encode(&self.context)?;
-        let (checked, signature) = rayon::join(
+        let (checked, signature) = crate::pool::join(
             || -> Result<Result<StagedCommit, GroupError>, GroupError> {
                 let msg = MlsMessage::from_bytes(bytes)
                     .map_err(|e| GroupError::codec("MLSMessage", e))?;
@@ -565,8 +565,8 @@ impl Group {
                 mp.verify_received_signature(layout, &context, key)
             },
         );
-        let staged = checked?;
-        signature?;
+        let staged = ran(checked)??;
+        ran(signature)??;
         staged
     }
 
@@ -678,9 +678,9 @@ impl Group {
         let mp = self.protection(cs);
         let (tree, context) = (&self.tree, &self.context);
         let msg = mp.check_public(pm, |c| Self::sender_key(tree, context, c))?;
-        // The membership tag and staging beside the signature (see `join` for where
-        // `rayon::join` runs them); nothing is used until both checks pass.
-        let (tagged, signature) = rayon::join(
+        // The membership tag and staging beside the signature, both on the pool (see
+        // `pool::join`); nothing is used until both checks pass.
+        let (tagged, signature) = crate::pool::join(
             || {
                 let tbs = msg.tbs().content()?;
                 self.stage_tagged(cs, msg.unverified_content(), tbs, || {
@@ -689,8 +689,8 @@ impl Group {
             },
             || mp.verify_public_signature(&msg),
         );
-        let staged = tagged?;
-        signature?;
+        let staged = ran(tagged)??;
+        ran(signature)??;
         staged
     }
 
@@ -798,6 +798,12 @@ impl Group {
             self.past_epochs.pop_front();
         }
     }
+}
+
+/// The result of a job handed to the pool by `crate::pool::join`, which runs every job it is
+/// given: `None` would be a bug of ours, reported as an error rather than a panic.
+fn ran<T>(result: Option<T>) -> Result<T, GroupError> {
+    result.ok_or_else(|| MisuseError::Unsupported("a job handed to the pool did not run").into())
 }
 
 /// Helpers shared by the group modules' unit tests.
