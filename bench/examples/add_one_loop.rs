@@ -4,7 +4,11 @@
 //! them on a VM whose speed drifts; also a harness to attach `perf record -p` to (it prints
 //! `start` when the group is made).
 //!
-//! `cargo run --release -p bench --example add_one_loop -- [N] [REPS]` (default 10,000, 300).
+//! With PAUSE_MS, each add follows that many milliseconds of sleep, after which the rayon
+//! pool's threads are asleep: a member that adds someone now and then.
+//!
+//! `cargo run --release -p bench --example add_one_loop -- [N] [REPS] [PAUSE_MS]` (default
+//! 10,000, 300, 0).
 #![allow(clippy::unwrap_used)]
 use mls_peers::{new_client, Peer};
 use std::time::Instant;
@@ -17,6 +21,8 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(300)
         .max(1);
+    let pause =
+        std::time::Duration::from_millis(args.get(3).and_then(|s| s.parse().ok()).unwrap_or(0));
     let make = |id: &str| new_client(Peer::Ours, id.as_bytes()).unwrap();
     let mut creator = make("creator");
     let kps: Vec<Vec<u8>> = (1..n)
@@ -29,6 +35,7 @@ fn main() {
     eprintln!("start");
     let mut ms: Vec<f64> = (0..reps)
         .map(|_| {
+            std::thread::sleep(pause);
             let start = Instant::now();
             drop(creator.add_members(vec![extra.clone()]).unwrap());
             let took = start.elapsed().as_secs_f64() * 1e3;

@@ -1319,11 +1319,15 @@ impl Group {
             };
             // The keys move into the task, so they are freed as soon as it is done, before
             // the Welcome is sealed (the commit's heap peak).
-            let (signed, (encapsulations, verified)) = rayon::join(sign, move || {
+            // Two jobs at once (`pool::join`): from a thread outside the pool, the other
+            // thread is woken now, not once the signing side has started, so it is awake for
+            // the GroupInfo's hash when the signing side offers it.
+            let (signed, beside) = crate::pool::join(sign, move || {
                 let encapsulations = encapsulate_to_joiners(cs, &add_keys);
                 let verified = beside.map(|kps| check.verify_key_package_signatures(&kps));
                 (encapsulations, verified)
             });
+            let (signed, (encapsulations, verified)) = (super::ran(signed)?, super::ran(beside)?);
             match (verified, retry) {
                 (Some(false), Some(options)) => (
                     self.sign_commit(cs, cached.clone(), options, KeyPackageSignatures::Verify),
