@@ -960,9 +960,10 @@ impl Group {
 
     /// Stages a received commit (RFC 9420 §12.4.2). See the module documentation.
     /// `transcript` gives the confirmed transcript hash (§8.2) and runs any check the caller
-    /// left to it (a PublicMessage's membership tag); for a commit with a path it runs on this
-    /// thread while the path secret is decrypted on another, since for a large commit it is a
-    /// pass over the whole message and the decryption is a chain of key derivations.
+    /// left to it (a PublicMessage's membership tag); for a commit with a path it runs beside
+    /// the path secret's decryption (`pool::join`: on a pool thread, this thread runs it and
+    /// offers the decryption), since for a large commit it is a pass over the whole message
+    /// and the decryption is a chain of key derivations.
     pub(crate) fn stage_received_commit(
         &self,
         cs: &dyn CipherSuiteProvider,
@@ -1035,7 +1036,9 @@ impl Group {
         // tree hash and extensions; the old confirmed transcript hash), beside the transcript.
         let (confirmed, decrypted) = match path_sender {
             Some((sender, path)) if !removed_self => {
-                let (confirmed, decrypted) = rayon::join(transcript, || {
+                // `pool::join`: a PrivateMessage's commit is staged on the caller's thread,
+                // which may be outside the pool.
+                let (confirmed, decrypted) = crate::pool::join(transcript, || {
                     let provisional = encode(&ctx)?;
                     let path_keys = own_keys.path_keys(self.own_leaf);
                     let dec = tree.decrypt_update_path(
@@ -1048,7 +1051,7 @@ impl Group {
                     )?;
                     Ok::<_, GroupError>(Some(dec))
                 });
-                (confirmed?, decrypted?)
+                (super::ran(confirmed)??, super::ran(decrypted)??)
             }
             _ => (transcript()?, None),
         };
