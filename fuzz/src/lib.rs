@@ -1,5 +1,9 @@
 //! Shared check for the fuzz targets: decode with `decode_exact`; whatever decodes must
-//! re-encode to exactly the input bytes.
+//! re-encode to exactly the input bytes. [`group`] holds the live group the processing targets
+//! edit commits for, [`tree`] the official trees the validation target edits.
+
+pub mod group;
+pub mod tree;
 
 use mls_engine::codec::{decode_exact, encode};
 use tls_codec::{DeserializeBytes, Serialize, Size};

@@ -1,0 +1,200 @@
+//! A live group for the processing targets: a committer and a receiver at the same epoch, and
+//! one valid commit (an Add with an UpdatePath) from the committer. The targets turn their input
+//! into edits of that commit, so every run starts from a message the receiver would accept.
+//!
+//! What every run checks, beyond "no panic": `process_message_bytes` and `process_message`
+//! give the same answer, and a refused message leaves the receiver exactly as it was. A failed
+//! check panics, which is a crash for the fuzzer and a failed case for the property tests that
+//! include this file (`engine/tests/group_process_props.rs`).
+
+use std::sync::OnceLock;
+
+use mls_engine::codec::{decode_exact, encode};
+use mls_engine::crypto::{AwsLcProvider, CipherSuite, CipherSuiteProvider, CryptoProvider};
+use mls_engine::group::*;
+use mls_engine::messages::*;
+
+/// Suite 1 (X25519, AES-128-GCM, SHA-256, Ed25519).
+pub fn cs() -> &'static dyn CipherSuiteProvider {
+    static P: OnceLock<AwsLcProvider> = OnceLock::new();
+    P.get_or_init(AwsLcProvider::new)
+        .suite(CipherSuite(1))
+        .expect("suite 1 is supported")
+}
+
+/// The committer, the receiver, and the committer's valid commit (encoded and as content).
+pub struct Fixture {
+    /// Member 0, after the commit was built (not merged).
+    pub committer: Group,
+    /// Member 1, at the epoch the commit is for.
+    pub receiver: Group,
+    /// The commit, an `MLSMessage` encoded.
+    pub commit: Vec<u8>,
+    /// Its content.
+    pub content: FramedContent,
+    /// The commit's confirmation tag.
+    pub tag: Option<Mac>,
+}
+
+/// A KeyPackage for a new member called `name`, with its private keys.
+pub fn bundle(name: &str) -> KeyPackageBundle {
+    let cs = cs();
+    let (sk, _) = cs.signature_generate().expect("a key pair");
+    let options = KeyPackageOptions::new(0, u64::MAX);
+    generate_key_package(cs, Credential::basic(name), sk, options).expect("a KeyPackage")
+}
+
+fn add(name: &str) -> Proposal {
+    Proposal::Add(Add {
+        key_package: bundle(name).key_package,
+    })
+}
+
+/// Built once per process: a group of four, then a path commit adding a fifth.
+pub fn fixture() -> &'static Fixture {
+    static F: OnceLock<Fixture> = OnceLock::new();
+    F.get_or_init(|| {
+        let cs = cs();
+        let config = GroupConfig::default().at_time(1_000);
+        let creator = bundle("creator");
+        let mut committer =
+            Group::create(cs, &creator, b"fuzz".to_vec(), vec![], config).expect("create");
+        let joiner = bundle("joiner");
+        let mut proposals = vec![Proposal::Add(Add {
+            key_package: joiner.key_package.clone(),
+        })];
+        proposals.extend(["m2", "m3"].map(add));
+        let options = CommitOptions {
+            proposals,
+            ..CommitOptions::default()
+        };
+        let out = committer.commit(cs, options).expect("commit");
+        committer.merge_staged_commit(out.staged).expect("merge");
+        let welcome = out.welcome.expect("a Welcome");
+        let join = JoinOptions {
+            config,
+            ..JoinOptions::default()
+        };
+        let receiver = Group::join(cs, &welcome, &joiner, join).expect("join");
+        let options = CommitOptions {
+            proposals: vec![add("m4")],
+            force_path: true,
+            ..CommitOptions::default()
+        };
+        let out = committer.commit(cs, options).expect("path commit");
+        let MlsMessageBody::PublicMessage(pm) = &out.commit.body else {
+            panic!("a member's commit is a PublicMessage by default")
+        };
+        Fixture {
+            content: pm.content.clone(),
+            tag: pm.auth.confirmation_tag.clone(),
+            commit: encode(&out.commit).expect("encode"),
+            committer,
+            receiver,
+        }
+    })
+}
+
+/// Applies `script` to `bytes` as edits of four bytes each: an operation, a 16-bit position
+/// (taken modulo the length) and a value. Operations: xor, truncate, insert, remove, set.
+pub fn edit(bytes: &[u8], script: &[u8]) -> Vec<u8> {
+    let mut b = bytes.to_vec();
+    for e in script.chunks_exact(4) {
+        if b.is_empty() {
+            break;
+        }
+        let n = b.len();
+        let at = usize::from(u16::from_be_bytes([e[1], e[2]]));
+        match e[0] % 5 {
+            0 => b[at % n] ^= e[3].max(1),
+            1 => b.truncate(at % n),
+            2 => b.insert(at % (n + 1), e[3]),
+            3 => {
+                b.remove(at % n);
+            }
+            _ => b[at % n] = e[3],
+        }
+    }
+    b
+}
+
+/// What processing gave, comparable across the entry points: the error, or the epoch
+/// authenticator and transcript hash after merging (or the kind of message).
+pub fn outcome(r: Result<ProcessedMessage, GroupError>) -> Result<Vec<u8>, GroupError> {
+    match r? {
+        ProcessedMessage::Commit(staged) => {
+            let mut g = fixture().receiver.clone();
+            g.merge_staged_commit(*staged)
+                .expect("a staged commit merges");
+            let mut out = g.epoch_authenticator().as_bytes().to_vec();
+            out.extend_from_slice(g.context().confirmed_transcript_hash.as_slice());
+            Ok(out)
+        }
+        other => Ok(format!("{other:?}").into_bytes()),
+    }
+}
+
+/// Processes `bytes` on a copy of the receiver through both entry points; panics (a crash
+/// for the fuzzer) if they disagree or a refusal changed the group.
+pub fn process(bytes: &[u8]) {
+    let f = fixture();
+    let before = f.receiver.to_bytes().expect("state encodes");
+    let mut g = f.receiver.clone();
+    let from_bytes = g.process_message_bytes(cs(), bytes);
+    if from_bytes.is_err() {
+        assert!(
+            g.to_bytes().expect("state encodes") == before,
+            "refusal changed the group"
+        );
+    }
+    let from_bytes = outcome(from_bytes);
+    match decode_exact::<MlsMessage>(bytes) {
+        Err(_) => assert!(
+            matches!(from_bytes, Err(GroupError::Malformed(_))),
+            "undecodable bytes not refused as malformed: {from_bytes:?}"
+        ),
+        Ok(msg) => {
+            let mut g = f.receiver.clone();
+            let decoded = g.process_message(cs(), msg);
+            if decoded.is_err() {
+                assert!(
+                    g.to_bytes().expect("state encodes") == before,
+                    "refusal changed the group"
+                );
+            }
+            assert_eq!(
+                outcome(decoded),
+                from_bytes,
+                "the two entry points disagree"
+            );
+        }
+    }
+}
+
+/// The fixture commit's bytes edited by `script`, then processed.
+pub fn process_edited_commit(script: &[u8]) {
+    process(&edit(&fixture().commit, script));
+}
+
+/// The fixture's `Commit` edited by `script`; if it still decodes, signed and MACed again by
+/// the committer (so it passes the framing checks and reaches §12 validation), then processed.
+pub fn process_resigned_commit(script: &[u8]) {
+    let f = fixture();
+    let FramedContentBody::Commit(commit) = &f.content.body else {
+        unreachable!("the fixture is a commit")
+    };
+    let bytes = edit(&encode(commit).expect("encode"), script);
+    let Ok(commit) = decode_exact::<Commit>(&bytes) else {
+        return;
+    };
+    let content = FramedContent {
+        body: FramedContentBody::Commit(commit),
+        ..f.content.clone()
+    };
+    if let Ok(msg) = f
+        .committer
+        .sign_and_frame_for_tests(cs(), content, f.tag.clone())
+    {
+        process(&encode(&msg).expect("encode"));
+    }
+}
