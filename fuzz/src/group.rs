@@ -134,39 +134,33 @@ pub fn outcome(r: Result<ProcessedMessage, GroupError>) -> Result<Vec<u8>, Group
     }
 }
 
+/// Runs `entry` on a copy of the receiver; panics if it refused and the copy changed.
+fn on_copy(
+    before: &[u8],
+    entry: impl FnOnce(&mut Group) -> Result<ProcessedMessage, GroupError>,
+) -> Result<ProcessedMessage, GroupError> {
+    let mut g = fixture().receiver.clone();
+    let r = entry(&mut g);
+    if r.is_err() {
+        let after = g.to_bytes().expect("state encodes");
+        assert!(after == before, "refusal changed the group");
+    }
+    r
+}
+
 /// Processes `bytes` on a copy of the receiver through both entry points; panics (a crash
 /// for the fuzzer) if they disagree or a refusal changed the group.
 pub fn process(bytes: &[u8]) {
-    let f = fixture();
-    let before = f.receiver.to_bytes().expect("state encodes");
-    let mut g = f.receiver.clone();
-    let from_bytes = g.process_message_bytes(cs(), bytes);
-    if from_bytes.is_err() {
-        assert!(
-            g.to_bytes().expect("state encodes") == before,
-            "refusal changed the group"
-        );
-    }
-    let from_bytes = outcome(from_bytes);
+    let before = fixture().receiver.to_bytes().expect("state encodes");
+    let from_bytes = outcome(on_copy(&before, |g| g.process_message_bytes(cs(), bytes)));
     match decode_exact::<MlsMessage>(bytes) {
         Err(_) => assert!(
             matches!(from_bytes, Err(GroupError::Malformed(_))),
             "undecodable bytes not refused as malformed: {from_bytes:?}"
         ),
         Ok(msg) => {
-            let mut g = f.receiver.clone();
-            let decoded = g.process_message(cs(), msg);
-            if decoded.is_err() {
-                assert!(
-                    g.to_bytes().expect("state encodes") == before,
-                    "refusal changed the group"
-                );
-            }
-            assert_eq!(
-                outcome(decoded),
-                from_bytes,
-                "the two entry points disagree"
-            );
+            let decoded = outcome(on_copy(&before, |g| g.process_message(cs(), msg)));
+            assert_eq!(decoded, from_bytes, "the two entry points disagree");
         }
     }
 }
