@@ -25,7 +25,7 @@ proptest! {
     /// Arbitrary bytes: whatever decodes as an MlsMessage is processed safely.
     #[test]
     fn arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
-        process(&bytes);
+        let _ = process(&bytes);
     }
 
     /// Byte-level edits of a valid commit (mostly refused by framing or signature).
@@ -64,7 +64,7 @@ fn fixture_commit_is_valid() {
 fn truncations_and_framing_flips_agree() {
     let commit = &fixture().commit;
     for end in 0..commit.len() {
-        process(&commit[..end]);
+        let _ = process(&commit[..end]);
     }
     let layout = mls_engine::framing::PublicCommitLayout::of(commit).unwrap();
     let framing = (0..200).chain(layout.tbs_prefix.len().saturating_sub(8)..commit.len());
@@ -72,7 +72,7 @@ fn truncations_and_framing_flips_agree() {
         for x in [0x01u8, 0x80, 0xff] {
             let mut b = commit.clone();
             b[i] ^= x;
-            process(&b);
+            let _ = process(&b);
         }
     }
 }

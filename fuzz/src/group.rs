@@ -118,16 +118,17 @@ pub fn edit(bytes: &[u8], script: &[u8]) -> Vec<u8> {
     b
 }
 
-/// What processing gave, comparable across the entry points: the error, or the epoch
-/// authenticator and transcript hash after merging (or the kind of message).
+/// What processing gave, comparable across the entry points: the error, or the new
+/// GroupContext (encoded) followed by the epoch authenticator after merging (or the kind of
+/// message).
 pub fn outcome(r: Result<ProcessedMessage, GroupError>) -> Result<Vec<u8>, GroupError> {
     match r? {
         ProcessedMessage::Commit(staged) => {
             let mut g = fixture().receiver.clone();
             g.merge_staged_commit(*staged)
                 .expect("a staged commit merges");
-            let mut out = g.epoch_authenticator().as_bytes().to_vec();
-            out.extend_from_slice(g.context().confirmed_transcript_hash.as_slice());
+            let mut out = encode(g.context()).expect("encode");
+            out.extend_from_slice(g.epoch_authenticator().as_bytes());
             Ok(out)
         }
         other => Ok(format!("{other:?}").into_bytes()),
@@ -149,8 +150,9 @@ fn on_copy(
 }
 
 /// Processes `bytes` on a copy of the receiver through both entry points; panics (a crash
-/// for the fuzzer) if they disagree or a refusal changed the group.
-pub fn process(bytes: &[u8]) {
+/// for the fuzzer) if they disagree or a refusal changed the group. Returns their answer
+/// ([`outcome`]).
+pub fn process(bytes: &[u8]) -> Result<Vec<u8>, GroupError> {
     let before = fixture().receiver.to_bytes().expect("state encodes");
     let from_bytes = outcome(on_copy(&before, |g| g.process_message_bytes(cs(), bytes)));
     match decode_exact::<MlsMessage>(bytes) {
@@ -163,32 +165,38 @@ pub fn process(bytes: &[u8]) {
             assert_eq!(decoded, from_bytes, "the two entry points disagree");
         }
     }
+    from_bytes
 }
 
 /// The fixture commit's bytes edited by `script`, then processed.
 pub fn process_edited_commit(script: &[u8]) {
-    process(&edit(&fixture().commit, script));
+    let _ = process(&edit(&fixture().commit, script));
 }
 
 /// The fixture's `Commit` edited by `script`; if it still decodes, signed and MACed again by
 /// the committer (so it passes the framing checks and reaches §12 validation), then processed.
 pub fn process_resigned_commit(script: &[u8]) {
+    if let Some(bytes) = resigned_commit(script) {
+        let _ = process(&bytes);
+    }
+}
+
+/// The fixture's `Commit` edited by `script` and, if it still decodes, signed and MACed again
+/// by the committer (with the original confirmation tag): the `MLSMessage`'s bytes.
+pub fn resigned_commit(script: &[u8]) -> Option<Vec<u8>> {
     let f = fixture();
     let FramedContentBody::Commit(commit) = &f.content.body else {
         unreachable!("the fixture is a commit")
     };
     let bytes = edit(&encode(commit).expect("encode"), script);
-    let Ok(commit) = decode_exact::<Commit>(&bytes) else {
-        return;
-    };
+    let commit = decode_exact::<Commit>(&bytes).ok()?;
     let content = FramedContent {
         body: FramedContentBody::Commit(commit),
         ..f.content.clone()
     };
-    if let Ok(msg) = f
+    let msg = f
         .committer
         .sign_and_frame_for_tests(cs(), content, f.tag.clone())
-    {
-        process(&encode(&msg).expect("encode"));
-    }
+        .ok()?;
+    Some(encode(&msg).expect("encode"))
 }

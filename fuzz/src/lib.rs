@@ -1,8 +1,12 @@
 //! Shared check for the fuzz targets: decode with `decode_exact`; whatever decodes must
 //! re-encode to exactly the input bytes. [`group`] holds the live group the processing targets
-//! edit commits for, [`tree`] the official trees the validation target edits.
+//! edit commits for, [`join`] the Welcome the join target edits, [`observer`] the
+//! delivery service's observer held to a member, [`tree`] the official trees the
+//! validation target edits.
 
 pub mod group;
+pub mod join;
+pub mod observer;
 pub mod tree;
 
 use mls_engine::codec::{decode_exact, encode};

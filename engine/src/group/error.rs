@@ -437,10 +437,16 @@ impl From<PskError> for GroupError {
     }
 }
 
+/// A Welcome's plaintexts that do not decode are malformed input, like any other bytes that do
+/// not decode; every other Welcome failure is the joiner's check that failed.
 impl From<WelcomeError> for GroupError {
     fn from(e: WelcomeError) -> Self {
+        let malformed =
+            |what, reason| GroupError::Malformed(MalformedError::Codec { what, reason });
         match e {
             WelcomeError::Crypto(c) => GroupError::Crypto(c),
+            WelcomeError::MalformedGroupSecrets(reason) => malformed("GroupSecrets", reason),
+            WelcomeError::MalformedGroupInfo(reason) => malformed("GroupInfo", reason),
             other => GroupError::Protocol(ProtocolError::Welcome(JoinCheck::Welcome(other))),
         }
     }

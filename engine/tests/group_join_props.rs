@@ -1,0 +1,96 @@
+//! Property tests for `Group::join`: a valid Welcome whose GroupSecrets or GroupInfo (tree
+//! included) is edited, then signed, encrypted and sealed again as the committer would, is
+//! joined through both entry points with the same answer, refused with a typed error when it
+//! should be, and, when accepted, holds exactly the GroupContext and tree it was sent.
+
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+// The harnesses the cargo-fuzz target `join_welcome` runs (`join.rs` uses `group.rs`'s
+// suite, KeyPackages and edit scripts). Here they run on random scripts in the test command,
+// so the fuzz target's code is built and exercised on every CI run.
+#[path = "../../fuzz/src/group.rs"]
+#[allow(unreachable_pub, dead_code)] // public for the fuzz crate, which exports it
+mod group;
+#[path = "../../fuzz/src/join.rs"]
+#[allow(unreachable_pub)]
+mod join;
+
+use join::{join_edited, join_fixture};
+use proptest::prelude::*;
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    /// Edits of the joiner's GroupSecrets: the joiner secret, the path secret, the PSKs.
+    #[test]
+    fn edited_group_secrets(script in proptest::collection::vec(any::<u8>(), 4..16)) {
+        join_edited(&[[0u8].as_slice(), &script].concat());
+    }
+
+    /// Edits of the GroupInfo, signed again as they are (mostly refused by the tree hash).
+    #[test]
+    fn edited_group_info(script in proptest::collection::vec(any::<u8>(), 4..16)) {
+        join_edited(&[[1u8].as_slice(), &script].concat());
+    }
+
+    /// Edits of the GroupInfo made consistent (tree hash, confirmation tag): they reach the
+    /// tree's validation, the joiner's leaf and the path secret's keys.
+    #[test]
+    fn edited_group_info_made_consistent(
+        script in proptest::collection::vec(any::<u8>(), 4..16)
+    ) {
+        join_edited(&[[2u8].as_slice(), &script].concat());
+    }
+}
+
+/// The harness is live: the unedited plaintexts join (with the checks of `join_edited`), and
+/// a fixed sample of edits of each kind reaches past decoding into the joiner's checks: the
+/// path secret's keys, the tree's validation, the signer, and joins that succeed.
+#[test]
+fn edits_reach_the_joiners_checks() {
+    use mls_engine::group::{GroupError, JoinCheck, ProtocolError};
+    assert!(!join_fixture().group_info.is_empty());
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    for pick in 0..3u8 {
+        assert!(
+            join_edited(&[pick]).unwrap().is_ok(),
+            "unedited, target {pick}"
+        );
+        for _ in 0..400 {
+            let mut data = vec![pick];
+            data.extend((0..4 + next() % 9).map(|_| next().to_le_bytes()[0]));
+            let kind = match join_edited(&data).unwrap() {
+                Ok(_) => "joined",
+                Err(GroupError::Malformed(_)) => "malformed",
+                Err(GroupError::Protocol(ProtocolError::Welcome(JoinCheck::PathSecret(_)))) => {
+                    "path secret"
+                }
+                Err(GroupError::Protocol(ProtocolError::TreeValidation(_))) => "tree",
+                Err(GroupError::Protocol(ProtocolError::Welcome(JoinCheck::Welcome(_)))) => {
+                    "signature or tag"
+                }
+                Err(_) => "other",
+            };
+            seen.insert((pick, kind));
+        }
+    }
+    for expected in [
+        (0, "malformed"),
+        (0, "path secret"),
+        (0, "signature or tag"),
+        (1, "malformed"),
+        (1, "tree"),
+        (2, "tree"),
+        (2, "joined"),
+    ] {
+        assert!(seen.contains(&expected), "no {expected:?} among {seen:?}");
+    }
+}
