@@ -2,7 +2,8 @@
 //! `mls-batch`) of the processing fixture's group ([`crate::group`]), at the epoch of its
 //! commit. The observer re-implements the public rules of RFC 9420 §12 over public state, so
 //! it can drift from the member's validation; this harness holds the two to each other on the
-//! same edited, re-signed commits.
+//! same edited commits, signed again by their sender: the fixture's member commit, and an
+//! external commit (§12.4.3.2) by a new joiner.
 //!
 //! What every run checks, beyond "no panic" (a failed check panics):
 //! - a refusal leaves the observer's state byte for byte as it was;
@@ -19,12 +20,14 @@
 use std::sync::OnceLock;
 
 use mls_batch::Observer;
-use mls_engine::codec::{decode_exact, encode};
-use mls_engine::group::{GroupError, ProtocolError};
-use mls_engine::messages::{MlsMessage, MlsMessageBody};
+use mls_engine::codec::{decode_exact, encode, VarBytes};
+use mls_engine::crypto::labels::sign_with_label;
+use mls_engine::crypto::Secret;
+use mls_engine::group::{ExternalCommitOptions, Group, GroupConfig, GroupError, ProtocolError};
+use mls_engine::messages::*;
 use mls_engine::tree::{LifetimePolicy, TreeError};
 
-use crate::group::{cs, fixture, process, resigned_commit};
+use crate::group::{cs, edit, fixture, process, resigned_commit};
 
 /// An observer of the fixture's group at the epoch its commit is for, from the receiver's
 /// GroupInfo (with the tree).
@@ -110,10 +113,93 @@ pub fn compare(
     (member, verdict)
 }
 
-/// The fixture's commit edited by `script` and signed again ([`resigned_commit`]), judged by
-/// the member and the observer ([`compare`]).
-pub fn observe_resigned_commit(script: &[u8]) {
-    if let Some(bytes) = resigned_commit(script) {
+/// An external commit (§12.4.3.2) for the fixture's group at the receiver's epoch, by a
+/// joiner "eve": her signature key, the commit's content and its confirmation tag.
+pub struct External {
+    sk: Secret,
+    /// The commit's content (sender `new_member_commit`).
+    pub content: FramedContent,
+    tag: Option<Mac>,
+}
+
+/// Built once per process from the receiver's GroupInfo.
+pub fn external() -> &'static External {
+    static E: OnceLock<External> = OnceLock::new();
+    E.get_or_init(|| {
+        let cs = cs();
+        let MlsMessageBody::GroupInfo(gi) = fixture()
+            .receiver
+            .group_info(cs, true)
+            .expect("a GroupInfo")
+            .body
+        else {
+            panic!("a GroupInfo message")
+        };
+        let sk = cs.signature_generate().expect("a key pair").0;
+        let options = ExternalCommitOptions {
+            config: GroupConfig::default().at_time(1_000),
+            ..ExternalCommitOptions::default()
+        };
+        let (_, msg) =
+            Group::join_by_external_commit(cs, &gi, Credential::basic("eve"), sk.clone(), options)
+                .expect("an external commit");
+        let MlsMessageBody::PublicMessage(pm) = msg.body else {
+            panic!("an external commit is a PublicMessage")
+        };
+        External {
+            sk,
+            content: pm.content,
+            tag: pm.auth.confirmation_tag,
+        }
+    })
+}
+
+/// The external commit's `Commit` edited by `script` and, if it still decodes, signed again
+/// by the joiner (with the original confirmation tag): the `MLSMessage`'s bytes.
+pub fn resigned_external_commit(script: &[u8]) -> Option<Vec<u8>> {
+    let e = external();
+    let cs = cs();
+    let FramedContentBody::Commit(commit) = &e.content.body else {
+        unreachable!("the fixture is a commit")
+    };
+    let bytes = edit(&encode(commit).expect("encode"), script);
+    let commit = decode_exact::<Commit>(&bytes).ok()?;
+    let content = FramedContent {
+        body: FramedContentBody::Commit(commit),
+        ..e.content.clone()
+    };
+    let tbs = FramedContentTbs {
+        version: ProtocolVersion::MLS10,
+        wire_format: WireFormat::PUBLIC_MESSAGE,
+        content: content.clone(),
+        context: Some(fixture().receiver.context().clone()),
+    };
+    let tbs = encode(&tbs).expect("encode");
+    let signature = sign_with_label(cs, &e.sk, "FramedContentTBS", &tbs).expect("sign");
+    let msg = MlsMessage::new(MlsMessageBody::PublicMessage(PublicMessage {
+        content,
+        auth: FramedContentAuthData {
+            signature: VarBytes(signature),
+            confirmation_tag: e.tag.clone(),
+        },
+        membership_tag: None,
+    }));
+    Some(encode(&msg).expect("encode"))
+}
+
+/// The first byte of `data` picks the member's commit (even) or the external commit (odd),
+/// the rest edits its `Commit`; the commit, signed again by its sender, is judged by the
+/// member and the observer ([`compare`]).
+pub fn observe_resigned_commit(data: &[u8]) {
+    let Some((&pick, script)) = data.split_first() else {
+        return;
+    };
+    let bytes = if pick % 2 == 0 {
+        resigned_commit(script)
+    } else {
+        resigned_external_commit(script)
+    };
+    if let Some(bytes) = bytes {
         let _ = compare(&bytes);
     }
 }

@@ -1,8 +1,9 @@
 //! Property tests holding the observer (the delivery service's public view) to a member's
-//! validation: the same edited commits, signed and MACed again by their committer, are judged
-//! by both. A commit the member accepts the observer accepts, to the same GroupContext; one the
-//! member refuses on a public rule the observer refuses; one the member refuses only at its
-//! confirmation tag the observer accepts; and a refusal leaves the observer as it was.
+//! validation: the same edited commits, signed again by their sender (a member's commit, also
+//! MACed again; an external commit), are judged by both. A commit the member accepts the
+//! observer accepts, to the same GroupContext; one the member refuses on a public rule the
+//! observer refuses; one the member refuses only at its confirmation tag the observer accepts;
+//! and a refusal leaves the observer as it was.
 
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -22,20 +23,29 @@ use proptest::prelude::*;
 proptest! {
     #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
 
-    /// Edits of the commit's content, re-signed and re-MACed by the committer.
+    /// Edits of a member's commit, signed and MACed again by the committer.
     #[test]
-    fn member_and_observer_agree(script in proptest::collection::vec(any::<u8>(), 4..12)) {
-        observer::observe_resigned_commit(&script);
+    fn member_and_observer_agree_on_member_commits(
+        script in proptest::collection::vec(any::<u8>(), 4..12)
+    ) {
+        observer::observe_resigned_commit(&[[0u8].as_slice(), &script].concat());
+    }
+
+    /// Edits of an external commit, signed again by the joiner.
+    #[test]
+    fn member_and_observer_agree_on_external_commits(
+        script in proptest::collection::vec(any::<u8>(), 4..12)
+    ) {
+        observer::observe_resigned_commit(&[[1u8].as_slice(), &script].concat());
     }
 }
 
-/// The harness is live: both accept the unedited commit to the same GroupContext, and a fixed
-/// sample of edits has the member refusing on public rules and at the confirmation tag.
+/// The harness is live: both accept each unedited commit to the same GroupContext, and for
+/// each, a fixed sample of edits has the member refusing on public rules and at the
+/// confirmation tag.
 #[test]
 fn edits_reach_both_validations() {
     use mls_engine::group::{GroupError, ProtocolError};
-    let (member, verdict) = observer::compare(&group::fixture().commit);
-    assert!(member.is_ok() && verdict.is_ok());
     let mut seed = 0x2545_f491_4f6c_dd1du64;
     let mut next = move || {
         seed ^= seed << 13;
@@ -43,22 +53,24 @@ fn edits_reach_both_validations() {
         seed ^= seed << 17;
         seed
     };
-    let (mut public, mut at_tag) = (0, 0);
-    for _ in 0..400 {
-        let script: Vec<u8> = (0..4 + next() % 9)
-            .map(|_| next().to_le_bytes()[0])
-            .collect();
-        let Some(bytes) = group::resigned_commit(&script) else {
-            continue;
-        };
-        match observer::compare(&bytes).0 {
-            Err(GroupError::Protocol(ProtocolError::ConfirmationTag)) => at_tag += 1,
-            Err(GroupError::Protocol(_) | GroupError::Incompatible(_)) => public += 1,
-            _ => {}
+    let resign = [group::resigned_commit, observer::resigned_external_commit];
+    for (kind, resigned) in resign.into_iter().enumerate() {
+        let (member, verdict) = observer::compare(&resigned(&[]).unwrap());
+        assert!(member.is_ok() && verdict.is_ok(), "unedited commit {kind}");
+        let (mut public, mut at_tag) = (0, 0);
+        for _ in 0..400 {
+            let n = 4 + next() % 9;
+            let script: Vec<u8> = (0..n).map(|_| next().to_le_bytes()[0]).collect();
+            let Some(bytes) = resigned(&script) else {
+                continue;
+            };
+            match observer::compare(&bytes).0 {
+                Err(GroupError::Protocol(ProtocolError::ConfirmationTag)) => at_tag += 1,
+                Err(GroupError::Protocol(_) | GroupError::Incompatible(_)) => public += 1,
+                _ => {}
+            }
         }
+        let counts = format!("commit {kind}: public {public}, at the tag {at_tag}");
+        assert!(public > 0 && at_tag > 0, "{counts}");
     }
-    assert!(
-        public > 0 && at_tag > 0,
-        "public {public}, at the tag {at_tag}"
-    );
 }
