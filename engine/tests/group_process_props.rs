@@ -40,6 +40,15 @@ proptest! {
     fn mutated_and_resigned_commit(script in proptest::collection::vec(any::<u8>(), 4..12)) {
         group::process_resigned_commit(&script);
     }
+
+    /// The same edits, signed again and encrypted in a PrivateMessage with the committer's
+    /// handshake key: a refusal after the key was found leaves the secret tree unchanged.
+    #[test]
+    fn mutated_and_resigned_private_commit(
+        script in proptest::collection::vec(any::<u8>(), 4..12)
+    ) {
+        group::process_resigned_private_commit(&script);
+    }
 }
 
 /// The unmutated fixture commit is accepted (the properties exercise a live path), by both
@@ -56,6 +65,20 @@ fn fixture_commit_is_valid() {
     let expected = outcome(Ok(decoded)).unwrap();
     assert_eq!(outcome(Ok(from_bytes)).unwrap(), expected);
     assert!(mls_engine::framing::PublicCommitLayout::of(&f.commit).is_some());
+}
+
+/// The unedited commit signed again in a PrivateMessage gets through decryption, the signature
+/// and §12 validation to the confirmation tag (computed for the PublicMessage's transcript, so
+/// it fails there), and the refusal leaves the receiver as it was (checked by `process`).
+#[test]
+fn private_commit_reaches_the_confirmation_tag() {
+    let bytes = group::resigned_commit_as(&[], WireFormat::PRIVATE_MESSAGE).unwrap();
+    let msg = decode_exact::<MlsMessage>(&bytes).unwrap();
+    assert!(matches!(msg.body, MlsMessageBody::PrivateMessage(_)));
+    assert_eq!(
+        group::process(&bytes),
+        Err(GroupError::Protocol(ProtocolError::ConfirmationTag))
+    );
 }
 
 /// Every truncation of the fixture commit, and every single-byte change of its framing

@@ -181,9 +181,25 @@ pub fn process_resigned_commit(script: &[u8]) {
     }
 }
 
+/// The fixture's `Commit` edited by `script`; if it still decodes, signed again by the
+/// committer and encrypted in a PrivateMessage, then processed: a refusal after the handshake
+/// key was found must leave the secret tree as it was.
+pub fn process_resigned_private_commit(script: &[u8]) {
+    if let Some(bytes) = resigned_commit_as(script, WireFormat::PRIVATE_MESSAGE) {
+        let _ = process(&bytes);
+    }
+}
+
 /// The fixture's `Commit` edited by `script` and, if it still decodes, signed and MACed again
 /// by the committer (with the original confirmation tag): the `MLSMessage`'s bytes.
 pub fn resigned_commit(script: &[u8]) -> Option<Vec<u8>> {
+    resigned_commit_as(script, WireFormat::PUBLIC_MESSAGE)
+}
+
+/// [`resigned_commit`] framed in `wire_format` (a PrivateMessage with the committer's first
+/// unused handshake key: the committer is copied for each message, so every message uses the
+/// same generation and none is lent away).
+pub fn resigned_commit_as(script: &[u8], wire_format: WireFormat) -> Option<Vec<u8>> {
     let f = fixture();
     let FramedContentBody::Commit(commit) = &f.content.body else {
         unreachable!("the fixture is a commit")
@@ -196,7 +212,8 @@ pub fn resigned_commit(script: &[u8]) -> Option<Vec<u8>> {
     };
     let msg = f
         .committer
-        .sign_and_frame_for_tests(cs(), content, f.tag.clone())
+        .clone()
+        .sign_and_frame_as_for_tests(cs(), wire_format, content, f.tag.clone())
         .ok()?;
     Some(encode(&msg).expect("encode"))
 }

@@ -1672,8 +1672,9 @@ impl Group {
         self.signer = signer;
     }
 
-    /// Signs and frames arbitrary content as this member, with `confirmation_tag` (for
-    /// commits). A test hook for building invalid messages; not for production use.
+    /// Signs and frames arbitrary content as this member in a PublicMessage, with
+    /// `confirmation_tag` (for commits). A test hook for building invalid messages; not for
+    /// production use.
     #[cfg(feature = "test-hooks")]
     pub fn sign_and_frame_for_tests(
         &self,
@@ -1681,10 +1682,23 @@ impl Group {
         content: FramedContent,
         confirmation_tag: Option<Mac>,
     ) -> Result<MlsMessage, GroupError> {
-        let (sc, mut auth) = self.sign_own_content(cs, WireFormat::PUBLIC_MESSAGE, &content)?;
+        self.sign_and_frame_as_for_tests(cs, WireFormat::PUBLIC_MESSAGE, content, confirmation_tag)
+    }
+
+    /// [`Group::sign_and_frame_for_tests`] in `wire_format`: a PrivateMessage is encrypted
+    /// with this member's next handshake key. A test hook; not for production use.
+    #[cfg(feature = "test-hooks")]
+    pub fn sign_and_frame_as_for_tests(
+        &self,
+        cs: &dyn CipherSuiteProvider,
+        wire_format: WireFormat,
+        content: FramedContent,
+        confirmation_tag: Option<Mac>,
+    ) -> Result<MlsMessage, GroupError> {
+        let (sc, mut auth) = self.sign_own_content(cs, wire_format, &content)?;
         auth.confirmation_tag = confirmation_tag;
         let ac = AuthenticatedContent {
-            wire_format: WireFormat::PUBLIC_MESSAGE,
+            wire_format,
             content,
             auth,
         };
