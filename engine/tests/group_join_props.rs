@@ -51,22 +51,14 @@ proptest! {
 fn edits_reach_the_joiners_checks() {
     use mls_engine::group::{GroupError, JoinCheck, ProtocolError};
     assert!(!join_fixture().group_info.is_empty());
-    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-    let mut next = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
     let mut seen = std::collections::BTreeSet::new();
     for pick in 0..3u8 {
         assert!(
             join_edited(&[pick]).unwrap().is_ok(),
             "unedited, target {pick}"
         );
-        for _ in 0..400 {
-            let mut data = vec![pick];
-            data.extend((0..4 + next() % 9).map(|_| next().to_le_bytes()[0]));
+        for script in group::sample_scripts(0x9e37_79b9_7f4a_7c15 + u64::from(pick), 400) {
+            let data = [[pick].as_slice(), &script].concat();
             let kind = match join_edited(&data).unwrap() {
                 Ok(_) => "joined",
                 Err(GroupError::Malformed(_)) => "malformed",

@@ -81,6 +81,28 @@ fn private_commit_reaches_the_confirmation_tag() {
     );
 }
 
+/// Edited private commits get past decryption and the signature into §12 validation: a fixed
+/// sample of edits has the receiver refusing on proposal and path rules, not only at the
+/// framing.
+#[test]
+fn edited_private_commits_reach_validation() {
+    let mut rules = 0;
+    for script in group::sample_scripts(0x5851_f42d_4c95_7f2d, 300) {
+        let Some(bytes) = group::resigned_commit_as(&script, WireFormat::PRIVATE_MESSAGE) else {
+            continue;
+        };
+        if let Err(GroupError::Protocol(
+            ProtocolError::Proposal { .. }
+            | ProtocolError::LeafNode { .. }
+            | ProtocolError::Tree(_),
+        )) = group::process(&bytes)
+        {
+            rules += 1;
+        }
+    }
+    assert!(rules > 0, "no edited private commit reached §12 validation");
+}
+
 /// Every truncation of the fixture commit, and every single-byte change of its framing
 /// (everything but the encrypted path secrets), gets the same answer from both entry points.
 #[test]

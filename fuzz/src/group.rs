@@ -118,6 +118,23 @@ pub fn edit(bytes: &[u8], script: &[u8]) -> Vec<u8> {
     b
 }
 
+/// `count` edit scripts of 4 to 12 bytes, the same for the same `seed` (xorshift64): a fixed
+/// sample for the tests that check where edits are refused.
+pub fn sample_scripts(mut seed: u64, count: usize) -> Vec<Vec<u8>> {
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    (0..count)
+        .map(|_| {
+            let n = 4 + next() % 9;
+            (0..n).map(|_| next().to_le_bytes()[0]).collect()
+        })
+        .collect()
+}
+
 /// What processing gave, comparable across the entry points: the error, or the new
 /// GroupContext (encoded) followed by the epoch authenticator after merging (or the kind of
 /// message).

@@ -46,21 +46,12 @@ proptest! {
 #[test]
 fn edits_reach_both_validations() {
     use mls_engine::group::{GroupError, ProtocolError};
-    let mut seed = 0x2545_f491_4f6c_dd1du64;
-    let mut next = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
     let resign = [group::resigned_commit, observer::resigned_external_commit];
     for (kind, resigned) in resign.into_iter().enumerate() {
         let (member, verdict) = observer::compare(&resigned(&[]).unwrap());
         assert!(member.is_ok() && verdict.is_ok(), "unedited commit {kind}");
         let (mut public, mut at_tag) = (0, 0);
-        for _ in 0..400 {
-            let n = 4 + next() % 9;
-            let script: Vec<u8> = (0..n).map(|_| next().to_le_bytes()[0]).collect();
+        for script in group::sample_scripts(0x2545_f491_4f6c_dd1d + kind as u64, 400) {
             let Some(bytes) = resigned(&script) else {
                 continue;
             };
