@@ -41,6 +41,16 @@ proptest! {
         group::process_resigned_commit(&script);
     }
 
+    /// Edits of a stored state (the receiver's, or the committer's with a past epoch): what
+    /// loads writes back the bytes it was loaded from.
+    #[test]
+    fn edited_stored_state(
+        pick in any::<u8>(),
+        script in proptest::collection::vec(any::<u8>(), 4..16),
+    ) {
+        group::load_edited_state(&[[pick].as_slice(), &script].concat());
+    }
+
     /// The same edits, signed again and encrypted in a PrivateMessage with the committer's
     /// handshake key: a refusal after the key was found leaves the secret tree unchanged.
     #[test]

@@ -203,3 +203,24 @@ pub fn observe_resigned_commit(data: &[u8]) {
         let _ = compare(&bytes);
     }
 }
+
+/// The observer's stored state (`Observer::to_bytes`) edited by `script`, then loaded: no
+/// panic, and a state that loads writes back exactly the bytes it was loaded from (one loaded
+/// as the older version 1 is written as version 2, which must load and write back unchanged).
+pub fn load_edited_observer_state(script: &[u8]) {
+    let state = observer().to_bytes().expect("observer state encodes");
+    let bytes = edit(&state, script);
+    if let Ok(ob) = Observer::from_bytes(cs(), &bytes) {
+        let again = ob.to_bytes().expect("a loaded observer encodes");
+        if bytes.first() == Some(&1) {
+            let ob = Observer::from_bytes(cs(), &again).expect("an upgraded observer loads");
+            let twice = ob.to_bytes().expect("encodes");
+            assert!(
+                twice == again,
+                "an upgraded observer wrote back other bytes"
+            );
+        } else {
+            assert!(again == bytes, "a loaded observer wrote back other bytes");
+        }
+    }
+}

@@ -31,6 +31,13 @@ proptest! {
         observer::observe_resigned_commit(&[[0u8].as_slice(), &script].concat());
     }
 
+    /// Edits of the observer's stored state: what loads writes back the bytes it was loaded
+    /// from.
+    #[test]
+    fn edited_observer_state(script in proptest::collection::vec(any::<u8>(), 4..16)) {
+        observer::load_edited_observer_state(&script);
+    }
+
     /// Edits of an external commit, signed again by the joiner.
     #[test]
     fn member_and_observer_agree_on_external_commits(

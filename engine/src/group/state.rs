@@ -81,7 +81,7 @@ pub(super) struct PastWire {
 
 /// A leaf whose signature key in a past epoch differs from the current tree's (`None`:
 /// blank then).
-#[derive(TlsSerialize, TlsDeserializeBytes, TlsSize)]
+#[derive(Clone, TlsSerialize, TlsDeserializeBytes, TlsSize)]
 struct SignerWire {
     leaf: u32,
     key: Option<SignaturePublicKey>,
@@ -95,7 +95,7 @@ struct PastSignersWire {
     signers: VarVec<SignerWire>,
 }
 
-#[derive(TlsSerialize, TlsDeserializeBytes, TlsSize)]
+#[derive(Clone, TlsSerialize, TlsDeserializeBytes, TlsSize)]
 struct PskWire {
     group_id: VarBytes,
     epoch: u64,
@@ -147,6 +147,15 @@ fn u32_of(n: usize) -> u32 {
 
 pub(super) fn corrupt(what: &str) -> GroupError {
     MalformedError::CorruptState(what.to_string()).into()
+}
+
+/// A flag written as `u8::from(bool)`: 0 or 1, anything else refused (one encoding per state).
+fn flag(v: u8, what: &str) -> Result<bool, GroupError> {
+    match v {
+        0 => Ok(false),
+        1 => Ok(true),
+        _ => Err(corrupt(what)),
+    }
 }
 
 impl Group {
@@ -324,12 +333,18 @@ impl Group {
             if w.epoch != p.epoch {
                 return Err(corrupt("past epoch signers"));
             }
-            let overrides = w
-                .signers
-                .into_vec()
-                .into_iter()
-                .map(|w| (w.leaf, w.key))
-                .collect();
+            // As written: leaves in ascending order, each with a key (or blank) that differs
+            // from the loaded tree's.
+            let signers = w.signers.into_vec();
+            let ascending = signers.windows(2).all(|p| p[0].leaf < p[1].leaf);
+            let differs = signers.iter().all(|w| {
+                let now = tree.leaf(LeafIndex(w.leaf)).map(|n| n.signature_key());
+                w.key.as_ref().map(|k| k.as_slice()) != now
+            });
+            if !ascending || !differs {
+                return Err(corrupt("past epoch signers"));
+            }
+            let overrides = signers.into_iter().map(|w| (w.leaf, w.key)).collect();
             Ok((tree.stage(), overrides))
         })?;
         g.index = MemberIndex::build(&g.tree);
@@ -345,12 +360,13 @@ impl Group {
         mut past: impl FnMut(&PastWire) -> Result<PastTree, GroupError>,
     ) -> Result<Group, GroupError> {
         let c = &s.config;
+        let lifetime = match (flag(c.lifetime_check, "lifetime check")?, c.now) {
+            (true, now) => LifetimePolicy::Check { now },
+            (false, 0) => LifetimePolicy::Ignore,
+            (false, _) => return Err(corrupt("a time without the lifetime check")),
+        };
         let config = GroupConfig {
-            lifetime: if c.lifetime_check == 1 {
-                LifetimePolicy::Check { now: c.now }
-            } else {
-                LifetimePolicy::Ignore
-            },
+            lifetime,
             epoch_retention: c.epoch_retention as usize,
             resumption_psk_retention: c.resumption_psk_retention as usize,
             secret_tree: SecretTreeConfig {
@@ -362,8 +378,9 @@ impl Group {
             } else {
                 PaddingPolicy::ToMultipleOf(c.padding as usize)
             },
-            encrypt_handshake: c.encrypt_handshake == 1,
+            encrypt_handshake: flag(c.encrypt_handshake, "encrypt_handshake")?,
         };
+        let active = flag(s.active, "active")?;
         let st =
             |v: VarBytes| SecretTree::from_bytes(v.as_slice()).map_err(|_| corrupt("secret tree"));
         let k = s.keys;
@@ -414,9 +431,28 @@ impl Group {
                 },
             ));
         }
+        // Both PSK lists are written in their stores' order, without duplicates (and the
+        // resumption list within its capacity): a list the store would reorder, merge or cut
+        // is refused, not silently changed.
+        let written: Vec<(Vec<u8>, u64)> = s
+            .resumption_psks
+            .iter()
+            .map(|p| (p.group_id.as_slice().to_vec(), p.epoch))
+            .collect();
         let mut resumption_psks = ResumptionPskStore::new(s.resumption_capacity as usize);
         for p in s.resumption_psks.into_vec() {
             resumption_psks.insert(p.group_id.as_slice(), p.epoch, sec(p.psk));
+        }
+        let kept = resumption_psks.iter().map(|(g, e, _)| (g, e));
+        if !kept.eq(written.iter().map(|(g, e)| (g.as_slice(), *e))) {
+            return Err(corrupt("resumption PSKs"));
+        }
+        let external = s.external_psks.as_slice();
+        let ascending = external
+            .windows(2)
+            .all(|w| w[0].group_id.as_slice() < w[1].group_id.as_slice());
+        if !ascending || external.iter().any(|p| p.epoch != 0) {
+            return Err(corrupt("external PSKs"));
         }
         let external_psks: BTreeMap<Vec<u8>, Secret> = s
             .external_psks
@@ -441,7 +477,7 @@ impl Group {
             resumption_psks,
             external_psks,
             pending_reinit: s.pending_reinit,
-            active: s.active == 1,
+            active,
             delta_epoch: None,
         })
     }
@@ -494,6 +530,105 @@ mod tests {
             Group::from_bytes(cs, &longer),
             Err(GroupError::Malformed(MalformedError::CorruptState(_)))
         ));
+    }
+
+    /// A state whose parts are not as `to_bytes` writes them is refused, not silently
+    /// changed (each case was loaded, and written back otherwise, before): flags other than
+    /// 0 and 1, a time without the lifetime check, resumption PSKs beyond the capacity or
+    /// repeated, external PSKs out of order or with an epoch, past-epoch signers out of order
+    /// or equal to the loaded tree's.
+    #[test]
+    fn non_canonical_parts_refused() {
+        type Edit = Box<dyn Fn(&mut StateV2)>;
+        let cs = cs();
+        let bytes = group(cs, 3).to_bytes().unwrap();
+        let load = |edit: &dyn Fn(&mut StateV2)| {
+            let mut s = decode_exact::<StateV2>(&bytes[2..]).unwrap();
+            edit(&mut s);
+            let mut b = STATE_VERSION.to_be_bytes().to_vec();
+            b.extend_from_slice(&encode(&s).unwrap());
+            Group::from_bytes(cs, &b)
+        };
+        assert_eq!(load(&|_| {}).unwrap().to_bytes().unwrap(), bytes);
+        let base = decode_exact::<StateV2>(&bytes[2..]).unwrap();
+        assert_eq!(base.base.config.lifetime_check, 1);
+        let kept = base.base.resumption_psks.len();
+        assert!(kept >= 1 && base.base.resumption_capacity as usize > kept);
+        assert!(base.past_signers[0].signers.len() >= 2);
+        let psk = |id: &[u8], epoch| PskWire {
+            group_id: VarBytes(id.to_vec()),
+            epoch,
+            psk: VarBytes(vec![7; 32]),
+        };
+        let Some(Some(crate::messages::Node::Leaf(leaf0))) = base.base.tree.0.first() else {
+            panic!("leaf 0 is a member")
+        };
+        let key0 = SignaturePublicKey::from(leaf0.signature_key());
+        let edits: Vec<(&str, Edit)> = vec![
+            (
+                "encrypt_handshake 2",
+                Box::new(|s| s.base.config.encrypt_handshake = 2),
+            ),
+            ("active 2", Box::new(|s| s.base.active = 2)),
+            (
+                "lifetime_check 2",
+                Box::new(|s| s.base.config.lifetime_check = 2),
+            ),
+            (
+                "a time without the lifetime check",
+                Box::new(|s| s.base.config.lifetime_check = 0),
+            ),
+            (
+                "capacity below the list",
+                Box::new(|s| s.base.resumption_capacity = 0),
+            ),
+            (
+                "a repeated resumption PSK",
+                Box::new(|s| {
+                    let p = s.base.resumption_psks[0].clone();
+                    s.base.resumption_psks.0.insert(1, p);
+                }),
+            ),
+            (
+                "an external PSK with an epoch",
+                Box::new(move |s| s.base.external_psks = vec![psk(b"a", 1)].into()),
+            ),
+            (
+                "external PSKs out of order",
+                Box::new(move |s| s.base.external_psks = vec![psk(b"b", 0), psk(b"a", 0)].into()),
+            ),
+            (
+                "a past signer equal to the tree's",
+                Box::new(move |s| {
+                    let wire = SignerWire {
+                        leaf: 0,
+                        key: Some(key0.clone()),
+                    };
+                    s.past_signers.0[0].signers.0.insert(0, wire);
+                }),
+            ),
+            (
+                "past signers out of order",
+                Box::new(|s| s.past_signers.0[0].signers.0.reverse()),
+            ),
+        ];
+        for (what, edit) in &edits {
+            assert!(
+                matches!(
+                    load(edit.as_ref()),
+                    Err(GroupError::Malformed(MalformedError::CorruptState(_)))
+                ),
+                "{what} loaded"
+            );
+        }
+        // The well-formed versions of the PSK edits load and write back unchanged.
+        let external =
+            load(&move |s| s.base.external_psks = vec![psk(b"a", 0), psk(b"b", 0)].into());
+        let loaded = external.unwrap().to_bytes().unwrap();
+        assert_eq!(
+            Group::from_bytes(cs, &loaded).unwrap().to_bytes().unwrap(),
+            loaded
+        );
     }
 
     /// A version-1 state (no past-epoch members) loads, without its past epochs.
