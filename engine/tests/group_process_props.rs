@@ -51,6 +51,13 @@ proptest! {
         group::load_edited_state(&[[pick].as_slice(), &script].concat());
     }
 
+    /// Edits of the delta the receiver recorded for the fixture commit, replayed onto its
+    /// snapshot.
+    #[test]
+    fn edited_delta(script in proptest::collection::vec(any::<u8>(), 4..16)) {
+        group::replay_edited_delta(&script);
+    }
+
     /// The same edits, signed again and encrypted in a PrivateMessage with the committer's
     /// handshake key: a refusal after the key was found leaves the secret tree unchanged.
     #[test]
@@ -111,6 +118,12 @@ fn edited_private_commits_reach_validation() {
         }
     }
     assert!(rules > 0, "no edited private commit reached §12 validation");
+}
+
+/// The unedited delta replays to the receiver's state (checked by `replay_edited_delta`).
+#[test]
+fn unedited_delta_replays() {
+    group::replay_edited_delta(&[]);
 }
 
 /// Every truncation of the fixture commit, and every single-byte change of its framing

@@ -1,15 +1,20 @@
-//! Fuzz target: a stored state edited by the input, then loaded. The first byte picks it: the
-//! receiver's (0), the committer's with a past epoch (1) or the observer's (2), modulo 3. No
-//! panic, and a state that loads writes back exactly the bytes it was loaded from.
+//! Fuzz target: stored state edited by the input, then loaded. The first byte picks it (modulo
+//! 4): the receiver's state (0), the committer's with a past epoch (1), the observer's (2), or
+//! the receiver's delta for a commit, replayed onto its snapshot (3). No panic, and a state
+//! that loads writes back exactly the bytes it was loaded from (a replayed one, bytes that load
+//! back unchanged).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use mls_engine_fuzz::{group, observer};
 
 fuzz_target!(|data: &[u8]| {
-    match data.split_first() {
-        Some((pick, script)) if pick % 3 == 2 => observer::load_edited_observer_state(script),
-        Some((pick, script)) => group::load_edited_state(&[[pick % 3].as_slice(), script].concat()),
-        None => {}
+    let Some((pick, script)) = data.split_first() else {
+        return;
+    };
+    match pick % 4 {
+        2 => observer::load_edited_observer_state(script),
+        3 => group::replay_edited_delta(script),
+        p => group::load_edited_state(&[[p].as_slice(), script].concat()),
     }
 });

@@ -263,3 +263,49 @@ pub fn load_edited_state(data: &[u8]) {
         }
     }
 }
+
+/// The receiver's snapshot and the delta its processing of the fixture commit recorded
+/// (`Group::take_delta`), and the state it reached.
+fn delta_fixture() -> &'static (Vec<u8>, Vec<u8>, Vec<u8>) {
+    static D: OnceLock<(Vec<u8>, Vec<u8>, Vec<u8>)> = OnceLock::new();
+    D.get_or_init(|| {
+        let f = fixture();
+        let mut g = f.receiver.clone();
+        let snapshot = g.to_bytes().expect("state encodes");
+        g.track_changes();
+        let ProcessedMessage::Commit(staged) = g
+            .process_message_bytes(cs(), &f.commit)
+            .expect("the commit")
+        else {
+            panic!("a commit")
+        };
+        g.merge_staged_commit(*staged).expect("merge");
+        let delta = g.take_delta().expect("encodes").expect("a delta");
+        (snapshot, delta, g.to_bytes().expect("state encodes"))
+    })
+}
+
+/// The receiver's delta for the fixture commit edited by `script`, then replayed onto its
+/// snapshot (`Group::from_bytes_and_deltas`): no panic; the unedited delta gives exactly the
+/// state the receiver reached; a state that loads writes back bytes that load and write back
+/// unchanged.
+pub fn replay_edited_delta(script: &[u8]) {
+    let (snapshot, delta, reached) = delta_fixture();
+    let bytes = edit(delta, script);
+    let Ok(g) = Group::from_bytes_and_deltas(cs(), snapshot, &[&bytes]) else {
+        assert!(bytes != *delta, "the unedited delta is refused");
+        return;
+    };
+    let state = g.to_bytes().expect("a replayed state encodes");
+    if bytes == *delta {
+        assert!(
+            state == *reached,
+            "the unedited delta reached another state"
+        );
+    }
+    let again = Group::from_bytes(cs(), &state).expect("a replayed state loads");
+    assert!(
+        again.to_bytes().expect("encodes") == state,
+        "a replayed state changed on loading"
+    );
+}
