@@ -224,3 +224,44 @@ pub fn load_edited_observer_state(script: &[u8]) {
         }
     }
 }
+
+/// The observer's snapshot and the delta its processing of the fixture commit recorded
+/// (`Observer::take_delta`), and the state it reached.
+fn observer_delta() -> &'static (Vec<u8>, Vec<u8>, Vec<u8>) {
+    static D: OnceLock<(Vec<u8>, Vec<u8>, Vec<u8>)> = OnceLock::new();
+    D.get_or_init(|| {
+        let mut ob = observer().clone();
+        let snapshot = ob.to_bytes().expect("encodes");
+        ob.track_changes();
+        let msg = decode_exact::<MlsMessage>(&fixture().commit).expect("decodes");
+        ob.process(cs(), &msg)
+            .expect("the observer takes the commit");
+        let delta = ob.take_delta().expect("encodes").expect("a delta");
+        (snapshot, delta, ob.to_bytes().expect("encodes"))
+    })
+}
+
+/// The observer's delta for the fixture commit edited by `script`, then replayed onto its
+/// snapshot (`Observer::from_bytes_and_deltas`): no panic; the unedited delta gives exactly
+/// the state the observer reached; a state that loads writes back bytes that load and write
+/// back unchanged.
+pub fn replay_edited_observer_delta(script: &[u8]) {
+    let (snapshot, delta, reached) = observer_delta();
+    let bytes = edit(delta, script);
+    let Ok(ob) = Observer::from_bytes_and_deltas(cs(), snapshot, &[&bytes]) else {
+        assert!(bytes != *delta, "the unedited delta is refused");
+        return;
+    };
+    let state = ob.to_bytes().expect("a replayed observer encodes");
+    if bytes == *delta {
+        assert!(
+            state == *reached,
+            "the unedited delta reached another state"
+        );
+    }
+    let again = Observer::from_bytes(cs(), &state).expect("a replayed observer loads");
+    assert!(
+        again.to_bytes().expect("encodes") == state,
+        "a replayed observer changed on loading"
+    );
+}

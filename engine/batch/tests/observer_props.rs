@@ -38,6 +38,12 @@ proptest! {
         observer::load_edited_observer_state(&script);
     }
 
+    /// Edits of the observer's delta for the fixture commit, replayed onto its snapshot.
+    #[test]
+    fn edited_observer_delta(script in proptest::collection::vec(any::<u8>(), 4..16)) {
+        observer::replay_edited_observer_delta(&script);
+    }
+
     /// Edits of an external commit, signed again by the joiner.
     #[test]
     fn member_and_observer_agree_on_external_commits(
@@ -45,6 +51,12 @@ proptest! {
     ) {
         observer::observe_resigned_commit(&[[1u8].as_slice(), &script].concat());
     }
+}
+
+/// The unedited observer delta replays to the observer's state (checked by the harness).
+#[test]
+fn unedited_observer_delta_replays() {
+    observer::replay_edited_observer_delta(&[]);
 }
 
 /// The harness is live: both accept each unedited commit to the same GroupContext, and for
