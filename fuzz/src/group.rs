@@ -235,11 +235,65 @@ pub fn resigned_commit_as(script: &[u8], wire_format: WireFormat) -> Option<Vec<
     Some(encode(&msg).expect("encode"))
 }
 
-/// A stored state (`Group::to_bytes`) edited, then loaded: the first byte of `data` picks the
-/// receiver's (even) or the committer's (odd; it keeps a past epoch), the rest edits it. No
-/// panic, and a state that loads writes back exactly the bytes it was loaded from (the format
-/// has one encoding per state); one loaded as the older version 1 is written as version 2,
-/// which must load and write back unchanged.
+/// A stored form the storage checks load and write: a member's state, the observer's.
+pub trait Stored: Sized {
+    /// Loads a snapshot (`from_bytes`).
+    fn load(bytes: &[u8]) -> Option<Self>;
+    /// Loads a snapshot and replays deltas onto it (`from_bytes_and_deltas`).
+    fn replay(snapshot: &[u8], delta: &[u8]) -> Option<Self>;
+    /// Writes a snapshot (`to_bytes`).
+    fn save(&self) -> Vec<u8>;
+}
+
+impl Stored for Group {
+    fn load(bytes: &[u8]) -> Option<Self> {
+        Group::from_bytes(cs(), bytes).ok()
+    }
+    fn replay(snapshot: &[u8], delta: &[u8]) -> Option<Self> {
+        Group::from_bytes_and_deltas(cs(), snapshot, &[delta]).ok()
+    }
+    fn save(&self) -> Vec<u8> {
+        self.to_bytes().expect("a loaded state encodes")
+    }
+}
+
+/// `state` edited by `script`, then loaded: no panic, and what loads writes back exactly the
+/// bytes it was loaded from (the format has one encoding per state). Bytes of an older version
+/// (`older`) are written in the current one, which must then load and write back unchanged.
+pub fn check_load<T: Stored>(state: &[u8], script: &[u8], older: impl Fn(&[u8]) -> bool) {
+    let bytes = edit(state, script);
+    let Some(loaded) = T::load(&bytes) else {
+        return;
+    };
+    let again = loaded.save();
+    if older(&bytes) {
+        let twice = T::load(&again).expect("an upgraded state loads").save();
+        assert!(twice == again, "an upgraded state wrote back other bytes");
+    } else {
+        assert!(again == bytes, "a loaded state wrote back other bytes");
+    }
+}
+
+/// `delta` (taken after `snapshot`, reaching `reached`) edited by `script`, then replayed onto
+/// the snapshot: no panic; the unedited delta gives exactly `reached`; a replayed state writes
+/// bytes that load and write back unchanged.
+pub fn check_replay<T: Stored>(snapshot: &[u8], delta: &[u8], reached: &[u8], script: &[u8]) {
+    let bytes = edit(delta, script);
+    let Some(replayed) = T::replay(snapshot, &bytes) else {
+        assert!(bytes != delta, "the unedited delta is refused");
+        return;
+    };
+    let state = replayed.save();
+    if bytes == delta {
+        assert!(state == reached, "the unedited delta reached another state");
+    }
+    let again = T::load(&state).expect("a replayed state loads").save();
+    assert!(again == state, "a replayed state changed on loading");
+}
+
+/// A stored state (`Group::to_bytes`) edited, then loaded ([`check_load`]): the first byte of
+/// `data` picks the receiver's (even) or the committer's (odd; it keeps a past epoch), the rest
+/// edits it. Version 1 is the older version.
 pub fn load_edited_state(data: &[u8]) {
     let Some((&pick, script)) = data.split_first() else {
         return;
@@ -251,17 +305,7 @@ pub fn load_edited_state(data: &[u8]) {
         &f.committer
     };
     let state = group.to_bytes().expect("state encodes");
-    let bytes = edit(&state, script);
-    if let Ok(g) = Group::from_bytes(cs(), &bytes) {
-        let again = g.to_bytes().expect("a loaded state encodes");
-        if bytes.starts_with(&[0, 1]) {
-            let g = Group::from_bytes(cs(), &again).expect("an upgraded state loads");
-            let twice = g.to_bytes().expect("encodes");
-            assert!(twice == again, "an upgraded state wrote back other bytes");
-        } else {
-            assert!(again == bytes, "a loaded state wrote back other bytes");
-        }
-    }
+    check_load::<Group>(&state, script, |b| b.starts_with(&[0, 1]));
 }
 
 /// The receiver's snapshot and the delta its processing of the fixture commit recorded
@@ -286,26 +330,8 @@ fn delta_fixture() -> &'static (Vec<u8>, Vec<u8>, Vec<u8>) {
 }
 
 /// The receiver's delta for the fixture commit edited by `script`, then replayed onto its
-/// snapshot (`Group::from_bytes_and_deltas`): no panic; the unedited delta gives exactly the
-/// state the receiver reached; a state that loads writes back bytes that load and write back
-/// unchanged.
+/// snapshot ([`check_replay`]).
 pub fn replay_edited_delta(script: &[u8]) {
     let (snapshot, delta, reached) = delta_fixture();
-    let bytes = edit(delta, script);
-    let Ok(g) = Group::from_bytes_and_deltas(cs(), snapshot, &[&bytes]) else {
-        assert!(bytes != *delta, "the unedited delta is refused");
-        return;
-    };
-    let state = g.to_bytes().expect("a replayed state encodes");
-    if bytes == *delta {
-        assert!(
-            state == *reached,
-            "the unedited delta reached another state"
-        );
-    }
-    let again = Group::from_bytes(cs(), &state).expect("a replayed state loads");
-    assert!(
-        again.to_bytes().expect("encodes") == state,
-        "a replayed state changed on loading"
-    );
+    check_replay::<Group>(snapshot, delta, reached, script);
 }

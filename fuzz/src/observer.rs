@@ -27,7 +27,7 @@ use mls_engine::group::{ExternalCommitOptions, Group, GroupConfig, GroupError, P
 use mls_engine::messages::*;
 use mls_engine::tree::{LifetimePolicy, TreeError};
 
-use crate::group::{cs, edit, fixture, process, resigned_commit};
+use crate::group::{check_load, check_replay, cs, edit, fixture, process, resigned_commit, Stored};
 
 /// An observer of the fixture's group at the epoch its commit is for, from the receiver's
 /// GroupInfo (with the tree).
@@ -204,25 +204,23 @@ pub fn observe_resigned_commit(data: &[u8]) {
     }
 }
 
-/// The observer's stored state (`Observer::to_bytes`) edited by `script`, then loaded: no
-/// panic, and a state that loads writes back exactly the bytes it was loaded from (one loaded
-/// as the older version 1 is written as version 2, which must load and write back unchanged).
+impl Stored for Observer {
+    fn load(bytes: &[u8]) -> Option<Self> {
+        Observer::from_bytes(cs(), bytes).ok()
+    }
+    fn replay(snapshot: &[u8], delta: &[u8]) -> Option<Self> {
+        Observer::from_bytes_and_deltas(cs(), snapshot, &[delta]).ok()
+    }
+    fn save(&self) -> Vec<u8> {
+        self.to_bytes().expect("a loaded observer encodes")
+    }
+}
+
+/// The observer's stored state (`Observer::to_bytes`) edited by `script`, then loaded
+/// ([`check_load`]; version 1 is the older version).
 pub fn load_edited_observer_state(script: &[u8]) {
     let state = observer().to_bytes().expect("observer state encodes");
-    let bytes = edit(&state, script);
-    if let Ok(ob) = Observer::from_bytes(cs(), &bytes) {
-        let again = ob.to_bytes().expect("a loaded observer encodes");
-        if bytes.first() == Some(&1) {
-            let ob = Observer::from_bytes(cs(), &again).expect("an upgraded observer loads");
-            let twice = ob.to_bytes().expect("encodes");
-            assert!(
-                twice == again,
-                "an upgraded observer wrote back other bytes"
-            );
-        } else {
-            assert!(again == bytes, "a loaded observer wrote back other bytes");
-        }
-    }
+    check_load::<Observer>(&state, script, |b| b.first() == Some(&1));
 }
 
 /// The observer's snapshot and the delta its processing of the fixture commit recorded
@@ -242,26 +240,8 @@ fn observer_delta() -> &'static (Vec<u8>, Vec<u8>, Vec<u8>) {
 }
 
 /// The observer's delta for the fixture commit edited by `script`, then replayed onto its
-/// snapshot (`Observer::from_bytes_and_deltas`): no panic; the unedited delta gives exactly
-/// the state the observer reached; a state that loads writes back bytes that load and write
-/// back unchanged.
+/// snapshot ([`check_replay`]).
 pub fn replay_edited_observer_delta(script: &[u8]) {
     let (snapshot, delta, reached) = observer_delta();
-    let bytes = edit(delta, script);
-    let Ok(ob) = Observer::from_bytes_and_deltas(cs(), snapshot, &[&bytes]) else {
-        assert!(bytes != *delta, "the unedited delta is refused");
-        return;
-    };
-    let state = ob.to_bytes().expect("a replayed observer encodes");
-    if bytes == *delta {
-        assert!(
-            state == *reached,
-            "the unedited delta reached another state"
-        );
-    }
-    let again = Observer::from_bytes(cs(), &state).expect("a replayed observer loads");
-    assert!(
-        again.to_bytes().expect("encodes") == state,
-        "a replayed observer changed on loading"
-    );
+    check_replay::<Observer>(snapshot, delta, reached, script);
 }
