@@ -3,7 +3,7 @@
 //! commit. The observer re-implements the public rules of RFC 9420 §12 over public state, so
 //! it can drift from the member's validation; this harness holds the two to each other on the
 //! same edited commits, signed again by their sender: the fixture's member commit, and an
-//! external commit (§12.4.3.2) by a new joiner.
+//! external commit (§12.4.3.2) by a new joiner; and on proposals of each kind a member sends.
 //!
 //! What every run checks, beyond "no panic" (a failed check panics):
 //! - a refusal leaves the observer's state byte for byte as it was;
@@ -12,7 +12,9 @@
 //!   rules, KeyPackages, leaves, the tree, the UpdatePath's shape and parent hashes), the
 //!   observer refuses;
 //! - a commit the member refuses only at its confirmation tag (every public check passed; the
-//!   tag needs the epoch's secrets), the observer accepts.
+//!   tag needs the epoch's secrets), the observer accepts;
+//! - a proposal (which needs no secret to check) the observer accepts exactly when the member
+//!   does.
 //!
 //! Refusals that need secrets (the path secret's decryption and keys, PSKs the member lacks)
 //! may go either way for the observer.
@@ -20,7 +22,7 @@
 use std::sync::OnceLock;
 
 use mls_batch::Observer;
-use mls_engine::codec::{decode_exact, encode, VarBytes};
+use mls_engine::codec::{decode_exact, encode, VarBytes, VarVec};
 use mls_engine::crypto::labels::sign_with_label;
 use mls_engine::crypto::Secret;
 use mls_engine::group::{ExternalCommitOptions, Group, GroupConfig, GroupError, ProtocolError};
@@ -86,14 +88,14 @@ pub fn compare(
             ob.to_bytes().expect("encodes") == before,
             "a refusal changed the observer"
         ),
-        (Ok(out), Ok(_)) => {
+        (Ok(out), Ok(mls_batch::observer::ObserverOutcome::Commit { .. })) => {
             let ctx = encode(ob.context()).expect("encode");
             assert!(
                 out.starts_with(&ctx),
                 "member and observer in different epochs"
             );
         }
-        (Err(_), Ok(_)) => {}
+        _ => {}
     }
     match &member {
         Ok(_) => assert!(
@@ -187,21 +189,84 @@ pub fn resigned_external_commit(script: &[u8]) -> Option<Vec<u8>> {
     Some(encode(&msg).expect("encode"))
 }
 
-/// The first byte of `data` picks the member's commit (even) or the external commit (odd),
-/// the rest edits its `Commit`; the commit, signed again by its sender, is judged by the
-/// member and the observer ([`compare`]).
+/// The first byte of `data` picks the member's commit (0), the external commit (1), modulo 3,
+/// whose `Commit` the rest edits, or a proposal (2, [`observe_resigned_proposal`] on the
+/// rest); signed again by its sender, it is judged by the member and the observer
+/// ([`compare`]).
 pub fn observe_resigned_commit(data: &[u8]) {
     let Some((&pick, script)) = data.split_first() else {
         return;
     };
-    let bytes = if pick % 2 == 0 {
-        resigned_commit(script)
-    } else {
-        resigned_external_commit(script)
+    let bytes = match pick % 3 {
+        0 => resigned_commit(script),
+        1 => resigned_external_commit(script),
+        _ => {
+            let _ = observe_resigned_proposal(script);
+            return;
+        }
     };
     if let Some(bytes) = bytes {
         let _ = compare(&bytes);
     }
+}
+
+/// Proposals a member could send at the fixture's epoch, by the committer: an Add (of the
+/// fixture commit's KeyPackage), an Update (of the committer's own leaf), a Remove (of leaf
+/// 2), a PreSharedKey (external) and a GroupContextExtensions.
+fn proposals() -> &'static [Proposal] {
+    static P: OnceLock<Vec<Proposal>> = OnceLock::new();
+    P.get_or_init(|| {
+        let f = fixture();
+        let FramedContentBody::Commit(commit) = &f.content.body else {
+            unreachable!("the fixture is a commit")
+        };
+        let Some(ProposalOrRef::Proposal(add)) = commit.proposals.first() else {
+            panic!("the fixture commit adds by value")
+        };
+        let mut committer = f.committer.clone();
+        let (_, update) = committer.propose_update(cs()).expect("an Update");
+        let (_, psk) = committer
+            .propose_external_psk(cs(), b"psk".to_vec())
+            .expect("a PreSharedKey");
+        vec![
+            (*add).clone(),
+            update.proposal,
+            Proposal::Remove(Remove { removed: 2 }),
+            psk.proposal,
+            Proposal::GroupContextExtensions(GroupContextExtensions {
+                extensions: VarVec::default(),
+            }),
+        ]
+    })
+}
+
+/// The first byte of `data` picks one of [`proposals`], the rest edits its encoding; if it
+/// still decodes, the committer signs and MACs it again as a PublicMessage proposal, which the
+/// member and the observer both judge: the observer accepts exactly what the member accepts
+/// (a proposal's checks need no secret), and a refusal changes neither. Returns whether they
+/// accepted it (`None` if the edit did not decode).
+pub fn observe_resigned_proposal(data: &[u8]) -> Option<bool> {
+    let (&pick, script) = data.split_first()?;
+    let f = fixture();
+    let all = proposals();
+    let proposal = &all[usize::from(pick) % all.len()];
+    let bytes = edit(&encode(proposal).expect("encode"), script);
+    let proposal = decode_exact::<Proposal>(&bytes).ok()?;
+    let content = FramedContent {
+        body: FramedContentBody::Proposal(proposal),
+        ..f.content.clone()
+    };
+    let msg = f
+        .committer
+        .sign_and_frame_for_tests(cs(), content, None)
+        .ok()?;
+    let (member, verdict) = compare(&encode(&msg).expect("encode"));
+    assert_eq!(
+        member.is_ok(),
+        verdict.is_ok(),
+        "member {member:?}, observer {verdict:?}"
+    );
+    Some(member.is_ok())
 }
 
 impl Stored for Observer {

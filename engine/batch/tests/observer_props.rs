@@ -31,6 +31,16 @@ proptest! {
         observer::observe_resigned_commit(&[[0u8].as_slice(), &script].concat());
     }
 
+    /// Edits of a member's proposals (Add, Update, Remove, PreSharedKey,
+    /// GroupContextExtensions), signed and MACed again: both accept exactly the same.
+    #[test]
+    fn member_and_observer_agree_on_proposals(
+        pick in any::<u8>(),
+        script in proptest::collection::vec(any::<u8>(), 4..12),
+    ) {
+        let _ = observer::observe_resigned_proposal(&[[pick].as_slice(), &script].concat());
+    }
+
     /// Edits of the observer's stored state: what loads writes back the bytes it was loaded
     /// from.
     #[test]
@@ -50,6 +60,21 @@ proptest! {
         script in proptest::collection::vec(any::<u8>(), 4..12)
     ) {
         observer::observe_resigned_commit(&[[1u8].as_slice(), &script].concat());
+    }
+}
+
+/// Each unedited proposal is accepted by both (`observe_resigned_proposal` asserts they
+/// agree), so the proposals' harness starts from valid messages. (A proposal's content is
+/// validated when a commit includes it, by both; on receipt both check the framing, the
+/// signature, the membership tag and which sender may propose what, §12.1.8.)
+#[test]
+fn unedited_proposals_are_accepted() {
+    for pick in 0..5u8 {
+        assert_eq!(
+            observer::observe_resigned_proposal(&[pick]),
+            Some(true),
+            "{pick}"
+        );
     }
 }
 
