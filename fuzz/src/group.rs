@@ -213,20 +213,25 @@ pub fn resigned_commit(script: &[u8]) -> Option<Vec<u8>> {
     resigned_commit_as(script, WireFormat::PUBLIC_MESSAGE)
 }
 
+/// `content` (a commit) with its `Commit`'s encoding edited by `script`, if that still decodes.
+pub fn edited_commit(content: &FramedContent, script: &[u8]) -> Option<FramedContent> {
+    let FramedContentBody::Commit(commit) = &content.body else {
+        unreachable!("the fixtures are commits")
+    };
+    let bytes = edit(&encode(commit).expect("encode"), script);
+    let commit = decode_exact::<Commit>(&bytes).ok()?;
+    Some(FramedContent {
+        body: FramedContentBody::Commit(commit),
+        ..content.clone()
+    })
+}
+
 /// [`resigned_commit`] framed in `wire_format` (a PrivateMessage with the committer's first
 /// unused handshake key: the committer is copied for each message, so every message uses the
 /// same generation and none is lent away).
 pub fn resigned_commit_as(script: &[u8], wire_format: WireFormat) -> Option<Vec<u8>> {
     let f = fixture();
-    let FramedContentBody::Commit(commit) = &f.content.body else {
-        unreachable!("the fixture is a commit")
-    };
-    let bytes = edit(&encode(commit).expect("encode"), script);
-    let commit = decode_exact::<Commit>(&bytes).ok()?;
-    let content = FramedContent {
-        body: FramedContentBody::Commit(commit),
-        ..f.content.clone()
-    };
+    let content = edited_commit(&f.content, script)?;
     let msg = f
         .committer
         .clone()

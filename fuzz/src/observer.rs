@@ -29,7 +29,9 @@ use mls_engine::group::{ExternalCommitOptions, Group, GroupConfig, GroupError, P
 use mls_engine::messages::*;
 use mls_engine::tree::{LifetimePolicy, TreeError};
 
-use crate::group::{check_load, check_replay, cs, edit, fixture, process, resigned_commit, Stored};
+use crate::group::{
+    check_load, check_replay, cs, edit, edited_commit, fixture, process, resigned_commit, Stored,
+};
 
 /// An observer of the fixture's group at the epoch its commit is for, from the receiver's
 /// GroupInfo (with the tree).
@@ -161,15 +163,7 @@ pub fn external() -> &'static External {
 pub fn resigned_external_commit(script: &[u8]) -> Option<Vec<u8>> {
     let e = external();
     let cs = cs();
-    let FramedContentBody::Commit(commit) = &e.content.body else {
-        unreachable!("the fixture is a commit")
-    };
-    let bytes = edit(&encode(commit).expect("encode"), script);
-    let commit = decode_exact::<Commit>(&bytes).ok()?;
-    let content = FramedContent {
-        body: FramedContentBody::Commit(commit),
-        ..e.content.clone()
-    };
+    let content = edited_commit(&e.content, script)?;
     let tbs = FramedContentTbs {
         version: ProtocolVersion::MLS10,
         wire_format: WireFormat::PUBLIC_MESSAGE,
