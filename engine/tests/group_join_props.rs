@@ -86,3 +86,47 @@ fn edits_reach_the_joiners_checks() {
         assert!(seen.contains(&expected), "no {expected:?} among {seen:?}");
     }
 }
+
+/// RFC 9420 §13 on a received GroupInfo, signed and made consistent by the committer: a
+/// GroupContext extension the joiner's capabilities do not list, and an extension type twice
+/// (in the GroupInfo's extensions or the GroupContext's), are refused; the unedited one joins.
+#[test]
+fn group_info_extension_lists_are_checked() {
+    use mls_engine::codec::{decode_exact, VarBytes};
+    use mls_engine::group::{GroupError, JoinCheck, ProtocolError};
+    use mls_engine::messages::{Extension, ExtensionType, GroupInfo};
+    let gi = decode_exact::<GroupInfo>(&join_fixture().group_info).unwrap();
+    assert!(join::join_group_info(&gi).is_ok());
+    let refused = |e: JoinCheck| Err(GroupError::Protocol(ProtocolError::Welcome(e)));
+    let unknown = Extension {
+        extension_type: ExtensionType(0xff00),
+        extension_data: VarBytes(vec![]),
+    };
+
+    let mut unsupported = gi.clone();
+    unsupported.group_context.extensions.0.push(unknown.clone());
+    assert_eq!(
+        join::join_group_info(&unsupported).map(drop),
+        refused(JoinCheck::UnsupportedGroupExtension(0xff00))
+    );
+
+    let mut twice = gi.clone();
+    twice
+        .group_context
+        .extensions
+        .0
+        .extend([unknown.clone(), unknown]);
+    assert_eq!(
+        join::join_group_info(&twice).map(drop),
+        refused(JoinCheck::DuplicateExtension(0xff00))
+    );
+
+    let mut tree_twice = gi.clone();
+    let tree = tree_twice.extensions.0[0].clone();
+    assert_eq!(tree.extension_type, ExtensionType::RATCHET_TREE);
+    tree_twice.extensions.0.push(tree);
+    assert_eq!(
+        join::join_group_info(&tree_twice).map(drop),
+        refused(JoinCheck::DuplicateExtension(ExtensionType::RATCHET_TREE.0))
+    );
+}

@@ -279,3 +279,19 @@ pub fn join_edited(data: &[u8]) -> Option<Result<Group, GroupError>> {
     );
     Some(decoded)
 }
+
+/// Joins from a Welcome built around `gi` as the committer would (made consistent: tree hash
+/// and confirmation tag, then signed), with the fixture's GroupSecrets: for tests of the
+/// joiner's checks on a GroupInfo built on purpose.
+pub fn join_group_info(gi: &GroupInfo) -> Result<Group, GroupError> {
+    let f = join_fixture();
+    let original = decode_exact::<GroupSecrets>(&f.group_secrets).expect("decodes");
+    let js = JoinerSecret::new(Secret::from_slice(&original.joiner_secret));
+    let gi = signed_group_info(encode(gi).expect("encode"), true, &js);
+    Group::join(
+        cs(),
+        &welcome_of(&f.group_secrets, &gi, &js),
+        &f.joiner,
+        options(),
+    )
+}

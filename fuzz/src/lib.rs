@@ -1,9 +1,11 @@
 //! Shared check for the fuzz targets: decode with `decode_exact`; whatever decodes must
 //! re-encode to exactly the input bytes. [`group`] holds the live group the processing targets
-//! edit commits for, [`join`] the Welcome the join target edits, [`observer`] the
+//! edit commits for, [`committer`] the group whose committer is sent edited
+//! proposals, [`join`] the Welcome the join target edits, [`observer`] the
 //! delivery service's observer held to a member, [`tree`] the official trees the
 //! validation target edits.
 
+pub mod committer;
 pub mod group;
 pub mod join;
 pub mod observer;

@@ -45,11 +45,12 @@ use std::collections::HashSet;
 use mls_engine::codec::{decode_exact, encode, VarBytes};
 use mls_engine::crypto::labels::{proposal_ref, verify_with_label};
 use mls_engine::crypto::{CipherSuiteProvider, SignaturePublicKey};
-use mls_engine::group::{validate_key_packages, KeyPackageError};
+use mls_engine::group::{validate_key_packages, KeyPackageError, LeafNodeError};
 use mls_engine::messages::{
-    AuthenticatedContent, Extension, FramedContent, FramedContentBody, FramedContentTbs,
-    GroupContext, GroupInfo, LeafNode, LeafNodeSource, Mac, MlsMessage, MlsMessageBody, Proposal,
-    ProposalOrRef, ProtocolVersion, RatchetTree, ReInit, RequiredCapabilities, Sender, WireFormat,
+    repeated_extension_type, AuthenticatedContent, Extension, ExternalSenders, FramedContent,
+    FramedContentBody, FramedContentTbs, GroupContext, GroupInfo, LeafNode, LeafNodeSource, Mac,
+    MlsMessage, MlsMessageBody, Proposal, ProposalOrRef, ProtocolVersion, RatchetTree, ReInit,
+    RequiredCapabilities, Sender, WireFormat,
 };
 use mls_engine::transcript_hash::{confirmed_transcript_hash, interim_transcript_hash};
 use mls_engine::tree::{
@@ -219,8 +220,16 @@ impl Observer {
                 .ok_or(ObserverError::Unexpected("GroupInfo without ratchet tree"))?
                 .map_err(codec)?,
         };
-        let mut tree = Tree::from_wire_owned(cs, wire)?;
         let ctx = &group_info.group_context;
+        // RFC 9420 §13: no extension type twice in either list.
+        for list in [&group_info.extensions, &ctx.extensions] {
+            if repeated_extension_type(list.iter().map(|e| e.extension_type)).is_some() {
+                return Err(ObserverError::Unexpected(
+                    "an extension type twice in the GroupInfo",
+                ));
+            }
+        }
+        let mut tree = Tree::from_wire_owned(cs, wire)?;
         let mut params = TreeValidationParams::new(ctx.group_id.as_slice(), 0);
         params.lifetime = lifetime;
         validate_tree(&mut tree, cs, &params)?;
@@ -693,6 +702,22 @@ impl Observer {
         let verdicts = validate_key_packages(cs, &kps, self.lifetime);
         for ((i, kp), verdict) in adds.into_iter().zip(verdicts) {
             verdict.map_err(|error| ObserverError::KeyPackage { index: i, error })?;
+            // RFC 9420 §13: the new member supports every extension of the GroupContext.
+            let group_types = extensions
+                .iter()
+                .map(|e| e.extension_type)
+                .filter(|t| !t.is_default());
+            if let Some(t) = kp
+                .leaf_node
+                .capabilities()
+                .extensions
+                .first_missing(group_types)
+            {
+                return Err(ObserverError::KeyPackage {
+                    index: i,
+                    error: KeyPackageError::LeafNode(LeafNodeError::GroupExtensionUnsupported(t.0)),
+                });
+            }
             let at = tree.add_leaf(kp.leaf_node.clone())?;
             allow_removed(self.check_new_leaf(cs, &kp.leaf_node, at, None, required, false))?;
             fresh(&kp.leaf_node, Some(i))?;
@@ -778,9 +803,16 @@ impl Observer {
         i: usize,
         exts: &[Extension],
     ) -> Result<(), ObserverError> {
+        // RFC 9420 §13: no extension type twice; the extensions the group reads must decode.
+        if repeated_extension_type(exts.iter().map(|e| e.extension_type)).is_some() {
+            return Err(rule(Some(i), "an extension type twice"));
+        }
         let rc = Extension::find::<RequiredCapabilities>(exts)
             .transpose()
             .map_err(|_| rule(Some(i), "malformed required_capabilities"))?;
+        if let Some(Err(_)) = Extension::find::<ExternalSenders>(exts) {
+            return Err(rule(Some(i), "malformed external_senders"));
+        }
         for (leaf, node) in self.tree.leaves() {
             let caps = &node.capabilities();
             let exts_ok = exts.iter().all(|e| {

@@ -15,7 +15,7 @@ use mls_engine::crypto::{CipherSuite, CipherSuiteProvider, Secret};
 use mls_engine::group::key_package::default_capabilities;
 use mls_engine::group::{
     generate_key_package, CommitOptions, ExternalCommitOptions, Group, KeyPackageBundle,
-    KeyPackageOptions, ProcessedMessage,
+    KeyPackageError, KeyPackageOptions, LeafNodeError, ProcessedMessage,
 };
 use mls_engine::messages::{
     Add, Commit, Credential, CredentialType, Extension, ExtensionType, ExternalInit,
@@ -437,7 +437,81 @@ fn observer_checks_group_context_extensions_are_supported() {
             }
         )
     });
+    // RFC 9420 §13: an extension type twice, or an `external_senders` that does not decode.
+    let m = with_exts(vec![required_x509(), required_x509()], &ob);
+    refused(cs, &mut ob, &m, |e| is_rule(e, "an extension type twice"));
+    let garbled = Extension {
+        extension_type: ExtensionType::EXTERNAL_SENDERS,
+        extension_data: VarBytes(vec![0xff]),
+    };
+    let m = with_exts(vec![garbled], &ob);
+    refused(cs, &mut ob, &m, |e| {
+        is_rule(e, "malformed external_senders")
+    });
     ob.process(cs, &out.commit).unwrap();
     a.merge_staged_commit(out.staged).unwrap();
     agree(&mut ob, cs, &a);
+}
+
+/// RFC 9420 §13: in a group with a GroupContext extension of a non-default type, an Add whose
+/// KeyPackage does not list that type is refused (as the member refuses it), state unchanged;
+/// one that lists it is accepted. A GroupInfo listing an extension type twice is refused.
+#[test]
+fn observer_refuses_adds_lacking_a_group_context_extension() {
+    let cs = fixture::suite().unwrap();
+    let x = ExtensionType(0xff00);
+    let with_x = |name: &str, supports: bool| {
+        let (sk, _) = cs.signature_generate().unwrap();
+        let credential = Credential::basic(name);
+        let mut caps = default_capabilities(cs.cipher_suite(), &credential);
+        if supports {
+            caps.extensions = VarVec(vec![x]);
+        }
+        let mut opts = KeyPackageOptions::new(0, u64::MAX);
+        opts.capabilities = Some(caps);
+        generate_key_package(cs, credential, sk, opts).unwrap()
+    };
+    let ext_x = Extension {
+        extension_type: x,
+        extension_data: VarBytes(vec![]),
+    };
+    let creator = with_x("creator", true);
+    let a = Group::create(cs, &creator, b"x".to_vec(), vec![ext_x], config()).unwrap();
+    let mut ob = observer_of(cs, &a).unwrap();
+    let good = with_x("good", true);
+    let out = a
+        .commit(
+            cs,
+            CommitOptions {
+                proposals: vec![Proposal::Add(Add {
+                    key_package: good.key_package.clone(),
+                })],
+                ..CommitOptions::default()
+            },
+        )
+        .unwrap();
+    let mut bad = out.commit.clone();
+    let weak = with_x("weak", false);
+    commit_mut(&mut bad).proposals = VarVec(vec![ProposalOrRef::Proposal(Proposal::Add(Add {
+        key_package: weak.key_package.clone(),
+    }))]);
+    resign(cs, &mut bad, &creator.signature_private_key, &ob);
+    refused(cs, &mut ob, &bad, |e| {
+        matches!(
+            e,
+            ObserverError::KeyPackage {
+                index: 0,
+                error: KeyPackageError::LeafNode(LeafNodeError::GroupExtensionUnsupported(0xff00)),
+            }
+        )
+    });
+    ob.process(cs, &out.commit).unwrap();
+
+    let mut gi = gi_of(cs, &a);
+    let again = gi.extensions.0[0].clone();
+    gi.extensions.0.push(again);
+    assert!(matches!(
+        Observer::from_group_info(cs, gi, None, mls_engine::tree::LifetimePolicy::Ignore),
+        Err(ObserverError::Unexpected(_))
+    ));
 }

@@ -1463,6 +1463,19 @@ impl Group {
         let own = self.own_leaf;
         let sender = Sender::Member(own.0);
         let mut dropped = Vec::new();
+        // A cached PreSharedKey whose secret this member does not hold cannot be committed: it
+        // is left out (§12.2), not allowed to fail the commit, which would let any member stop
+        // every commit of the epoch with one unknown PSK id.
+        cached.retain(|c| match &c.proposal {
+            Proposal::PreSharedKey(p) => match self.psk_secret(cs, std::slice::from_ref(&p.psk)) {
+                Ok(_) => true,
+                Err(e) => {
+                    dropped.push((c.proposal_ref.clone(), e));
+                    false
+                }
+            },
+            _ => true,
+        });
         // RFC 9420 §12.2, §12.4: the committer includes the valid proposals it received and
         // leaves out those it cannot commit (invalid on their own, conflicting with another,
         // or a ReInit among others). A cached proposal blamed by validation is dropped and

@@ -157,6 +157,14 @@ pub enum InvalidProposal {
     /// A ReInit to an older protocol version (§12.1.5).
     #[error("ReInit to an older version")]
     ReInitVersion,
+    /// A GroupContextExtensions proposal with an extension type more than once (RFC 9420
+    /// §13).
+    #[error("GroupContextExtensions: extension type {0} appears more than once")]
+    DuplicateExtension(u16),
+    /// A GroupContextExtensions proposal with an extension of a type this engine reads
+    /// (`required_capabilities`, `external_senders`) that does not decode.
+    #[error("GroupContextExtensions: extension {0} does not decode")]
+    MalformedExtension(u16),
     /// A GroupContextExtensions proposal some member does not support (§12.1.7).
     #[error("GroupContextExtensions unsupported by {0:?}")]
     ExtensionsUnsupported(LeafIndex),
@@ -182,6 +190,10 @@ pub enum KeyPackageError {
     /// The KeyPackage signature does not verify.
     #[error("signature does not verify")]
     Signature,
+    /// An extension type appears more than once in the KeyPackage's extensions (RFC 9420
+    /// §13).
+    #[error("extension type {0} appears more than once")]
+    DuplicateExtension(u16),
     /// `init_key` equals the leaf's `encryption_key` (§10.1).
     #[error("init_key equals encryption_key")]
     InitKeyEqualsEncryptionKey,
@@ -217,6 +229,14 @@ pub enum LeafNodeError {
     /// member, or it does not support a credential type in use.
     #[error("credential type {0} not supported")]
     CredentialType(u16),
+    /// An extension type appears more than once in the leaf's extensions (RFC 9420 §13).
+    #[error("extension type {0} appears more than once")]
+    DuplicateExtension(u16),
+    /// A new member's capabilities do not list an extension of the GroupContext (RFC 9420
+    /// §13: "The `capabilities` field MUST indicate support for each extension in the
+    /// GroupContext").
+    #[error("GroupContext extension {0} not in the new member's capabilities")]
+    GroupExtensionUnsupported(u16),
     /// A leaf extension is not listed in its capabilities.
     #[error("extension {0} not in capabilities")]
     Extension(u16),
@@ -326,6 +346,14 @@ pub enum JoinCheck {
     /// The private keys given do not match the KeyPackage.
     #[error("private keys do not match the KeyPackage")]
     KeyMismatch,
+    /// An extension type appears more than once in the GroupInfo's or the GroupContext's
+    /// extensions (RFC 9420 §13).
+    #[error("extension type {0} appears more than once")]
+    DuplicateExtension(u16),
+    /// The GroupContext has an extension (not one of RFC 9420's) that our leaf's
+    /// capabilities do not list: a joiner must support every extension of the group (§13).
+    #[error("GroupContext extension {0} not supported by our leaf")]
+    UnsupportedGroupExtension(u16),
     /// A ReInit/branch Welcome whose resumption PSK does not match the expected use.
     #[error("resumption PSK: {0}")]
     Resumption(&'static str),

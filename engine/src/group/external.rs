@@ -89,6 +89,12 @@ impl Group {
             .into());
         }
         let config = options.config;
+        let capabilities = options
+            .capabilities
+            .unwrap_or_else(|| default_capabilities(cs.cipher_suite(), &credential));
+        super::join::check_group_info_extensions(group_info, |t| {
+            capabilities.extensions.contains(&t)
+        })?;
         let wire = match Extension::find::<RatchetTree>(&group_info.extensions) {
             Some(Ok(t)) => t,
             Some(Err(e)) => return Err(GroupError::codec("ratchet_tree extension", e)),
@@ -125,9 +131,6 @@ impl Group {
         }
         let signature_key = cs.signature_public_key(&signature_private_key)?;
         let (_, placeholder) = cs.kem_generate()?;
-        let capabilities = options
-            .capabilities
-            .unwrap_or_else(|| default_capabilities(cs.cipher_suite(), &credential));
         // Unsigned: the UpdatePath replaces the key, source and signature.
         let leaf = LeafNode::from_tbs(
             &LeafNodeTbs {

@@ -16,7 +16,8 @@ use crate::crypto::labels::derive_secret;
 use crate::crypto::{CipherSuiteProvider, Secret};
 use crate::key_schedule::{advance_epoch, InitSecret, JoinerSecret};
 use crate::messages::{
-    Extension, GroupContext, Node, ProtocolVersion, Psk, RatchetTree, ResumptionPskUsage,
+    repeated_extension_type, Extension, ExtensionType, GroupContext, GroupInfo, Node,
+    ProtocolVersion, Psk, RatchetTree, ResumptionPskUsage,
 };
 use crate::psk::{resolve_psk_secret, PskSecret, ResumptionPskStore};
 use crate::transcript_hash::{confirmation_tag, interim_transcript_hash};
@@ -27,7 +28,7 @@ use crate::welcome::{
     decrypt_group_secrets, join_secrets, open_group_info, WelcomeError, WelcomeRef,
 };
 
-use super::error::{GroupError, JoinCheck};
+use super::error::{GroupError, JoinCheck, MisuseError};
 use super::key_package::{KeyPackageBundle, MemberIndex};
 use super::proposal::ProposalCache;
 use super::{EpochKeys, Group, GroupConfig, OwnKeys};
@@ -79,6 +80,31 @@ pub(crate) fn validate_received_tree(
     Ok(keys)
 }
 
+/// RFC 9420 §13 for a received GroupInfo: neither its extensions nor its GroupContext's list a
+/// type twice, and the joiner supports every extension of the GroupContext (`supports` says
+/// whether the joiner's capabilities list a type; RFC 9420's own types need no listing).
+pub(crate) fn check_group_info_extensions(
+    gi: &GroupInfo,
+    supports: impl Fn(ExtensionType) -> bool,
+) -> Result<(), GroupError> {
+    let lists = [&gi.extensions, &gi.group_context.extensions];
+    for list in lists {
+        if let Some(t) = repeated_extension_type(list.iter().map(|e| e.extension_type)) {
+            return Err(JoinCheck::DuplicateExtension(t.0).into());
+        }
+    }
+    match gi
+        .group_context
+        .extensions
+        .iter()
+        .map(|e| e.extension_type)
+        .find(|t| !t.is_default() && !supports(*t))
+    {
+        Some(t) => Err(JoinCheck::UnsupportedGroupExtension(t.0).into()),
+        None => Ok(()),
+    }
+}
+
 /// [`validate_received_tree`] for a tree received as decoded nodes (a Welcome's): built,
 /// hashed and checked beside its leaf signatures, and indexed for the group.
 fn build_received_tree(
@@ -112,6 +138,36 @@ impl Group {
         extensions: Vec<Extension>,
         config: GroupConfig,
     ) -> Result<Group, GroupError> {
+        // §13: no extension type twice.
+        if repeated_extension_type(extensions.iter().map(|e| e.extension_type)).is_some() {
+            return Err(MisuseError::InvalidArgument("an extension type given twice").into());
+        }
+        // §13, §11.1: we support every extension of the group and meet its requirements, as
+        // every member after us must.
+        let caps = bundle.key_package.leaf_node.capabilities();
+        if extensions
+            .iter()
+            .any(|e| !e.extension_type.is_default() && !caps.extensions.contains(&e.extension_type))
+        {
+            return Err(MisuseError::InvalidArgument(
+                "a GroupContext extension our leaf's capabilities do not list",
+            )
+            .into());
+        }
+        match Group::required_capabilities(&extensions) {
+            Err(_) => {
+                return Err(
+                    MisuseError::InvalidArgument("required_capabilities does not decode").into(),
+                )
+            }
+            Ok(Some(rc)) if !caps.satisfies(&rc) => {
+                return Err(MisuseError::InvalidArgument(
+                    "our leaf does not meet the required capabilities",
+                )
+                .into())
+            }
+            Ok(_) => {}
+        }
         let mut tree = Tree::new(cs, bundle.key_package.leaf_node.clone())?;
         let context = GroupContext {
             version: ProtocolVersion::MLS10,
@@ -215,6 +271,8 @@ impl Group {
             }
         }
         let (gi, signed) = opened.into_parts();
+        let caps = kp.leaf_node.capabilities();
+        check_group_info_extensions(&gi, |t| caps.extensions.contains(&t))?;
         let ctx = &gi.group_context;
         let signer_leaf = LeafIndex(gi.signer);
         let signer_at = (gi.signer as usize).checked_mul(2);

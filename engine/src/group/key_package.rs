@@ -27,14 +27,14 @@ use crate::crypto::labels::{
 };
 use crate::crypto::{CipherSuite, CipherSuiteProvider, Secret};
 use crate::messages::{
-    Capabilities, Credential, CredentialType, Extension, KeyPackage, LeafNode, LeafNodeSource,
-    LeafNodeTbs, Lifetime, Node, ProtocolVersion, RequiredCapabilities,
+    repeated_extension_type, Capabilities, Credential, CredentialType, Extension, KeyPackage,
+    LeafNode, LeafNodeSource, LeafNodeTbs, Lifetime, Node, ProtocolVersion, RequiredCapabilities,
 };
 use crate::tree::tree_validation::{leaf_tbs, verify_leaf_signature, KeyTables};
 use crate::tree::{LifetimePolicy, Tree};
 use crate::tree_math::{LeafIndex, NodeIndex};
 
-use super::error::{GroupError, KeyPackageError, LeafNodeError};
+use super::error::{GroupError, KeyPackageError, LeafNodeError, MisuseError};
 
 /// A KeyPackage with the private keys its owner keeps (RFC 9420 §10).
 #[derive(Clone, Debug)]
@@ -97,6 +97,12 @@ pub fn generate_key_package(
     signature_private_key: Secret,
     options: KeyPackageOptions,
 ) -> Result<KeyPackageBundle, GroupError> {
+    // §13: no extension type twice in either list.
+    for list in [&options.leaf_extensions, &options.extensions] {
+        if repeated_extension_type(list.iter().map(|e| e.extension_type)).is_some() {
+            return Err(MisuseError::InvalidArgument("an extension type given twice").into());
+        }
+    }
     let signature_key = cs.signature_public_key(&signature_private_key)?;
     let (init_private_key, init_key) = cs.kem_generate()?;
     let (encryption_private_key, encryption_key) = cs.kem_generate()?;
@@ -246,6 +252,11 @@ impl LeafCheck<'_> {
                 });
             }
         }
+        // §13: no extension type twice.
+        if let Some(t) = repeated_extension_type(leaf.extensions().iter().map(|e| e.extension_type))
+        {
+            return Err(LeafNodeError::DuplicateExtension(t.0));
+        }
         // §7.3: extensions listed in capabilities.
         let extensions = leaf.extensions().iter().map(|e| e.extension_type);
         if let Some(t) = leaf
@@ -339,6 +350,10 @@ impl LeafCheck<'_> {
     ) -> Result<(), KeyPackageError> {
         if kp.version != ProtocolVersion::MLS10 || kp.cipher_suite != suite {
             return Err(KeyPackageError::SuiteOrVersion);
+        }
+        // §13: no extension type twice.
+        if let Some(t) = repeated_extension_type(kp.extensions.iter().map(|e| e.extension_type)) {
+            return Err(KeyPackageError::DuplicateExtension(t.0));
         }
         // §10.1: init_key and encryption_key must differ.
         if kp.init_key.as_slice() == kp.leaf_node.encryption_key() {

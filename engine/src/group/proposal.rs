@@ -13,11 +13,12 @@ use crate::crypto::labels::{proposal_ref, sign_with_label};
 use crate::crypto::{CipherSuiteProvider, Secret};
 use crate::framing::MessageProtection;
 use crate::messages::{
-    Add, AuthenticatedContent, Extension, ExternalInit, ExternalPsk, FramedContent,
-    FramedContentAuthData, FramedContentBody, FramedContentTbs, GroupContextExtensions, KeyPackage,
-    LeafNodeSource, MlsMessage, MlsMessageBody, PreSharedKey, PreSharedKeyId, Proposal,
-    ProposalRef, ProposalType, ProtocolVersion, Psk, PublicMessage, ReInit, Remove,
-    RequiredCapabilities, ResumptionPskUsage, Sender, Update, WireFormat,
+    repeated_extension_type, Add, AuthenticatedContent, Extension, ExtensionType, ExternalInit,
+    ExternalPsk, ExternalSenders, FramedContent, FramedContentAuthData, FramedContentBody,
+    FramedContentTbs, GroupContextExtensions, KeyPackage, LeafNodeSource, MlsMessage,
+    MlsMessageBody, PreSharedKey, PreSharedKeyId, Proposal, ProposalRef, ProposalType,
+    ProtocolVersion, Psk, PublicMessage, ReInit, Remove, RequiredCapabilities, ResumptionPskUsage,
+    Sender, Update, WireFormat,
 };
 use crate::psk::fresh_psk_nonce;
 use crate::secret_tree::RatchetKind;
@@ -25,7 +26,8 @@ use crate::tree::Tree;
 use crate::tree_math::{LeafIndex, NodeIndex};
 
 use super::error::{
-    GroupError, InvalidProposal, LeafNodeError, MisuseError, ProposalRule, ProtocolError,
+    GroupError, InvalidProposal, KeyPackageError, LeafNodeError, MisuseError, ProposalRule,
+    ProtocolError,
 };
 use super::key_package::{sign_leaf, KeyPackageSignatures, LeafCheck, LeafRole, MembershipDelta};
 use super::Group;
@@ -399,6 +401,24 @@ impl Group {
         let mut add_sig_keys: HashSet<&[u8]> = HashSet::new();
         for ((i, kp), verdict) in adds.iter().zip(verdicts) {
             verdict.map_err(|e| invalid(*i, InvalidProposal::KeyPackage(e)))?;
+            // §13: the new member supports every extension of the resulting GroupContext.
+            let group_types = extensions
+                .iter()
+                .map(|e| e.extension_type)
+                .filter(|t| !t.is_default());
+            if let Some(t) = kp
+                .leaf_node
+                .capabilities()
+                .extensions
+                .first_missing(group_types)
+            {
+                return Err(invalid(
+                    *i,
+                    InvalidProposal::KeyPackage(KeyPackageError::LeafNode(
+                        LeafNodeError::GroupExtensionUnsupported(t.0),
+                    )),
+                ));
+            }
             // R5: no two Adds for the same client (same KeyPackage or signature key).
             if !add_sig_keys.insert(kp.leaf_node.signature_key()) {
                 return Err(GroupError::rule(Some(*i), ProposalRule::DuplicateAdd));
@@ -487,7 +507,24 @@ impl Group {
     /// §12.1.7: every member supports the new extensions (and satisfies new required
     /// capabilities). O(N), only when a GroupContextExtensions proposal is committed.
     fn check_gce_supported(&self, i: usize, exts: &[Extension]) -> Result<(), GroupError> {
-        let rc: Option<RequiredCapabilities> = Self::required_capabilities(exts)?;
+        // §13: no extension type twice.
+        if let Some(t) = repeated_extension_type(exts.iter().map(|e| e.extension_type)) {
+            return Err(invalid(i, InvalidProposal::DuplicateExtension(t.0)));
+        }
+        // The extensions this engine reads from the GroupContext must decode: a list it cannot
+        // read is the proposal's fault, so a committer leaves the proposal out.
+        let rc: Option<RequiredCapabilities> = Self::required_capabilities(exts).map_err(|_| {
+            invalid(
+                i,
+                InvalidProposal::MalformedExtension(ExtensionType::REQUIRED_CAPABILITIES.0),
+            )
+        })?;
+        if let Some(Err(_)) = Extension::find::<ExternalSenders>(exts) {
+            return Err(invalid(
+                i,
+                InvalidProposal::MalformedExtension(ExtensionType::EXTERNAL_SENDERS.0),
+            ));
+        }
         for (leaf, node) in self.tree.leaves() {
             let caps = &node.capabilities();
             let new_types = exts.iter().map(|e| e.extension_type);

@@ -49,6 +49,26 @@ impl Extension {
     }
 }
 
+/// The smallest extension type that occurs more than once in a list of extensions' types, if
+/// any. RFC 9420 §13: "Any field containing a list of extensions MUST NOT have more than one
+/// extension of any given type." O(k log k) for k extensions (a hostile list may be long), no
+/// allocation for fewer than two.
+pub fn repeated_extension_type(
+    types: impl IntoIterator<Item = ExtensionType>,
+) -> Option<ExtensionType> {
+    let mut types = types.into_iter();
+    let first = types.next()?;
+    let second = types.next()?;
+    let mut all: Vec<u16> = [first.0, second.0]
+        .into_iter()
+        .chain(types.map(|t| t.0))
+        .collect();
+    all.sort_unstable();
+    all.windows(2)
+        .find(|w| w[0] == w[1])
+        .map(|w| ExtensionType(w[0]))
+}
+
 /// `application_id` (RFC 9420 §5.3.3): `opaque application_id<V>`.
 #[derive(Clone, PartialEq, Eq, Debug, Default, TlsSerialize, TlsDeserializeBytes, TlsSize)]
 pub struct ApplicationId(pub VarBytes);
@@ -102,4 +122,28 @@ pub struct ExternalSenders(pub VarVec<ExternalSender>);
 
 impl ExtensionValue for ExternalSenders {
     const EXTENSION_TYPE: ExtensionType = ExtensionType::EXTERNAL_SENDERS;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeated_extension_types_are_found() {
+        let ty = |v: &[u16]| v.iter().map(|&t| ExtensionType(t)).collect::<Vec<_>>();
+        assert_eq!(repeated_extension_type(ty(&[])), None);
+        assert_eq!(repeated_extension_type(ty(&[7])), None);
+        assert_eq!(repeated_extension_type(ty(&[7, 7])), Some(ExtensionType(7)));
+        assert_eq!(repeated_extension_type(ty(&[1, 2, 3, 0xff00])), None);
+        // The smallest repeated type, wherever the repeats are.
+        assert_eq!(
+            repeated_extension_type(ty(&[9, 4, 2, 9, 4])),
+            Some(ExtensionType(4))
+        );
+        let long: Vec<u16> = (0..5_000).chain([4_999]).collect();
+        assert_eq!(
+            repeated_extension_type(ty(&long)),
+            Some(ExtensionType(4_999))
+        );
+    }
 }

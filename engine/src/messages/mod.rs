@@ -47,8 +47,8 @@ pub use codepoints::{
 pub use commit::{Commit, EncryptedPathSecrets, ProposalOrRef, UpdatePath, UpdatePathNode};
 pub use credential::{Certificate, Credential};
 pub use extensions::{
-    ApplicationId, Extension, ExtensionValue, ExternalPub, ExternalSender, ExternalSenders,
-    RequiredCapabilities,
+    repeated_extension_type, ApplicationId, Extension, ExtensionValue, ExternalPub, ExternalSender,
+    ExternalSenders, RequiredCapabilities,
 };
 pub use framing::{
     AuthenticatedContent, AuthenticatedContentTbm, ConfirmedTranscriptHashInput, FramedContent,

@@ -28,8 +28,8 @@ use crate::codec::{encode, VarBytes};
 use crate::crypto::labels::sign_with_label;
 use crate::crypto::{CipherSuiteProvider, Secret};
 use crate::messages::{
-    CredentialType, ExtensionType, LeafNode, LeafNodeSource, LeafNodeTbs, Node,
-    RequiredCapabilities, TreePosition,
+    repeated_extension_type, CredentialType, ExtensionType, LeafNode, LeafNodeSource, LeafNodeTbs,
+    Node, RequiredCapabilities, TreePosition,
 };
 use crate::tree_math::{LeafIndex, NodeIndex, TreeSize};
 
@@ -125,6 +125,14 @@ pub enum TreeValidationError {
         leaf: LeafIndex,
         /// The intermediate node lacking it.
         intermediate: NodeIndex,
+    },
+    /// An extension type appears more than once in a leaf's extensions (§13).
+    #[error("leaf {leaf:?}: extension {extension_type:?} appears more than once")]
+    DuplicateExtension {
+        /// The leaf.
+        leaf: LeafIndex,
+        /// The repeated extension type.
+        extension_type: ExtensionType,
     },
     /// A leaf extension is not listed in the leaf's capabilities (§7.2, §7.3).
     #[error("leaf {leaf:?}: extension {extension_type:?} not in its capabilities")]
@@ -314,6 +322,12 @@ fn check_leaf_alone(
         return Err(TreeValidationError::CredentialNotInOwnCapabilities {
             leaf: i,
             credential_type: ct,
+        });
+    }
+    if let Some(t) = repeated_extension_type(leaf.extensions().iter().map(|e| e.extension_type)) {
+        return Err(TreeValidationError::DuplicateExtension {
+            leaf: i,
+            extension_type: t,
         });
     }
     let extensions = leaf.extensions().iter().map(|e| e.extension_type);

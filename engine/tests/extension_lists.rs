@@ -1,0 +1,259 @@
+//! RFC 9420 §13's rules on lists of extensions, wherever such a list arrives: no extension
+//! type twice (KeyPackages, leaves, a received tree, GroupContextExtensions, the lists given to
+//! `Group::create` and `generate_key_package`), and every GroupContext extension supported by
+//! the members (a new member's capabilities list it; the creator's too). The joiner's side
+//! (a received GroupInfo) is in `group_join_props.rs`.
+
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::OnceLock;
+
+use mls_engine::codec::{encode, VarBytes, VarVec};
+use mls_engine::crypto::labels::sign_with_label;
+use mls_engine::crypto::{AwsLcProvider, CipherSuite, CipherSuiteProvider, CryptoProvider};
+use mls_engine::group::*;
+use mls_engine::messages::*;
+use mls_engine::tree::{validate_tree, Tree, TreeValidationError, TreeValidationParams};
+use mls_engine::tree_math::LeafIndex;
+
+/// A non-default extension type.
+const X: ExtensionType = ExtensionType(0xff00);
+
+fn cs() -> &'static dyn CipherSuiteProvider {
+    static P: OnceLock<AwsLcProvider> = OnceLock::new();
+    P.get_or_init(AwsLcProvider::new)
+        .suite(CipherSuite(1))
+        .unwrap()
+}
+
+fn ext(t: ExtensionType) -> Extension {
+    Extension {
+        extension_type: t,
+        extension_data: VarBytes(vec![]),
+    }
+}
+
+/// A KeyPackage whose leaf lists `X` in its capabilities (when `supports_x`), with
+/// `leaf_extensions` and `kp_extensions` as given, signed as its owner would: nothing here is
+/// refused by the generator's own checks.
+fn key_package(
+    name: &str,
+    supports_x: bool,
+    leaf_extensions: Vec<Extension>,
+    kp_extensions: Vec<Extension>,
+) -> KeyPackageBundle {
+    let cs = cs();
+    let (sk, _) = cs.signature_generate().unwrap();
+    let credential = Credential::basic(name);
+    let mut capabilities = Capabilities {
+        versions: VarVec(vec![ProtocolVersion::MLS10]),
+        cipher_suites: VarVec(vec![CipherSuite(1)]),
+        extensions: VarVec::default(),
+        proposals: VarVec::default(),
+        credentials: VarVec(vec![credential.credential_type()]),
+    };
+    if supports_x {
+        capabilities.extensions.0.push(X);
+    }
+    let options = KeyPackageOptions {
+        capabilities: Some(capabilities),
+        ..KeyPackageOptions::new(0, u64::MAX)
+    };
+    let mut bundle = generate_key_package(cs, credential, sk, options).unwrap();
+    let kp = &mut bundle.key_package;
+    let mut tbs = kp.leaf_node.to_be_signed(None).unwrap();
+    tbs.extensions = VarVec(leaf_extensions);
+    kp.leaf_node = sign_leaf(cs, tbs, &bundle.signature_private_key, &[], LeafIndex(0)).unwrap();
+    kp.extensions = VarVec(kp_extensions);
+    let tbs = encode(&kp.to_be_signed()).unwrap();
+    kp.signature = VarBytes(
+        sign_with_label(cs, &bundle.signature_private_key, "KeyPackageTBS", &tbs).unwrap(),
+    );
+    bundle
+}
+
+fn config() -> GroupConfig {
+    GroupConfig::default().at_time(1_000)
+}
+
+/// What a commit adding `kp` by value gave, once `proposals` were committed first.
+fn commit_by_value(group: &Group, proposals: Vec<Proposal>) -> Result<CommitOutput, GroupError> {
+    group.commit(
+        cs(),
+        CommitOptions {
+            proposals,
+            ..CommitOptions::default()
+        },
+    )
+}
+
+fn add(b: &KeyPackageBundle) -> Proposal {
+    Proposal::Add(Add {
+        key_package: b.key_package.clone(),
+    })
+}
+
+fn invalid_add(index: usize, e: LeafNodeError) -> GroupError {
+    GroupError::Protocol(ProtocolError::Proposal {
+        index: Some(index),
+        rule: ProposalRule::InvalidProposal(InvalidProposal::KeyPackage(
+            KeyPackageError::LeafNode(e),
+        )),
+    })
+}
+
+#[test]
+fn a_key_package_with_an_extension_type_twice_is_refused() {
+    let lifetime = mls_engine::tree::LifetimePolicy::Check { now: 1_000 };
+    let ok = key_package("a", true, vec![ext(X)], vec![ext(X)]);
+    assert_eq!(
+        validate_key_package(cs(), &ok.key_package, lifetime),
+        Ok(())
+    );
+    let leaf_twice = key_package("a", true, vec![ext(X), ext(X)], vec![]);
+    assert_eq!(
+        validate_key_package(cs(), &leaf_twice.key_package, lifetime),
+        Err(KeyPackageError::LeafNode(
+            LeafNodeError::DuplicateExtension(X.0)
+        ))
+    );
+    let kp_twice = key_package("a", false, vec![], vec![ext(X), ext(X)]);
+    assert_eq!(
+        validate_key_package(cs(), &kp_twice.key_package, lifetime),
+        Err(KeyPackageError::DuplicateExtension(X.0))
+    );
+    // An Add of either is refused by the committer.
+    let creator = key_package("creator", true, vec![], vec![]);
+    let group = Group::create(cs(), &creator, b"g".to_vec(), vec![], config()).unwrap();
+    assert_eq!(
+        commit_by_value(&group, vec![add(&leaf_twice)]).map(drop),
+        Err(invalid_add(0, LeafNodeError::DuplicateExtension(X.0)))
+    );
+    assert!(commit_by_value(&group, vec![add(&kp_twice)]).is_err());
+}
+
+#[test]
+fn a_received_tree_with_a_leaf_extension_twice_is_refused() {
+    let twice = key_package("a", true, vec![ext(X), ext(X)], vec![]);
+    let mut tree = Tree::new(cs(), twice.key_package.leaf_node.clone()).unwrap();
+    assert_eq!(
+        validate_tree(&mut tree, cs(), &TreeValidationParams::new(b"g", 1_000)),
+        Err(TreeValidationError::DuplicateExtension {
+            leaf: LeafIndex(0),
+            extension_type: X
+        })
+    );
+    let once = key_package("a", true, vec![ext(X)], vec![]);
+    let mut tree = Tree::new(cs(), once.key_package.leaf_node.clone()).unwrap();
+    assert_eq!(
+        validate_tree(&mut tree, cs(), &TreeValidationParams::new(b"g", 1_000)),
+        Ok(())
+    );
+}
+
+#[test]
+fn a_new_member_must_support_every_group_context_extension() {
+    let creator = key_package("creator", true, vec![], vec![]);
+    let group = Group::create(cs(), &creator, b"g".to_vec(), vec![ext(X)], config()).unwrap();
+    let without = key_package("without", false, vec![], vec![]);
+    assert_eq!(
+        commit_by_value(&group, vec![add(&without)]).map(drop),
+        Err(invalid_add(
+            0,
+            LeafNodeError::GroupExtensionUnsupported(X.0)
+        ))
+    );
+    let with = key_package("with", true, vec![], vec![]);
+    let out = commit_by_value(&group, vec![add(&with)]).unwrap();
+    // And the member added joins (it supports the group's extensions).
+    let joined = Group::join(
+        cs(),
+        out.welcome.as_ref().unwrap(),
+        &with,
+        JoinOptions {
+            config: config(),
+            ..JoinOptions::default()
+        },
+    );
+    assert!(joined.is_ok(), "{joined:?}");
+
+    // Extensions added in the same commit count too: an Add beside a GroupContextExtensions
+    // that brings `X` into a group without it.
+    let plain = Group::create(cs(), &creator, b"h".to_vec(), vec![], config()).unwrap();
+    let gce = Proposal::GroupContextExtensions(GroupContextExtensions {
+        extensions: VarVec(vec![ext(X)]),
+    });
+    assert_eq!(
+        commit_by_value(&plain, vec![gce.clone(), add(&without)]).map(drop),
+        Err(invalid_add(
+            1,
+            LeafNodeError::GroupExtensionUnsupported(X.0)
+        ))
+    );
+    assert!(commit_by_value(&plain, vec![gce, add(&with)]).is_ok());
+}
+
+#[test]
+fn group_context_extensions_with_a_type_twice_are_refused() {
+    let creator = key_package("creator", true, vec![], vec![]);
+    let group = Group::create(cs(), &creator, b"g".to_vec(), vec![], config()).unwrap();
+    let gce = |exts| {
+        Proposal::GroupContextExtensions(GroupContextExtensions {
+            extensions: VarVec(exts),
+        })
+    };
+    assert_eq!(
+        commit_by_value(&group, vec![gce(vec![ext(X), ext(X)])]).map(drop),
+        Err(GroupError::Protocol(ProtocolError::Proposal {
+            index: Some(0),
+            rule: ProposalRule::InvalidProposal(InvalidProposal::DuplicateExtension(X.0)),
+        }))
+    );
+    assert!(commit_by_value(&group, vec![gce(vec![ext(X)])]).is_ok());
+}
+
+#[test]
+fn create_and_generate_refuse_what_the_group_could_not_hold() {
+    let creator = key_package("creator", false, vec![], vec![]);
+    let misuse = |r: Result<Group, GroupError>| {
+        matches!(r, Err(GroupError::Misuse(MisuseError::InvalidArgument(_))))
+    };
+    // An extension type twice; one the creator's leaf does not list; required capabilities
+    // the creator does not meet, or that do not decode.
+    let x_twice = vec![
+        ext(ExtensionType::REQUIRED_CAPABILITIES),
+        ext(ExtensionType::REQUIRED_CAPABILITIES),
+    ];
+    let required_x = Extension::from_value(&RequiredCapabilities {
+        extension_types: VarVec(vec![X]),
+        proposal_types: VarVec::default(),
+        credential_types: VarVec::default(),
+    })
+    .unwrap();
+    let garbled = Extension {
+        extension_type: ExtensionType::REQUIRED_CAPABILITIES,
+        extension_data: VarBytes(vec![0xff]),
+    };
+    for extensions in [
+        x_twice,
+        vec![ext(X)],
+        vec![required_x.clone()],
+        vec![garbled],
+    ] {
+        let r = Group::create(cs(), &creator, b"g".to_vec(), extensions.clone(), config());
+        assert!(misuse(r), "{extensions:?}");
+    }
+    let supports_x = key_package("creator", true, vec![], vec![]);
+    assert!(Group::create(cs(), &supports_x, b"g".to_vec(), vec![required_x], config()).is_ok());
+
+    let (sk, _) = cs().signature_generate().unwrap();
+    let options = KeyPackageOptions {
+        extensions: vec![ext(X), ext(X)],
+        ..KeyPackageOptions::new(0, u64::MAX)
+    };
+    assert!(matches!(
+        generate_key_package(cs(), Credential::basic("a"), sk, options),
+        Err(GroupError::Misuse(MisuseError::InvalidArgument(_)))
+    ));
+}

@@ -1,0 +1,213 @@
+//! Property tests for the committer's side of hostile proposals (`Group::commit`): edited
+//! proposals, received from another member or committed by value, never stop a commit of
+//! the received ones, and every commit the committer builds is accepted by the other members
+//! and joined by the member it adds, to the same epoch.
+
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+// The harness the cargo-fuzz target `commit_proposals` runs (`committer.rs` uses
+// `group.rs`'s suite, KeyPackages and edit scripts). Here it runs on random scripts in the
+// test command, so the fuzz target's code is built and exercised on every CI run.
+#[path = "../../fuzz/src/committer.rs"]
+#[allow(unreachable_pub)]
+mod committer;
+#[path = "../../fuzz/src/group.rs"]
+#[allow(unreachable_pub, dead_code)] // public for the fuzz crate, which exports it
+mod group;
+
+use committer::{commit_edited, commit_proposals, template, template_count, CommitRun};
+use mls_engine::codec::{VarBytes, VarVec};
+use mls_engine::group::{GroupError, InvalidProposal, ProposalRule, ProtocolError};
+use mls_engine::messages::*;
+use proptest::prelude::*;
+
+/// The run's input: flags, template, second template, edit script.
+fn input(flags: u8, pick: u8, second: u8, script: &[u8]) -> Vec<u8> {
+    [[flags, pick, second].as_slice(), script].concat()
+}
+
+/// "No second proposal" for [`input`].
+fn none() -> u8 {
+    u8::try_from(template_count()).unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    /// Edited proposals received from a member (with a second, unedited one or none), then
+    /// committed by reference.
+    #[test]
+    fn received_edited_proposals(
+        path in any::<bool>(),
+        pick in any::<u8>(),
+        second in any::<u8>(),
+        script in proptest::collection::vec(any::<u8>(), 4..16),
+    ) {
+        commit_edited(&input(u8::from(path) << 1, pick, second, &script));
+    }
+
+    /// Edited proposals committed by value by the committer itself.
+    #[test]
+    fn edited_proposals_by_value(
+        path in any::<bool>(),
+        pick in any::<u8>(),
+        script in proptest::collection::vec(any::<u8>(), 4..16),
+    ) {
+        commit_edited(&input(1 | u8::from(path) << 1, pick, 0, &script));
+    }
+}
+
+/// The harness is live: every unedited template received from a member is committed (none
+/// left out) and agreed on; by value, every one but the Update (a committer cannot commit
+/// another member's Update by value) is committed, and the Add's Welcome is joined.
+#[test]
+fn unedited_templates_are_committed() {
+    for pick in 0..none() {
+        assert_eq!(
+            commit_edited(&input(0, pick, none(), &[])),
+            CommitRun::Committed {
+                dropped: vec![],
+                joined: pick == 0
+            },
+            "received template {pick}"
+        );
+        let by_value = commit_edited(&input(1, pick, 0, &[]));
+        if pick == 1 {
+            assert!(matches!(by_value, CommitRun::Refused(_)), "{by_value:?}");
+        } else {
+            assert_eq!(
+                by_value,
+                CommitRun::Committed {
+                    dropped: vec![],
+                    joined: pick == 0
+                },
+                "template {pick} by value"
+            );
+        }
+    }
+}
+
+/// Two received proposals that cannot both be committed (a ReInit beside anything else; two
+/// Adds of one client): one is left out and reported, and the commit goes through. The same
+/// proposal sent twice is one proposal (one reference), so nothing is left out.
+#[test]
+fn conflicting_received_proposals_are_left_out() {
+    for (first, second) in [(5, 2), (2, 5), (3, 5), (5, 0)] {
+        let run = commit_edited(&input(0, first, second, &[]));
+        assert!(
+            matches!(&run, CommitRun::Committed { dropped, .. } if dropped.len() == 1),
+            "templates {first} and {second}: {run:?}"
+        );
+    }
+    for same in [0, 2] {
+        let run = commit_edited(&input(0, same, same, &[]));
+        assert!(
+            matches!(&run, CommitRun::Committed { dropped, .. } if dropped.is_empty()),
+            "{run:?}"
+        );
+    }
+    // An edited KeyPackage of Dave's beside his original one: R5 (one Add per client).
+    let two_adds = group::sample_scripts(0xadd5, 200)
+        .iter()
+        .filter(|script| {
+            matches!(
+                commit_edited(&input(0, 0, 0, script)),
+                CommitRun::Committed { dropped, .. } if dropped.len() == 1
+            )
+        })
+        .count();
+    assert!(
+        two_adds > 0,
+        "no edited Add was left out beside the original"
+    );
+}
+
+/// A fixed sample of edits reaches each outcome: refusals of the committer's own proposals,
+/// received proposals left out of the commit, and Welcomes joined for edited KeyPackages.
+#[test]
+fn edits_reach_each_outcome() {
+    let mut refused = 0;
+    let mut dropped = 0;
+    let mut joined_edited = 0;
+    for (i, script) in group::sample_scripts(0x5151_7e57, 600).iter().enumerate() {
+        let pick = u8::try_from(i % usize::from(none())).unwrap();
+        let flags = u8::try_from(i % 4).unwrap();
+        match commit_edited(&input(flags, pick, none(), script)) {
+            CommitRun::Refused(_) => refused += 1,
+            CommitRun::Committed { dropped: d, joined } => {
+                dropped += d.len();
+                joined_edited += usize::from(joined && pick == 0);
+            }
+            CommitRun::Undecodable => {}
+        }
+    }
+    assert!(refused > 10, "by-value refusals: {refused}");
+    assert!(dropped > 10, "received proposals left out: {dropped}");
+    assert!(joined_edited > 0, "no edited KeyPackage was joined");
+}
+
+/// A member proposes a PSK the committer does not hold: the committer leaves it out (with
+/// the reason) and commits the rest, where it used to fail the whole commit, so that one
+/// member could stop every commit of the epoch.
+#[test]
+fn unknown_psk_received_is_left_out() {
+    let Proposal::PreSharedKey(mut p) = template(3).clone() else {
+        panic!("template 3 is a PreSharedKey")
+    };
+    p.psk.psk = Psk::External(ExternalPsk {
+        psk_id: VarBytes(b"nobody has this".to_vec()),
+    });
+    let run = commit_proposals(
+        false,
+        false,
+        vec![Proposal::PreSharedKey(p), template(2).clone()],
+    );
+    let CommitRun::Committed { dropped, .. } = run else {
+        panic!("{run:?}")
+    };
+    assert!(
+        matches!(
+            dropped.as_slice(),
+            [GroupError::Protocol(ProtocolError::Psk(_))]
+        ),
+        "{dropped:?}"
+    );
+}
+
+/// A member proposes GroupContext extensions whose `required_capabilities` or
+/// `external_senders` does not decode: the committer leaves the proposal out (it used to fail
+/// the commit as `Malformed`), and a commit carrying it by value is refused as an invalid
+/// proposal.
+#[test]
+fn undecodable_group_context_extensions_are_left_out() {
+    for extension_type in [
+        ExtensionType::REQUIRED_CAPABILITIES,
+        ExtensionType::EXTERNAL_SENDERS,
+    ] {
+        let gce = Proposal::GroupContextExtensions(GroupContextExtensions {
+            extensions: VarVec(vec![Extension {
+                extension_type,
+                extension_data: VarBytes(vec![0xff]),
+            }]),
+        });
+        let expected = GroupError::Protocol(ProtocolError::Proposal {
+            index: Some(0),
+            rule: ProposalRule::InvalidProposal(InvalidProposal::MalformedExtension(
+                extension_type.0,
+            )),
+        });
+        let run = commit_proposals(false, true, vec![gce.clone()]);
+        assert_eq!(
+            run,
+            CommitRun::Committed {
+                dropped: vec![expected.clone()],
+                joined: false
+            }
+        );
+        assert_eq!(
+            commit_proposals(true, true, vec![gce]),
+            CommitRun::Refused(expected)
+        );
+    }
+}
