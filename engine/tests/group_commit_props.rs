@@ -16,9 +16,14 @@ mod committer;
 #[allow(unreachable_pub, dead_code)] // public for the fuzz crate, which exports it
 mod group;
 
-use committer::{commit_edited, commit_proposals, template, template_count, CommitRun};
+use committer::{
+    commit_edited, commit_fixture, commit_proposals, resign_key_package, resign_leaf, template,
+    template_count, CommitRun,
+};
 use mls_engine::codec::{VarBytes, VarVec};
-use mls_engine::group::{GroupError, InvalidProposal, ProposalRule, ProtocolError};
+use mls_engine::group::{
+    GroupError, InvalidProposal, KeyPackageError, LeafNodeError, ProposalRule, ProtocolError,
+};
 use mls_engine::messages::*;
 use proptest::prelude::*;
 
@@ -209,5 +214,77 @@ fn undecodable_group_context_extensions_are_left_out() {
             commit_proposals(true, true, vec![gce]),
             CommitRun::Refused(expected)
         );
+    }
+}
+
+/// Keys no one can encrypt to (X25519's all-zero point, of small order; a 33-byte key), in a
+/// KeyPackage's init key or leaf, or in an Update's leaf: received from a member, they are left
+/// out of the commit (they used to fail the commit adding them, or be accepted and then fail
+/// every later commit that encrypts to the leaf); by value, they are refused.
+#[test]
+fn keys_no_one_can_encrypt_to_are_refused() {
+    let f = commit_fixture();
+    let leaf_error = |e: LeafNodeError| InvalidProposal::KeyPackage(KeyPackageError::LeafNode(e));
+    let with_enc = |leaf: &LeafNode, key: Vec<u8>| {
+        let mut tbs = leaf.to_be_signed(None).unwrap();
+        tbs.encryption_key = mls_engine::crypto::HpkePublicKey::from(key);
+        LeafNode::from_tbs(&tbs, leaf.signature()).unwrap()
+    };
+    let dave = &f.dave;
+    let mut cases = Vec::new();
+    for bad in [vec![0u8; 32], vec![9u8; 33]] {
+        let mut kp = dave.key_package.clone();
+        kp.init_key = mls_engine::crypto::HpkePublicKey::from(bad.clone());
+        cases.push((
+            Proposal::Add(Add {
+                key_package: resign_key_package(kp, &dave.signature_private_key),
+            }),
+            InvalidProposal::KeyPackage(KeyPackageError::InvalidInitKey),
+        ));
+        let mut kp = dave.key_package.clone();
+        kp.leaf_node = with_enc(&kp.leaf_node, bad.clone());
+        cases.push((
+            Proposal::Add(Add {
+                key_package: resign_key_package(kp, &dave.signature_private_key),
+            }),
+            leaf_error(LeafNodeError::InvalidEncryptionKey),
+        ));
+        let Proposal::Update(u) = template(1).clone() else {
+            panic!("template 1 is an Update")
+        };
+        let leaf = resign_leaf(
+            with_enc(&u.leaf_node, bad),
+            &f.proposer_key,
+            f.proposer.group_id(),
+            f.proposer.own_leaf(),
+        );
+        cases.push((
+            Proposal::Update(Update { leaf_node: leaf }),
+            InvalidProposal::Update {
+                leaf: f.proposer.own_leaf(),
+                reason: LeafNodeError::InvalidEncryptionKey.to_string(),
+            },
+        ));
+    }
+    for (proposal, why) in cases {
+        let expected = GroupError::Protocol(ProtocolError::Proposal {
+            index: Some(0),
+            rule: ProposalRule::InvalidProposal(why),
+        });
+        let run = commit_proposals(false, true, vec![proposal.clone()]);
+        assert_eq!(
+            run,
+            CommitRun::Committed {
+                dropped: vec![expected.clone()],
+                joined: false
+            },
+            "{proposal:?}"
+        );
+        if !matches!(proposal, Proposal::Update(_)) {
+            assert_eq!(
+                commit_proposals(true, true, vec![proposal]),
+                CommitRun::Refused(expected)
+            );
+        }
     }
 }

@@ -191,3 +191,33 @@ fn layout_matches_the_decoded_parts() {
         assert!(PublicCommitLayout::of(&encode(&other).unwrap()).is_none());
     }
 }
+
+/// An UpdatePath whose node key no one can encrypt to (X25519's all-zero point), signed and
+/// MACed again by the committer: refused when the path is merged, before any decryption (a
+/// receiver whose path secret is for a node above it could not check that key, and every
+/// later commit encrypting to the node would fail).
+#[test]
+fn an_update_path_key_no_one_can_encrypt_to_is_refused() {
+    use mls_engine::tree::TreeError;
+    let f = fixture();
+    let mut content = f.content.clone();
+    let FramedContentBody::Commit(commit) = &mut content.body else {
+        panic!("a commit")
+    };
+    let path = commit.path.as_mut().expect("a path commit");
+    path.nodes.0[0].encryption_key = mls_engine::crypto::HpkePublicKey::from(vec![0u8; 32]);
+    let msg = f
+        .committer
+        .sign_and_frame_for_tests(cs(), content, f.tag.clone())
+        .unwrap();
+    let r = process(&encode(&msg).unwrap());
+    assert!(
+        matches!(
+            r,
+            Err(GroupError::Protocol(ProtocolError::Tree(
+                TreeError::InvalidEncryptionKey(_)
+            )))
+        ),
+        "{r:?}"
+    );
+}

@@ -47,7 +47,7 @@ pub struct CommitFixture {
     /// Member 2: sends the received proposals.
     pub proposer: Group,
     /// The proposer's signature private key (it signs edited Update leaves again).
-    proposer_key: Secret,
+    pub proposer_key: Secret,
     /// Dave, not a member: the KeyPackage the Add templates carry, and his private keys.
     pub dave: KeyPackageBundle,
     /// The proposal templates ([`template`]).
@@ -162,7 +162,7 @@ pub fn template_count() -> usize {
 /// `leaf` signed again by `key` as a leaf of `group_id` at `index` (for a KeyPackage's leaf,
 /// which has no group binding, both are ignored); unchanged if its content has no
 /// to-be-signed form.
-fn resign_leaf(leaf: LeafNode, key: &Secret, group_id: &[u8], index: LeafIndex) -> LeafNode {
+pub fn resign_leaf(leaf: LeafNode, key: &Secret, group_id: &[u8], index: LeafIndex) -> LeafNode {
     match leaf.to_be_signed(None) {
         Ok(tbs) => sign_leaf(cs(), tbs, key, group_id, index).unwrap_or(leaf),
         Err(_) => leaf,
@@ -170,7 +170,7 @@ fn resign_leaf(leaf: LeafNode, key: &Secret, group_id: &[u8], index: LeafIndex) 
 }
 
 /// `kp` with its leaf and then itself signed again by `key`.
-fn resign_key_package(mut kp: KeyPackage, key: &Secret) -> KeyPackage {
+pub fn resign_key_package(mut kp: KeyPackage, key: &Secret) -> KeyPackage {
     kp.leaf_node = resign_leaf(kp.leaf_node, key, &[], LeafIndex(0));
     let tbs = encode(&kp.to_be_signed()).expect("encode");
     kp.signature = VarBytes(sign_with_label(cs(), key, "KeyPackageTBS", &tbs).expect("sign"));

@@ -230,6 +230,9 @@ impl CipherSuiteProvider for CountingSuite {
     fn kem_public_key(&self, sk: &Secret) -> Result<HpkePublicKey, CryptoError> {
         self.inner.kem_public_key(sk)
     }
+    fn kem_check_public_key(&self, pk: &[u8]) -> Result<(), CryptoError> {
+        self.inner.kem_check_public_key(pk)
+    }
     fn hpke_prepare(
         &self,
         info: &[u8],

@@ -476,6 +476,10 @@ impl Observer {
         required: Option<&RequiredCapabilities>,
         check_signature: bool,
     ) -> Result<(), ObserverError> {
+        // A key no one can encrypt to would make later commits fail (as the member checks).
+        if cs.kem_check_public_key(leaf.encryption_key()).is_err() {
+            return Err(TreeValidationError::InvalidEncryptionKey { node: at.node() }.into());
+        }
         let mut params = TreeValidationParams::new(self.group_id(), 0);
         params.lifetime = self.lifetime;
         if let Some(rc) = required {

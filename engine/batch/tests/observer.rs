@@ -515,3 +515,55 @@ fn observer_refuses_adds_lacking_a_group_context_extension() {
         Err(ObserverError::Unexpected(_))
     ));
 }
+
+/// Keys no one can encrypt to (X25519's all-zero point) in an UpdatePath node, a path's leaf
+/// or an added KeyPackage's init key: refused as the member refuses them, state unchanged.
+#[test]
+fn observer_refuses_keys_no_one_can_encrypt_to() {
+    let cs = fixture::suite().unwrap();
+    let creator = bundle(cs, "creator").unwrap();
+    let pool: Vec<KeyPackageBundle> = (0..4)
+        .map(|i| bundle(cs, &format!("m{i}")).unwrap())
+        .collect();
+    let (a, _) = group_pair(cs, b"keys", &creator, &pool, 3).unwrap();
+    let mut ob = observer_of(cs, &a).unwrap();
+    let sk = &creator.signature_private_key;
+    let zero = mls_engine::crypto::HpkePublicKey::from(vec![0u8; 32]);
+    let out = a
+        .commit(
+            cs,
+            CommitOptions {
+                proposals: vec![Proposal::Add(Add {
+                    key_package: pool[3].key_package.clone(),
+                })],
+                force_path: true,
+                ..CommitOptions::default()
+            },
+        )
+        .unwrap();
+    let named = |e: &ObserverError, what: &str| format!("{e:?}").contains(what);
+
+    let mut bad = out.commit.clone();
+    commit_mut(&mut bad).path.as_mut().unwrap().nodes.0[0].encryption_key = zero.clone();
+    resign(cs, &mut bad, sk, &ob);
+    refused(cs, &mut ob, &bad, |e| named(e, "InvalidEncryptionKey"));
+
+    let mut bad = out.commit.clone();
+    let path = commit_mut(&mut bad).path.as_mut().unwrap();
+    let mut content = path.leaf_node.to_be_signed(None).unwrap();
+    content.encryption_key = zero.clone();
+    path.leaf_node =
+        mls_engine::messages::LeafNode::from_tbs(&content, path.leaf_node.signature()).unwrap();
+    resign(cs, &mut bad, sk, &ob);
+    refused(cs, &mut ob, &bad, |e| named(e, "InvalidEncryptionKey"));
+
+    let mut bad = out.commit.clone();
+    let mut kp = pool[3].key_package.clone();
+    kp.init_key = zero;
+    commit_mut(&mut bad).proposals.0[0] =
+        ProposalOrRef::Proposal(Proposal::Add(Add { key_package: kp }));
+    resign(cs, &mut bad, sk, &ob);
+    refused(cs, &mut ob, &bad, |e| named(e, "InvalidInitKey"));
+
+    ob.process(cs, &out.commit).unwrap();
+}

@@ -515,6 +515,37 @@ fn check_nist_public(kem: KemAlgorithm, pk: &[u8]) -> Result<(), CryptoError> {
     Ok(())
 }
 
+/// The X25519 coordinates (top bit cleared, little-endian) of the points of order 1, 2, 4 and 8
+/// and their encodings at or above p = 2^255 - 19: `0`, `1`, the two points of order 8, `p -
+/// 1`, `p` and `p + 1`. Every other 255-bit coordinate is of large order on the curve or its
+/// twist, where X25519 gives a non-zero value. (Test: each gives AWS-LC's refusal.)
+const X25519_SMALL_ORDER: [[u8; 32]; 7] = {
+    const fn le(hex: &[u8; 64]) -> [u8; 32] {
+        const fn nibble(c: u8) -> u8 {
+            match c {
+                b'0'..=b'9' => c - b'0',
+                _ => c - b'a' + 10,
+            }
+        }
+        let mut out = [0u8; 32];
+        let mut i = 0;
+        while i < 32 {
+            out[i] = nibble(hex[2 * i]) << 4 | nibble(hex[2 * i + 1]);
+            i += 1;
+        }
+        out
+    }
+    [
+        le(b"0000000000000000000000000000000000000000000000000000000000000000"),
+        le(b"0100000000000000000000000000000000000000000000000000000000000000"),
+        le(b"e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800"),
+        le(b"5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157"),
+        le(b"ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"),
+        le(b"edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"),
+        le(b"eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"),
+    ]
+};
+
 /// The X25519 group (RFC 7748), for DHKEM(X25519, HKDF-SHA256).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct X25519;
@@ -546,6 +577,21 @@ impl DhGroup for X25519 {
         check_len("X25519 private key", 32, sk.len())?;
         check_len("X25519 public key", 32, pk.len())?;
         agreement_dh(&agreement::X25519, sk, pk)
+    }
+
+    fn check_public_key(pk: &[u8]) -> Result<(), CryptoError> {
+        check_len("X25519 public key", 32, pk.len())?;
+        // RFC 7748 §5: the top bit is ignored. A key whose coordinate is one of these gives
+        // the all-zero shared value for every private key, which RFC 9180 §7.1.4 (and AWS-LC)
+        // refuse.
+        let (last, rest) = pk.split_last().ok_or(CryptoError::InvalidPublicKey)?;
+        let small = X25519_SMALL_ORDER
+            .iter()
+            .any(|bad| bad[..31] == *rest && bad[31] == last & 0x7f);
+        if small {
+            return Err(CryptoError::InvalidPublicKey);
+        }
+        Ok(())
     }
 
     fn dh_and_public_key(sk: &[u8], pk: &[u8]) -> Result<(Secret, Vec<u8>), CryptoError> {
@@ -595,6 +641,16 @@ macro_rules! nist_group {
             fn ephemeral_dh(pk: &[u8]) -> Result<(Secret, Vec<u8>), CryptoError> {
                 check_nist_public(Self::KEM, pk)?;
                 agreement_ephemeral_dh($alg, pk)
+            }
+
+            fn check_public_key(pk: &[u8]) -> Result<(), CryptoError> {
+                check_nist_public(Self::KEM, pk)?;
+                // A point of the curve (AWS-LC's parse checks the equation; the curves have
+                // cofactor 1, so every such point but the identity, which has no
+                // uncompressed encoding, is of large order).
+                agreement::ParsedPublicKey::try_from(&agreement::UnparsedPublicKey::new($alg, pk))
+                    .map(drop)
+                    .map_err(|_| CryptoError::InvalidPublicKey)
             }
         }
     };
@@ -965,6 +1021,10 @@ impl CipherSuiteProvider for AwsLcSuite {
         Ok(HpkePublicKey(pk.into()))
     }
 
+    fn kem_check_public_key(&self, pk: &[u8]) -> Result<(), CryptoError> {
+        self.hpke.kem().check_public_key(pk)
+    }
+
     fn hpke_prepare(
         &self,
         info: &[u8],
@@ -1070,6 +1130,72 @@ mod tests {
 
     fn provider() -> AwsLcProvider {
         AwsLcProvider::new()
+    }
+
+    /// `kem_check_public_key` refuses exactly the received keys that encrypting to would fail
+    /// on, in every suite: the small-order lists of X25519 and X448 (top bit set too, for
+    /// X25519) are each refused by the check and by an encapsulation; wrong lengths, points
+    /// off the NIST curves and other encodings are refused; generated keys and random
+    /// X25519/X448 strings pass both.
+    #[test]
+    fn kem_public_key_check_refuses_what_encryption_refuses() {
+        use super::super::curve448::X448;
+        let refused_both = |cs: &AwsLcSuite, pk: &[u8]| {
+            assert!(
+                cs.kem_check_public_key(pk).is_err(),
+                "check passed {pk:02x?}"
+            );
+            assert!(cs.hpke_encap(pk).is_err(), "encap to {pk:02x?} worked");
+        };
+        let passes_both = |cs: &AwsLcSuite, pk: &[u8]| {
+            cs.kem_check_public_key(pk).unwrap();
+            cs.hpke_encap(pk).unwrap();
+        };
+        for suite in 1u16..=7 {
+            let cs = AwsLcSuite::new(CipherSuite(suite)).unwrap();
+            let (_, pk) = cs.kem_generate().unwrap();
+            passes_both(&cs, &pk);
+            let mut long = pk.to_vec();
+            long.push(0);
+            refused_both(&cs, &long);
+            refused_both(&cs, &pk[1..]);
+            refused_both(&cs, &[]);
+            match suite {
+                1 | 3 => {
+                    for bad in X25519_SMALL_ORDER {
+                        refused_both(&cs, &bad);
+                        let mut high = bad;
+                        high[31] |= 0x80;
+                        refused_both(&cs, &high);
+                    }
+                    for _ in 0..64 {
+                        passes_both(&cs, random_secret(32).unwrap().as_bytes());
+                    }
+                }
+                4 | 6 => {
+                    for bad in super::super::curve448::x448_small_order() {
+                        refused_both(&cs, &bad);
+                        assert!(X448::check_public_key(&bad).is_err());
+                    }
+                    for _ in 0..16 {
+                        passes_both(&cs, random_secret(56).unwrap().as_bytes());
+                    }
+                }
+                _ => {
+                    // Off the curve: the last byte of y changed.
+                    let mut off = pk.to_vec();
+                    *off.last_mut().unwrap() ^= 1;
+                    refused_both(&cs, &off);
+                    // A compressed encoding of the same point is not SerializePublicKey.
+                    let mut compressed = pk[..1 + (pk.len() - 1) / 2].to_vec();
+                    compressed[0] = 0x02 | (pk[pk.len() - 1] & 1);
+                    assert!(cs.kem_check_public_key(&compressed).is_err());
+                    let mut prefix = pk.to_vec();
+                    prefix[0] = 0x06;
+                    assert!(cs.kem_check_public_key(&prefix).is_err());
+                }
+            }
+        }
     }
 
     /// The Ed25519 suites sign a message of `HEDGED_MIN_LEN` bytes or more with a fresh nonce

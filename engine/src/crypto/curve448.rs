@@ -49,6 +49,32 @@ impl DhGroup for X448 {
         let z = zeroize::Zeroizing::new(x448::x448(*sk, pk).ok_or(CryptoError::InvalidPublicKey)?);
         Ok(Secret::from_slice(&z[..]))
     }
+
+    fn check_public_key(pk: &[u8]) -> Result<(), CryptoError> {
+        let pk = array56(pk, "X448 public key")?;
+        if x448_small_order().contains(&pk) {
+            return Err(CryptoError::InvalidPublicKey);
+        }
+        Ok(())
+    }
+}
+
+/// The X448 coordinates (little-endian) of the points of order 1, 2 and 4 and their
+/// encodings at or above p = 2^448 - 2^224 - 1: `0`, `1`, `p - 1`, `p`, `p + 1`. Every other
+/// 448-bit coordinate gives X448 a non-zero value. (Test: each is refused by `x448`.)
+pub(crate) fn x448_small_order() -> [[u8; X448_LEN]; 5] {
+    let half = X448_LEN / 2;
+    let mut one = [0u8; X448_LEN];
+    one[0] = 1;
+    // p: the low half all ones, the high half 2^224 - 2.
+    let mut p = [0xffu8; X448_LEN];
+    p[half] = 0xfe;
+    let mut p_minus_1 = p;
+    p_minus_1[0] = 0xfe;
+    // p + 1 = 2^448 - 2^224: the low half zero, the high half all ones.
+    let mut p_plus_1 = [0xffu8; X448_LEN];
+    p_plus_1[..half].fill(0);
+    [[0u8; X448_LEN], one, p_minus_1, p, p_plus_1]
 }
 
 fn ed448_signing_key(sk: &[u8]) -> Result<SigningKey, CryptoError> {

@@ -60,6 +60,12 @@ pub trait Kem: Send + Sync {
 
     /// `Decap(enc, skR)`: the shared secret.
     fn decap(&self, enc: &[u8], sk: &[u8]) -> Result<Secret, CryptoError>;
+
+    /// Checks a received public key without using it: what `Encap` to it would refuse
+    /// (wrong length, not a point of the group, a point of small order) is refused here, so
+    /// that a key is judged when it arrives (in a KeyPackage, a leaf, an UpdatePath, a tree),
+    /// not when someone later encrypts to it.
+    fn check_public_key(&self, pk: &[u8]) -> Result<(), CryptoError>;
 }
 
 /// A Diffie-Hellman group as DHKEM needs it (RFC 9180 §4.1). Private keys are serialized with
@@ -82,6 +88,10 @@ pub trait DhGroup: Send + Sync + 'static {
 
     /// `DH(sk, pk)`: the raw shared value; invalid public keys are errors.
     fn dh(sk: &[u8], pk: &[u8]) -> Result<Secret, CryptoError>;
+
+    /// Refuses a public key that [`DhGroup::dh`] would refuse for any private key (see
+    /// [`Kem::check_public_key`]), without a scalar multiplication.
+    fn check_public_key(pk: &[u8]) -> Result<(), CryptoError>;
 
     /// `(DH(sk, pk), public key of sk)`: what Decap needs, in one call so that implementations
     /// can parse the private key once.
@@ -215,6 +225,10 @@ impl<G: DhGroup> Kem for DhKem<G> {
         kem_context.extend_from_slice(pk);
         let shared = self.extract_and_expand(&dh, &kem_context)?;
         Ok((shared, enc))
+    }
+
+    fn check_public_key(&self, pk: &[u8]) -> Result<(), CryptoError> {
+        G::check_public_key(pk)
     }
 
     fn decap(&self, enc: &[u8], sk: &[u8]) -> Result<Secret, CryptoError> {
@@ -378,6 +392,9 @@ mod derive_loop_tests {
         fn generate() -> Result<(Secret, Vec<u8>), CryptoError> {
             Err(CryptoError::Library("unused"))
         }
+        fn check_public_key(_: &[u8]) -> Result<(), CryptoError> {
+            Ok(())
+        }
         fn dh(_: &[u8], _: &[u8]) -> Result<Secret, CryptoError> {
             Err(CryptoError::Library("unused"))
         }
@@ -399,6 +416,9 @@ mod derive_loop_tests {
         }
         fn generate() -> Result<(Secret, Vec<u8>), CryptoError> {
             Err(CryptoError::Library("unused"))
+        }
+        fn check_public_key(_: &[u8]) -> Result<(), CryptoError> {
+            Ok(())
         }
         fn dh(_: &[u8], _: &[u8]) -> Result<Secret, CryptoError> {
             Err(CryptoError::Library("unused"))

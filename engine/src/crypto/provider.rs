@@ -252,6 +252,12 @@ pub trait CipherSuiteProvider: Send + Sync {
     /// The public key of an HPKE private key.
     fn kem_public_key(&self, sk: &Secret) -> Result<HpkePublicKey, CryptoError>;
 
+    /// Checks a received HPKE public key (an init key, a leaf's or a parent node's encryption
+    /// key) without using it: a key that encrypting to would fail (wrong length, not a point,
+    /// small order) is refused with [`CryptoError::InvalidPublicKey`] or
+    /// [`CryptoError::InvalidLength`]. Cheap: no scalar multiplication.
+    fn kem_check_public_key(&self, pk: &[u8]) -> Result<(), CryptoError>;
+
     /// Prepares the recipient-independent part of the HPKE key schedule (RFC 9180 §5.1:
     /// `psk_id_hash`, `info_hash`, `key_schedule_context`) for `info`, in base mode (`psk` is
     /// `None`) or PSK mode (`Some((psk, psk_id))`). Reuse it to seal to many recipients.

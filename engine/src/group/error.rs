@@ -190,6 +190,10 @@ pub enum KeyPackageError {
     /// The KeyPackage signature does not verify.
     #[error("signature does not verify")]
     Signature,
+    /// The init key cannot be encrypted to (wrong length, not a point of the suite's group,
+    /// or of small order).
+    #[error("init key cannot be encrypted to")]
+    InvalidInitKey,
     /// An extension type appears more than once in the KeyPackage's extensions (RFC 9420
     /// §13).
     #[error("extension type {0} appears more than once")]
@@ -229,6 +233,10 @@ pub enum LeafNodeError {
     /// member, or it does not support a credential type in use.
     #[error("credential type {0} not supported")]
     CredentialType(u16),
+    /// The encryption key cannot be encrypted to (wrong length, not a point of the suite's
+    /// group, or of small order).
+    #[error("encryption key cannot be encrypted to")]
+    InvalidEncryptionKey,
     /// An extension type appears more than once in the leaf's extensions (RFC 9420 §13).
     #[error("extension type {0} appears more than once")]
     DuplicateExtension(u16),

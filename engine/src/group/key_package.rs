@@ -240,6 +240,11 @@ impl LeafCheck<'_> {
         if !source_ok {
             return Err(LeafNodeError::Source);
         }
+        // An encryption key no one can encrypt to would make every later commit that must
+        // encrypt to this leaf fail.
+        if self.cs.kem_check_public_key(leaf.encryption_key()).is_err() {
+            return Err(LeafNodeError::InvalidEncryptionKey);
+        }
         // §7.3: lifetime, by policy.
         if let (LifetimePolicy::Check { now }, LeafNodeSource::KeyPackage(lt)) =
             (self.lifetime, &leaf.leaf_node_source())
@@ -354,6 +359,11 @@ impl LeafCheck<'_> {
         // §13: no extension type twice.
         if let Some(t) = repeated_extension_type(kp.extensions.iter().map(|e| e.extension_type)) {
             return Err(KeyPackageError::DuplicateExtension(t.0));
+        }
+        // The init key must be one the Welcome can be encrypted to, or the commit adding it
+        // fails.
+        if self.cs.kem_check_public_key(&kp.init_key).is_err() {
+            return Err(KeyPackageError::InvalidInitKey);
         }
         // §10.1: init_key and encryption_key must differ.
         if kp.init_key.as_slice() == kp.leaf_node.encryption_key() {
@@ -833,6 +843,24 @@ mod tests {
     /// for equal keys only, Adds reusing a member's signature or encryption key are refused
     /// (also after a member with a key sharing all but the last byte joined), and merging a
     /// Remove drops the member's entries.
+    /// `-P` for an uncompressed P-384 point `P`: `(x, p - y)`.
+    fn negated_p384_point(point: &[u8]) -> Vec<u8> {
+        const P: [u8; 48] = [
+            0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+            0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+            0xff, 0xff, 0xff, 0xfe, 0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+            0x00, 0x00, 0xff, 0xff, 0xff, 0xff,
+        ];
+        let mut out = point.to_vec();
+        let mut borrow = 0i16;
+        for k in (0..48).rev() {
+            let d = i16::from(P[k]) - i16::from(point[49 + k]) - borrow;
+            borrow = i16::from(d < 0);
+            out[49 + k] = u8::try_from(d.rem_euclid(256)).unwrap();
+        }
+        out
+    }
+
     #[test]
     fn long_keys_in_the_group_index() {
         use crate::crypto::{AwsLcProvider, CryptoProvider};
@@ -919,12 +947,10 @@ mod tests {
                 error: LeafNodeError::DuplicateEncryptionKey(NodeIndex(2)),
             }
         );
-        // Carol with a key equal to Bob's but for the last byte joins, and does not displace
-        // Bob's entry: his key is still refused.
-        let mut near = bob_enc.to_vec();
-        if let Some(b) = near.last_mut() {
-            *b ^= 1;
-        }
+        // Carol with Bob's key negated (a valid point with the same x: the first 49 of the 97
+        // bytes equal) joins, and does not displace Bob's entry: his key is still refused.
+        let near = negated_p384_point(bob_enc);
+        assert_eq!(near[..49], bob_enc[..49]);
         let mut carol_kp = carol.key_package.clone();
         carol_kp.leaf_node = carol_kp
             .leaf_node

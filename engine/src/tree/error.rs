@@ -56,6 +56,10 @@ pub enum TreeError {
         /// Nodes in the UpdatePath.
         got: usize,
     },
+    /// An UpdatePath node's encryption key cannot be encrypted to (wrong length, not a point
+    /// of the suite's group, or of small order): the node it would be set at.
+    #[error("UpdatePath key for {0:?} cannot be encrypted to")]
+    InvalidEncryptionKey(NodeIndex),
     /// The UpdatePath's leaf does not have source `commit` (RFC 9420 §7.3).
     #[error("UpdatePath leaf of {0:?} does not have leaf_node_source commit")]
     NotCommitSource(LeafIndex),

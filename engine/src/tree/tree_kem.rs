@@ -12,7 +12,8 @@
 //!    all the seals run in parallel (rayon); the output order is the sequential one.
 //!
 //! Applying is also two steps:
-//! 1. [`Tree::merge_update_path`] checks the new leaf (source `commit`, signature), blanks the
+//! 1. [`Tree::merge_update_path`] checks the new leaf (source `commit`, signature) and that
+//!    every sent public key can be encrypted to, blanks the
 //!    sender's direct path, sets the sent public keys with empty `unmerged_leaves`, recomputes
 //!    the parent hashes and checks the leaf's `parent_hash` (§7.5, §7.9.2);
 //! 2. [`Tree::decrypt_update_path`] finds the one ciphertext for the receiver (at the lowest
@@ -227,6 +228,13 @@ impl Tree {
                 expected: path.len(),
                 got: update_path.nodes.len(),
             });
+        }
+        // Keys no one can encrypt to would make later commits fail; the receivers who do
+        // not decrypt below a node cannot check it against its path secret.
+        for (&(p, _), n) in path.iter().zip(update_path.nodes.iter()) {
+            if cs.kem_check_public_key(&n.encryption_key).is_err() {
+                return Err(TreeError::InvalidEncryptionKey(p));
+            }
         }
         self.blank_direct_path(sender);
         for (&(p, _), n) in path.iter().zip(update_path.nodes.iter()) {

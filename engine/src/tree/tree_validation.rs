@@ -4,17 +4,21 @@
 //! What is checked, in this order:
 //! 1. every parent's `unmerged_leaves`: strictly ascending, each a non-blank leaf below the
 //!    parent, and listed by every non-blank parent between the leaf and it (§7.1, §12.4.3.1);
-//! 2. every leaf (§7.3): its extensions listed in its own capabilities (default extension
+//! 2. every leaf (§7.3): no extension type twice (§13), its extensions listed in its own
+//!    capabilities (default extension
 //!    types 1-5 excepted, §7.2), its credential type listed in its own capabilities, every
 //!    credential type in use supported by every member (one intersection over the group, not
 //!    a pairwise scan), the group's required capabilities if given, and the lifetime of
 //!    `key_package` leaves when the lifetime policy is on (the default);
-//! 3. uniqueness of signature keys among leaves and of encryption keys among all nodes
+//! 3. every node's encryption key one that can be encrypted to
+//!    ([`CipherSuiteProvider::kem_check_public_key`]: length, a point of the group, not of small
+//!    order), so that no later commit fails at encrypting to it;
+//! 4. uniqueness of signature keys among leaves and of encryption keys among all nodes
 //!    (hash-map indexes; [`MemberIndex`] keeps the leaf indexes and the per-credential-type
 //!    counters for checking new leaves later in O(1));
-//! 4. every leaf signature, `VerifyWithLabel(., "LeafNodeTBS", LeafNodeTBS)` with the group id
+//! 5. every leaf signature, `VerifyWithLabel(., "LeafNodeTBS", LeafNodeTBS)` with the group id
 //!    and leaf index for `update` and `commit` leaves, in parallel across cores;
-//! 5. every non-blank parent parent-hash valid (§7.9.2), in parallel.
+//! 6. every non-blank parent parent-hash valid (§7.9.2), in parallel.
 //!
 //! Credential validation itself (§5.3.1: does this identity own this key?) belongs to the
 //! application's credential validator and is not done here.
@@ -125,6 +129,13 @@ pub enum TreeValidationError {
         leaf: LeafIndex,
         /// The intermediate node lacking it.
         intermediate: NodeIndex,
+    },
+    /// A node's encryption key cannot be encrypted to (wrong length, not a point of the
+    /// suite's group, or of small order): every commit encrypting to it would fail.
+    #[error("node {node:?}: encryption key cannot be encrypted to")]
+    InvalidEncryptionKey {
+        /// The node.
+        node: NodeIndex,
     },
     /// An extension type appears more than once in a leaf's extensions (§13).
     #[error("leaf {leaf:?}: extension {extension_type:?} appears more than once")]
@@ -624,6 +635,26 @@ fn check_unique_keys(tree: &Tree) -> Result<KeyTables, TreeValidationError> {
 }
 
 /// A node's HPKE encryption key.
+/// Every non-blank node's encryption key passes the suite's check (the first bad node is
+/// named). In parallel: the NIST suites' check decodes a point.
+fn check_encryption_keys(
+    tree: &Tree,
+    cs: &dyn CipherSuiteProvider,
+) -> Result<(), TreeValidationError> {
+    let bad = (0..tree.size().node_width())
+        .into_par_iter()
+        .with_min_len(1024)
+        .filter(|&i| {
+            tree.node(NodeIndex(i))
+                .is_some_and(|n| cs.kem_check_public_key(node_encryption_key(n)).is_err())
+        })
+        .min();
+    match bad {
+        Some(i) => Err(TreeValidationError::InvalidEncryptionKey { node: NodeIndex(i) }),
+        None => Ok(()),
+    }
+}
+
 fn node_encryption_key(node: &crate::messages::Node) -> &[u8] {
     match node {
         crate::messages::Node::Leaf(l) => l.encryption_key(),
@@ -698,6 +729,7 @@ fn check_structure(
     tree.update_hashes(cs)?;
     check_unmerged(tree)?;
     check_leaves(tree, params)?;
+    check_encryption_keys(tree, cs)?;
     let keys = check_unique_keys(tree)?;
     Ok((tree.verify_parent_hashes(cs), keys))
 }

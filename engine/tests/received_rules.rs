@@ -1,8 +1,11 @@
-//! RFC 9420 §13's rules on lists of extensions, wherever such a list arrives: no extension
-//! type twice (KeyPackages, leaves, a received tree, GroupContextExtensions, the lists given to
-//! `Group::create` and `generate_key_package`), and every GroupContext extension supported by
-//! the members (a new member's capabilities list it; the creator's too). The joiner's side
-//! (a received GroupInfo) is in `group_join_props.rs`.
+//! Rules on received values that are checked where the value arrives, not when it is used:
+//! - RFC 9420 §13 on lists of extensions: no extension type twice (KeyPackages, leaves, a
+//!   received tree, GroupContextExtensions, the lists given to `Group::create` and
+//!   `generate_key_package`), and every GroupContext extension supported by the members (a new
+//!   member's capabilities list it; the creator's too). The joiner's side (a received
+//!   GroupInfo) is in `group_join_props.rs`;
+//! - HPKE public keys that no one can encrypt to, in a received tree (KeyPackages, proposals
+//!   and UpdatePaths are in `group_commit_props.rs` and `group_process_props.rs`).
 
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -256,4 +259,21 @@ fn create_and_generate_refuse_what_the_group_could_not_hold() {
         generate_key_package(cs(), Credential::basic("a"), sk, options),
         Err(GroupError::Misuse(MisuseError::InvalidArgument(_)))
     ));
+}
+
+#[test]
+fn a_received_tree_with_a_key_no_one_can_encrypt_to_is_refused() {
+    let b = key_package("a", true, vec![], vec![]);
+    for bad in [vec![0u8; 32], vec![1u8; 31]] {
+        let mut tbs = b.key_package.leaf_node.to_be_signed(None).unwrap();
+        tbs.encryption_key = mls_engine::crypto::HpkePublicKey::from(bad);
+        let leaf = sign_leaf(cs(), tbs, &b.signature_private_key, &[], LeafIndex(0)).unwrap();
+        let mut tree = Tree::new(cs(), leaf).unwrap();
+        assert_eq!(
+            validate_tree(&mut tree, cs(), &TreeValidationParams::new(b"g", 1_000)),
+            Err(TreeValidationError::InvalidEncryptionKey {
+                node: mls_engine::tree_math::NodeIndex(0)
+            })
+        );
+    }
 }
