@@ -46,6 +46,23 @@ fn primitives(c: &mut Criterion) {
         b.iter(|| X25519::dh(black_box(sk.as_bytes()), black_box(peer_pk.0.as_slice())).unwrap())
     });
 
+    // The check every received encryption key now gets (a KeyPackage's, a leaf's, every node
+    // of a received tree): a comparison for X25519, a point decoding for P-256.
+    c.bench_function("kem_check_public_key/x25519", |b| {
+        b.iter(|| {
+            cs.kem_check_public_key(black_box(peer_pk.0.as_slice()))
+                .unwrap()
+        })
+    });
+    let p256 = bench::suite(2);
+    let (_, p256_pk) = p256.kem_generate().unwrap();
+    c.bench_function("kem_check_public_key/p256", |b| {
+        b.iter(|| {
+            p256.kem_check_public_key(black_box(p256_pk.0.as_slice()))
+                .unwrap()
+        })
+    });
+
     c.bench_function("hpke_seal_32B", |b| {
         b.iter(|| {
             cs.hpke_seal_base(black_box(&pk), b"info", b"", &pt32)

@@ -17,8 +17,8 @@ mod committer;
 mod group;
 
 use committer::{
-    commit_edited, commit_fixture, commit_proposals, resign_key_package, resign_leaf, template,
-    template_count, CommitRun,
+    commit_edited, commit_fixture, commit_proposals, commit_proposals_from, resign_key_package,
+    resign_leaf, template, template_count, CommitRun, ProposalSender,
 };
 use mls_engine::codec::{VarBytes, VarVec};
 use mls_engine::group::{
@@ -50,6 +50,20 @@ proptest! {
         script in proptest::collection::vec(any::<u8>(), 4..16),
     ) {
         commit_edited(&input(u8::from(path) << 1, pick, second, &script));
+    }
+
+    /// Edited proposals received from the group's external sender or, for an Add, from the new
+    /// member itself, then committed by reference.
+    #[test]
+    fn edited_proposals_from_non_members(
+        new_member in any::<bool>(),
+        path in any::<bool>(),
+        pick in any::<u8>(),
+        second in any::<u8>(),
+        script in proptest::collection::vec(any::<u8>(), 4..16),
+    ) {
+        let flags = (1 + u8::from(new_member)) << 2 | u8::from(path) << 1;
+        commit_edited(&input(flags, pick, second, &script));
     }
 
     /// Edited proposals committed by value by the committer itself.
@@ -287,4 +301,54 @@ fn keys_no_one_can_encrypt_to_are_refused() {
             );
         }
     }
+}
+
+/// Unedited templates from the external sender: everything but the Update (which §12.1.8
+/// forbids an external sender, so both members refuse it on receipt and the commit is empty)
+/// is committed; the new member's own Add is committed and joined.
+#[test]
+fn proposals_from_non_members_are_committed() {
+    for pick in 0..none() {
+        let run = commit_proposals_from(
+            ProposalSender::External,
+            false,
+            true,
+            vec![template(pick).clone()],
+        );
+        assert_eq!(
+            run,
+            CommitRun::Committed {
+                dropped: vec![],
+                joined: pick == 0
+            },
+            "template {pick}"
+        );
+    }
+    assert_eq!(
+        commit_proposals_from(
+            ProposalSender::NewMember,
+            false,
+            false,
+            vec![template(0).clone()]
+        ),
+        CommitRun::Committed {
+            dropped: vec![],
+            joined: true
+        }
+    );
+}
+
+/// The fuzzer's first crash (a harness error, mended): a received Remove edited to remove the
+/// receiver, beside Dave's Add, which then takes the receiver's leaf. The receiver learns it
+/// was removed and is no longer active; it does not learn the new epoch's secrets.
+#[test]
+fn a_removed_receiver_is_inactive() {
+    let run = commit_edited(&[0xd4, 0xd4, 0x00, 0x00, 0x02, 0x09, 0x02]);
+    assert_eq!(
+        run,
+        CommitRun::Committed {
+            dropped: vec![],
+            joined: true
+        }
+    );
 }

@@ -1,9 +1,11 @@
 //! The committer's side of hostile proposals: a group of four in which three members hold
 //! their state (the committer, a receiver, a proposer; the fourth is a leaf only). An edited
 //! proposal reaches the committer in one of two ways:
-//! - **received:** the proposer signs and MACs it as a PublicMessage; the committer and the
-//!   receiver both process it (with, optionally, a second, unedited proposal from the same
-//!   sender, so that the two can conflict), then the committer commits everything it cached;
+//! - **received:** the proposer (a member), the group's external sender or, for an Add, the
+//!   new member itself signs it (a member also MACs it) as a PublicMessage; the committer and
+//!   the receiver both process it (with, optionally, a second, unedited proposal from the
+//!   same sender, so that the two can conflict), then the committer commits everything it
+//!   cached;
 //! - **by value:** the committer puts it into its own commit.
 //!
 //! Edited KeyPackages and leaves are signed again by their owner (the KeyPackage's leaf and the
@@ -48,6 +50,8 @@ pub struct CommitFixture {
     pub proposer: Group,
     /// The proposer's signature private key (it signs edited Update leaves again).
     pub proposer_key: Secret,
+    /// The signature private key of the group's one external sender (`external_senders`).
+    external_sender_key: Secret,
     /// Dave, not a member: the KeyPackage the Add templates carry, and his private keys.
     pub dave: KeyPackageBundle,
     /// The proposal templates ([`template`]).
@@ -71,8 +75,20 @@ pub fn commit_fixture() -> &'static CommitFixture {
     F.get_or_init(|| {
         let cs = cs();
         let creator = bundle("committer");
-        let mut committer =
-            Group::create(cs, &creator, b"commit-fuzz".to_vec(), vec![], config()).expect("create");
+        let (external_sender_key, signature_key) = cs.signature_generate().expect("a key pair");
+        let senders = Extension::from_value(&ExternalSenders(VarVec(vec![ExternalSender {
+            signature_key,
+            credential: Credential::basic("delivery service"),
+        }])))
+        .expect("encode");
+        let mut committer = Group::create(
+            cs,
+            &creator,
+            b"commit-fuzz".to_vec(),
+            vec![senders],
+            config(),
+        )
+        .expect("create");
         let (receiver, proposer, fourth) = (bundle("receiver"), bundle("proposer"), bundle("4"));
         let adds = [&receiver, &proposer, &fourth].map(|b| {
             Proposal::Add(Add {
@@ -140,6 +156,7 @@ pub fn commit_fixture() -> &'static CommitFixture {
             receiver,
             proposer: proposer_group,
             proposer_key: proposer.signature_private_key,
+            external_sender_key,
             dave,
             templates,
         }
@@ -198,9 +215,33 @@ pub fn edited_proposal(pick: u8, script: &[u8]) -> Option<Proposal> {
     })
 }
 
-/// `proposal` from the proposer, signed and MACed as a PublicMessage of the current epoch.
-fn from_proposer(proposal: Proposal) -> MlsMessage {
-    let p = &commit_fixture().proposer;
+/// Who sends a received proposal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProposalSender {
+    /// The proposer, a member (signed and MACed).
+    Member,
+    /// The group's external sender (§12.1.8.1), signed without the GroupContext.
+    External,
+    /// The new member itself, for an Add (`new_member_proposal`), signed with the key of the
+    /// KeyPackage's leaf (Dave's, unless the edit changed it).
+    NewMember,
+}
+
+/// `proposal` from `sender`, as a PublicMessage of the current epoch.
+fn sent_by(sender: ProposalSender, proposal: Proposal) -> MlsMessage {
+    let f = commit_fixture();
+    let p = &f.proposer;
+    let external = |index: Option<u32>, key: &Secret, proposal: Proposal| {
+        external_proposal(cs(), p.group_id(), p.epoch(), index, key, proposal)
+            .expect("an external proposal is signed")
+    };
+    match sender {
+        ProposalSender::External => return external(Some(0), &f.external_sender_key, proposal),
+        ProposalSender::NewMember if matches!(proposal, Proposal::Add(_)) => {
+            return external(None, &f.dave.signature_private_key, proposal)
+        }
+        _ => {}
+    }
     let content = FramedContent {
         group_id: VarBytes(p.group_id().to_vec()),
         epoch: p.epoch(),
@@ -229,7 +270,9 @@ pub enum CommitRun {
     },
 }
 
-/// One run (module docs). `data[0]`: bit 0 by value (else received), bit 1 a forced path;
+/// One run (module docs). `data[0]`: bit 0 by value (else received), bit 1 a forced path,
+/// bits 2-3 the sender of received proposals (a member, the external sender, the new member
+/// for an Add);
 /// `data[1]` the template edited; `data[2]` (received only) a second, unedited template from
 /// the proposer, or none; the rest is the edit script.
 pub fn commit_edited(data: &[u8]) -> CommitRun {
@@ -244,13 +287,28 @@ pub fn commit_edited(data: &[u8]) -> CommitRun {
     if !by_value && usize::from(*second) % (template_count() + 1) < template_count() {
         sent.push(template(*second).clone());
     }
-    commit_proposals(by_value, flags & 2 == 2, sent)
+    let sender = match (flags >> 2) % 3 {
+        0 => ProposalSender::Member,
+        1 => ProposalSender::External,
+        _ => ProposalSender::NewMember,
+    };
+    commit_proposals_from(sender, by_value, flags & 2 == 2, sent)
 }
 
 /// The committer commits `sent`: by value, or received from the proposer (the receiver
 /// receives them too) and committed by reference; with a path if `force_path` or needed.
 /// Checks as in the module docs.
 pub fn commit_proposals(by_value: bool, force_path: bool, sent: Vec<Proposal>) -> CommitRun {
+    commit_proposals_from(ProposalSender::Member, by_value, force_path, sent)
+}
+
+/// [`commit_proposals`] with received proposals sent by `sender`.
+pub fn commit_proposals_from(
+    sender: ProposalSender,
+    by_value: bool,
+    force_path: bool,
+    sent: Vec<Proposal>,
+) -> CommitRun {
     let f = commit_fixture();
     let (mut committer, mut receiver) = (f.committer.clone(), f.receiver.clone());
     // The KeyPackages the commit may add for Dave.
@@ -269,7 +327,7 @@ pub fn commit_proposals(by_value: bool, force_path: bool, sent: Vec<Proposal>) -
         options.proposals = sent;
     } else {
         for p in sent {
-            let msg = encode(&from_proposer(p)).expect("encode");
+            let msg = encode(&sent_by(sender, p)).expect("encode");
             let a = committer.process_message_bytes(cs(), &msg);
             let b = receiver.process_message_bytes(cs(), &msg);
             assert_eq!(
@@ -301,10 +359,24 @@ pub fn commit_proposals(by_value: bool, force_path: bool, sent: Vec<Proposal>) -
     receiver.merge_staged_commit(*staged).expect("merge");
     committer.merge_staged_commit(out.staged).expect("merge");
     assert_eq!(committer.context(), receiver.context(), "contexts differ");
-    assert!(
-        committer.epoch_authenticator().as_bytes() == receiver.epoch_authenticator().as_bytes(),
-        "epoch authenticators differ"
-    );
+    // Removed: its leaf is blank or holds someone else (an Add fills the first blank leaf).
+    let own_key = f
+        .receiver
+        .member(f.receiver.own_leaf())
+        .map(|l| l.signature_key());
+    let receiver_removed = committer
+        .member(f.receiver.own_leaf())
+        .map(|l| l.signature_key())
+        != own_key;
+    if receiver_removed {
+        // A removed member learns of its removal but not the new epoch's secrets.
+        assert!(!receiver.is_active(), "a removed receiver is still active");
+    } else {
+        assert!(
+            committer.epoch_authenticator().as_bytes() == receiver.epoch_authenticator().as_bytes(),
+            "epoch authenticators differ"
+        );
+    }
     let joined = match &out.welcome {
         Some(welcome) => join_as_dave(welcome, &candidates, &committer),
         None => false,
