@@ -130,3 +130,38 @@ fn group_info_extension_lists_are_checked() {
         refused(JoinCheck::DuplicateExtension(ExtensionType::RATCHET_TREE.0))
     );
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Edits of a GroupInfo for external joiners, signed again (tree hash made to match when
+    /// `fix`): an external commit built on it is in the right group and epoch, and a member
+    /// accepting it agrees with the joiner.
+    #[test]
+    fn edited_external_group_info(
+        fix in any::<bool>(),
+        script in proptest::collection::vec(any::<u8>(), 4..16),
+    ) {
+        join::external_join_edited(&[[u8::from(fix)].as_slice(), &script].concat());
+    }
+}
+
+/// The external join harness is live: the unedited GroupInfo joins (and the committer accepts
+/// the commit, checked inside), and a fixed sample of edits reaches both refusals and joins.
+#[test]
+fn external_join_edits_reach_the_joiners_checks() {
+    assert!(matches!(join::external_join_edited(&[0]), Some(Ok(_))));
+    assert!(matches!(join::external_join_edited(&[1]), Some(Ok(_))));
+    let (mut joined, mut refused) = (0, 0);
+    for script in group::sample_scripts(0xe7e7, 300) {
+        match join::external_join_edited(&[[1u8].as_slice(), &script].concat()) {
+            Some(Ok(_)) => joined += 1,
+            Some(Err(_)) => refused += 1,
+            None => {}
+        }
+    }
+    assert!(
+        joined > 0 && refused > 0,
+        "joined {joined}, refused {refused}"
+    );
+}

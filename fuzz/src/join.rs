@@ -46,6 +46,10 @@ pub struct JoinFixture {
     pub group_info: Vec<u8>,
     /// The committer's epoch authenticator once the commit is merged.
     pub authenticator: Vec<u8>,
+    /// The committer once the commit is merged (it judges external commits).
+    pub committer: Group,
+    /// The committer's GroupInfo for external joiners (tree and `external_pub`), encoded.
+    pub external_group_info: Vec<u8>,
 }
 
 /// Join options for the fixture's time (the KeyPackages' lifetimes are checked against it).
@@ -109,7 +113,13 @@ pub fn join_fixture() -> &'static JoinFixture {
         assert!(gs.path_secret.is_some() && gs.psks.is_empty());
         let js = JoinerSecret::new(Secret::from_slice(&gs.joiner_secret));
         let gi = decrypt_group_info(cs, &welcome, &js, &PskSecret::zero(cs)).expect("GroupInfo");
+        let MlsMessageBody::GroupInfo(external) = g.group_info(cs, true).expect("a GroupInfo").body
+        else {
+            panic!("a GroupInfo message")
+        };
         JoinFixture {
+            external_group_info: encode(&external).expect("encode"),
+            committer: g.clone(),
             signer: creator.signature_private_key.clone(),
             group_secrets: encode(&gs).expect("encode"),
             group_info: encode(&gi).expect("encode"),
@@ -294,4 +304,68 @@ pub fn join_group_info(gi: &GroupInfo) -> Result<Group, GroupError> {
         &f.joiner,
         options(),
     )
+}
+
+/// The external-commit join (§12.4.3.2) from a GroupInfo the delivery service serves: the
+/// committer's GroupInfo for external joiners (tree and `external_pub`) edited by the input
+/// after its first byte; if it decodes, its tree hash is set to the edited tree's (first byte
+/// odd) and it is signed again by the committer. A new joiner builds an external commit from
+/// it. Checks: the unedited GroupInfo is joined and the committer accepts the commit; a join
+/// that succeeds is in the GroupInfo's group at the next epoch and its state loads back to the
+/// same bytes; if the committer accepts a commit built on an edited GroupInfo, the two agree on
+/// the GroupContext and the epoch authenticator. Returns the join's verdict (`None` when the
+/// edit does not decode).
+pub fn external_join_edited(data: &[u8]) -> Option<Result<Group, GroupError>> {
+    let (&pick, script) = data.split_first()?;
+    let f = join_fixture();
+    let cs = cs();
+    let bytes = edit(&f.external_group_info, script);
+    let unedited = bytes == f.external_group_info;
+    let mut gi = decode_exact::<GroupInfo>(&bytes).ok()?;
+    if pick % 2 == 1 {
+        let hash = Extension::find::<RatchetTree>(&gi.extensions)
+            .and_then(Result::ok)
+            .and_then(|wire| Tree::from_wire(cs, &wire).ok())
+            .and_then(|mut tree| tree.tree_hash(cs).ok());
+        if let Some(hash) = hash {
+            gi.group_context.tree_hash = VarBytes(hash);
+        }
+    }
+    let tbs = encode(&gi.to_be_signed()).expect("encode");
+    gi.signature = VarBytes(sign_with_label(cs, &f.signer, "GroupInfoTBS", &tbs).expect("sign"));
+    let (sk, _) = cs.signature_generate().expect("a key pair");
+    let options = ExternalCommitOptions {
+        config: GroupConfig::default().at_time(1_000),
+        ..ExternalCommitOptions::default()
+    };
+    let joined = Group::join_by_external_commit(cs, &gi, Credential::basic("eve"), sk, options);
+    let (g, commit) = match joined {
+        Ok(out) => out,
+        Err(e) => {
+            assert!(!unedited, "the unedited GroupInfo was refused: {e:?}");
+            return Some(Err(e));
+        }
+    };
+    assert_eq!(g.group_id(), gi.group_context.group_id.as_slice());
+    assert_eq!(Some(g.epoch()), gi.group_context.epoch.checked_add(1));
+    let state = g.to_bytes().expect("a joined state encodes");
+    let loaded = Group::from_bytes(cs, &state).expect("a joined state loads");
+    assert!(
+        loaded.to_bytes().expect("encodes") == state,
+        "state round trip"
+    );
+    let mut member = f.committer.clone();
+    match member.process_message(cs, commit) {
+        Ok(ProcessedMessage::Commit(staged)) => {
+            member.merge_staged_commit(*staged).expect("merge");
+            assert_eq!(member.context(), g.context(), "member and joiner disagree");
+            assert!(
+                member.epoch_authenticator().as_bytes() == g.epoch_authenticator().as_bytes(),
+                "member and joiner have different epoch authenticators"
+            );
+        }
+        Ok(other) => panic!("an external commit processed as {other:?}"),
+        Err(e) => assert!(!unedited, "the member refused the external commit: {e:?}"),
+    }
+    Some(Ok(g))
 }
