@@ -277,3 +277,31 @@ fn a_received_tree_with_a_key_no_one_can_encrypt_to_is_refused() {
         );
     }
 }
+
+/// RFC 9420 §12.1.7: a GroupContextExtensions is judged against the members after the commit
+/// ("excluding those removed"): a member that does not support the new extension blocks it,
+/// unless the same commit removes that member.
+#[test]
+fn group_context_extensions_exclude_members_removed_by_the_commit() {
+    let creator = key_package("creator", true, vec![], vec![]);
+    let mut group = Group::create(cs(), &creator, b"g".to_vec(), vec![], config()).unwrap();
+    let lacking = key_package("lacking", false, vec![], vec![]);
+    let out = commit_by_value(&group, vec![add(&lacking)]).unwrap();
+    group.merge_staged_commit(out.staged).unwrap();
+    let gce = Proposal::GroupContextExtensions(GroupContextExtensions {
+        extensions: VarVec(vec![ext(X)]),
+    });
+    assert_eq!(
+        commit_by_value(&group, vec![gce.clone()]).map(drop),
+        Err(GroupError::Protocol(ProtocolError::Proposal {
+            index: Some(0),
+            rule: ProposalRule::InvalidProposal(InvalidProposal::ExtensionsUnsupported(LeafIndex(
+                1
+            ))),
+        }))
+    );
+    let remove = Proposal::Remove(Remove { removed: 1 });
+    let out = commit_by_value(&group, vec![gce, remove]).unwrap();
+    group.merge_staged_commit(out.staged).unwrap();
+    assert_eq!(group.context().extensions.0, vec![ext(X)]);
+}

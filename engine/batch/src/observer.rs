@@ -646,7 +646,7 @@ impl Observer {
         // extensions' required capabilities govern the new leaves.
         let extensions = match gce {
             Some((i, exts)) => {
-                self.check_extensions_supported(i, exts)?;
+                check_extensions_wellformed(i, exts)?;
                 exts.as_slice()
             }
             None => self.context.extensions.as_slice(),
@@ -701,6 +701,11 @@ impl Observer {
                 .ok_or_else(|| rule(Some(*i), "Remove of a blank leaf"))?;
             tree.remove_leaf(*l)?;
             changes.push((*l, Some(old), None));
+        }
+        // §12.1.7 against the members after the Updates and Removes ("excluding those
+        // removed"); the Adds are checked against the new extensions below.
+        if let Some((i, exts)) = gce {
+            check_extensions_supported(i, exts, &tree)?;
         }
         let kps: Vec<&mls_engine::messages::KeyPackage> = adds.iter().map(|(_, kp)| *kp).collect();
         let verdicts = validate_key_packages(cs, &kps, self.lifetime);
@@ -797,47 +802,6 @@ impl Observer {
         Ok(ObserverOutcome::Commit {
             epoch: self.context.epoch,
         })
-    }
-
-    /// §12.1.7: every current member supports each extension of a GroupContextExtensions
-    /// proposal (default types excepted) and any new required capabilities. O(N), only for
-    /// a commit that changes the extensions (as in the member's validation).
-    fn check_extensions_supported(
-        &self,
-        i: usize,
-        exts: &[Extension],
-    ) -> Result<(), ObserverError> {
-        // RFC 9420 §13: no extension type twice; the extensions the group reads must decode.
-        if repeated_extension_type(exts.iter().map(|e| e.extension_type)).is_some() {
-            return Err(rule(Some(i), "an extension type twice"));
-        }
-        let rc = Extension::find::<RequiredCapabilities>(exts)
-            .transpose()
-            .map_err(|_| rule(Some(i), "malformed required_capabilities"))?;
-        if let Some(Err(_)) = Extension::find::<ExternalSenders>(exts) {
-            return Err(rule(Some(i), "malformed external_senders"));
-        }
-        for (leaf, node) in self.tree.leaves() {
-            let caps = &node.capabilities();
-            let exts_ok = exts.iter().all(|e| {
-                (1..=5).contains(&e.extension_type.0) || caps.extensions.contains(&e.extension_type)
-            });
-            if !exts_ok {
-                return Err(ObserverError::Unsupported {
-                    leaf: leaf.0,
-                    what: "GroupContextExtensions extension",
-                });
-            }
-            if let Some(rc) = &rc {
-                if !caps.satisfies(rc) {
-                    return Err(ObserverError::Unsupported {
-                        leaf: leaf.0,
-                        what: "new required_capabilities",
-                    });
-                }
-            }
-        }
-        Ok(())
     }
 
     /// The ReInit committed in the current epoch, if the group was reinitialised (then every
@@ -1123,4 +1087,54 @@ pub fn group_info_of(msg: &MlsMessage) -> Result<&GroupInfo, ObserverError> {
         MlsMessageBody::GroupInfo(gi) => Ok(gi),
         _ => Err(ObserverError::Unexpected("not a GroupInfo")),
     }
+}
+
+/// A GroupContextExtensions' list is well formed (as in the member's validation): no type
+/// twice (RFC 9420 §13), and the extensions the group reads decode.
+fn check_extensions_wellformed(i: usize, exts: &[Extension]) -> Result<(), ObserverError> {
+    if repeated_extension_type(exts.iter().map(|e| e.extension_type)).is_some() {
+        return Err(rule(Some(i), "an extension type twice"));
+    }
+    Extension::find::<RequiredCapabilities>(exts)
+        .transpose()
+        .map_err(|_| rule(Some(i), "malformed required_capabilities"))?;
+    if let Some(Err(_)) = Extension::find::<ExternalSenders>(exts) {
+        return Err(rule(Some(i), "malformed external_senders"));
+    }
+    Ok(())
+}
+
+/// §12.1.7: every member of `tree` (the group after the commit's Updates and Removes) supports
+/// each extension of a GroupContextExtensions proposal (default types excepted) and any new
+/// required capabilities. O(N), only for a commit that changes the extensions (as in the
+/// member's validation). The list was checked by [`check_extensions_wellformed`].
+fn check_extensions_supported(
+    i: usize,
+    exts: &[Extension],
+    tree: &Tree,
+) -> Result<(), ObserverError> {
+    let rc = Extension::find::<RequiredCapabilities>(exts)
+        .transpose()
+        .map_err(|_| rule(Some(i), "malformed required_capabilities"))?;
+    for (leaf, node) in tree.leaves() {
+        let caps = &node.capabilities();
+        let exts_ok = exts
+            .iter()
+            .all(|e| e.extension_type.is_default() || caps.extensions.contains(&e.extension_type));
+        if !exts_ok {
+            return Err(ObserverError::Unsupported {
+                leaf: leaf.0,
+                what: "GroupContextExtensions extension",
+            });
+        }
+        if let Some(rc) = &rc {
+            if !caps.satisfies(rc) {
+                return Err(ObserverError::Unsupported {
+                    leaf: leaf.0,
+                    what: "new required_capabilities",
+                });
+            }
+        }
+    }
+    Ok(())
 }

@@ -567,3 +567,64 @@ fn observer_refuses_keys_no_one_can_encrypt_to() {
 
     ob.process(cs, &out.commit).unwrap();
 }
+
+/// RFC 9420 §12.1.7, "excluding those removed": a GroupContextExtensions that a member does
+/// not support is accepted beside a Remove of that member, and refused without it (forged and
+/// signed again by the committer), as the member judges it.
+#[test]
+fn observer_judges_group_context_extensions_after_removes() {
+    let cs = fixture::suite().unwrap();
+    let x = ExtensionType(0xff00);
+    let (sk, _) = cs.signature_generate().unwrap();
+    let credential = Credential::basic("creator");
+    let mut caps = default_capabilities(cs.cipher_suite(), &credential);
+    caps.extensions = VarVec(vec![x]);
+    let mut opts = KeyPackageOptions::new(0, u64::MAX);
+    opts.capabilities = Some(caps);
+    let creator = generate_key_package(cs, credential, sk, opts).unwrap();
+    let lacking = bundle(cs, "lacking").unwrap();
+    let mut a = Group::create(cs, &creator, b"rm".to_vec(), vec![], config()).unwrap();
+    let out = a
+        .commit(
+            cs,
+            CommitOptions {
+                proposals: vec![Proposal::Add(Add {
+                    key_package: lacking.key_package.clone(),
+                })],
+                ..CommitOptions::default()
+            },
+        )
+        .unwrap();
+    a.merge_staged_commit(out.staged).unwrap();
+    let mut ob = observer_of(cs, &a).unwrap();
+    let gce = Proposal::GroupContextExtensions(GroupContextExtensions {
+        extensions: VarVec(vec![Extension {
+            extension_type: x,
+            extension_data: VarBytes(vec![]),
+        }]),
+    });
+    let out = a
+        .commit(
+            cs,
+            CommitOptions {
+                proposals: vec![gce, Proposal::Remove(Remove { removed: 1 })],
+                ..CommitOptions::default()
+            },
+        )
+        .unwrap();
+    let mut bad = out.commit.clone();
+    commit_mut(&mut bad).proposals.0.pop();
+    resign(cs, &mut bad, &creator.signature_private_key, &ob);
+    refused(cs, &mut ob, &bad, |e| {
+        matches!(
+            e,
+            ObserverError::Unsupported {
+                leaf: 1,
+                what: "GroupContextExtensions extension"
+            }
+        )
+    });
+    ob.process(cs, &out.commit).unwrap();
+    a.merge_staged_commit(out.staged).unwrap();
+    agree(&mut ob, cs, &a);
+}

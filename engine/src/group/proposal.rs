@@ -17,8 +17,8 @@ use crate::messages::{
     ExternalPsk, ExternalSenders, FramedContent, FramedContentAuthData, FramedContentBody,
     FramedContentTbs, GroupContextExtensions, KeyPackage, LeafNodeSource, MlsMessage,
     MlsMessageBody, PreSharedKey, PreSharedKeyId, Proposal, ProposalRef, ProposalType,
-    ProtocolVersion, Psk, PublicMessage, ReInit, Remove, RequiredCapabilities, ResumptionPskUsage,
-    Sender, Update, WireFormat,
+    ProtocolVersion, Psk, PublicMessage, ReInit, Remove, ResumptionPskUsage, Sender, Update,
+    WireFormat,
 };
 use crate::psk::fresh_psk_nonce;
 use crate::secret_tree::RatchetKind;
@@ -320,7 +320,7 @@ impl Group {
         // §12.3 step 1: GroupContextExtensions first; the new extensions govern the rest.
         let extensions: &[Extension] = match gce {
             Some((i, exts)) => {
-                self.check_gce_supported(i, exts)?;
+                Self::check_gce_wellformed(i, exts)?;
                 out.extensions = Some(exts.clone());
                 exts
             }
@@ -390,6 +390,11 @@ impl Group {
             out.touched.extend(tree.size().direct_path(leaf.node()));
             tree.remove_leaf(*leaf)?;
             out.removed.push(*leaf);
+        }
+        // §12.1.7: every member after the Updates and Removes supports the new extensions
+        // ("excluding those removed"); the Adds are checked against them below.
+        if let Some((i, exts)) = gce {
+            Self::check_gce_supported(i, exts, tree)?;
         }
         // §12.3 step 4: Adds, in list order.
         // The KeyPackages' two signatures each are checked up front, in batches over the
@@ -504,16 +509,16 @@ impl Group {
         Ok(out)
     }
 
-    /// §12.1.7: every member supports the new extensions (and satisfies new required
-    /// capabilities). O(N), only when a GroupContextExtensions proposal is committed.
-    fn check_gce_supported(&self, i: usize, exts: &[Extension]) -> Result<(), GroupError> {
+    /// A GroupContextExtensions' list is well formed: no type twice (§13), and the extensions
+    /// this engine reads decode.
+    fn check_gce_wellformed(i: usize, exts: &[Extension]) -> Result<(), GroupError> {
         // §13: no extension type twice.
         if let Some(t) = repeated_extension_type(exts.iter().map(|e| e.extension_type)) {
             return Err(invalid(i, InvalidProposal::DuplicateExtension(t.0)));
         }
         // The extensions this engine reads from the GroupContext must decode: a list it cannot
         // read is the proposal's fault, so a committer leaves the proposal out.
-        let rc: Option<RequiredCapabilities> = Self::required_capabilities(exts).map_err(|_| {
+        Self::required_capabilities(exts).map_err(|_| {
             invalid(
                 i,
                 InvalidProposal::MalformedExtension(ExtensionType::REQUIRED_CAPABILITIES.0),
@@ -525,7 +530,16 @@ impl Group {
                 InvalidProposal::MalformedExtension(ExtensionType::EXTERNAL_SENDERS.0),
             ));
         }
-        for (leaf, node) in self.tree.leaves() {
+        Ok(())
+    }
+
+    /// §12.1.7: every member of `tree` (the group after the commit's Updates and Removes)
+    /// supports the new extensions (default types excepted) and satisfies new required
+    /// capabilities. O(N), only when a GroupContextExtensions proposal is committed. The list
+    /// was checked by [`Group::check_gce_wellformed`].
+    fn check_gce_supported(i: usize, exts: &[Extension], tree: &Tree) -> Result<(), GroupError> {
+        let rc = Self::required_capabilities(exts)?;
+        for (leaf, node) in tree.leaves() {
             let caps = &node.capabilities();
             let new_types = exts.iter().map(|e| e.extension_type);
             let exts_ok = caps
@@ -780,7 +794,7 @@ pub fn external_proposal(
 mod tests {
     use super::super::test_support::{bundle, cs, group};
     use super::*;
-    use crate::messages::{Capabilities, ExtensionType};
+    use crate::messages::{Capabilities, ExtensionType, RequiredCapabilities};
 
     fn by_value<'a>(g: &Group, ps: &'a [Proposal]) -> Vec<Resolved<'a>> {
         ps.iter()
