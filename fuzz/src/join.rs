@@ -163,13 +163,7 @@ fn signed_group_info(bytes: Vec<u8>, fix: bool, js: &JoinerSecret) -> Vec<u8> {
         return bytes;
     };
     if fix {
-        let tree = Extension::find::<RatchetTree>(&gi.extensions)
-            .and_then(Result::ok)
-            .and_then(|wire| Tree::from_wire(cs, &wire).ok())
-            .and_then(|mut tree| tree.tree_hash(cs).ok());
-        if let Some(hash) = tree {
-            gi.group_context.tree_hash = VarBytes(hash);
-        }
+        set_tree_hash_of_its_tree(&mut gi);
         let ctx = encode(&gi.group_context).expect("encode");
         if let Ok(epoch) = js
             .member_secret(cs, &PskSecret::zero(cs))
@@ -183,6 +177,19 @@ fn signed_group_info(bytes: Vec<u8>, fix: bool, js: &JoinerSecret) -> Vec<u8> {
     let tbs = encode(&gi.to_be_signed()).expect("encode");
     gi.signature = VarBytes(sign_with_label(cs, &f.signer, "GroupInfoTBS", &tbs).expect("sign"));
     encode(&gi).expect("encode")
+}
+
+/// Sets the GroupContext's tree hash in `gi` to the hash of the tree in its `ratchet_tree`
+/// extension, where that decodes.
+fn set_tree_hash_of_its_tree(gi: &mut GroupInfo) {
+    let cs = cs();
+    let hash = Extension::find::<RatchetTree>(&gi.extensions)
+        .and_then(Result::ok)
+        .and_then(|wire| Tree::from_wire(cs, &wire).ok())
+        .and_then(|mut tree| tree.tree_hash(cs).ok());
+    if let Some(hash) = hash {
+        gi.group_context.tree_hash = VarBytes(hash);
+    }
 }
 
 /// A Welcome carrying `group_secrets` (sealed to the joiner) and `group_info` (encrypted with
@@ -323,13 +330,7 @@ pub fn external_join_edited(data: &[u8]) -> Option<Result<Group, GroupError>> {
     let unedited = bytes == f.external_group_info;
     let mut gi = decode_exact::<GroupInfo>(&bytes).ok()?;
     if pick % 2 == 1 {
-        let hash = Extension::find::<RatchetTree>(&gi.extensions)
-            .and_then(Result::ok)
-            .and_then(|wire| Tree::from_wire(cs, &wire).ok())
-            .and_then(|mut tree| tree.tree_hash(cs).ok());
-        if let Some(hash) = hash {
-            gi.group_context.tree_hash = VarBytes(hash);
-        }
+        set_tree_hash_of_its_tree(&mut gi);
     }
     let tbs = encode(&gi.to_be_signed()).expect("encode");
     gi.signature = VarBytes(sign_with_label(cs, &f.signer, "GroupInfoTBS", &tbs).expect("sign"));

@@ -712,16 +712,7 @@ impl Observer {
         for ((i, kp), verdict) in adds.into_iter().zip(verdicts) {
             verdict.map_err(|error| ObserverError::KeyPackage { index: i, error })?;
             // RFC 9420 §13: the new member supports every extension of the GroupContext.
-            let group_types = extensions
-                .iter()
-                .map(|e| e.extension_type)
-                .filter(|t| !t.is_default());
-            if let Some(t) = kp
-                .leaf_node
-                .capabilities()
-                .extensions
-                .first_missing(group_types)
-            {
+            if let Some(t) = kp.leaf_node.capabilities().first_unsupported(extensions) {
                 return Err(ObserverError::KeyPackage {
                     index: i,
                     error: KeyPackageError::LeafNode(LeafNodeError::GroupExtensionUnsupported(t.0)),
@@ -1118,10 +1109,7 @@ fn check_extensions_supported(
         .map_err(|_| rule(Some(i), "malformed required_capabilities"))?;
     for (leaf, node) in tree.leaves() {
         let caps = &node.capabilities();
-        let exts_ok = exts
-            .iter()
-            .all(|e| e.extension_type.is_default() || caps.extensions.contains(&e.extension_type));
-        if !exts_ok {
+        if caps.first_unsupported(exts).is_some() {
             return Err(ObserverError::Unsupported {
                 leaf: leaf.0,
                 what: "GroupContextExtensions extension",

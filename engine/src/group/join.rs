@@ -145,10 +145,7 @@ impl Group {
         // §13, §11.1: we support every extension of the group and meet its requirements, as
         // every member after us must.
         let caps = bundle.key_package.leaf_node.capabilities();
-        if extensions
-            .iter()
-            .any(|e| !e.extension_type.is_default() && !caps.extensions.contains(&e.extension_type))
-        {
+        if caps.first_unsupported(&extensions).is_some() {
             return Err(MisuseError::InvalidArgument(
                 "a GroupContext extension our leaf's capabilities do not list",
             )

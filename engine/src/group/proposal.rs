@@ -407,16 +407,7 @@ impl Group {
         for ((i, kp), verdict) in adds.iter().zip(verdicts) {
             verdict.map_err(|e| invalid(*i, InvalidProposal::KeyPackage(e)))?;
             // §13: the new member supports every extension of the resulting GroupContext.
-            let group_types = extensions
-                .iter()
-                .map(|e| e.extension_type)
-                .filter(|t| !t.is_default());
-            if let Some(t) = kp
-                .leaf_node
-                .capabilities()
-                .extensions
-                .first_missing(group_types)
-            {
+            if let Some(t) = kp.leaf_node.capabilities().first_unsupported(extensions) {
                 return Err(invalid(
                     *i,
                     InvalidProposal::KeyPackage(KeyPackageError::LeafNode(
@@ -541,11 +532,7 @@ impl Group {
         let rc = Self::required_capabilities(exts)?;
         for (leaf, node) in tree.leaves() {
             let caps = &node.capabilities();
-            let new_types = exts.iter().map(|e| e.extension_type);
-            let exts_ok = caps
-                .extensions
-                .first_missing(new_types.filter(|t| !t.is_default()))
-                .is_none();
+            let exts_ok = caps.first_unsupported(exts).is_none();
             let rc_ok = rc.as_ref().is_none_or(|rc| caps.satisfies(rc));
             if !exts_ok || !rc_ok {
                 return Err(invalid(i, InvalidProposal::ExtensionsUnsupported(leaf)));

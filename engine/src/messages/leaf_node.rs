@@ -542,6 +542,15 @@ impl CapabilitiesRef<'_> {
                 .is_none()
     }
 
+    /// The first extension of `group_extensions` (a GroupContext's) whose type these
+    /// capabilities do not list, RFC 9420's own types (1-5) excepted: a member must support
+    /// every extension of its group (§13, §12.1.7).
+    pub fn first_unsupported(&self, group_extensions: &[Extension]) -> Option<ExtensionType> {
+        let types = group_extensions.iter().map(|e| e.extension_type);
+        self.extensions
+            .first_missing(types.filter(|t| !t.is_default()))
+    }
+
     /// An owned copy.
     pub fn to_owned(&self) -> Capabilities {
         Capabilities {
