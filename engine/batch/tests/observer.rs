@@ -278,10 +278,32 @@ fn observer_tracks_reinit_and_refuses_the_old_group() {
 
 /// A bundle whose leaf lists `credentials` (basic first) in its capabilities.
 fn bundle_with(cs: &dyn CipherSuiteProvider, name: &str, credentials: &[u16]) -> KeyPackageBundle {
+    bundle_with_caps(cs, name, |caps| {
+        caps.credentials = VarVec(credentials.iter().map(|&t| CredentialType(t)).collect());
+    })
+}
+
+/// A bundle whose leaf lists `extensions` (non-default types) in its capabilities.
+fn bundle_with_extensions(
+    cs: &dyn CipherSuiteProvider,
+    name: &str,
+    extensions: &[ExtensionType],
+) -> KeyPackageBundle {
+    bundle_with_caps(cs, name, |caps| {
+        caps.extensions = VarVec(extensions.to_vec())
+    })
+}
+
+/// A bundle whose leaf has the default capabilities as changed by `edit`.
+fn bundle_with_caps(
+    cs: &dyn CipherSuiteProvider,
+    name: &str,
+    edit: impl FnOnce(&mut mls_engine::messages::Capabilities),
+) -> KeyPackageBundle {
     let (sk, _) = cs.signature_generate().unwrap();
     let credential = Credential::basic(name);
     let mut caps = default_capabilities(cs.cipher_suite(), &credential);
-    caps.credentials = VarVec(credentials.iter().map(|&t| CredentialType(t)).collect());
+    edit(&mut caps);
     let mut opts = KeyPackageOptions::new(0, u64::MAX);
     opts.capabilities = Some(caps);
     generate_key_package(cs, credential, sk, opts).unwrap()
@@ -461,15 +483,8 @@ fn observer_refuses_adds_lacking_a_group_context_extension() {
     let cs = fixture::suite().unwrap();
     let x = ExtensionType(0xff00);
     let with_x = |name: &str, supports: bool| {
-        let (sk, _) = cs.signature_generate().unwrap();
-        let credential = Credential::basic(name);
-        let mut caps = default_capabilities(cs.cipher_suite(), &credential);
-        if supports {
-            caps.extensions = VarVec(vec![x]);
-        }
-        let mut opts = KeyPackageOptions::new(0, u64::MAX);
-        opts.capabilities = Some(caps);
-        generate_key_package(cs, credential, sk, opts).unwrap()
+        let listed = if supports { vec![x] } else { vec![] };
+        bundle_with_extensions(cs, name, &listed)
     };
     let ext_x = Extension {
         extension_type: x,
@@ -575,13 +590,7 @@ fn observer_refuses_keys_no_one_can_encrypt_to() {
 fn observer_judges_group_context_extensions_after_removes() {
     let cs = fixture::suite().unwrap();
     let x = ExtensionType(0xff00);
-    let (sk, _) = cs.signature_generate().unwrap();
-    let credential = Credential::basic("creator");
-    let mut caps = default_capabilities(cs.cipher_suite(), &credential);
-    caps.extensions = VarVec(vec![x]);
-    let mut opts = KeyPackageOptions::new(0, u64::MAX);
-    opts.capabilities = Some(caps);
-    let creator = generate_key_package(cs, credential, sk, opts).unwrap();
+    let creator = bundle_with_extensions(cs, "creator", &[x]);
     let lacking = bundle(cs, "lacking").unwrap();
     let mut a = Group::create(cs, &creator, b"rm".to_vec(), vec![], config()).unwrap();
     let out = a
