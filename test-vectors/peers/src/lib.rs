@@ -108,7 +108,7 @@ pub enum ProposalSpec {
 /// What a commit produced: the `MLSMessage` encodings to distribute.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct CommitOutput {
-    /// The commit (a PublicMessage).
+    /// The commit (a PublicMessage, or a PrivateMessage when handshake messages are encrypted).
     pub commit: Vec<u8>,
     /// The Welcome for added members, if any were added.
     pub welcome: Option<Vec<u8>>,
@@ -133,12 +133,13 @@ pub enum Processed {
 ///
 /// Conventions: an own commit becomes effective only after [`merge_pending_commit`]
 /// (or is dropped by [`discard_pending_commit`]); a received commit is validated and applied by
-/// [`process`]. Commits and proposals are sent as PublicMessage, application data as
-/// PrivateMessage. Welcomes and GroupInfos carry the `ratchet_tree` extension.
+/// [`process`]. Commits and proposals are sent as PublicMessage unless
+/// [`set_handshake_encrypted`] says otherwise, application data as PrivateMessage. Welcomes and GroupInfos carry the `ratchet_tree` extension.
 ///
 /// [`merge_pending_commit`]: InteropClient::merge_pending_commit
 /// [`discard_pending_commit`]: InteropClient::discard_pending_commit
 /// [`process`]: InteropClient::process
+/// [`set_handshake_encrypted`]: InteropClient::set_handshake_encrypted
 pub trait InteropClient {
     /// Short name of the implementation ("openmls", "mls-rs", ...).
     fn name(&self) -> &'static str;
@@ -161,6 +162,12 @@ pub trait InteropClient {
     /// extension (the default) or leave it to be sent out of band
     /// ([`export_ratchet_tree`](InteropClient::export_ratchet_tree)). Applies to the current group.
     fn set_ratchet_tree_in_welcome(&mut self, in_welcome: bool) -> Result<()>;
+
+    /// Whether the handshake messages this client sends in the current group (its commits and
+    /// proposals; external commits stay PublicMessages, RFC 9420 §6) are PrivateMessages or, the
+    /// default, PublicMessages. Incoming handshake messages are accepted in either form
+    /// whatever this says.
+    fn set_handshake_encrypted(&mut self, encrypted: bool) -> Result<()>;
 
     /// Join from an `MLSMessage(Welcome)`; `ratchet_tree` when the Welcome's GroupInfo has no
     /// `ratchet_tree` extension.

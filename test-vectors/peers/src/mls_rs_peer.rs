@@ -7,7 +7,9 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use mls_rs::client_builder::{BaseConfig, WithCryptoProvider, WithIdentityProvider, WithMlsRules};
+use mls_rs::client_builder::{
+    BaseConfig, PaddingMode, WithCryptoProvider, WithIdentityProvider, WithMlsRules,
+};
 use mls_rs::extension::ExtensionType;
 use mls_rs::group::{CommitEffect, ExportedTree, GroupContext, ReceivedMessage, Roster};
 use mls_rs::identity::basic::{BasicCredential, BasicIdentityProvider};
@@ -33,12 +35,15 @@ pub const NAME: &str = "mls-rs";
 const CIPHER_SUITE: CipherSuite = CipherSuite::CURVE25519_AES128;
 
 /// mls-rs's default rules (RFC 9420 proposal validation, ratchet tree in Welcome, one Welcome,
-/// commits as PublicMessage) with a switch to force an UpdatePath on the next commits.
+/// commits as PublicMessage) with switches to force an UpdatePath on the next commits, to leave
+/// the tree out of the Welcome and to send commits and proposals as PrivateMessage.
 #[derive(Debug, Clone, Default)]
 pub struct PeerRules {
     force_path: Arc<AtomicBool>,
     /// Inverted so that the `Default` (false) means "tree in the Welcome".
     tree_out_of_band: Arc<AtomicBool>,
+    /// Commits and proposals as PrivateMessage (mls-rs's `encrypt_control_messages`).
+    encrypt_handshake: Arc<AtomicBool>,
 }
 
 impl MlsRules for PeerRules {
@@ -73,7 +78,10 @@ impl MlsRules for PeerRules {
         _current_roster: &Roster,
         _current_context: &GroupContext,
     ) -> std::result::Result<EncryptionOptions, Self::Error> {
-        Ok(EncryptionOptions::default())
+        Ok(EncryptionOptions::new(
+            self.encrypt_handshake.load(Ordering::Relaxed),
+            PaddingMode::default(),
+        ))
     }
 }
 
@@ -225,6 +233,14 @@ impl InteropClient for MlsRsClient {
         self.rules
             .tree_out_of_band
             .store(!in_welcome, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn set_handshake_encrypted(&mut self, encrypted: bool) -> Result<()> {
+        self.group("set_handshake_encrypted")?;
+        self.rules
+            .encrypt_handshake
+            .store(encrypted, Ordering::Relaxed);
         Ok(())
     }
 

@@ -53,6 +53,10 @@ pub struct OpenMlsClient {
     signer: SignatureKeyPair,
     credential: CredentialWithKey,
     group: Option<MlsGroup>,
+    /// The group's setting: the ratchet tree in Welcomes (the default).
+    tree_in_welcome: bool,
+    /// The group's setting: commits and proposals sent as PrivateMessage.
+    encrypt_handshake: bool,
 }
 
 impl std::fmt::Debug for OpenMlsClient {
@@ -71,17 +75,22 @@ fn capabilities() -> Capabilities {
         .build()
 }
 
-/// The default join configuration: ratchet tree in Welcomes.
+/// The default join configuration: ratchet tree in Welcomes, handshake messages in the clear.
 fn join_config() -> MlsGroupJoinConfig {
-    join_config_with(true)
+    join_config_with(true, false)
 }
 
-/// The join configuration used for Welcome and external joins (tree in Welcomes or not).
-fn join_config_with(ratchet_tree_in_welcome: bool) -> MlsGroupJoinConfig {
+/// A join configuration (also applied to a group with `set_configuration`): the tree in
+/// Welcomes or not; commits and proposals sent as PublicMessage or PrivateMessage, incoming ones
+/// accepted in either form; application data always as PrivateMessage.
+fn join_config_with(ratchet_tree_in_welcome: bool, encrypt_handshake: bool) -> MlsGroupJoinConfig {
     MlsGroupJoinConfig::builder()
         .use_ratchet_tree_extension(ratchet_tree_in_welcome)
-        // Commits and proposals as PublicMessage, application data as PrivateMessage.
-        .wire_format_policy(MIXED_PLAINTEXT_WIRE_FORMAT_POLICY)
+        .wire_format_policy(if encrypt_handshake {
+            MIXED_CIPHERTEXT_WIRE_FORMAT_POLICY
+        } else {
+            MIXED_PLAINTEXT_WIRE_FORMAT_POLICY
+        })
         .build()
 }
 
@@ -164,6 +173,8 @@ impl OpenMlsClient {
             signer,
             credential,
             group: None,
+            tree_in_welcome: true,
+            encrypt_handshake: false,
         })
     }
 
@@ -177,6 +188,30 @@ impl OpenMlsClient {
 
     fn psk_id(&self, operation: &'static str, psk_id: &[u8]) -> Result<PreSharedKeyId> {
         external_psk_id(&self.provider, operation, psk_id)
+    }
+
+    /// Changes the current group's configuration: the tree in Welcomes and the handshake
+    /// wire format, each kept as it was when `None`. (OpenMLS's configuration does not expose
+    /// its tree setting, so the client keeps both.)
+    fn configure(
+        &mut self,
+        operation: &'static str,
+        tree_in_welcome: Option<bool>,
+        encrypt_handshake: Option<bool>,
+    ) -> Result<()> {
+        let provider = &self.provider;
+        let group = self.group.as_mut().ok_or_else(|| no_group(operation))?;
+        let tree_in_welcome = tree_in_welcome.unwrap_or(self.tree_in_welcome);
+        let encrypt_handshake = encrypt_handshake.unwrap_or(self.encrypt_handshake);
+        group
+            .set_configuration(
+                provider.storage(),
+                &join_config_with(tree_in_welcome, encrypt_handshake),
+            )
+            .map_err(fail(operation))?;
+        self.tree_in_welcome = tree_in_welcome;
+        self.encrypt_handshake = encrypt_handshake;
+        Ok(())
     }
 
     fn gce(operation: &'static str, exts: &[RawExtension]) -> Result<Extensions<GroupContext>> {
@@ -234,12 +269,11 @@ impl InteropClient for OpenMlsClient {
     }
 
     fn set_ratchet_tree_in_welcome(&mut self, in_welcome: bool) -> Result<()> {
-        const OP: &str = "set_ratchet_tree_in_welcome";
-        let provider = &self.provider;
-        let group = self.group.as_mut().ok_or_else(|| no_group(OP))?;
-        group
-            .set_configuration(provider.storage(), &join_config_with(in_welcome))
-            .map_err(fail(OP))
+        self.configure("set_ratchet_tree_in_welcome", Some(in_welcome), None)
+    }
+
+    fn set_handshake_encrypted(&mut self, encrypted: bool) -> Result<()> {
+        self.configure("set_handshake_encrypted", None, Some(encrypted))
     }
 
     fn join(&mut self, welcome: &[u8], ratchet_tree: Option<&[u8]>) -> Result<()> {

@@ -258,6 +258,14 @@ impl InteropClient for OursClient {
         Ok(())
     }
 
+    fn set_handshake_encrypted(&mut self, encrypted: bool) -> Result<()> {
+        let group = self.group_now("set_handshake_encrypted")?;
+        let mut config = *group.config();
+        config.encrypt_handshake = encrypted;
+        group.set_config(config);
+        Ok(())
+    }
+
     fn join(&mut self, welcome: &[u8], ratchet_tree: Option<&[u8]>) -> Result<()> {
         const OP: &str = "join";
         // Read in place: only our entry of the Welcome is copied.

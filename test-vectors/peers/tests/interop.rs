@@ -14,6 +14,15 @@ use mls_peers::{
 /// The members of one group, each driven through the trait.
 struct Group {
     members: Vec<Box<dyn InteropClient>>,
+    /// Whether every member sends its commits and proposals as PrivateMessages
+    /// ([`Group::encrypt_handshake`]); the helpers check each one's wire format.
+    encrypted: bool,
+}
+
+/// `wire_format` of an `MLSMessage` (after its `version`): 1 PublicMessage, 2 PrivateMessage.
+fn wire_format(msg: &[u8]) -> u16 {
+    let bytes = msg.get(2..4).expect("an MLSMessage");
+    u16::from_be_bytes([bytes[0], bytes[1]])
 }
 
 fn client(peer: Peer, name: &str) -> Box<dyn InteropClient> {
@@ -26,7 +35,10 @@ impl Group {
     fn new(creator: Peer, joiners: &[Peer]) -> Group {
         let mut c = client(creator, "m0");
         c.create_group(b"interop group").expect("create_group");
-        let mut g = Group { members: vec![c] };
+        let mut g = Group {
+            members: vec![c],
+            encrypted: false,
+        };
         g.assert_agree();
         if !joiners.is_empty() {
             g.add(0, joiners);
@@ -52,13 +64,38 @@ impl Group {
         for c in &mut new {
             c.join(&welcome, None)
                 .unwrap_or_else(|e| panic!("{} joins: {e}", c.name()));
+            if self.encrypted {
+                c.set_handshake_encrypted(true).expect("encrypt handshake");
+            }
         }
         self.members.extend(new);
         self.assert_agree();
     }
 
+    /// From now on every member, and every member added, sends its commits and proposals as
+    /// PrivateMessages.
+    fn encrypt_handshake(&mut self) {
+        for m in &mut self.members {
+            m.set_handshake_encrypted(true)
+                .unwrap_or_else(|e| panic!("{}: {e}", m.name()));
+        }
+        self.encrypted = true;
+    }
+
+    /// A member's commit or proposal is in the group's handshake wire format.
+    fn assert_handshake_format(&self, from: usize, msg: &[u8]) {
+        let expected = if self.encrypted { 2 } else { 1 };
+        assert_eq!(
+            wire_format(msg),
+            expected,
+            "{} (member {from}) sent a handshake message in the wrong wire format",
+            self.members[from].name()
+        );
+    }
+
     /// `by` merges its own pending commit, every other member processes it.
     fn deliver(&mut self, by: usize, commit: &[u8]) {
+        self.assert_handshake_format(by, commit);
         self.members[by].merge_pending_commit().expect("merge");
         self.broadcast(by, commit);
     }
@@ -89,6 +126,7 @@ impl Group {
 
     /// Every member but `from` processes the proposal `msg`.
     fn broadcast_proposal(&mut self, from: usize, msg: &[u8]) {
+        self.assert_handshake_format(from, msg);
         for (i, m) in self.members.iter_mut().enumerate() {
             if i != from {
                 let got = m.process(msg).unwrap_or_else(|e| panic!("{e}"));
@@ -110,6 +148,7 @@ impl Group {
     fn remove(&mut self, by: usize, target: usize) {
         let leaf = self.members[target].own_leaf();
         let out = self.members[by].remove(leaf).expect("remove");
+        self.assert_handshake_format(by, &out.commit);
         self.members[by].merge_pending_commit().expect("merge");
         let removed = self.broadcast(by, &out.commit);
         assert!(removed[target], "the removed member sees its removal");
@@ -242,6 +281,123 @@ fn application_messages_both_ways() {
         g.message(0, b"");
         g.commit(1, &[], true);
         g.message(0, b"new epoch");
+    });
+}
+
+/// Commits and proposals as PrivateMessages (RFC 9420 §6.3; OpenMLS's default policy sends
+/// nothing else): every kind of handshake message from each side of each pair, its wire format
+/// checked, and the group's agreement after each epoch.
+#[test]
+fn encrypted_handshake_from_each_side() {
+    for_pairs(|a, b| {
+        let mut g = Group::new(a, &[b, a, b]);
+        g.encrypt_handshake();
+        // Commits with a path by every member, twice, so each handshake ratchet moves on.
+        for _ in 0..2 {
+            for by in 0..g.members.len() {
+                g.commit(by, &[], true);
+            }
+        }
+        // Adds and removes by value, from each side; the new members encrypt too.
+        g.add(0, &[b]);
+        g.add(1, &[a]);
+        g.remove(1, 5);
+        g.remove(0, 4);
+        // Proposals by reference, from each side, committed by the other: the ProposalRef
+        // covers the PrivateMessage's wire format.
+        psk_setup(&mut g, b"psk-encrypted");
+        let proposals = [
+            ProposalSpec::Update,
+            ProposalSpec::ExternalPsk(b"psk-encrypted".to_vec()),
+            ProposalSpec::GroupContextExtensions(test_extension(b"encrypted")),
+        ];
+        for spec in &proposals {
+            for (proposer, committer) in [(0, 1), (1, 0)] {
+                let p = g.members[proposer]
+                    .propose(spec)
+                    .unwrap_or_else(|e| panic!("propose {spec:?}: {e}"));
+                g.broadcast_proposal(proposer, &p);
+                g.commit(committer, &[], false);
+            }
+        }
+        for m in &g.members {
+            assert_eq!(
+                m.group_context_extensions().expect("extensions"),
+                test_extension(b"encrypted"),
+                "{}",
+                m.name()
+            );
+        }
+        let leaf = g.members[3].own_leaf();
+        let p = g.members[1]
+            .propose(&ProposalSpec::Remove(leaf))
+            .expect("propose remove");
+        g.broadcast_proposal(1, &p);
+        let out = g.members[0].commit(vec![], false).expect("commit");
+        g.assert_handshake_format(0, &out.commit);
+        g.members[0].merge_pending_commit().expect("merge");
+        let removed = g.broadcast(0, &out.commit);
+        assert!(removed[3], "the removed member sees its removal");
+        g.members.remove(3);
+        g.assert_agree();
+        // An external commit stays a PublicMessage (§6: only members encrypt).
+        let gi = g.members[1].export_group_info(true).expect("group info");
+        let mut j = client(a, "external");
+        let commit = j.external_join(&gi, None).expect("external join");
+        assert_eq!(wire_format(&commit), 1, "{}'s external commit", j.name());
+        g.broadcast(usize::MAX, &commit);
+        j.set_handshake_encrypted(true).expect("encrypt handshake");
+        g.members.push(j);
+        g.assert_agree();
+        let n = g.members.len();
+        g.commit(n - 1, &[], true);
+        // Application messages after all of it, both ways.
+        g.message(0, b"after encrypted handshakes");
+        g.message(1, b"and back");
+    });
+}
+
+/// One member sends its handshake messages encrypted and the other in the clear: each
+/// accepts the other's (a group may mix them; RFC 9420 leaves the choice to the sender).
+#[test]
+fn encrypted_and_plain_handshakes_in_one_group() {
+    for_pairs(|a, b| {
+        let mut g = Group::new(a, &[b]);
+        for (encrypting, plain) in [(0, 1), (1, 0)] {
+            g.members[encrypting]
+                .set_handshake_encrypted(true)
+                .expect("encrypt handshake");
+            g.members[plain]
+                .set_handshake_encrypted(false)
+                .expect("plain handshake");
+            for (by, format) in [(encrypting, 2), (plain, 1)] {
+                let p = g.members[by]
+                    .propose(&ProposalSpec::Update)
+                    .expect("propose update");
+                assert_eq!(
+                    wire_format(&p),
+                    format,
+                    "{}'s proposal",
+                    g.members[by].name()
+                );
+                let other = 1 - by;
+                assert_eq!(
+                    g.members[other].process(&p).expect("proposal"),
+                    Processed::Proposal
+                );
+                let out = g.members[other].commit(vec![], true).expect("commit");
+                assert_eq!(
+                    wire_format(&out.commit),
+                    if other == encrypting { 2 } else { 1 },
+                    "{}'s commit",
+                    g.members[other].name()
+                );
+                g.members[other].merge_pending_commit().expect("merge");
+                g.broadcast(other, &out.commit);
+                g.assert_agree();
+            }
+        }
+        g.message(0, b"mixed");
     });
 }
 
