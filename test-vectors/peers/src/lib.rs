@@ -182,6 +182,28 @@ pub trait InteropClient {
     /// [`commit`](InteropClient::commit) by any member includes it.
     fn propose(&mut self, proposal: &ProposalSpec) -> Result<Vec<u8>>;
 
+    /// The TLS encoding of this client's `ExternalSender` (its signature key and basic
+    /// credential, RFC 9420 §12.1.8.1), for a group's `external_senders` extension
+    /// ([`external_senders_extension`]).
+    fn external_sender(&self) -> Result<Vec<u8>>;
+
+    /// As the external sender at `sender_index` of the group's `external_senders` extension,
+    /// without being a member (RFC 9420 §12.1.8): a proposal for the group and epoch of
+    /// `group_info` (an `MLSMessage(GroupInfo)` carrying the tree, exported by a member), as a
+    /// PublicMessage. Members process it like a member's proposal.
+    fn propose_as_external_sender(
+        &mut self,
+        group_info: &[u8],
+        sender_index: u32,
+        proposal: &ProposalSpec,
+    ) -> Result<Vec<u8>>;
+
+    /// A non-member's proposal to add itself (sender `new_member_proposal`, RFC 9420 §12.1.8)
+    /// to the group and epoch of `group_info`, with a fresh KeyPackage whose private keys the
+    /// client keeps, so that it can [`join`](InteropClient::join) from the Welcome of the commit
+    /// that covers it.
+    fn propose_join(&mut self, group_info: &[u8]) -> Result<Vec<u8>>;
+
     /// Commit the cached proposals plus `proposals` by value. `force_path`: include an
     /// UpdatePath even when no proposal requires one (an empty commit always has one).
     fn commit(&mut self, proposals: Vec<ProposalSpec>, force_path: bool) -> Result<CommitOutput>;
@@ -316,12 +338,10 @@ pub(crate) fn split_extension(bytes: &[u8]) -> Option<RawExtension> {
     })
 }
 
-/// The TLS encoding of one `Extension` from a [`RawExtension`] (inverse of [`split_extension`]).
-pub(crate) fn join_extension(raw: &RawExtension) -> Vec<u8> {
-    let len = raw.data.len();
-    let mut out = Vec::with_capacity(len + 6);
-    out.extend_from_slice(&raw.extension_type.to_be_bytes());
-    // RFC 9420 variable-size length (section 2.1.2); extension data never reaches 2^30 bytes.
+/// Appends `data` as an RFC 9420 `opaque<V>` (section 2.1.2: its length as a variable-size
+/// integer, then the bytes). Nothing here reaches 2^30 bytes.
+fn put_opaque(out: &mut Vec<u8>, data: &[u8]) {
+    let len = data.len();
     if let Ok(l @ 0..=0x3f) = u8::try_from(len) {
         out.push(l);
     } else if let Ok(l @ 0..=0x3fff) = u16::try_from(len) {
@@ -330,8 +350,39 @@ pub(crate) fn join_extension(raw: &RawExtension) -> Vec<u8> {
         let l = u32::try_from(len).unwrap_or(u32::MAX) & 0x3fff_ffff;
         out.extend_from_slice(&(l | 0x8000_0000).to_be_bytes());
     }
-    out.extend_from_slice(&raw.data);
+    out.extend_from_slice(data);
+}
+
+/// The TLS encoding of one `Extension` from a [`RawExtension`] (inverse of [`split_extension`]).
+pub(crate) fn join_extension(raw: &RawExtension) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.data.len() + 6);
+    out.extend_from_slice(&raw.extension_type.to_be_bytes());
+    put_opaque(&mut out, &raw.data);
     out
+}
+
+/// `extension_type` of `external_senders` (RFC 9420 §17.3).
+pub const EXTERNAL_SENDERS_EXTENSION_TYPE: u16 = 5;
+
+/// The TLS encoding of an `ExternalSender` with a basic credential (RFC 9420 §12.1.8.1,
+/// §5.3): `signature_key<V>`, then `credential_type = basic (1)` and `identity<V>`.
+pub(crate) fn external_sender_encoding(signature_key: &[u8], identity: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(signature_key.len() + identity.len() + 6);
+    put_opaque(&mut out, signature_key);
+    out.extend_from_slice(&1u16.to_be_bytes());
+    put_opaque(&mut out, identity);
+    out
+}
+
+/// The `external_senders` GroupContext extension listing these `ExternalSender` encodings
+/// ([`InteropClient::external_sender`]), in order: the first is sender index 0.
+pub fn external_senders_extension(senders: &[Vec<u8>]) -> RawExtension {
+    let mut data = Vec::new();
+    put_opaque(&mut data, &senders.concat());
+    RawExtension {
+        extension_type: EXTERNAL_SENDERS_EXTENSION_TYPE,
+        data,
+    }
 }
 
 #[cfg(test)]

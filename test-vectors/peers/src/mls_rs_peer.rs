@@ -10,7 +10,9 @@ use std::sync::Arc;
 use mls_rs::client_builder::{
     BaseConfig, PaddingMode, WithCryptoProvider, WithIdentityProvider, WithMlsRules,
 };
+use mls_rs::crypto::SignatureSecretKey;
 use mls_rs::extension::ExtensionType;
+use mls_rs::external_client::ExternalClient;
 use mls_rs::group::{CommitEffect, ExportedTree, GroupContext, ReceivedMessage, Roster};
 use mls_rs::identity::basic::{BasicCredential, BasicIdentityProvider};
 use mls_rs::identity::SigningIdentity;
@@ -135,6 +137,9 @@ pub struct MlsRsClient {
     client: Client<Config>,
     rules: PeerRules,
     group: Option<Group<Config>>,
+    /// The client's signature key and identity, also used by its external sender.
+    signer: SignatureSecretKey,
+    signing_identity: SigningIdentity,
 }
 
 impl std::fmt::Debug for MlsRsClient {
@@ -169,13 +174,15 @@ impl MlsRsClient {
             .identity_provider(BasicIdentityProvider)
             .mls_rules(rules.clone())
             .extension_type(ExtensionType::new(TEST_EXTENSION_TYPE))
-            .signing_identity(signing_identity, secret, CIPHER_SUITE)
+            .signing_identity(signing_identity.clone(), secret.clone(), CIPHER_SUITE)
             .build();
         Ok(Self {
             identity: identity.to_vec(),
             client,
             rules,
             group: None,
+            signer: secret,
+            signing_identity,
         })
     }
 
@@ -264,6 +271,75 @@ impl InteropClient for MlsRsClient {
         let (group, commit) = builder.build(group_info).map_err(fail(OP))?;
         self.group = Some(group);
         commit.to_bytes().map_err(fail(OP))
+    }
+
+    fn external_sender(&self) -> Result<Vec<u8>> {
+        Ok(crate::external_sender_encoding(
+            self.signing_identity.signature_key.as_bytes(),
+            &self.identity,
+        ))
+    }
+
+    fn propose_as_external_sender(
+        &mut self,
+        group_info: &[u8],
+        _sender_index: u32,
+        spec: &ProposalSpec,
+    ) -> Result<Vec<u8>> {
+        // mls-rs finds its index itself, by its signing identity in the group's
+        // `external_senders`; it observes the group from the GroupInfo (tree included).
+        const OP: &str = "propose_as_external_sender";
+        let external = ExternalClient::builder()
+            .crypto_provider(AwsLcCryptoProvider::default())
+            .identity_provider(BasicIdentityProvider)
+            .extension_type(ExtensionType::new(TEST_EXTENSION_TYPE))
+            .signer(self.signer.clone(), self.signing_identity.clone())
+            .build();
+        let mut group = external
+            .observe_group(message(OP, group_info)?, None, None)
+            .map_err(fail(OP))?;
+        let msg = match spec {
+            ProposalSpec::Add(kp) => group.propose_add(message(OP, kp)?, vec![]),
+            ProposalSpec::Remove(leaf) => group.propose_remove(*leaf, vec![]),
+            ProposalSpec::ExternalPsk(id) => {
+                group.propose_external_psk(ExternalPskId::new(id.clone()), vec![])
+            }
+            ProposalSpec::GroupContextExtensions(exts) => {
+                group.propose_group_context_extensions(extension_list(exts), vec![])
+            }
+            ProposalSpec::ReInit { group_id } => group.propose_reinit(
+                Some(group_id.clone()),
+                ProtocolVersion::MLS_10,
+                CIPHER_SUITE,
+                ExtensionList::new(),
+                vec![],
+            ),
+            ProposalSpec::Update => {
+                return Err(InteropError::Unsupported {
+                    peer: NAME,
+                    operation: OP,
+                    reason: "an external sender has no leaf to update",
+                })
+            }
+        }
+        .map_err(fail(OP))?;
+        msg.to_bytes().map_err(fail(OP))
+    }
+
+    fn propose_join(&mut self, group_info: &[u8]) -> Result<Vec<u8>> {
+        const OP: &str = "propose_join";
+        self.client
+            .external_add_proposal(
+                &message(OP, group_info)?,
+                None,
+                vec![],
+                Default::default(),
+                Default::default(),
+                None,
+            )
+            .map_err(fail(OP))?
+            .to_bytes()
+            .map_err(fail(OP))
     }
 
     fn propose(&mut self, proposal: &ProposalSpec) -> Result<Vec<u8>> {

@@ -120,6 +120,21 @@ fn serialize(operation: &'static str, msg: &MlsMessageOut) -> Result<Vec<u8>> {
     msg.tls_serialize_detached().map_err(fail(operation))
 }
 
+/// Decodes an `MLSMessage(GroupInfo)` (its signature not checked).
+fn verifiable_group_info(
+    operation: &'static str,
+    bytes: &[u8],
+) -> Result<openmls::messages::group_info::VerifiableGroupInfo> {
+    match mls_message_in(operation, bytes)?.extract() {
+        MlsMessageBodyIn::GroupInfo(gi) => Ok(gi),
+        _ => Err(InteropError::Failed {
+            peer: NAME,
+            operation,
+            message: "not an MLSMessage(GroupInfo)".into(),
+        }),
+    }
+}
+
 fn ratchet_tree_in(operation: &'static str, tree: Option<&[u8]>) -> Result<Option<RatchetTreeIn>> {
     tree.map(|t| RatchetTreeIn::tls_deserialize_exact(t).map_err(fail(operation)))
         .transpose()
@@ -339,6 +354,81 @@ impl InteropClient for OpenMlsClient {
         Ok(commit)
     }
 
+    fn external_sender(&self) -> Result<Vec<u8>> {
+        Ok(crate::external_sender_encoding(
+            &self.signer.to_public_vec(),
+            &self.identity,
+        ))
+    }
+
+    fn propose_as_external_sender(
+        &mut self,
+        group_info: &[u8],
+        sender_index: u32,
+        proposal: &ProposalSpec,
+    ) -> Result<Vec<u8>> {
+        const OP: &str = "propose_as_external_sender";
+        let info = verifiable_group_info(OP, group_info)?;
+        let (group_id, epoch) = (info.group_id().clone(), info.epoch());
+        let index = SenderExtensionIndex::new(sender_index);
+        let signer = &self.signer;
+        let msg = match proposal {
+            ProposalSpec::Add(kp) => ExternalProposal::new_add::<OpenMlsRustCrypto>(
+                self.key_package_in(OP, kp)?,
+                group_id,
+                epoch,
+                signer,
+                index,
+            )
+            .map_err(fail(OP))?,
+            ProposalSpec::Remove(leaf) => ExternalProposal::new_remove::<OpenMlsRustCrypto>(
+                LeafNodeIndex::new(*leaf),
+                group_id,
+                epoch,
+                signer,
+                index,
+            )
+            .map_err(fail(OP))?,
+            ProposalSpec::GroupContextExtensions(exts) => {
+                ExternalProposal::new_group_context_extensions::<OpenMlsRustCrypto>(
+                    Self::gce(OP, exts)?,
+                    group_id,
+                    epoch,
+                    signer,
+                    index,
+                )
+                .map_err(fail(OP))?
+            }
+            _ => return Err(unsupported(
+                OP,
+                "OpenMLS builds external proposals for Add, Remove and GroupContextExtensions only",
+            )),
+        };
+        serialize(OP, &msg)
+    }
+
+    fn propose_join(&mut self, group_info: &[u8]) -> Result<Vec<u8>> {
+        const OP: &str = "propose_join";
+        let info = verifiable_group_info(OP, group_info)?;
+        let bundle = KeyPackage::builder()
+            .leaf_node_capabilities(capabilities())
+            .build(
+                CIPHERSUITE,
+                &self.provider,
+                &self.signer,
+                self.credential.clone(),
+            )
+            .map_err(fail(OP))?;
+        let msg = JoinProposal::new::<<OpenMlsRustCrypto as OpenMlsProvider>::StorageProvider>(
+            bundle.key_package().clone(),
+            info.group_id().clone(),
+            info.epoch(),
+            &self.signer,
+        )
+        .map_err(fail(OP))?;
+        serialize(OP, &msg)
+    }
+
     fn propose(&mut self, proposal: &ProposalSpec) -> Result<Vec<u8>> {
         const OP: &str = "propose";
         let provider = &self.provider;
@@ -478,7 +568,8 @@ impl InteropClient for OpenMlsClient {
             ProcessedMessageContent::ApplicationMessage(m) => {
                 Ok(Processed::Application(m.into_bytes()))
             }
-            ProcessedMessageContent::ProposalMessage(p) => {
+            ProcessedMessageContent::ProposalMessage(p)
+            | ProcessedMessageContent::ExternalJoinProposalMessage(p) => {
                 group
                     .store_pending_proposal(provider.storage(), *p)
                     .map_err(fail(OP))?;

@@ -4,15 +4,16 @@
 //! The client keeps the private keys of every KeyPackage it handed out (a Welcome is tried against
 //! them, newest first), the external PSKs it was given, and at most one pending own commit. Group
 //! policy: lifetimes are checked against the system clock (read here, in the harness: the engine
-//! reads none), handshake messages are PublicMessages, the ratchet tree goes into every Welcome.
+//! reads none), handshake messages are PublicMessages unless `set_handshake_encrypted` says
+//! otherwise, the ratchet tree goes into every Welcome.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use mls_engine::codec::{VarBytes, VarVec};
 use mls_engine::crypto::{AwsLcSuite, CipherSuite, CipherSuiteProvider, Secret};
 use mls_engine::group::{
-    generate_key_package, CommitOptions, ExternalCommitOptions, Group, GroupConfig, JoinOptions,
-    KeyPackageBundle, KeyPackageOptions, ProcessedMessage, StagedCommit,
+    external_proposal, generate_key_package, CommitOptions, ExternalCommitOptions, Group,
+    GroupConfig, JoinOptions, KeyPackageBundle, KeyPackageOptions, ProcessedMessage, StagedCommit,
 };
 use mls_engine::messages::{
     Add, Capabilities, Credential, CredentialType, Extension, ExtensionType, ExternalPsk,
@@ -63,6 +64,18 @@ fn config() -> GroupConfig {
     GroupConfig::default().at_time(now())
 }
 
+/// The group id and epoch of an `MLSMessage(GroupInfo)` (its signature is not checked: they
+/// only address a proposal, which the group's members check).
+fn group_and_epoch(operation: &'static str, group_info: &[u8]) -> Result<(Vec<u8>, u64)> {
+    match decode(operation, group_info)?.body {
+        MlsMessageBody::GroupInfo(gi) => Ok((
+            gi.group_context.group_id.as_slice().to_vec(),
+            gi.group_context.epoch,
+        )),
+        _ => Err(state(operation, "not a GroupInfo")),
+    }
+}
+
 fn decode(operation: &'static str, bytes: &[u8]) -> Result<MlsMessage> {
     MlsMessage::from_bytes(bytes).map_err(fail(operation))
 }
@@ -103,6 +116,8 @@ pub struct OursClient {
     identity: Vec<u8>,
     cs: AwsLcSuite,
     signer: Secret,
+    /// The public half of `signer`.
+    signature_key: Vec<u8>,
     bundles: Vec<KeyPackageBundle>,
     psks: Vec<(Vec<u8>, Secret)>,
     group: Option<Group>,
@@ -124,11 +139,12 @@ impl OursClient {
     /// A new client with basic credential `identity` and a fresh Ed25519 key.
     pub fn new(identity: &[u8]) -> Result<Self> {
         let cs = AwsLcSuite::new(SUITE).map_err(fail("new"))?;
-        let (signer, _) = cs.signature_generate().map_err(fail("new"))?;
+        let (signer, public) = cs.signature_generate().map_err(fail("new"))?;
         Ok(Self {
             identity: identity.to_vec(),
             cs,
             signer,
+            signature_key: public.0 .0,
             bundles: Vec::new(),
             psks: Vec::new(),
             group: None,
@@ -321,6 +337,47 @@ impl InteropClient for OursClient {
         .map_err(fail(OP))?;
         self.install(group);
         encode(OP, &commit)
+    }
+
+    fn external_sender(&self) -> Result<Vec<u8>> {
+        Ok(crate::external_sender_encoding(
+            &self.signature_key,
+            &self.identity,
+        ))
+    }
+
+    fn propose_as_external_sender(
+        &mut self,
+        group_info: &[u8],
+        sender_index: u32,
+        spec: &ProposalSpec,
+    ) -> Result<Vec<u8>> {
+        const OP: &str = "propose_as_external_sender";
+        let (group_id, epoch) = group_and_epoch(OP, group_info)?;
+        let proposal = self.proposal(OP, spec)?;
+        let msg = external_proposal(
+            &self.cs,
+            &group_id,
+            epoch,
+            Some(sender_index),
+            &self.signer,
+            proposal,
+        )
+        .map_err(fail(OP))?;
+        encode(OP, &msg)
+    }
+
+    fn propose_join(&mut self, group_info: &[u8]) -> Result<Vec<u8>> {
+        const OP: &str = "propose_join";
+        let (group_id, epoch) = group_and_epoch(OP, group_info)?;
+        let bundle = self.new_bundle()?;
+        let proposal = Proposal::Add(Add {
+            key_package: bundle.key_package.clone(),
+        });
+        let msg = external_proposal(&self.cs, &group_id, epoch, None, &self.signer, proposal)
+            .map_err(fail(OP))?;
+        self.bundles.push(bundle);
+        encode(OP, &msg)
     }
 
     fn propose(&mut self, spec: &ProposalSpec) -> Result<Vec<u8>> {

@@ -7,8 +7,8 @@
 //! from each side of each pair (OpenMLS-mls-rs, OpenMLS-ours, mls-rs-ours).
 
 use mls_peers::{
-    new_client, InteropClient, InteropError, Peer, Processed, ProposalSpec, RawExtension,
-    TEST_EXTENSION_TYPE,
+    external_senders_extension, new_client, InteropClient, InteropError, Peer, Processed,
+    ProposalSpec, RawExtension, TEST_EXTENSION_TYPE,
 };
 
 /// The members of one group, each driven through the trait.
@@ -132,6 +132,18 @@ impl Group {
                 let got = m.process(msg).unwrap_or_else(|e| panic!("{e}"));
                 assert_eq!(got, Processed::Proposal, "{}", m.name());
             }
+        }
+    }
+
+    /// Every member processes the proposal `msg` from a non-member (an external sender or a
+    /// new member), which is always a PublicMessage.
+    fn broadcast_external_proposal(&mut self, msg: &[u8]) {
+        assert_eq!(wire_format(msg), 1, "a non-member's proposal");
+        for (i, m) in self.members.iter_mut().enumerate() {
+            let got = m
+                .process(msg)
+                .unwrap_or_else(|e| panic!("{} (member {i}): {e}", m.name()));
+            assert_eq!(got, Processed::Proposal, "{}", m.name());
         }
     }
 
@@ -398,6 +410,149 @@ fn encrypted_and_plain_handshakes_in_one_group() {
             }
         }
         g.message(0, b"mixed");
+    });
+}
+
+/// The group's external sender (RFC 9420 §12.1.8), a non-member of each implementation in
+/// turn: a GroupContextExtensions from the other side lists it in `external_senders`; it
+/// proposes adding a member, which the other side commits, then removing one, which the
+/// creator's side commits. Every member processes its proposals.
+#[test]
+fn external_sender_proposals_from_each_implementation() {
+    for_pairs(|a, b| {
+        for sender in Peer::ALL {
+            eprintln!("  external sender: {}", sender.name());
+            let mut g = Group::new(a, &[b, a]);
+            let mut ds = client(sender, "delivery service");
+            let ext = external_senders_extension(&[ds.external_sender().expect("sender")]);
+            g.commit(
+                1,
+                &[ProposalSpec::GroupContextExtensions(vec![ext.clone()])],
+                false,
+            );
+            for m in &g.members {
+                assert_eq!(
+                    m.group_context_extensions().expect("extensions"),
+                    vec![ext.clone()],
+                    "{}",
+                    m.name()
+                );
+            }
+            let mut newcomer = client(b, "newcomer");
+            let kp = newcomer.key_package().expect("key package");
+            let gi = g.members[0].export_group_info(true).expect("group info");
+            let p = ds
+                .propose_as_external_sender(&gi, 0, &ProposalSpec::Add(kp))
+                .unwrap_or_else(|e| panic!("external Add: {e}"));
+            g.broadcast_external_proposal(&p);
+            let out = g.members[1].commit(vec![], false).expect("commit");
+            g.deliver(1, &out.commit);
+            newcomer
+                .join(&out.welcome.expect("a Welcome"), None)
+                .unwrap_or_else(|e| panic!("{} joins: {e}", newcomer.name()));
+            g.members.push(newcomer);
+            g.assert_agree();
+
+            let leaf = g.members[2].own_leaf();
+            let gi = g.members[3].export_group_info(true).expect("group info");
+            let p = ds
+                .propose_as_external_sender(&gi, 0, &ProposalSpec::Remove(leaf))
+                .unwrap_or_else(|e| panic!("external Remove: {e}"));
+            g.broadcast_external_proposal(&p);
+            let out = g.members[0].commit(vec![], false).expect("commit");
+            g.members[0].merge_pending_commit().expect("merge");
+            let removed = g.broadcast(0, &out.commit);
+            assert!(removed[2], "the removed member sees its removal");
+            g.members.remove(2);
+            g.assert_agree();
+
+            // A GroupContextExtensions from the external sender, keeping itself listed.
+            let mut exts = test_extension(b"from the external sender");
+            exts.push(ext.clone());
+            let gi = g.members[1].export_group_info(true).expect("group info");
+            let p = ds
+                .propose_as_external_sender(
+                    &gi,
+                    0,
+                    &ProposalSpec::GroupContextExtensions(exts.clone()),
+                )
+                .unwrap_or_else(|e| panic!("external GroupContextExtensions: {e}"));
+            g.broadcast_external_proposal(&p);
+            g.commit(1, &[], false);
+            for m in &g.members {
+                assert_eq!(
+                    m.group_context_extensions().expect("extensions"),
+                    exts,
+                    "{}",
+                    m.name()
+                );
+            }
+            g.message(2, b"after the external sender's proposals");
+        }
+    });
+}
+
+/// A proposal signed by a non-member that the group's `external_senders` does not list is
+/// refused by every member, whether it claims index 0 (another key's) or index 1 (past the
+/// end of the list). mls-rs will not even build one: it looks its own index up and finds none.
+#[test]
+fn external_proposal_from_an_unlisted_sender_is_refused() {
+    for_pairs(|a, b| {
+        let mut g = Group::new(a, &[b]);
+        let listed = client(a, "listed sender");
+        let ext = external_senders_extension(&[listed.external_sender().expect("sender")]);
+        g.commit(0, &[ProposalSpec::GroupContextExtensions(vec![ext])], false);
+        for (sender, index) in Peer::ALL.into_iter().flat_map(|p| [(p, 0), (p, 1)]) {
+            let mut impostor = client(sender, "impostor");
+            let gi = g.members[0].export_group_info(true).expect("group info");
+            let leaf = g.members[1].own_leaf();
+            match impostor.propose_as_external_sender(&gi, index, &ProposalSpec::Remove(leaf)) {
+                Ok(p) => {
+                    for m in &mut g.members {
+                        let got = m.process(&p);
+                        assert!(
+                            matches!(got, Err(InteropError::Failed { .. })),
+                            "{} accepted {}'s proposal as the listed sender's: {got:?}",
+                            m.name(),
+                            sender.name()
+                        );
+                    }
+                }
+                Err(e) => assert_eq!(sender, R, "{e}"),
+            }
+        }
+        // The refusals left every member able to go on.
+        g.commit(1, &[], true);
+    });
+}
+
+/// A non-member of each implementation proposes to add itself (sender `new_member_proposal`,
+/// RFC 9420 §12.1.8), each time to a GroupInfo from a different member; a member of the other
+/// side commits the proposal, and the proposer joins from the Welcome.
+#[test]
+fn new_member_proposals_from_each_implementation() {
+    for_pairs(|a, b| {
+        let mut g = Group::new(a, &[b]);
+        for (i, joiner) in Peer::ALL.into_iter().enumerate() {
+            let mut j = client(joiner, &format!("joiner {i}"));
+            let gi = g.members[i % 2]
+                .export_group_info(true)
+                .expect("group info");
+            let p = j
+                .propose_join(&gi)
+                .unwrap_or_else(|e| panic!("{} proposes to join: {e}", joiner.name()));
+            g.broadcast_external_proposal(&p);
+            let committer = (i + 1) % 2;
+            let out = g.members[committer].commit(vec![], false).expect("commit");
+            g.deliver(committer, &out.commit);
+            j.join(&out.welcome.expect("a Welcome"), None)
+                .unwrap_or_else(|e| panic!("{} joins: {e}", j.name()));
+            g.members.push(j);
+            g.assert_agree();
+        }
+        let n = g.members.len();
+        g.message(n - 1, b"joined on my own proposal");
+        g.commit(n - 1, &[], true);
     });
 }
 
