@@ -204,6 +204,31 @@ pub trait InteropClient {
     /// that covers it.
     fn propose_join(&mut self, group_info: &[u8]) -> Result<Vec<u8>>;
 
+    /// After a commit covering a ReInit (merged or processed): a KeyPackage for the group the
+    /// ReInit asks for (RFC 9420 §11.2), whose private keys the client keeps.
+    fn reinit_key_package(&mut self) -> Result<Vec<u8>>;
+
+    /// After a commit covering a ReInit: create the group it asks for (its group id, version,
+    /// suite and extensions), adding the other members by their
+    /// [`reinit_key_package`](InteropClient::reinit_key_package)s with a PreSharedKey of usage
+    /// `reinit` for the old group's last epoch (RFC 9420 §11.2). The client is then in the
+    /// new group, at epoch 1. Returns the `MLSMessage(Welcome)`.
+    fn reinit_group(&mut self, key_packages: Vec<Vec<u8>>) -> Result<Vec<u8>>;
+
+    /// Join the group a ReInit started from the current one, by its Welcome (which names the
+    /// old group's resumption PSK, usage `reinit`).
+    fn join_reinit(&mut self, welcome: &[u8]) -> Result<()>;
+
+    /// Branch (RFC 9420 §11.3): create a group with `group_id`, the current group's suite
+    /// and extensions, adding members of the current group by fresh
+    /// [`key_package`](InteropClient::key_package)s with a PreSharedKey of usage `branch` for
+    /// the current epoch. The client is then in the new group, at epoch 1. Returns the
+    /// `MLSMessage(Welcome)`.
+    fn branch_group(&mut self, group_id: &[u8], key_packages: Vec<Vec<u8>>) -> Result<Vec<u8>>;
+
+    /// Join a group branched from the current one, by its Welcome.
+    fn join_branch(&mut self, welcome: &[u8]) -> Result<()>;
+
     /// Commit the cached proposals plus `proposals` by value. `force_path`: include an
     /// UpdatePath even when no proposal requires one (an empty commit always has one).
     fn commit(&mut self, proposals: Vec<ProposalSpec>, force_path: bool) -> Result<CommitOutput>;

@@ -13,7 +13,9 @@ use mls_rs::client_builder::{
 use mls_rs::crypto::SignatureSecretKey;
 use mls_rs::extension::ExtensionType;
 use mls_rs::external_client::ExternalClient;
-use mls_rs::group::{CommitEffect, ExportedTree, GroupContext, ReceivedMessage, Roster};
+use mls_rs::group::{
+    CommitEffect, ExportedTree, GroupContext, ReceivedMessage, ReinitClient, Roster,
+};
 use mls_rs::identity::basic::{BasicCredential, BasicIdentityProvider};
 use mls_rs::identity::SigningIdentity;
 use mls_rs::mls_rules::{
@@ -117,6 +119,22 @@ fn message(operation: &'static str, bytes: &[u8]) -> Result<MlsMessage> {
     MlsMessage::from_bytes(bytes).map_err(fail(operation))
 }
 
+fn messages(operation: &'static str, bytes: &[Vec<u8>]) -> Result<Vec<MlsMessage>> {
+    bytes.iter().map(|b| message(operation, b)).collect()
+}
+
+/// The one Welcome of a new group's creation (the rules ask for a single Welcome).
+fn only_welcome(operation: &'static str, welcomes: Vec<MlsMessage>) -> Result<Vec<u8>> {
+    match welcomes.as_slice() {
+        [w] => w.to_bytes().map_err(fail(operation)),
+        _ => Err(InteropError::Failed {
+            peer: NAME,
+            operation,
+            message: format!("{} Welcome messages, expected one", welcomes.len()),
+        }),
+    }
+}
+
 fn tree(operation: &'static str, bytes: Option<&[u8]>) -> Result<Option<ExportedTree<'static>>> {
     bytes
         .map(|b| ExportedTree::from_bytes(b).map_err(fail(operation)))
@@ -140,6 +158,9 @@ pub struct MlsRsClient {
     /// The client's signature key and identity, also used by its external sender.
     signer: SignatureSecretKey,
     signing_identity: SigningIdentity,
+    /// After a committed ReInit: the client for the new group, made from the old group
+    /// (which mls-rs consumes to make it).
+    reinit: Option<ReinitClient<Config>>,
 }
 
 impl std::fmt::Debug for MlsRsClient {
@@ -183,7 +204,21 @@ impl MlsRsClient {
             group: None,
             signer: secret,
             signing_identity,
+            reinit: None,
         })
+    }
+
+    /// The ReInit client, made from the group on first use after a committed ReInit.
+    fn reinit_client(&mut self, operation: &'static str) -> Result<&ReinitClient<Config>> {
+        if self.reinit.is_none() {
+            let group = self.group.take().ok_or_else(|| no_group(operation))?;
+            self.reinit = Some(
+                group
+                    .get_reinit_client(None, None)
+                    .map_err(fail(operation))?,
+            );
+        }
+        self.reinit.as_ref().ok_or_else(|| no_group(operation))
     }
 
     fn group(&self, operation: &'static str) -> Result<&Group<Config>> {
@@ -340,6 +375,59 @@ impl InteropClient for MlsRsClient {
             .map_err(fail(OP))?
             .to_bytes()
             .map_err(fail(OP))
+    }
+
+    fn reinit_key_package(&mut self) -> Result<Vec<u8>> {
+        const OP: &str = "reinit_key_package";
+        self.reinit_client(OP)?
+            .generate_key_package(None)
+            .map_err(fail(OP))?
+            .to_bytes()
+            .map_err(fail(OP))
+    }
+
+    fn reinit_group(&mut self, key_packages: Vec<Vec<u8>>) -> Result<Vec<u8>> {
+        const OP: &str = "reinit_group";
+        let key_packages = messages(OP, &key_packages)?;
+        self.reinit_client(OP)?;
+        let client = self.reinit.take().ok_or_else(|| no_group(OP))?;
+        let (group, welcomes) = client
+            .commit(key_packages, ExtensionList::new(), None)
+            .map_err(fail(OP))?;
+        self.group = Some(group);
+        only_welcome(OP, welcomes)
+    }
+
+    fn join_reinit(&mut self, welcome: &[u8]) -> Result<()> {
+        const OP: &str = "join_reinit";
+        let welcome = message(OP, welcome)?;
+        self.reinit_client(OP)?;
+        let client = self.reinit.take().ok_or_else(|| no_group(OP))?;
+        let (group, _) = client.join(&welcome, None, None).map_err(fail(OP))?;
+        self.group = Some(group);
+        Ok(())
+    }
+
+    fn branch_group(&mut self, group_id: &[u8], key_packages: Vec<Vec<u8>>) -> Result<Vec<u8>> {
+        const OP: &str = "branch_group";
+        let key_packages = messages(OP, &key_packages)?;
+        let (group, welcomes) = self
+            .group(OP)?
+            .branch(group_id.to_vec(), key_packages, None)
+            .map_err(fail(OP))?;
+        self.group = Some(group);
+        only_welcome(OP, welcomes)
+    }
+
+    fn join_branch(&mut self, welcome: &[u8]) -> Result<()> {
+        const OP: &str = "join_branch";
+        let welcome = message(OP, welcome)?;
+        let (group, _) = self
+            .group(OP)?
+            .join_subgroup(&welcome, None, None)
+            .map_err(fail(OP))?;
+        self.group = Some(group);
+        Ok(())
     }
 
     fn propose(&mut self, proposal: &ProposalSpec) -> Result<Vec<u8>> {

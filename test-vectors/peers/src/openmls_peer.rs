@@ -46,6 +46,10 @@ fn no_group(operation: &'static str) -> InteropError {
     }
 }
 
+/// Why the ReInit and branch operations are unsupported.
+const NO_RESUMPTION: &str = "OpenMLS has no API to create or join a group resumed from another \
+     (ReInit or branch, with a resumption PSK)";
+
 /// An OpenMLS client: provider, signer, credential and (once created or joined) its group.
 pub struct OpenMlsClient {
     identity: Vec<u8>,
@@ -427,6 +431,26 @@ impl InteropClient for OpenMlsClient {
         )
         .map_err(fail(OP))?;
         serialize(OP, &msg)
+    }
+
+    fn reinit_key_package(&mut self) -> Result<Vec<u8>> {
+        Err(unsupported("reinit_key_package", NO_RESUMPTION))
+    }
+
+    fn reinit_group(&mut self, _key_packages: Vec<Vec<u8>>) -> Result<Vec<u8>> {
+        Err(unsupported("reinit_group", NO_RESUMPTION))
+    }
+
+    fn join_reinit(&mut self, _welcome: &[u8]) -> Result<()> {
+        Err(unsupported("join_reinit", NO_RESUMPTION))
+    }
+
+    fn branch_group(&mut self, _group_id: &[u8], _key_packages: Vec<Vec<u8>>) -> Result<Vec<u8>> {
+        Err(unsupported("branch_group", NO_RESUMPTION))
+    }
+
+    fn join_branch(&mut self, _welcome: &[u8]) -> Result<()> {
+        Err(unsupported("join_branch", NO_RESUMPTION))
     }
 
     fn propose(&mut self, proposal: &ProposalSpec) -> Result<Vec<u8>> {

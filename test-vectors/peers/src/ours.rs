@@ -17,8 +17,8 @@ use mls_engine::group::{
 };
 use mls_engine::messages::{
     Add, Capabilities, Credential, CredentialType, Extension, ExtensionType, ExternalPsk,
-    GroupContextExtensions, MlsMessage, MlsMessageBody, PreSharedKey, PreSharedKeyId, Proposal,
-    ProtocolVersion, Psk, RatchetTree, ReInit, Remove,
+    GroupContextExtensions, KeyPackage, MlsMessage, MlsMessageBody, PreSharedKey, PreSharedKeyId,
+    Proposal, ProtocolVersion, Psk, RatchetTree, ReInit, Remove,
 };
 use mls_engine::psk::fresh_psk_nonce;
 use mls_engine::welcome::WelcomeRef;
@@ -74,6 +74,17 @@ fn group_and_epoch(operation: &'static str, group_info: &[u8]) -> Result<(Vec<u8
         )),
         _ => Err(state(operation, "not a GroupInfo")),
     }
+}
+
+/// Decodes `MLSMessage(KeyPackage)`s.
+fn key_packages_of(operation: &'static str, messages: &[Vec<u8>]) -> Result<Vec<KeyPackage>> {
+    messages
+        .iter()
+        .map(|m| match decode(operation, m)?.body {
+            MlsMessageBody::KeyPackage(kp) => Ok(kp),
+            _ => Err(state(operation, "not a KeyPackage")),
+        })
+        .collect()
 }
 
 fn decode(operation: &'static str, bytes: &[u8]) -> Result<MlsMessage> {
@@ -197,6 +208,57 @@ impl OursClient {
         self.pending = None;
     }
 
+    /// Joins from a Welcome, trying every outstanding KeyPackage newest first, with the
+    /// resumption PSKs of other groups a ReInit or branch Welcome may name.
+    fn join_with(
+        &mut self,
+        operation: &'static str,
+        welcome: &[u8],
+        ratchet_tree: Option<&[u8]>,
+        resumption_psks: Vec<(Vec<u8>, u64, Secret)>,
+    ) -> Result<()> {
+        // Read in place: only our entry of the Welcome is copied.
+        let welcome = match WelcomeRef::from_message_bytes(welcome) {
+            Ok(w) => w,
+            Err(e) => {
+                return Err(match decode(operation, welcome)?.body {
+                    MlsMessageBody::Welcome(_) => fail(operation)(e),
+                    _ => state(operation, "not a Welcome"),
+                })
+            }
+        };
+        let ratchet_tree = decode_tree(operation, ratchet_tree)?;
+        // The Welcome names its KeyPackages by reference; trying ours newest first finds it.
+        let mut last = None;
+        for i in (0..self.bundles.len()).rev() {
+            let options = JoinOptions {
+                config: config(),
+                ratchet_tree: ratchet_tree.clone(),
+                external_psks: self.psks.clone(),
+                resumption_psks: resumption_psks.clone(),
+            };
+            match Group::join(&self.cs, welcome, &self.bundles[i], options) {
+                Ok(group) => {
+                    self.bundles.remove(i);
+                    self.install(group);
+                    return Ok(());
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.map_or_else(
+            || state(operation, "no KeyPackage outstanding"),
+            |e| fail(operation)(e),
+        ))
+    }
+
+    /// Joins a group resumed from the current one (ReInit or branch): the Welcome names the
+    /// current epoch's resumption PSK.
+    fn join_resumed(&mut self, operation: &'static str, welcome: &[u8]) -> Result<()> {
+        let entry = self.group_ref(operation)?.resumption_psk_entry();
+        self.join_with(operation, welcome, None, vec![entry])
+    }
+
     /// The engine proposal for a [`ProposalSpec`] (PSK nonces fresh).
     fn proposal(&self, operation: &'static str, spec: &ProposalSpec) -> Result<Proposal> {
         Ok(match spec {
@@ -283,37 +345,49 @@ impl InteropClient for OursClient {
     }
 
     fn join(&mut self, welcome: &[u8], ratchet_tree: Option<&[u8]>) -> Result<()> {
-        const OP: &str = "join";
-        // Read in place: only our entry of the Welcome is copied.
-        let welcome = match WelcomeRef::from_message_bytes(welcome) {
-            Ok(w) => w,
-            Err(e) => {
-                return Err(match decode(OP, welcome)?.body {
-                    MlsMessageBody::Welcome(_) => fail(OP)(e),
-                    _ => state(OP, "not a Welcome"),
-                })
-            }
-        };
-        let ratchet_tree = decode_tree(OP, ratchet_tree)?;
-        // The Welcome names its KeyPackages by reference; trying ours newest first finds it.
-        let mut last = None;
-        for i in (0..self.bundles.len()).rev() {
-            let options = JoinOptions {
-                config: config(),
-                ratchet_tree: ratchet_tree.clone(),
-                external_psks: self.psks.clone(),
-                ..JoinOptions::default()
-            };
-            match Group::join(&self.cs, welcome, &self.bundles[i], options) {
-                Ok(group) => {
-                    self.bundles.remove(i);
-                    self.install(group);
-                    return Ok(());
-                }
-                Err(e) => last = Some(e),
-            }
+        self.join_with("join", welcome, ratchet_tree, Vec::new())
+    }
+
+    fn reinit_key_package(&mut self) -> Result<Vec<u8>> {
+        const OP: &str = "reinit_key_package";
+        if self.group_ref(OP)?.pending_reinit().is_none() {
+            return Err(state(OP, "no ReInit committed"));
         }
-        Err(last.map_or_else(|| state(OP, "no KeyPackage outstanding"), |e| fail(OP)(e)))
+        // The ReInit's suite and version are the group's (`ProposalSpec::ReInit`).
+        self.key_package()
+    }
+
+    fn reinit_group(&mut self, key_packages: Vec<Vec<u8>>) -> Result<Vec<u8>> {
+        const OP: &str = "reinit_group";
+        let own = self.new_bundle()?;
+        let members = key_packages_of(OP, &key_packages)?;
+        let (group, welcome) = self
+            .group_ref(OP)?
+            .reinit(&self.cs, &own, members, config())
+            .map_err(fail(OP))?;
+        self.install(group);
+        Ok(welcome.into_bytes())
+    }
+
+    fn join_reinit(&mut self, welcome: &[u8]) -> Result<()> {
+        self.join_resumed("join_reinit", welcome)
+    }
+
+    fn branch_group(&mut self, group_id: &[u8], key_packages: Vec<Vec<u8>>) -> Result<Vec<u8>> {
+        const OP: &str = "branch_group";
+        let own = self.new_bundle()?;
+        let members = key_packages_of(OP, &key_packages)?;
+        self.group_now(OP)?;
+        let (group, welcome) = self
+            .group_ref(OP)?
+            .branch(&self.cs, &own, members, config(), group_id.to_vec())
+            .map_err(fail(OP))?;
+        self.install(group);
+        Ok(welcome.into_bytes())
+    }
+
+    fn join_branch(&mut self, welcome: &[u8]) -> Result<()> {
+        self.join_resumed("join_branch", welcome)
     }
 
     fn external_join(&mut self, group_info: &[u8], ratchet_tree: Option<&[u8]>) -> Result<Vec<u8>> {

@@ -986,9 +986,89 @@ fn reinit_support() {
             assert_sends_after_reinit(m);
         }
     }
-    // The new group itself (RFC 9420 11.2: created by the committer with a `reinit` resumption
-    // PSK) is not reachable through the trait: neither peer exposes a way to create it from the
-    // old group's state across implementations here, so the test stops at the ReInit commit.
+    // The new group itself (RFC 9420 11.2) is `reinit_carried_through_between_mls_rs_and_ours`.
+}
+
+/// A ReInit carried through (RFC 9420 §11.2), between mls-rs and ours (OpenMLS has no API for
+/// it: `INTEROP.md`): after the commit covering the ReInit, each other member makes a
+/// KeyPackage for the new group, one member creates it (adding them, with a PreSharedKey of
+/// usage `reinit` for the old group's last epoch) and the others join from its Welcome. Each
+/// side commits the ReInit, and each side creates the new group.
+#[test]
+fn reinit_carried_through_between_mls_rs_and_ours() {
+    for (a, b) in [(R, U), (U, R)] {
+        for creator in [0, 1] {
+            eprintln!(
+                "{} commits the ReInit, member {creator} creates the new group",
+                a.name()
+            );
+            let mut g = Group::new(a, &[b, a, b]);
+            g.commit(0, &[reinit()], false);
+            let others: Vec<usize> = (0..g.members.len()).filter(|i| *i != creator).collect();
+            let kps = others
+                .iter()
+                .map(|&i| {
+                    g.members[i]
+                        .reinit_key_package()
+                        .unwrap_or_else(|e| panic!("{}: {e}", g.members[i].name()))
+                })
+                .collect();
+            let welcome = g.members[creator]
+                .reinit_group(kps)
+                .unwrap_or_else(|e| panic!("{} creates: {e}", g.members[creator].name()));
+            // Without the old group's resumption PSK, the Welcome cannot be opened.
+            let first = others[0];
+            let plain = g.members[first].join(&welcome, None);
+            assert!(
+                plain.is_err(),
+                "{} joined without the resumption PSK",
+                g.members[first].name()
+            );
+            for &i in &others {
+                g.members[i]
+                    .join_reinit(&welcome)
+                    .unwrap_or_else(|e| panic!("{} joins: {e}", g.members[i].name()));
+            }
+            assert_eq!(g.members[0].epoch(), 1, "the new group starts at epoch 1");
+            g.assert_agree();
+            g.message(creator, b"in the new group");
+            g.commit(1 - creator, &[], true);
+            g.message(3, b"and on");
+        }
+    }
+}
+
+/// Branch (RFC 9420 §11.3), between mls-rs and ours: a member of each side creates a subgroup
+/// of itself and two members of both sides (by fresh KeyPackages, with a PreSharedKey of usage
+/// `branch` for the current epoch); they join from its Welcome, and the subgroup goes on.
+#[test]
+fn branch_between_mls_rs_and_ours() {
+    for (a, b) in [(R, U), (U, R)] {
+        for brancher in [0, 1] {
+            eprintln!("{} creates, member {brancher} branches", a.name());
+            let mut g = Group::new(a, &[b, a, b]);
+            let invited = [1 - brancher, 2];
+            let kps = invited
+                .iter()
+                .map(|&i| g.members[i].key_package().expect("key package"))
+                .collect();
+            let welcome = g.members[brancher]
+                .branch_group(b"branch", kps)
+                .unwrap_or_else(|e| panic!("{} branches: {e}", g.members[brancher].name()));
+            for i in invited {
+                g.members[i]
+                    .join_branch(&welcome)
+                    .unwrap_or_else(|e| panic!("{} joins: {e}", g.members[i].name()));
+            }
+            // Member 3 stays in the old group only.
+            g.members.truncate(3);
+            assert_eq!(g.members[0].epoch(), 1, "the subgroup starts at epoch 1");
+            g.assert_agree();
+            g.message(2, b"in the subgroup");
+            g.commit(1 - brancher, &[], true);
+            g.message(brancher, b"and on");
+        }
+    }
 }
 
 #[test]
