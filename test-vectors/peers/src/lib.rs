@@ -117,8 +117,14 @@ pub struct CommitOutput {
 /// What processing an incoming message did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Processed {
-    /// An application message; its plaintext.
-    Application(Vec<u8>),
+    /// An application message.
+    Application {
+        /// Its plaintext.
+        data: Vec<u8>,
+        /// Its `authenticated_data` (sent in the clear, covered by the AEAD and the
+        /// signature).
+        authenticated_data: Vec<u8>,
+    },
     /// A proposal, now cached for the next commit.
     Proposal,
     /// A commit, validated and applied: the client is at the new epoch (or was removed).
@@ -242,8 +248,14 @@ pub trait InteropClient {
     /// Process one incoming `MLSMessage` (proposal, commit or application message).
     fn process(&mut self, message: &[u8]) -> Result<Processed>;
 
-    /// Encrypt application data as an `MLSMessage(PrivateMessage)`.
-    fn protect(&mut self, data: &[u8]) -> Result<Vec<u8>>;
+    /// Encrypt application data as an `MLSMessage(PrivateMessage)` whose `authenticated_data`
+    /// is `aad`.
+    fn protect_with_aad(&mut self, data: &[u8], aad: &[u8]) -> Result<Vec<u8>>;
+
+    /// Encrypt application data as an `MLSMessage(PrivateMessage)`, no authenticated data.
+    fn protect(&mut self, data: &[u8]) -> Result<Vec<u8>> {
+        self.protect_with_aad(data, &[])
+    }
 
     /// Current epoch.
     fn epoch(&self) -> u64;
@@ -287,7 +299,7 @@ pub trait InteropClient {
     /// Decrypt an `MLSMessage(PrivateMessage)` carrying application data.
     fn unprotect(&mut self, message: &[u8]) -> Result<Vec<u8>> {
         match self.process(message)? {
-            Processed::Application(data) => Ok(data),
+            Processed::Application { data, .. } => Ok(data),
             _ => Err(InteropError::State {
                 peer: self.name(),
                 operation: "unprotect",

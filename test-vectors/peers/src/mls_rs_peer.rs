@@ -525,7 +525,10 @@ impl InteropClient for MlsRsClient {
         let msg = message(OP, msg)?;
         let group = self.group_mut(OP)?;
         match group.process_incoming_message(msg).map_err(fail(OP))? {
-            ReceivedMessage::ApplicationMessage(m) => Ok(Processed::Application(m.data().to_vec())),
+            ReceivedMessage::ApplicationMessage(m) => Ok(Processed::Application {
+                data: m.data().to_vec(),
+                authenticated_data: m.authenticated_data,
+            }),
             ReceivedMessage::Proposal(_) => Ok(Processed::Proposal),
             ReceivedMessage::Commit(c) => Ok(Processed::Commit {
                 removed_self: matches!(c.effect, CommitEffect::Removed { .. }),
@@ -538,9 +541,9 @@ impl InteropClient for MlsRsClient {
         }
     }
 
-    fn protect(&mut self, data: &[u8]) -> Result<Vec<u8>> {
+    fn protect_with_aad(&mut self, data: &[u8], aad: &[u8]) -> Result<Vec<u8>> {
         self.group_mut("protect")?
-            .encrypt_application_message(data, vec![])
+            .encrypt_application_message(data, aad.to_vec())
             .map_err(fail("protect"))?
             .to_bytes()
             .map_err(fail("protect"))

@@ -588,10 +588,12 @@ impl InteropClient for OpenMlsClient {
         let provider = &self.provider;
         let group = self.group.as_mut().ok_or_else(|| no_group(OP))?;
         let processed = group.process_message(provider, msg).map_err(fail(OP))?;
+        let authenticated_data = processed.aad().to_vec();
         match processed.into_content() {
-            ProcessedMessageContent::ApplicationMessage(m) => {
-                Ok(Processed::Application(m.into_bytes()))
-            }
+            ProcessedMessageContent::ApplicationMessage(m) => Ok(Processed::Application {
+                data: m.into_bytes(),
+                authenticated_data,
+            }),
             ProcessedMessageContent::ProposalMessage(p)
             | ProcessedMessageContent::ExternalJoinProposalMessage(p) => {
                 group
@@ -614,10 +616,11 @@ impl InteropClient for OpenMlsClient {
         }
     }
 
-    fn protect(&mut self, data: &[u8]) -> Result<Vec<u8>> {
+    fn protect_with_aad(&mut self, data: &[u8], aad: &[u8]) -> Result<Vec<u8>> {
         let provider = &self.provider;
         let signer = &self.signer;
         let group = self.group.as_mut().ok_or_else(|| no_group("protect"))?;
+        group.set_aad(aad.to_vec());
         let msg = group
             .create_message(provider, signer, data)
             .map_err(fail("protect"))?;

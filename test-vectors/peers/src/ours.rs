@@ -534,7 +534,14 @@ impl InteropClient for OursClient {
             .ok_or_else(|| state(OP, "not in a group"))?;
         // From the received bytes: a member's commit is checked without encoding it again.
         match group.process_message_bytes(cs, message).map_err(fail(OP))? {
-            ProcessedMessage::Application { data, .. } => Ok(Processed::Application(data)),
+            ProcessedMessage::Application {
+                data,
+                authenticated_data,
+                ..
+            } => Ok(Processed::Application {
+                data,
+                authenticated_data,
+            }),
             ProcessedMessage::Proposal(_) => Ok(Processed::Proposal),
             ProcessedMessage::Commit(staged) => {
                 let removed_self = staged.removes_self();
@@ -551,14 +558,14 @@ impl InteropClient for OursClient {
         }
     }
 
-    fn protect(&mut self, data: &[u8]) -> Result<Vec<u8>> {
+    fn protect_with_aad(&mut self, data: &[u8], aad: &[u8]) -> Result<Vec<u8>> {
         const OP: &str = "protect";
         let cs = &self.cs;
         let group = self
             .group
             .as_mut()
             .ok_or_else(|| state(OP, "not in a group"))?;
-        let msg = group.encrypt_application(cs, data, &[]).map_err(fail(OP))?;
+        let msg = group.encrypt_application(cs, data, aad).map_err(fail(OP))?;
         encode(OP, &msg)
     }
 

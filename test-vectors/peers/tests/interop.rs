@@ -19,6 +19,27 @@ struct Group {
     encrypted: bool,
 }
 
+/// Reads an RFC 9420 variable-size length at `at` (§2.1.2): `(length, header bytes)`.
+fn varint(msg: &[u8], at: usize) -> (usize, usize) {
+    let first = msg[at];
+    let n = 1 << (first >> 6);
+    let mut len = usize::from(first & 0x3f);
+    for &b in &msg[at + 1..at + n] {
+        len = (len << 8) | usize::from(b);
+    }
+    (len, n)
+}
+
+/// Where the `authenticated_data` of an `MLSMessage(PrivateMessage)` lies: after `version`,
+/// `wire_format`, `group_id<V>`, `epoch` and `content_type`.
+fn private_message_aad(msg: &[u8]) -> std::ops::Range<usize> {
+    assert_eq!(wire_format(msg), 2, "a PrivateMessage");
+    let (gid, n) = varint(msg, 4);
+    let at = 4 + n + gid + 8 + 1;
+    let (len, n) = varint(msg, at);
+    at + n..at + n + len
+}
+
 /// `wire_format` of an `MLSMessage` (after its `version`): 1 PublicMessage, 2 PrivateMessage.
 fn wire_format(msg: &[u8]) -> u16 {
     let bytes = msg.get(2..4).expect("an MLSMessage");
@@ -553,6 +574,61 @@ fn new_member_proposals_from_each_implementation() {
         let n = g.members.len();
         g.message(n - 1, b"joined on my own proposal");
         g.commit(n - 1, &[], true);
+    });
+}
+
+/// Application messages with `authenticated_data` (RFC 9420 §6.3: sent in the clear, covered by
+/// the content's AEAD), from each side of each pair: the receiver reports the same bytes, and a
+/// copy with one bit of its authenticated data or of its AEAD tag changed is refused. Whether the unchanged
+/// message still decrypts after that refusal is recorded per implementation (difference 12 in
+/// `INTEROP.md`): ours and OpenMLS keep the key a failed decryption tried; mls-rs deletes it,
+/// so a copy altered on the way destroys the message for an mls-rs receiver.
+#[test]
+fn application_messages_with_authenticated_data() {
+    for_pairs(|a, b| {
+        let mut g = Group::new(a, &[b]);
+        for from in [0, 1] {
+            let to = 1 - from;
+            for aad in [&b"x"[..], &[0x5a; 300][..]] {
+                let expected = Processed::Application {
+                    data: b"with aad".to_vec(),
+                    authenticated_data: aad.to_vec(),
+                };
+                let ct = g.members[from]
+                    .protect_with_aad(b"with aad", aad)
+                    .expect("protect");
+                let range = private_message_aad(&ct);
+                assert_eq!(&ct[range.clone()], aad, "{}", g.members[from].name());
+                let got = g.members[to].process(&ct);
+                assert_eq!(got.as_ref().ok(), Some(&expected), "{got:?}");
+
+                // One bit of the authenticated data, or of the ciphertext's tag (its last
+                // byte), changed.
+                for at in [range.start, ct.len() - 1] {
+                    let ct = g.members[from]
+                        .protect_with_aad(b"with aad", aad)
+                        .expect("protect");
+                    let mut changed = ct.clone();
+                    changed[at] ^= 1;
+                    let receiver = g.members[to].name();
+                    let got = g.members[to].process(&changed);
+                    assert!(
+                        got.is_err(),
+                        "{receiver} accepted a changed message: {got:?}"
+                    );
+                    let got = g.members[to].process(&ct);
+                    match receiver {
+                        "mls-rs" => assert!(
+                            matches!(&got, Err(InteropError::Failed { message, .. })
+                                if message.starts_with("KeyMissing")),
+                            "mls-rs kept the key: {got:?}"
+                        ),
+                        _ => assert_eq!(got.as_ref().ok(), Some(&expected), "{receiver}: {got:?}"),
+                    }
+                }
+            }
+        }
+        g.message(0, b"the ratchets go on");
     });
 }
 
