@@ -390,6 +390,48 @@ fn encrypted_handshake_from_each_side() {
     });
 }
 
+/// An encrypted commit with one bit of its AEAD tag changed on the way is refused by every
+/// receiver; whether the unaltered commit is then accepted is recorded per implementation
+/// (difference 12 in `INTEROP.md`): ours and OpenMLS accept it, an mls-rs receiver has deleted
+/// the handshake key and cannot follow the group any more.
+#[test]
+fn altered_encrypted_commit_then_the_original() {
+    for_pairs(|a, b| {
+        for (committer, receiver) in [(0, 1), (1, 0)] {
+            let mut g = Group::new(a, &[b]);
+            g.encrypt_handshake();
+            let out = g.members[committer].commit(vec![], true).expect("commit");
+            g.assert_handshake_format(committer, &out.commit);
+            let mut changed = out.commit.clone();
+            let last = changed.len() - 1;
+            changed[last] ^= 1;
+            let name = g.members[receiver].name();
+            let got = g.members[receiver].process(&changed);
+            assert!(got.is_err(), "{name} accepted an altered commit: {got:?}");
+            let got = g.members[receiver].process(&out.commit);
+            match name {
+                "mls-rs" => {
+                    assert!(
+                        matches!(&got, Err(InteropError::Failed { message, .. })
+                            if message.starts_with("KeyMissing")),
+                        "mls-rs kept the handshake key: {got:?}"
+                    );
+                    continue;
+                }
+                _ => assert_eq!(
+                    got.as_ref().ok(),
+                    Some(&Processed::Commit {
+                        removed_self: false
+                    }),
+                    "{name}: {got:?}"
+                ),
+            }
+            g.members[committer].merge_pending_commit().expect("merge");
+            g.assert_agree();
+        }
+    });
+}
+
 /// One member sends its handshake messages encrypted and the other in the clear: each
 /// accepts the other's (a group may mix them; RFC 9420 leaves the choice to the sender).
 #[test]
