@@ -7,9 +7,10 @@
 //! `optional<Node> ratchet_tree<V>` (the content of the `ratchet_tree` extension). Nothing else of
 //! an implementation leaks through, so any two implementations of the trait can be made to talk.
 //!
-//! All clients use cipher suite 1 (`MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519`) and basic
-//! credentials. Where an implementation cannot do something through its public API, the method
-//! returns [`InteropError::Unsupported`]; see `INTEROP.md` beside this crate for the table.
+//! Clients use cipher suite 1 (`MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519`) unless made with
+//! [`new_client_in_suite`], and basic credentials. Where an implementation cannot do something
+//! through its public API, the method returns [`InteropError::Unsupported`]; see `INTEROP.md`
+//! beside this crate for the table.
 //!
 //! Implementations: [`openmls_peer::OpenMlsClient`] (OpenMLS 0.9 with its RustCrypto provider),
 //! [`mls_rs_peer::MlsRsClient`] (mls-rs 0.57 with its aws-lc provider) and
@@ -336,18 +337,40 @@ impl Peer {
         }
     }
 
+    /// The RFC 9420 cipher suites its client here provides: OpenMLS's RustCrypto provider
+    /// 1-3; mls-rs's aws-lc provider 1-3, 5 and 7 (AWS-LC has no X448 or Ed448); ours all
+    /// seven.
+    pub fn suites(self) -> &'static [u16] {
+        match self {
+            Peer::OpenMls => &[1, 2, 3],
+            Peer::MlsRs => &[1, 2, 3, 5, 7],
+            Peer::Ours => &[1, 2, 3, 4, 5, 6, 7],
+        }
+    }
+
     /// Parses "openmls", "mls-rs" or "mls-engine".
     pub fn from_name(name: &str) -> Option<Peer> {
         Peer::ALL.into_iter().find(|p| p.name() == name)
     }
 }
 
-/// A new client of `peer` with basic credential `identity`.
+/// A new client of `peer` with basic credential `identity`, in cipher suite 1 ([`SUITE`]).
 pub fn new_client(peer: Peer, identity: &[u8]) -> Result<Box<dyn InteropClient>> {
+    new_client_in_suite(peer, identity, SUITE)
+}
+
+/// A new client of `peer` with basic credential `identity`, in cipher suite `suite` (its
+/// KeyPackages, the groups it creates, its signature key). An implementation that does not
+/// provide the suite returns [`InteropError::Failed`] (see [`Peer::suites`]).
+pub fn new_client_in_suite(
+    peer: Peer,
+    identity: &[u8],
+    suite: u16,
+) -> Result<Box<dyn InteropClient>> {
     Ok(match peer {
-        Peer::OpenMls => Box::new(openmls_peer::OpenMlsClient::new(identity)?),
-        Peer::MlsRs => Box::new(mls_rs_peer::MlsRsClient::new(identity)?),
-        Peer::Ours => Box::new(ours::OursClient::new(identity)?),
+        Peer::OpenMls => Box::new(openmls_peer::OpenMlsClient::new_in_suite(identity, suite)?),
+        Peer::MlsRs => Box::new(mls_rs_peer::MlsRsClient::new_in_suite(identity, suite)?),
+        Peer::Ours => Box::new(ours::OursClient::new_in_suite(identity, suite)?),
     })
 }
 

@@ -36,8 +36,6 @@ use crate::{
 /// [`InteropClient::name`] of mls-rs clients.
 pub const NAME: &str = "mls-rs";
 
-const CIPHER_SUITE: CipherSuite = CipherSuite::CURVE25519_AES128;
-
 /// mls-rs's default rules (RFC 9420 proposal validation, ratchet tree in Welcome, one Welcome,
 /// commits as PublicMessage) with switches to force an UpdatePath on the next commits, to leave
 /// the tree out of the Welcome and to send commits and proposals as PrivateMessage.
@@ -158,6 +156,8 @@ pub struct MlsRsClient {
     /// The client's signature key and identity, also used by its external sender.
     signer: SignatureSecretKey,
     signing_identity: SigningIdentity,
+    /// The client's cipher suite (its KeyPackages', and a ReInit's).
+    cipher_suite: CipherSuite,
     /// After a committed ReInit: the client for the new group, made from the old group
     /// (which mls-rs consumes to make it).
     reinit: Option<ReinitClient<Config>>,
@@ -173,16 +173,23 @@ impl std::fmt::Debug for MlsRsClient {
 }
 
 impl MlsRsClient {
-    /// A new client with basic credential `identity` and a fresh Ed25519 key.
+    /// A new client of suite 1 with basic credential `identity` and a fresh Ed25519 key.
     pub fn new(identity: &[u8]) -> Result<Self> {
+        Self::new_in_suite(identity, crate::SUITE)
+    }
+
+    /// A new client of cipher suite `suite` with basic credential `identity` and a fresh
+    /// signature key of the suite's scheme.
+    pub fn new_in_suite(identity: &[u8], suite: u16) -> Result<Self> {
+        let cipher_suite = CipherSuite::new(suite);
         let crypto = AwsLcCryptoProvider::default();
         let cs =
             crypto
-                .cipher_suite_provider(CIPHER_SUITE)
+                .cipher_suite_provider(cipher_suite)
                 .ok_or_else(|| InteropError::Failed {
                     peer: NAME,
                     operation: "new",
-                    message: "suite 1 not provided".into(),
+                    message: format!("suite {suite} not provided"),
                 })?;
         let (secret, public) = cs.signature_key_generate().map_err(fail("new"))?;
         let signing_identity = SigningIdentity::new(
@@ -195,7 +202,7 @@ impl MlsRsClient {
             .identity_provider(BasicIdentityProvider)
             .mls_rules(rules.clone())
             .extension_type(ExtensionType::new(TEST_EXTENSION_TYPE))
-            .signing_identity(signing_identity.clone(), secret.clone(), CIPHER_SUITE)
+            .signing_identity(signing_identity.clone(), secret.clone(), cipher_suite)
             .build();
         Ok(Self {
             identity: identity.to_vec(),
@@ -204,6 +211,7 @@ impl MlsRsClient {
             group: None,
             signer: secret,
             signing_identity,
+            cipher_suite,
             reinit: None,
         })
     }
@@ -345,7 +353,7 @@ impl InteropClient for MlsRsClient {
             ProposalSpec::ReInit { group_id } => group.propose_reinit(
                 Some(group_id.clone()),
                 ProtocolVersion::MLS_10,
-                CIPHER_SUITE,
+                self.cipher_suite,
                 ExtensionList::new(),
                 vec![],
             ),
@@ -432,6 +440,7 @@ impl InteropClient for MlsRsClient {
 
     fn propose(&mut self, proposal: &ProposalSpec) -> Result<Vec<u8>> {
         const OP: &str = "propose";
+        let cipher_suite = self.cipher_suite;
         let group = self.group_mut(OP)?;
         let msg = match proposal {
             ProposalSpec::Add(kp) => group.propose_add(message(OP, kp)?, vec![]),
@@ -446,7 +455,7 @@ impl InteropClient for MlsRsClient {
             ProposalSpec::ReInit { group_id } => group.propose_reinit(
                 Some(group_id.clone()),
                 ProtocolVersion::MLS_10,
-                CIPHER_SUITE,
+                cipher_suite,
                 ExtensionList::new(),
                 vec![],
             ),
@@ -474,7 +483,7 @@ impl InteropClient for MlsRsClient {
                 ProposalSpec::ReInit { group_id } => builder.reinit(
                     Some(group_id.clone()),
                     ProtocolVersion::MLS_10,
-                    CIPHER_SUITE,
+                    self.cipher_suite,
                     ExtensionList::new(),
                 ),
                 ProposalSpec::Update => {

@@ -19,8 +19,6 @@ use crate::{
 /// [`InteropClient::name`] of OpenMLS clients.
 pub const NAME: &str = "openmls";
 
-const CIPHERSUITE: Ciphersuite = Ciphersuite::MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519;
-
 /// Maps any `Debug` error to [`InteropError::Failed`] for `operation`.
 fn fail<E: std::fmt::Debug>(operation: &'static str) -> impl FnOnce(E) -> InteropError {
     move |e| InteropError::Failed {
@@ -56,6 +54,7 @@ pub struct OpenMlsClient {
     provider: OpenMlsRustCrypto,
     signer: SignatureKeyPair,
     credential: CredentialWithKey,
+    ciphersuite: Ciphersuite,
     group: Option<MlsGroup>,
     /// The group's setting: the ratchet tree in Welcomes (the default).
     tree_in_welcome: bool,
@@ -72,9 +71,10 @@ impl std::fmt::Debug for OpenMlsClient {
     }
 }
 
-/// Leaf capabilities: the defaults plus [`TEST_EXTENSION_TYPE`].
-fn capabilities() -> Capabilities {
+/// Leaf capabilities: the client's suite, otherwise the defaults plus [`TEST_EXTENSION_TYPE`].
+fn capabilities(suite: Ciphersuite) -> Capabilities {
     Capabilities::builder()
+        .ciphersuites(vec![suite])
         .extensions(vec![ExtensionType::Unknown(TEST_EXTENSION_TYPE)])
         .build()
 }
@@ -165,11 +165,12 @@ fn key_package_in(
 /// An external PSK id with a fresh nonce.
 fn external_psk_id(
     provider: &OpenMlsRustCrypto,
+    suite: Ciphersuite,
     operation: &'static str,
     psk_id: &[u8],
 ) -> Result<PreSharedKeyId> {
     PreSharedKeyId::new(
-        CIPHERSUITE,
+        suite,
         provider.rand(),
         Psk::External(ExternalPsk::new(psk_id.to_vec())),
     )
@@ -177,10 +178,22 @@ fn external_psk_id(
 }
 
 impl OpenMlsClient {
-    /// A new client with basic credential `identity` and a fresh Ed25519 key.
+    /// A new client of suite 1 with basic credential `identity` and a fresh Ed25519 key.
     pub fn new(identity: &[u8]) -> Result<Self> {
+        Self::new_in_suite(identity, crate::SUITE)
+    }
+
+    /// A new client of cipher suite `suite` with basic credential `identity` and a fresh
+    /// signature key of the suite's scheme.
+    pub fn new_in_suite(identity: &[u8], suite: u16) -> Result<Self> {
         let provider = OpenMlsRustCrypto::default();
-        let signer = SignatureKeyPair::new(SignatureScheme::ED25519).map_err(fail("new"))?;
+        let ciphersuite = Ciphersuite::try_from(suite).map_err(fail("new"))?;
+        provider
+            .crypto()
+            .supports(ciphersuite)
+            .map_err(fail("new"))?;
+        let signer =
+            SignatureKeyPair::new(ciphersuite.signature_algorithm()).map_err(fail("new"))?;
         signer.store(provider.storage()).map_err(fail("new"))?;
         let credential = CredentialWithKey {
             credential: BasicCredential::new(identity.to_vec()).into(),
@@ -191,6 +204,7 @@ impl OpenMlsClient {
             provider,
             signer,
             credential,
+            ciphersuite,
             group: None,
             tree_in_welcome: true,
             encrypt_handshake: false,
@@ -206,7 +220,7 @@ impl OpenMlsClient {
     }
 
     fn psk_id(&self, operation: &'static str, psk_id: &[u8]) -> Result<PreSharedKeyId> {
-        external_psk_id(&self.provider, operation, psk_id)
+        external_psk_id(&self.provider, self.ciphersuite, operation, psk_id)
     }
 
     /// Changes the current group's configuration: the tree in Welcomes and the handshake
@@ -253,9 +267,9 @@ impl InteropClient for OpenMlsClient {
 
     fn key_package(&mut self) -> Result<Vec<u8>> {
         let bundle = KeyPackage::builder()
-            .leaf_node_capabilities(capabilities())
+            .leaf_node_capabilities(capabilities(self.ciphersuite))
             .build(
-                CIPHERSUITE,
+                self.ciphersuite,
                 &self.provider,
                 &self.signer,
                 self.credential.clone(),
@@ -277,10 +291,10 @@ impl InteropClient for OpenMlsClient {
     fn create_group(&mut self, group_id: &[u8]) -> Result<()> {
         let group = MlsGroup::builder()
             .with_group_id(GroupId::from_slice(group_id))
-            .ciphersuite(CIPHERSUITE)
+            .ciphersuite(self.ciphersuite)
             .use_ratchet_tree_extension(true)
             .with_wire_format_policy(MIXED_PLAINTEXT_WIRE_FORMAT_POLICY)
-            .with_capabilities(capabilities())
+            .with_capabilities(capabilities(self.ciphersuite))
             .build(&self.provider, &self.signer, self.credential.clone())
             .map_err(fail("create_group"))?;
         self.group = Some(group);
@@ -336,7 +350,7 @@ impl InteropClient for OpenMlsClient {
             .map_err(fail(OP))?
             .leaf_node_parameters(
                 LeafNodeParameters::builder()
-                    .with_capabilities(capabilities())
+                    .with_capabilities(capabilities(self.ciphersuite))
                     .build(),
             )
             .load_psks(self.provider.storage())
@@ -415,9 +429,9 @@ impl InteropClient for OpenMlsClient {
         const OP: &str = "propose_join";
         let info = verifiable_group_info(OP, group_info)?;
         let bundle = KeyPackage::builder()
-            .leaf_node_capabilities(capabilities())
+            .leaf_node_capabilities(capabilities(self.ciphersuite))
             .build(
-                CIPHERSUITE,
+                self.ciphersuite,
                 &self.provider,
                 &self.signer,
                 self.credential.clone(),
@@ -457,6 +471,7 @@ impl InteropClient for OpenMlsClient {
         const OP: &str = "propose";
         let provider = &self.provider;
         let signer = &self.signer;
+        let suite = self.ciphersuite;
         let group = self.group.as_mut().ok_or_else(|| no_group(OP))?;
         let msg = match proposal {
             ProposalSpec::Add(kp) => {
@@ -479,7 +494,7 @@ impl InteropClient for OpenMlsClient {
                     .0
             }
             ProposalSpec::ExternalPsk(id) => {
-                let psk = external_psk_id(provider, OP, id)?;
+                let psk = external_psk_id(provider, suite, OP, id)?;
                 group
                     .propose_pre_shared_key(provider, signer, psk)
                     .map_err(fail(OP))?

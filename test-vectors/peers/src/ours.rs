@@ -31,8 +31,6 @@ use crate::{
 /// [`InteropClient::name`] of our clients.
 pub const NAME: &str = "mls-engine";
 
-const SUITE: CipherSuite = CipherSuite(crate::SUITE);
-
 /// KeyPackage lifetime: from an hour ago (clock skew) to 90 days ahead.
 const KP_BACKDATE: u64 = 3600;
 const KP_LIFETIME: u64 = 90 * 24 * 3600;
@@ -110,11 +108,11 @@ fn extensions(raw: &[RawExtension]) -> Vec<Extension> {
         .collect()
 }
 
-/// Default capabilities plus the private-use test extension type.
-fn capabilities() -> Capabilities {
+/// Default capabilities (the client's suite) plus the private-use test extension type.
+fn capabilities(suite: CipherSuite) -> Capabilities {
     Capabilities {
         versions: VarVec(vec![ProtocolVersion::MLS10]),
-        cipher_suites: VarVec(vec![SUITE]),
+        cipher_suites: VarVec(vec![suite]),
         extensions: VarVec(vec![ExtensionType(TEST_EXTENSION_TYPE)]),
         proposals: VarVec::default(),
         credentials: VarVec(vec![CredentialType::BASIC]),
@@ -147,9 +145,15 @@ impl std::fmt::Debug for OursClient {
 }
 
 impl OursClient {
-    /// A new client with basic credential `identity` and a fresh Ed25519 key.
+    /// A new client of suite 1 with basic credential `identity` and a fresh Ed25519 key.
     pub fn new(identity: &[u8]) -> Result<Self> {
-        let cs = AwsLcSuite::new(SUITE).map_err(fail("new"))?;
+        Self::new_in_suite(identity, crate::SUITE)
+    }
+
+    /// A new client of cipher suite `suite` with basic credential `identity` and a fresh
+    /// signature key of the suite's scheme.
+    pub fn new_in_suite(identity: &[u8], suite: u16) -> Result<Self> {
+        let cs = AwsLcSuite::new(CipherSuite(suite)).map_err(fail("new"))?;
         let (signer, public) = cs.signature_generate().map_err(fail("new"))?;
         Ok(Self {
             identity: identity.to_vec(),
@@ -190,7 +194,7 @@ impl OursClient {
         let t = now();
         let mut options =
             KeyPackageOptions::new(t.saturating_sub(KP_BACKDATE), t.saturating_add(KP_LIFETIME));
-        options.capabilities = Some(capabilities());
+        options.capabilities = Some(capabilities(self.cs.cipher_suite()));
         generate_key_package(
             &self.cs,
             Credential::basic(self.identity.clone()),
@@ -283,7 +287,7 @@ impl OursClient {
             ProposalSpec::ReInit { group_id } => Proposal::ReInit(ReInit {
                 group_id: VarBytes(group_id.clone()),
                 version: ProtocolVersion::MLS10,
-                cipher_suite: SUITE,
+                cipher_suite: self.cs.cipher_suite(),
                 extensions: VarVec::default(),
             }),
             ProposalSpec::Update => {
@@ -398,7 +402,7 @@ impl InteropClient for OursClient {
         let options = ExternalCommitOptions {
             config: config(),
             ratchet_tree: decode_tree(OP, ratchet_tree)?,
-            capabilities: Some(capabilities()),
+            capabilities: Some(capabilities(self.cs.cipher_suite())),
             ..ExternalCommitOptions::default()
         };
         let (group, commit) = Group::join_by_external_commit(

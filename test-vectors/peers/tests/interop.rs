@@ -7,8 +7,8 @@
 //! from each side of each pair (OpenMLS-mls-rs, OpenMLS-ours, mls-rs-ours).
 
 use mls_peers::{
-    external_senders_extension, new_client, InteropClient, InteropError, Peer, Processed,
-    ProposalSpec, RawExtension, TEST_EXTENSION_TYPE,
+    external_senders_extension, new_client, new_client_in_suite, InteropClient, InteropError, Peer,
+    Processed, ProposalSpec, RawExtension, TEST_EXTENSION_TYPE,
 };
 
 /// The members of one group, each driven through the trait.
@@ -17,6 +17,8 @@ struct Group {
     /// Whether every member sends its commits and proposals as PrivateMessages
     /// ([`Group::encrypt_handshake`]); the helpers check each one's wire format.
     encrypted: bool,
+    /// The cipher suite of the group and of every client [`Group::add`] makes.
+    suite: u16,
 }
 
 /// Reads an RFC 9420 variable-size length at `at` (§2.1.2): `(length, header bytes)`.
@@ -54,11 +56,18 @@ impl Group {
     /// `creator` creates the group; `joiners` are added in one commit by the creator and join by
     /// Welcome.
     fn new(creator: Peer, joiners: &[Peer]) -> Group {
-        let mut c = client(creator, "m0");
+        Group::new_in_suite(creator, joiners, mls_peers::SUITE)
+    }
+
+    /// [`Group::new`] in cipher suite `suite`: every client made for it is of that suite.
+    fn new_in_suite(creator: Peer, joiners: &[Peer], suite: u16) -> Group {
+        let mut c = new_client_in_suite(creator, b"m0", suite)
+            .unwrap_or_else(|e| panic!("suite {suite}: {e}"));
         c.create_group(b"interop group").expect("create_group");
         let mut g = Group {
             members: vec![c],
             encrypted: false,
+            suite,
         };
         g.assert_agree();
         if !joiners.is_empty() {
@@ -73,7 +82,7 @@ impl Group {
         let mut new: Vec<_> = peers
             .iter()
             .enumerate()
-            .map(|(i, &p)| client(p, &format!("m{}", base + i)))
+            .map(|(i, &p)| self.client(p, &format!("m{}", base + i)))
             .collect();
         let kps: Vec<_> = new
             .iter_mut()
@@ -112,6 +121,12 @@ impl Group {
             "{} (member {from}) sent a handshake message in the wrong wire format",
             self.members[from].name()
         );
+    }
+
+    /// A new client of `peer` in the group's suite.
+    fn client(&self, peer: Peer, name: &str) -> Box<dyn InteropClient> {
+        new_client_in_suite(peer, name.as_bytes(), self.suite)
+            .unwrap_or_else(|e| panic!("suite {}: {e}", self.suite))
     }
 
     /// `by` merges its own pending commit, every other member processes it.
@@ -801,6 +816,100 @@ fn one_commit_many_proposals_from_each_side() {
         let n = g.members.len();
         g.message(n - 1, b"after two crowded commits");
     });
+}
+
+/// Every RFC 9420 cipher suite that two implementations share besides suite 1 (which every
+/// other test uses): 2 (P-256, ECDSA), 3 (ChaCha20-Poly1305) with all three, 5 (P-521) and 7
+/// (P-384) between mls-rs and ours. For each suite and each ordered pair that provides it:
+/// Welcome joins, commits with a path from each side, an Update and a PSK by reference, adds
+/// and removes, an external commit, and application messages both ways.
+#[test]
+fn other_cipher_suites_from_each_side() {
+    for suite in [2u16, 3, 5, 7] {
+        for (a, b) in PAIRS {
+            if !(a.suites().contains(&suite) && b.suites().contains(&suite)) {
+                continue;
+            }
+            eprintln!(
+                "suite {suite}: {} creates, {} on the other side",
+                a.name(),
+                b.name()
+            );
+            let mut g = Group::new_in_suite(a, &[b, a], suite);
+            for peer in [a, b] {
+                // MLSMessage(KeyPackage): version, wire_format, then the KeyPackage's version
+                // and cipher_suite.
+                let kp = g.client(peer, "probe").key_package().expect("key package");
+                assert_eq!(
+                    kp[6..8],
+                    suite.to_be_bytes(),
+                    "{}'s KeyPackage",
+                    peer.name()
+                );
+            }
+            for by in 0..g.members.len() {
+                g.commit(by, &[], true);
+            }
+            psk_setup(&mut g, b"psk-suite");
+            for (proposer, committer) in [(0, 1), (1, 0)] {
+                for spec in [
+                    ProposalSpec::Update,
+                    ProposalSpec::ExternalPsk(b"psk-suite".to_vec()),
+                ] {
+                    let p = g.members[proposer]
+                        .propose(&spec)
+                        .unwrap_or_else(|e| panic!("suite {suite}: propose {spec:?}: {e}"));
+                    g.broadcast_proposal(proposer, &p);
+                    g.commit(committer, &[], false);
+                }
+            }
+            g.add(1, &[a, b]);
+            g.remove(0, 2);
+            g.remove(1, 3);
+            let gi = g.members[1].export_group_info(true).expect("group info");
+            let mut j = g.client(a, "external");
+            let commit = j
+                .external_join(&gi, None)
+                .unwrap_or_else(|e| panic!("suite {suite}: {} external join: {e}", a.name()));
+            g.broadcast(usize::MAX, &commit);
+            g.members.push(j);
+            g.assert_agree();
+            for from in 0..g.members.len() {
+                g.message(from, format!("suite {suite} from {from}").as_bytes());
+            }
+        }
+    }
+}
+
+/// A client refuses to be made in a suite its implementation does not provide, with a typed
+/// error rather than a panic; and a KeyPackage of one suite cannot be added to a group of
+/// another (RFC 9420 §12.2: the KeyPackage's suite must be the group's).
+#[test]
+fn suites_an_implementation_lacks_and_mixed_suites() {
+    for peer in Peer::ALL {
+        for suite in 1..=7u16 {
+            let made = new_client_in_suite(peer, b"x", suite);
+            assert_eq!(
+                made.is_ok(),
+                peer.suites().contains(&suite),
+                "{} in suite {suite}",
+                peer.name()
+            );
+        }
+        assert!(new_client_in_suite(peer, b"x", 0x0a0a).is_err());
+    }
+    for (a, b) in PAIRS {
+        let mut g = Group::new(a, &[b]);
+        let mut other = new_client_in_suite(b, b"other suite", 2).expect("suite 2");
+        let kp = other.key_package().expect("key package");
+        let got = g.members[0].commit(vec![ProposalSpec::Add(kp)], false);
+        assert!(
+            got.is_err(),
+            "{} added a suite-2 KeyPackage to a suite-1 group",
+            a.name()
+        );
+        g.commit(1, &[], true);
+    }
 }
 
 /// A client of `joiner` externally commits into a group of `creator` and `other`, with the tree
