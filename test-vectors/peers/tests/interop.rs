@@ -6,6 +6,10 @@
 //! ([`PAIRS`]): `a` creates the group, `b` is on the other side; so each operation is exercised
 //! from each side of each pair (OpenMLS-mls-rs, OpenMLS-ours, mls-rs-ours).
 
+use mls_batch::Observer;
+use mls_engine::crypto::{AwsLcSuite, CipherSuite};
+use mls_engine::messages::{GroupContext, MlsMessage, MlsMessageBody};
+use mls_engine::tree::LifetimePolicy;
 use mls_peers::{
     external_senders_extension, new_client, new_client_in_suite, InteropClient, InteropError, Peer,
     Processed, ProposalSpec, RawExtension, TEST_EXTENSION_TYPE,
@@ -19,6 +23,24 @@ struct Group {
     encrypted: bool,
     /// The cipher suite of the group and of every client [`Group::add`] makes.
     suite: u16,
+    /// Our delivery service's view of the group ([`Group::observe`]): public state only,
+    /// fed every commit and proposal, and after each commit held to the committer's
+    /// GroupContext and ratchet tree.
+    observer: Option<Observer>,
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// The GroupContext of an `MLSMessage(GroupInfo)`, decoded by our engine.
+fn group_context_of(group_info: &[u8]) -> GroupContext {
+    match MlsMessage::from_bytes(group_info).expect("GroupInfo").body {
+        MlsMessageBody::GroupInfo(gi) => gi.group_context,
+        _ => panic!("not a GroupInfo"),
+    }
 }
 
 /// Reads an RFC 9420 variable-size length at `at` (§2.1.2): `(length, header bytes)`.
@@ -68,6 +90,7 @@ impl Group {
             members: vec![c],
             encrypted: false,
             suite,
+            observer: None,
         };
         g.assert_agree();
         if !joiners.is_empty() {
@@ -123,6 +146,62 @@ impl Group {
         );
     }
 
+    /// The suite's provider, for the observer.
+    fn cs(&self) -> AwsLcSuite {
+        AwsLcSuite::new(CipherSuite(self.suite)).expect("suite")
+    }
+
+    /// From now on our delivery service's observer follows the group: it starts from member
+    /// 0's GroupInfo (with the tree) and processes every commit and proposal the helpers
+    /// deliver (PublicMessages: not for a group that encrypts its handshake messages).
+    fn observe(&mut self) {
+        let gi = self.members[0].export_group_info(true).expect("group info");
+        let MlsMessageBody::GroupInfo(gi) = MlsMessage::from_bytes(&gi).expect("decode").body
+        else {
+            panic!("not a GroupInfo");
+        };
+        let obs =
+            Observer::from_group_info(&self.cs(), gi, None, LifetimePolicy::Check { now: now() })
+                .unwrap_or_else(|e| {
+                    panic!("observer from {}'s GroupInfo: {e}", self.members[0].name())
+                });
+        self.observer = Some(obs);
+        self.check_observer(0);
+    }
+
+    /// Feeds `msg` to the observer, if one follows the group.
+    fn observe_message(&mut self, msg: &[u8], from: &str) {
+        let cs = self.cs();
+        if let Some(obs) = self.observer.as_mut() {
+            obs.set_lifetime(LifetimePolicy::Check { now: now() });
+            let msg = MlsMessage::from_bytes(msg).expect("decode");
+            obs.process(&cs, &msg)
+                .unwrap_or_else(|e| panic!("the observer refused {from}'s message: {e}"));
+        }
+    }
+
+    /// The observer, if any, holds the GroupContext and ratchet tree of member `at`.
+    fn check_observer(&mut self, at: usize) {
+        let Some(obs) = self.observer.as_ref() else {
+            return;
+        };
+        let (ctx, tree) = (obs.context().clone(), obs.ratchet_tree());
+        let m = &mut self.members[at];
+        let gi = m.export_group_info(false).expect("group info");
+        assert_eq!(
+            ctx,
+            group_context_of(&gi),
+            "the observer's GroupContext against {}'s",
+            m.name()
+        );
+        assert_eq!(
+            tree.to_bytes().expect("encode"),
+            m.export_ratchet_tree().expect("tree"),
+            "the observer's tree against {}'s",
+            m.name()
+        );
+    }
+
     /// A new client of `peer` in the group's suite.
     fn client(&self, peer: Peer, name: &str) -> Box<dyn InteropClient> {
         new_client_in_suite(peer, name.as_bytes(), self.suite)
@@ -142,6 +221,7 @@ impl Group {
             .members
             .get(from)
             .map_or("external joiner", |m| m.name());
+        self.observe_message(msg, sender);
         let mut removed = Vec::new();
         for (i, m) in self.members.iter_mut().enumerate() {
             if i == from {
@@ -157,12 +237,15 @@ impl Group {
                 ),
             }
         }
+        // The committer, or for an external commit the first member, is at the new epoch.
+        self.check_observer(if from < self.members.len() { from } else { 0 });
         removed
     }
 
     /// Every member but `from` processes the proposal `msg`.
     fn broadcast_proposal(&mut self, from: usize, msg: &[u8]) {
         self.assert_handshake_format(from, msg);
+        self.observe_message(msg, self.members[from].name());
         for (i, m) in self.members.iter_mut().enumerate() {
             if i != from {
                 let got = m.process(msg).unwrap_or_else(|e| panic!("{e}"));
@@ -175,6 +258,7 @@ impl Group {
     /// new member), which is always a PublicMessage.
     fn broadcast_external_proposal(&mut self, msg: &[u8]) {
         assert_eq!(wire_format(msg), 1, "a non-member's proposal");
+        self.observe_message(msg, "a non-member");
         for (i, m) in self.members.iter_mut().enumerate() {
             let got = m
                 .process(msg)
@@ -501,6 +585,7 @@ fn external_sender_proposals_from_each_implementation() {
         for sender in Peer::ALL {
             eprintln!("  external sender: {}", sender.name());
             let mut g = Group::new(a, &[b, a]);
+            g.observe();
             let mut ds = client(sender, "delivery service");
             let ext = external_senders_extension(&[ds.external_sender().expect("sender")]);
             g.commit(
@@ -758,6 +843,7 @@ fn application_message_from_the_previous_epoch() {
 fn one_commit_many_proposals_from_each_side() {
     for_pairs(|a, b| {
         let mut g = Group::new(a, &[b, a, b, a, b]);
+        g.observe();
         psk_setup(&mut g, b"psk-many");
         for committer in [0, 1] {
             let other = 1 - committer;
@@ -836,6 +922,7 @@ fn other_cipher_suites_from_each_side() {
                 b.name()
             );
             let mut g = Group::new_in_suite(a, &[b, a], suite);
+            g.observe();
             for peer in [a, b] {
                 // MLSMessage(KeyPackage): version, wire_format, then the KeyPackage's version
                 // and cipher_suite.
@@ -909,6 +996,77 @@ fn suites_an_implementation_lacks_and_mixed_suites() {
             a.name()
         );
         g.commit(1, &[], true);
+    }
+}
+
+/// Our delivery service's observer (`mls_batch::Observer`: public state only) follows a group
+/// mixing all three implementations, each one the creator in turn: it starts from a
+/// GroupInfo, processes every commit and proposal the members send (commits with a path from
+/// each, Update, Remove, Add and PSK proposals by reference, adds and removes by value, a
+/// GroupContextExtensions, an external commit, a new member's own Add), and after each commit
+/// holds exactly the committer's GroupContext (tree hash, transcript hash, extensions) and
+/// ratchet tree.
+#[test]
+fn observer_follows_groups_of_every_implementation() {
+    for creator in Peer::ALL {
+        eprintln!("{} creates", creator.name());
+        let mut g = Group::new(creator, &[O, R, U]);
+        g.observe();
+        for by in 0..g.members.len() {
+            g.commit(by, &[], true);
+        }
+        psk_setup(&mut g, b"psk-observed");
+        for (proposer, committer) in [(1, 2), (2, 3), (3, 1)] {
+            for spec in [
+                ProposalSpec::Update,
+                ProposalSpec::ExternalPsk(b"psk-observed".to_vec()),
+            ] {
+                let p = g.members[proposer].propose(&spec).expect("propose");
+                g.broadcast_proposal(proposer, &p);
+                g.commit(committer, &[], false);
+            }
+        }
+        g.add(2, &[U, O, R]);
+        g.remove(3, 1);
+        let leaf = g.members[4].own_leaf();
+        let p = g.members[1]
+            .propose(&ProposalSpec::Remove(leaf))
+            .expect("propose remove");
+        g.broadcast_proposal(1, &p);
+        let out = g.members[2].commit(vec![], false).expect("commit");
+        g.members[2].merge_pending_commit().expect("merge");
+        let removed = g.broadcast(2, &out.commit);
+        assert!(removed[4]);
+        g.members.remove(4);
+        g.commit(
+            1,
+            &[ProposalSpec::GroupContextExtensions(test_extension(
+                b"observed",
+            ))],
+            false,
+        );
+        for (i, joiner) in [R, O, U].into_iter().enumerate() {
+            let gi = g.members[i].export_group_info(true).expect("group info");
+            let mut j = g.client(joiner, &format!("external {i}"));
+            let commit = j.external_join(&gi, None).expect("external join");
+            g.broadcast(usize::MAX, &commit);
+            g.members.push(j);
+            g.assert_agree();
+        }
+        for (i, joiner) in Peer::ALL.into_iter().enumerate() {
+            let gi = g.members[i].export_group_info(true).expect("group info");
+            let mut j = g.client(joiner, &format!("proposer {i}"));
+            let p = j.propose_join(&gi).expect("propose join");
+            g.broadcast_external_proposal(&p);
+            let out = g.members[i + 1].commit(vec![], false).expect("commit");
+            g.deliver(i + 1, &out.commit);
+            j.join(&out.welcome.expect("a Welcome"), None)
+                .expect("join");
+            g.members.push(j);
+            g.assert_agree();
+        }
+        let obs = g.observer.as_ref().expect("observer");
+        assert_eq!(obs.epoch(), g.members[0].epoch());
     }
 }
 
