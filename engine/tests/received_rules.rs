@@ -305,3 +305,74 @@ fn group_context_extensions_exclude_members_removed_by_the_commit() {
     group.merge_staged_commit(out.staged).unwrap();
     assert_eq!(group.context().extensions.0, vec![ext(X)]);
 }
+
+/// A KeyPackage whose leaf's capabilities list these versions and cipher suites (and the
+/// basic credential), signed as its owner would.
+fn with_versions_and_suites(
+    versions: Vec<ProtocolVersion>,
+    suites: Vec<CipherSuite>,
+) -> KeyPackageBundle {
+    let mut bundle = key_package("a", false, vec![], vec![]);
+    let kp = &mut bundle.key_package;
+    let mut tbs = kp.leaf_node.to_be_signed(None).unwrap();
+    tbs.capabilities.versions = VarVec(versions);
+    tbs.capabilities.cipher_suites = VarVec(suites);
+    kp.leaf_node = sign_leaf(cs(), tbs, &bundle.signature_private_key, &[], LeafIndex(0)).unwrap();
+    let tbs = encode(&kp.to_be_signed()).unwrap();
+    kp.signature = VarBytes(
+        sign_with_label(cs(), &bundle.signature_private_key, "KeyPackageTBS", &tbs).unwrap(),
+    );
+    bundle
+}
+
+/// RFC 9420 §7.3: a leaf must be "compatible with the group's parameters": its capabilities
+/// list the group's protocol version and cipher suite (OpenMLS checks the same). Found by the
+/// differential interop test (`test-vectors/peers/tests/differential.rs`): our committer added
+/// a KeyPackage whose capabilities named another suite, and OpenMLS refused the commit.
+#[test]
+fn a_leaf_must_list_the_groups_version_and_cipher_suite() {
+    let lifetime = mls_engine::tree::LifetimePolicy::Check { now: 1_000 };
+    let creator = key_package("creator", true, vec![], vec![]);
+    let group = Group::create(cs(), &creator, b"g".to_vec(), vec![], config()).unwrap();
+    let mls10 = ProtocolVersion::MLS10;
+    for (versions, suites) in [
+        (vec![mls10], vec![CipherSuite(2)]),
+        (vec![ProtocolVersion(2)], vec![CipherSuite(1)]),
+        (vec![], vec![]),
+    ] {
+        let b = with_versions_and_suites(versions.clone(), suites.clone());
+        let what = format!("versions {versions:?}, suites {suites:?}");
+        assert_eq!(
+            validate_key_package(cs(), &b.key_package, lifetime),
+            Err(KeyPackageError::LeafNode(LeafNodeError::Capabilities)),
+            "{what}"
+        );
+        assert_eq!(
+            commit_by_value(&group, vec![add(&b)]).map(drop),
+            Err(invalid_add(0, LeafNodeError::Capabilities)),
+            "{what}"
+        );
+        let mut tree = Tree::new(cs(), b.key_package.leaf_node.clone()).unwrap();
+        assert_eq!(
+            validate_tree(&mut tree, cs(), &TreeValidationParams::new(b"g", 1_000)),
+            Err(TreeValidationError::GroupParametersUnsupported { leaf: LeafIndex(0) }),
+            "{what}"
+        );
+        assert!(
+            Group::create(cs(), &b, b"g2".to_vec(), vec![], config()).is_err(),
+            "create with {what}"
+        );
+    }
+    // Listed among others (GREASE values included), they are found.
+    let b = with_versions_and_suites(
+        vec![ProtocolVersion(0x0a0a), mls10],
+        vec![CipherSuite(0x0a0a), CipherSuite(3), CipherSuite(1)],
+    );
+    assert_eq!(validate_key_package(cs(), &b.key_package, lifetime), Ok(()));
+    assert!(commit_by_value(&group, vec![add(&b)]).is_ok());
+    let mut tree = Tree::new(cs(), b.key_package.leaf_node.clone()).unwrap();
+    assert_eq!(
+        validate_tree(&mut tree, cs(), &TreeValidationParams::new(b"g", 1_000)),
+        Ok(())
+    );
+}

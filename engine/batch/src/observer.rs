@@ -485,7 +485,10 @@ impl Observer {
         if let Some(rc) = required {
             params = params.with_required_capabilities(rc);
         }
-        match self.index.check_leaf(leaf, at, replacing, &params) {
+        match self
+            .index
+            .check_leaf(leaf, at, replacing, self.context.cipher_suite, &params)
+        {
             Err(TreeValidationError::RequiredCapabilityMissing { leaf }) => {
                 return Err(ObserverError::Unsupported {
                     leaf: leaf.0,

@@ -401,6 +401,73 @@ fn observer_enforces_required_capabilities_on_new_leaves() {
     agree(&mut ob, cs, &a);
 }
 
+/// RFC 9420 §7.3: a new leaf must list the group's version and cipher suite. A valid commit
+/// with its Add's KeyPackage swapped for one whose capabilities name only another suite is
+/// refused, state unchanged; the genuine commit is accepted and agrees.
+#[test]
+fn observer_refuses_a_leaf_without_the_groups_cipher_suite() {
+    let cs = fixture::suite().unwrap();
+    let creator = bundle(cs, "creator").unwrap();
+    let pool: Vec<KeyPackageBundle> = (0..2)
+        .map(|i| bundle(cs, &format!("m{i}")).unwrap())
+        .collect();
+    let (mut a, _) = group_pair(cs, b"suites", &creator, &pool, 2).unwrap();
+    let mut ob = observer_of(cs, &a).unwrap();
+    let good = bundle(cs, "good").unwrap();
+    let out = a
+        .commit(
+            cs,
+            CommitOptions {
+                proposals: vec![Proposal::Add(Add {
+                    key_package: good.key_package.clone(),
+                })],
+                ..CommitOptions::default()
+            },
+        )
+        .unwrap();
+    // The same KeyPackage, its leaf listing only suite 2 and signed again by its owner.
+    let mut kp = good.key_package.clone();
+    let mut tbs = kp.leaf_node.to_be_signed(None).unwrap();
+    tbs.capabilities.cipher_suites = VarVec(vec![CipherSuite(2)]);
+    kp.leaf_node = mls_engine::group::sign_leaf(
+        cs,
+        tbs,
+        &good.signature_private_key,
+        &[],
+        mls_engine::tree_math::LeafIndex(0),
+    )
+    .unwrap();
+    let kp_tbs = mls_engine::codec::encode(&kp.to_be_signed()).unwrap();
+    kp.signature = VarBytes(
+        mls_engine::crypto::labels::sign_with_label(
+            cs,
+            &good.signature_private_key,
+            "KeyPackageTBS",
+            &kp_tbs,
+        )
+        .unwrap(),
+    );
+    let mut bad = out.commit.clone();
+    commit_mut(&mut bad).proposals = VarVec(vec![ProposalOrRef::Proposal(Proposal::Add(Add {
+        key_package: kp,
+    }))]);
+    resign(cs, &mut bad, &creator.signature_private_key, &ob);
+    refused(cs, &mut ob, &bad, |e| {
+        matches!(
+            e,
+            ObserverError::KeyPackage {
+                error: KeyPackageError::LeafNode(LeafNodeError::Capabilities),
+                ..
+            } | ObserverError::TreeValidation(
+                mls_engine::tree::TreeValidationError::GroupParametersUnsupported { .. }
+            )
+        )
+    });
+    ob.process(cs, &out.commit).unwrap();
+    a.merge_staged_commit(out.staged).unwrap();
+    agree(&mut ob, cs, &a);
+}
+
 /// GroupContextExtensions: a forged one naming an extension type a member does not list,
 /// or new required capabilities a member does not meet, is refused (`Unsupported`), state
 /// unchanged; a supported one is accepted and agrees with the member.

@@ -142,6 +142,17 @@ impl Group {
         if repeated_extension_type(extensions.iter().map(|e| e.extension_type)).is_some() {
             return Err(MisuseError::InvalidArgument("an extension type given twice").into());
         }
+        // §7.3: our leaf is compatible with the group's version and suite, as every member
+        // after us must be.
+        if !crate::tree::tree_validation::supports_group_parameters(
+            &bundle.key_package.leaf_node,
+            cs.cipher_suite(),
+        ) {
+            return Err(MisuseError::InvalidArgument(
+                "our leaf's capabilities do not list the group's version and cipher suite",
+            )
+            .into());
+        }
         // §13, §11.1: we support every extension of the group and meet its requirements, as
         // every member after us must.
         let caps = bundle.key_package.leaf_node.capabilities();

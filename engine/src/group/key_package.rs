@@ -30,7 +30,9 @@ use crate::messages::{
     repeated_extension_type, Capabilities, Credential, CredentialType, Extension, KeyPackage,
     LeafNode, LeafNodeSource, LeafNodeTbs, Lifetime, Node, ProtocolVersion, RequiredCapabilities,
 };
-use crate::tree::tree_validation::{leaf_tbs, verify_leaf_signature, KeyTables};
+use crate::tree::tree_validation::{
+    leaf_tbs, supports_group_parameters, verify_leaf_signature, KeyTables,
+};
 use crate::tree::{LifetimePolicy, Tree};
 use crate::tree_math::{LeafIndex, NodeIndex};
 
@@ -239,6 +241,11 @@ impl LeafCheck<'_> {
         );
         if !source_ok {
             return Err(LeafNodeError::Source);
+        }
+        // §7.3: "compatible with the group's parameters": its capabilities list the group's
+        // version and cipher suite.
+        if !supports_group_parameters(leaf, self.cs.cipher_suite()) {
+            return Err(LeafNodeError::Capabilities);
         }
         // An encryption key no one can encrypt to would make every later commit that must
         // encrypt to this leaf fail.

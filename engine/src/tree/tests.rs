@@ -637,10 +637,12 @@ fn duplicate_long_keys_are_rejected() {
     let mut index = MemberIndex::from_tree(&g.tree).unwrap();
     let joiner = new_members(&cs, 1).remove(0);
     let p = params();
-    index.check_leaf(&joiner, LeafIndex(4), None, &p).unwrap();
+    index
+        .check_leaf(&joiner, LeafIndex(4), None, cs.cipher_suite(), &p)
+        .unwrap();
     let dup_sig = joiner.edited(|t| t.signature_key = sig1.as_slice().into());
     assert_eq!(
-        index.check_leaf(&dup_sig, LeafIndex(4), None, &p),
+        index.check_leaf(&dup_sig, LeafIndex(4), None, cs.cipher_suite(), &p),
         Err(TreeValidationError::DuplicateSignatureKey {
             leaf: LeafIndex(4),
             first: LeafIndex(1)
@@ -648,7 +650,7 @@ fn duplicate_long_keys_are_rejected() {
     );
     let dup_enc = joiner.edited(|t| t.encryption_key = enc0.as_slice().into());
     assert_eq!(
-        index.check_leaf(&dup_enc, LeafIndex(4), None, &p),
+        index.check_leaf(&dup_enc, LeafIndex(4), None, cs.cipher_suite(), &p),
         Err(TreeValidationError::DuplicateEncryptionKey {
             node: NodeIndex(8),
             first: NodeIndex(0)
@@ -666,12 +668,18 @@ fn duplicate_long_keys_are_rejected() {
         t.signature_key = near_sig.as_slice().into();
         t.encryption_key = near_enc.as_slice().into();
     });
-    index.check_leaf(&near, LeafIndex(4), None, &p).unwrap();
+    index
+        .check_leaf(&near, LeafIndex(4), None, cs.cipher_suite(), &p)
+        .unwrap();
     // Removing leaf 1 frees its signature key; inserting it again takes it back.
     index.remove(LeafIndex(1), leaf(1));
-    index.check_leaf(&dup_sig, LeafIndex(4), None, &p).unwrap();
+    index
+        .check_leaf(&dup_sig, LeafIndex(4), None, cs.cipher_suite(), &p)
+        .unwrap();
     index.insert(LeafIndex(1), leaf(1)).unwrap();
-    assert!(index.check_leaf(&dup_sig, LeafIndex(4), None, &p).is_err());
+    assert!(index
+        .check_leaf(&dup_sig, LeafIndex(4), None, cs.cipher_suite(), &p)
+        .is_err());
     assert!(matches!(
         index.insert(LeafIndex(4), &dup_enc),
         Err(TreeValidationError::DuplicateEncryptionKey { .. })
@@ -689,13 +697,13 @@ fn member_index_checks_new_leaves_in_constant_time() {
     let p = params();
     // A fresh member is fine at the next leaf.
     index
-        .check_leaf(&joiners[0], LeafIndex(8), None, &p)
+        .check_leaf(&joiners[0], LeafIndex(8), None, suite().cipher_suite(), &p)
         .unwrap();
     // Reusing member 3's signature key is not.
     let taken = g.tree.leaf(LeafIndex(3)).unwrap().signature_key().into();
     let dup = joiners[1].edited(|t| t.signature_key = taken);
     assert_eq!(
-        index.check_leaf(&dup, LeafIndex(8), None, &p),
+        index.check_leaf(&dup, LeafIndex(8), None, suite().cipher_suite(), &p),
         Err(TreeValidationError::DuplicateSignatureKey {
             leaf: LeafIndex(8),
             first: LeafIndex(3)
@@ -709,7 +717,7 @@ fn member_index_checks_new_leaves_in_constant_time() {
         t.capabilities.credentials = VarVec(vec![CredentialType::BASIC, CredentialType::X509]);
     });
     assert_eq!(
-        index.check_leaf(&x509, LeafIndex(8), None, &p),
+        index.check_leaf(&x509, LeafIndex(8), None, suite().cipher_suite(), &p),
         Err(TreeValidationError::CredentialTypeUnsupportedByGroup {
             leaf: LeafIndex(8),
             credential_type: CredentialType::X509
@@ -721,20 +729,20 @@ fn member_index_checks_new_leaves_in_constant_time() {
         t.credential = Credential::basic(b"x".to_vec());
     });
     assert!(matches!(
-        index.check_leaf(&picky, LeafIndex(8), None, &p),
+        index.check_leaf(&picky, LeafIndex(8), None, suite().cipher_suite(), &p),
         Err(TreeValidationError::CredentialNotInOwnCapabilities { .. })
     ));
     // An update that keeps its encryption key.
     let old = g.tree.leaf(LeafIndex(2)).unwrap().clone();
     let same = joiners[2].edited(|t| t.encryption_key = old.encryption_key().into());
     assert_eq!(
-        index.check_leaf(&same, LeafIndex(2), Some(&old), &p),
+        index.check_leaf(&same, LeafIndex(2), Some(&old), suite().cipher_suite(), &p),
         Err(TreeValidationError::EncryptionKeyNotUpdated { leaf: LeafIndex(2) })
     );
     // An update keeping its own signature key is fine.
     let upd = joiners[2].edited(|t| t.signature_key = old.signature_key().into());
     index
-        .check_leaf(&upd, LeafIndex(2), Some(&old), &p)
+        .check_leaf(&upd, LeafIndex(2), Some(&old), suite().cipher_suite(), &p)
         .unwrap();
     // Once every member supports X.509, an X.509 member may join.
     let mut all = MemberIndex::default();
@@ -744,12 +752,13 @@ fn member_index_checks_new_leaves_in_constant_time() {
         });
         all.insert(i, &l).unwrap();
     }
-    all.check_leaf(&x509, LeafIndex(8), None, &p).unwrap();
+    all.check_leaf(&x509, LeafIndex(8), None, suite().cipher_suite(), &p)
+        .unwrap();
     // An X.509-only member cannot join a group whose members use basic credentials.
     let x509_only =
         x509.edited(|t| t.capabilities.credentials = VarVec(vec![CredentialType::X509]));
     assert_eq!(
-        all.check_leaf(&x509_only, LeafIndex(8), None, &p),
+        all.check_leaf(&x509_only, LeafIndex(8), None, suite().cipher_suite(), &p),
         Err(TreeValidationError::CredentialTypeNotSupported {
             leaf: LeafIndex(8),
             credential_type: CredentialType::BASIC
@@ -757,11 +766,15 @@ fn member_index_checks_new_leaves_in_constant_time() {
     );
     // Remove then re-insert round-trips.
     index.remove(LeafIndex(3), g.tree.leaf(LeafIndex(3)).unwrap());
-    index.check_leaf(&dup, LeafIndex(8), None, &p).unwrap();
+    index
+        .check_leaf(&dup, LeafIndex(8), None, suite().cipher_suite(), &p)
+        .unwrap();
     index
         .insert(LeafIndex(3), g.tree.leaf(LeafIndex(3)).unwrap())
         .unwrap();
-    assert!(index.check_leaf(&dup, LeafIndex(8), None, &p).is_err());
+    assert!(index
+        .check_leaf(&dup, LeafIndex(8), None, suite().cipher_suite(), &p)
+        .is_err());
 }
 
 // ---- TreeKEM ----

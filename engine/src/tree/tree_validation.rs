@@ -30,10 +30,10 @@ use rayon::prelude::*;
 
 use crate::codec::{encode, VarBytes};
 use crate::crypto::labels::sign_with_label;
-use crate::crypto::{CipherSuiteProvider, Secret};
+use crate::crypto::{CipherSuite, CipherSuiteProvider, Secret};
 use crate::messages::{
     repeated_extension_type, CredentialType, ExtensionType, LeafNode, LeafNodeSource, LeafNodeTbs,
-    Node, RequiredCapabilities, TreePosition,
+    Node, ProtocolVersion, RequiredCapabilities, TreePosition,
 };
 use crate::tree_math::{LeafIndex, NodeIndex, TreeSize};
 
@@ -189,6 +189,13 @@ pub enum TreeValidationError {
         /// The leaf.
         leaf: LeafIndex,
     },
+    /// A leaf's capabilities do not list the group's protocol version and cipher suite, so it
+    /// is not "compatible with the group's parameters" (§7.3).
+    #[error("leaf {leaf:?}: the group's version or cipher suite not in its capabilities")]
+    GroupParametersUnsupported {
+        /// The leaf.
+        leaf: LeafIndex,
+    },
     /// A `key_package` leaf's lifetime does not contain the current time (§7.3).
     #[error("leaf {leaf:?}: lifetime [{not_before}, {not_after}] does not contain {now}")]
     LifetimeInvalid {
@@ -320,13 +327,25 @@ fn check_unmerged(tree: &Tree) -> Result<(), TreeValidationError> {
     Ok(())
 }
 
-/// The checks of §7.3 that concern one leaf alone: its extensions and credential type listed in
-/// its own capabilities, the group's required capabilities, its lifetime under the policy.
+/// Whether a leaf's capabilities list the group's protocol version (MLS 1.0, the only one) and
+/// cipher suite: what RFC 9420 §7.3 calls being "compatible with the group's parameters".
+pub fn supports_group_parameters(leaf: &LeafNode, suite: CipherSuite) -> bool {
+    let caps = leaf.capabilities();
+    caps.versions.contains(&ProtocolVersion::MLS10) && caps.cipher_suites.contains(&suite)
+}
+
+/// The checks of §7.3 that concern one leaf alone: the group's version and cipher suite, its
+/// extensions and credential type listed in its own capabilities, the group's required
+/// capabilities, its lifetime under the policy.
 fn check_leaf_alone(
     leaf: &LeafNode,
     i: LeafIndex,
+    suite: CipherSuite,
     params: &TreeValidationParams<'_>,
 ) -> Result<(), TreeValidationError> {
+    if !supports_group_parameters(leaf, suite) {
+        return Err(TreeValidationError::GroupParametersUnsupported { leaf: i });
+    }
     let caps = &leaf.capabilities();
     let ct = leaf.credential_type();
     if !caps.credentials.contains(&ct) {
@@ -480,9 +499,10 @@ impl MemberIndex {
         leaf: &LeafNode,
         at: LeafIndex,
         replacing: Option<&LeafNode>,
+        suite: CipherSuite,
         params: &TreeValidationParams<'_>,
     ) -> Result<(), TreeValidationError> {
-        check_leaf_alone(leaf, at, params)?;
+        check_leaf_alone(leaf, at, suite, params)?;
         if let Some(old) = replacing {
             if old.encryption_key() == leaf.encryption_key() {
                 return Err(TreeValidationError::EncryptionKeyNotUpdated { leaf: at });
@@ -538,9 +558,13 @@ impl MemberIndex {
     }
 }
 
-fn check_leaves(tree: &Tree, params: &TreeValidationParams<'_>) -> Result<(), TreeValidationError> {
+fn check_leaves(
+    tree: &Tree,
+    suite: CipherSuite,
+    params: &TreeValidationParams<'_>,
+) -> Result<(), TreeValidationError> {
     for (i, leaf) in tree.leaves() {
-        check_leaf_alone(leaf, i, params)?;
+        check_leaf_alone(leaf, i, suite, params)?;
     }
     // The credential counters in one O(N) pass (key uniqueness is `check_unique_keys`').
     let mut counts = CredentialCounts::default();
@@ -728,7 +752,7 @@ fn check_structure(
 ) -> Result<Structure, TreeValidationError> {
     tree.update_hashes(cs)?;
     check_unmerged(tree)?;
-    check_leaves(tree, params)?;
+    check_leaves(tree, cs.cipher_suite(), params)?;
     check_encryption_keys(tree, cs)?;
     let keys = check_unique_keys(tree)?;
     Ok((tree.verify_parent_hashes(cs), keys))
