@@ -1079,7 +1079,7 @@ fn receive_r12_update_reusing_encryption_key() {
     let gid = g[2].group_id().to_vec();
     let leaf = sign_leaf(cs, content, &b[2].signature_private_key, &gid, LeafIndex(2)).unwrap();
     let (m, c) = g[2]
-        .propose(cs, Proposal::Update(Update { leaf_node: leaf }))
+        .propose_unchecked_for_tests(cs, Proposal::Update(Update { leaf_node: leaf }))
         .unwrap();
     propose_all(cs, &mut g, 2, &m);
     let msg = forge(cs, &g, 0, vec![ProposalOrRef::Reference(c.proposal_ref)]);
@@ -1726,11 +1726,11 @@ fn invalid_cached_proposals_do_not_wedge_commit() {
     let cs = cs();
     let mut g = setup(cs, 4);
     let (m, bad_self) = g[1]
-        .propose(cs, Proposal::Remove(Remove { removed: 0 }))
+        .propose_unchecked_for_tests(cs, Proposal::Remove(Remove { removed: 0 }))
         .unwrap();
     propose_all(cs, &mut g, 1, &m);
     let (m, bad_blank) = g[2]
-        .propose(cs, Proposal::Remove(Remove { removed: 9 }))
+        .propose_unchecked_for_tests(cs, Proposal::Remove(Remove { removed: 9 }))
         .unwrap();
     propose_all(cs, &mut g, 2, &m);
     let (m, good) = g[1].propose_remove(cs, LeafIndex(3)).unwrap();
@@ -1807,7 +1807,7 @@ fn dropped_cached_add_keeps_the_welcome_aligned() {
         (1, c.key_package.clone()),
     ] {
         let (m, r) = g[from]
-            .propose(cs, Proposal::Add(Add { key_package }))
+            .propose_unchecked_for_tests(cs, Proposal::Add(Add { key_package }))
             .unwrap();
         propose_all(cs, &mut g, from, &m);
         refs.push(r.proposal_ref);
@@ -1916,7 +1916,7 @@ fn our_commit_drops_a_cached_add_whose_signature_fails_beside() {
     let mut bad = bundle(cs, "bad").key_package;
     bad.signature.0[9] ^= 4;
     let (m, cached) = g[1]
-        .propose(cs, Proposal::Add(Add { key_package: bad }))
+        .propose_unchecked_for_tests(cs, Proposal::Add(Add { key_package: bad }))
         .unwrap();
     propose_all(cs, &mut g, 1, &m);
     let out = g[0]
@@ -2273,4 +2273,73 @@ fn private_proposals_use_their_keys_once() {
     g[1].process_message(cs, next.clone()).unwrap();
     g[2].process_message(cs, msg).unwrap();
     g[2].process_message(cs, next).unwrap();
+}
+
+/// A member does not send a proposal no member could commit (RFC 9420 §12.2): `propose`
+/// refuses it, and the group is unchanged. Found by the differential interop test
+/// (`test-vectors/peers/tests/differential.rs`): OpenMLS caches such a proposal and then fails
+/// every commit of the epoch. Valid proposals still go out, including a Remove of ourselves
+/// (another member commits it).
+#[test]
+fn propose_refuses_what_no_member_could_commit() {
+    let cs = cs();
+    let mut g = setup(cs, 3);
+    let before = g[0].to_bytes().unwrap();
+    let mut bad_signature = bundle(cs, "bad").key_package;
+    bad_signature.signature.0[9] ^= 4;
+    let undecodable_rc = Extension {
+        extension_type: ExtensionType(3),
+        extension_data: VarBytes(vec![0x02, 0xff, 0x00, 0x00, 0xd8, 0x00, 0x01]),
+    };
+    let refused = [
+        (
+            "a Remove of a blank leaf",
+            Proposal::Remove(Remove { removed: 7 }),
+        ),
+        (
+            "a Remove past the tree",
+            Proposal::Remove(Remove { removed: 1 << 30 }),
+        ),
+        (
+            "an Add whose KeyPackage signature fails",
+            Proposal::Add(Add {
+                key_package: bad_signature,
+            }),
+        ),
+        (
+            "a PreSharedKey we do not hold",
+            Proposal::PreSharedKey(PreSharedKey {
+                psk: PreSharedKeyId {
+                    psk: Psk::External(ExternalPsk {
+                        psk_id: VarBytes(b"unknown".to_vec()),
+                    }),
+                    psk_nonce: VarBytes(vec![0; 32]),
+                },
+            }),
+        ),
+        (
+            "a GroupContextExtensions whose required_capabilities does not decode",
+            Proposal::GroupContextExtensions(GroupContextExtensions {
+                extensions: VarVec(vec![undecodable_rc]),
+            }),
+        ),
+        (
+            "a non-default proposal type no member supports",
+            Proposal::Unknown {
+                proposal_type: ProposalType(0x8100),
+                body: VarBytes::default(),
+            },
+        ),
+    ];
+    for (what, p) in refused {
+        assert!(g[0].propose(cs, p).is_err(), "{what} was sent");
+        assert_eq!(g[0].to_bytes().unwrap(), before, "{what} changed the group");
+    }
+    // Our own removal, proposed for another member to commit, goes out.
+    let (m, _) = g[0]
+        .propose(cs, Proposal::Remove(Remove { removed: 0 }))
+        .unwrap();
+    g[1].process_message(cs, m).unwrap();
+    let out = g[1].commit(cs, CommitOptions::default()).unwrap();
+    assert!(out.dropped.is_empty(), "{:?}", out.dropped);
 }

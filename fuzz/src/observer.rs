@@ -218,6 +218,12 @@ fn proposals() -> &'static [Proposal] {
             panic!("the fixture commit adds by value")
         };
         let mut committer = f.committer.clone();
+        // A member proposes only a PSK it holds (`Group::propose`); judging the proposal
+        // needs no secret.
+        committer.add_external_psk(
+            b"psk".to_vec(),
+            mls_engine::crypto::Secret::from_slice(&[7; 32]),
+        );
         let (_, update) = committer.propose_update(cs()).expect("an Update");
         let (_, psk) = committer
             .propose_external_psk(cs(), b"psk".to_vec())

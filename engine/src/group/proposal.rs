@@ -607,11 +607,35 @@ fn check_sender_may_propose(i: usize, sender: &Sender, p: &Proposal) -> Result<(
 impl Group {
     /// Sends a proposal (RFC 9420 §12.1) as a member: signs and frames it (PublicMessage, or
     /// PrivateMessage with `encrypt_handshake`) and caches it so our next commit includes
-    /// it. Returns the message to send.
+    /// it. Returns the message to send. A proposal no member could commit is refused and
+    /// nothing changes (see `check_committable`): an invalid KeyPackage, a Remove of a leaf
+    /// that is not a member, a PreSharedKey we do not hold, a GroupContextExtensions that
+    /// does not decode or is not supported, a non-default type not every member supports.
     pub fn propose(
         &mut self,
         cs: &dyn CipherSuiteProvider,
         proposal: Proposal,
+    ) -> Result<(MlsMessage, CachedProposal), GroupError> {
+        self.propose_checked(cs, proposal, true)
+    }
+
+    /// [`Group::propose`] without the check that some member could commit the proposal, so
+    /// that tests can send what a faulty or hostile member would. A test hook; not for
+    /// production use.
+    #[cfg(feature = "test-hooks")]
+    pub fn propose_unchecked_for_tests(
+        &mut self,
+        cs: &dyn CipherSuiteProvider,
+        proposal: Proposal,
+    ) -> Result<(MlsMessage, CachedProposal), GroupError> {
+        self.propose_checked(cs, proposal, false)
+    }
+
+    fn propose_checked(
+        &mut self,
+        cs: &dyn CipherSuiteProvider,
+        proposal: Proposal,
+        committable: bool,
     ) -> Result<(MlsMessage, CachedProposal), GroupError> {
         self.check_suite(cs)?;
         self.check_active()?;
@@ -636,6 +660,9 @@ impl Group {
         // Checked first; the secret tree changes only once the message is built, and the cache
         // after that (nothing fails any more).
         let cached = self.check_proposal(cs, &ac)?;
+        if committable {
+            self.check_committable(cs, &cached)?;
+        }
         let msg = if wire_format == WireFormat::PRIVATE_MESSAGE {
             let keys = &mut self.keys;
             // After the handshake keys our commits of this epoch used.
@@ -659,6 +686,48 @@ impl Group {
         };
         self.proposals.insert(cached.clone());
         Ok((msg, cached))
+    }
+
+    /// Refuses to send a proposal no member could commit (RFC 9420 §12.2): the proposal
+    /// judged alone, as another member committing it by reference would judge it (a
+    /// KeyPackage's validity and signatures, a Remove's target, a GroupContextExtensions'
+    /// encoding and support, a ReInit's version, a non-default type's support), and a
+    /// PreSharedKey whose secret we do not hold. A peer caches what it receives and meets the
+    /// problem only when it commits (OpenMLS then fails every commit of the epoch: difference
+    /// 15 in `test-vectors/peers/INTEROP.md`).
+    fn check_committable(
+        &self,
+        cs: &dyn CipherSuiteProvider,
+        cached: &CachedProposal,
+    ) -> Result<(), GroupError> {
+        if let Proposal::PreSharedKey(p) = &cached.proposal {
+            self.psk_secret(cs, std::slice::from_ref(&p.psk))?;
+        }
+        // Another member commits it, not one it removes (in a group of one, we do).
+        let target = match &cached.proposal {
+            Proposal::Remove(r) => Some(r.removed),
+            _ => None,
+        };
+        let committer = self
+            .tree
+            .leaves()
+            .map(|(l, _)| l)
+            .find(|l| *l != self.own_leaf && Some(l.0) != target)
+            .unwrap_or(self.own_leaf);
+        let list = [Resolved {
+            proposal: &cached.proposal,
+            sender: cached.sender,
+            proposal_ref: Some(cached.proposal_ref.0.to_vec()),
+        }];
+        let mut tree = self.tree.stage();
+        self.validate_and_apply(
+            cs,
+            &mut tree,
+            &list,
+            Committer::Member(committer),
+            KeyPackageSignatures::Verify,
+        )
+        .map(drop)
     }
 
     /// Proposes adding the owner of `key_package` (RFC 9420 §12.1.1), after validating it

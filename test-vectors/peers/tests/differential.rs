@@ -21,7 +21,7 @@ use mls_engine::crypto::labels::sign_with_label;
 use mls_engine::crypto::{AwsLcSuite, CipherSuite, CipherSuiteProvider};
 use mls_engine::group::{
     generate_key_package, sign_leaf, CommitOptions, Group, GroupConfig, KeyPackageBundle,
-    KeyPackageOptions,
+    KeyPackageOptions, ProcessedMessage,
 };
 use mls_engine::messages::{
     Add, Capabilities, Credential, CredentialType, Extension, ExtensionType,
@@ -275,4 +275,284 @@ fn peers_accept_what_our_committer_builds_from_edited_proposals() {
         "peers refused what we built:\n{}",
         unknown.join("\n")
     );
+}
+
+/// The secret of the external PSK every member of [`Fixture2`] holds.
+const PSK_SECRET: &[u8] = b"external psk secret, 32 bytes!!";
+const PSK_ID: &[u8] = b"differential psk";
+
+/// Our proposer and our receiver (engine API), an OpenMLS member and an mls-rs member, all at
+/// epoch 1 and all holding the external PSK [`PSK_ID`].
+struct Fixture2 {
+    proposer: Group,
+    receiver: Group,
+    peers: Vec<Box<dyn InteropClient>>,
+}
+
+fn fixture2() -> Fixture2 {
+    let cs = cs();
+    let config = GroupConfig::default().at_time(now());
+    let mut proposer = Group::create(
+        &cs,
+        &bundle("proposer"),
+        b"differential 2".to_vec(),
+        vec![],
+        config,
+    )
+    .expect("create");
+    let mut peers: Vec<_> = [Peer::OpenMls, Peer::MlsRs]
+        .into_iter()
+        .map(|p| new_client(p, p.name().as_bytes()).expect("client"))
+        .collect();
+    let receiver = bundle("receiver");
+    let mut adds: Vec<_> = peers
+        .iter_mut()
+        .map(|p| {
+            p.register_external_psk(PSK_ID, PSK_SECRET).expect("psk");
+            let kp = p.key_package().expect("key package");
+            match MlsMessage::from_bytes(&kp).expect("decode").body {
+                MlsMessageBody::KeyPackage(key_package) => Proposal::Add(Add { key_package }),
+                _ => panic!("not a KeyPackage"),
+            }
+        })
+        .collect();
+    adds.push(Proposal::Add(Add {
+        key_package: receiver.key_package.clone(),
+    }));
+    proposer.set_time(now());
+    let out = proposer
+        .commit(
+            &cs,
+            CommitOptions {
+                proposals: adds,
+                ..CommitOptions::default()
+            },
+        )
+        .expect("commit");
+    proposer.merge_staged_commit(out.staged).expect("merge");
+    let welcome = out.welcome.expect("Welcome");
+    let mut receiver = Group::join(
+        &cs,
+        &welcome,
+        &receiver,
+        mls_engine::group::JoinOptions {
+            // After the peers' KeyPackages were made (mls-rs: not before "now").
+            config: GroupConfig::default().at_time(now()),
+            ..Default::default()
+        },
+    )
+    .expect("join");
+    let welcome = welcome.into_bytes();
+    for p in &mut peers {
+        p.join(&welcome, None).expect("join");
+    }
+    for g in [&mut proposer, &mut receiver] {
+        g.add_external_psk(
+            PSK_ID.to_vec(),
+            mls_engine::crypto::Secret::from_slice(PSK_SECRET),
+        );
+    }
+    Fixture2 {
+        proposer,
+        receiver,
+        peers,
+    }
+}
+
+/// The other direction: a proposal our member sends (edited, then proposed by it: it must
+/// pass our own proposer's checks) is received by both peers and by our receiver; each peer in
+/// turn commits it, and our receiver (and our proposer) must accept the commit the peer
+/// builds, to the same epoch authenticator. A peer refusing a proposal we sent, or our
+/// receiver refusing a peer's commit, is a difference to explain.
+#[test]
+fn we_accept_what_peers_commit_from_our_edited_proposals() {
+    let cs = cs();
+    let dave = bundle("dave");
+    let templates = [
+        Proposal::Add(Add {
+            key_package: dave.key_package.clone(),
+        }),
+        Proposal::GroupContextExtensions(GroupContextExtensions {
+            extensions: VarVec(vec![
+                Extension::from_value(&RequiredCapabilities {
+                    extension_types: VarVec(vec![ExtensionType(TEST_EXTENSION_TYPE)]),
+                    proposal_types: VarVec::default(),
+                    credential_types: VarVec(vec![CredentialType::BASIC]),
+                })
+                .expect("encode"),
+                Extension {
+                    extension_type: ExtensionType(TEST_EXTENSION_TYPE),
+                    extension_data: VarBytes(b"differential".to_vec()),
+                },
+            ]),
+        }),
+        Proposal::Remove(Remove { removed: 3 }),
+        Proposal::PreSharedKey(mls_engine::messages::PreSharedKey {
+            psk: mls_engine::messages::PreSharedKeyId {
+                psk: mls_engine::messages::Psk::External(mls_engine::messages::ExternalPsk {
+                    psk_id: VarBytes(PSK_ID.to_vec()),
+                }),
+                psk_nonce: VarBytes(vec![7; 32]),
+            },
+        }),
+        Proposal::ReInit(ReInit {
+            group_id: VarBytes(b"next".to_vec()),
+            version: ProtocolVersion::MLS10,
+            cipher_suite: CipherSuite(1),
+            extensions: VarVec::default(),
+        }),
+    ];
+    let mut f = fixture2();
+    let (mut proposed, mut committed, mut differences) = (0, 0, Vec::new());
+    for (i, script) in scripts(0xd1ff_2024, CASES).into_iter().enumerate() {
+        let template = &templates[i % templates.len()];
+        let bytes = edit(&encode(template).expect("encode"), &script);
+        let Ok(proposal) = decode_exact::<Proposal>(&bytes) else {
+            continue;
+        };
+        let proposal = match proposal {
+            Proposal::Add(Add { key_package }) => Proposal::Add(Add {
+                key_package: resign(key_package, &dave),
+            }),
+            other => other,
+        };
+        let mut proposer = f.proposer.clone();
+        proposer.set_time(now());
+        let Ok((msg, _)) = proposer.propose(&cs, proposal.clone()) else {
+            continue;
+        };
+        proposed += 1;
+        let msg = encode(&msg).expect("encode");
+        let mut receiver = f.receiver.clone();
+        receiver.set_time(now());
+        assert!(
+            matches!(
+                receiver.process_message_bytes(&cs, &msg),
+                Ok(ProcessedMessage::Proposal(_))
+            ),
+            "case {i}: our receiver refused our proposer's {proposal:?}"
+        );
+        let by = i % 2;
+        let mut accepted = [false; 2];
+        for (j, p) in f.peers.iter_mut().enumerate() {
+            match p.process(&msg) {
+                Ok(Processed::Proposal) => accepted[j] = true,
+                Ok(other) => panic!("{}: {other:?}", p.name()),
+                Err(e) if known(p.name(), &proposal, &e.to_string()) => {}
+                Err(e) => differences.push(format!(
+                    "case {i}: {} refused our proposal {proposal:?}: {e}",
+                    p.name()
+                )),
+            }
+        }
+        if !accepted[by] {
+            if accepted.contains(&true) {
+                f = fixture2();
+            }
+            continue;
+        }
+        let out = match f.peers[by].commit(vec![], false) {
+            Ok(out) => out,
+            Err(e) => {
+                differences.push(format!(
+                    "case {i}: {} accepted {proposal:?} but cannot commit it: {e}",
+                    f.peers[by].name()
+                ));
+                f = fixture2();
+                continue;
+            }
+        };
+        f.peers[by].merge_pending_commit().expect("merge");
+        committed += 1;
+        let authenticator = f.peers[by].epoch_authenticator().expect("authenticator");
+        for (name, g) in [("receiver", &mut receiver), ("proposer", &mut proposer)] {
+            match g.process_message_bytes(&cs, &out.commit) {
+                Ok(ProcessedMessage::Commit(staged)) => {
+                    let removed = staged.removes_self();
+                    g.merge_staged_commit(*staged).expect("merge");
+                    if !removed {
+                        assert_eq!(
+                            g.epoch_authenticator().as_bytes(),
+                            authenticator,
+                            "case {i}: our {name} after {}'s commit",
+                            f.peers[by].name()
+                        );
+                    }
+                }
+                Ok(other) => panic!("case {i}: {other:?}"),
+                Err(e) => differences.push(format!(
+                    "case {i}: our {name} refused {}'s commit of {proposal:?}: {e:?}",
+                    f.peers[by].name()
+                )),
+            }
+        }
+        f = fixture2();
+    }
+    eprintln!("{proposed} proposals sent, {committed} committed by a peer");
+    assert!(
+        committed >= 20,
+        "too few cases reached a commit: {committed}"
+    );
+    assert!(
+        differences.is_empty(),
+        "differences:\n{}",
+        differences.join("\n")
+    );
+}
+
+/// Difference 15 in `INTEROP.md`, kept observable: a proposal no member could commit (here a
+/// Remove of a blank leaf, which our `Group::propose` refuses to send; the test hook sends it
+/// as a faulty or hostile member would) is cached by OpenMLS, which then fails every commit of
+/// the epoch; mls-rs refuses it on receipt or leaves it out; our committer leaves it out and
+/// reports it, and both peers accept that commit.
+#[test]
+fn a_proposal_no_one_can_commit_stops_openmls_commits() {
+    let cs = cs();
+    let mut f = fixture2();
+    let (msg, _) = f
+        .proposer
+        .propose_unchecked_for_tests(&cs, Proposal::Remove(Remove { removed: 9 }))
+        .expect("sent");
+    let msg = encode(&msg).expect("encode");
+    assert!(matches!(
+        f.receiver.process_message_bytes(&cs, &msg),
+        Ok(ProcessedMessage::Proposal(_))
+    ));
+    for p in &mut f.peers {
+        let _ = p.process(&msg);
+    }
+    let openmls = f.peers[0].commit(vec![], true);
+    assert!(
+        matches!(&openmls, Err(e) if e.to_string().contains("UnknownMemberRemoval")),
+        "OpenMLS committed: {openmls:?}"
+    );
+    f.peers[1].commit(vec![], true).expect("mls-rs commits");
+    f.peers[1].discard_pending_commit().expect("discard");
+    f.peers[0].discard_pending_commit().ok();
+    f.receiver.set_time(now());
+    let out = f
+        .receiver
+        .commit(
+            &cs,
+            CommitOptions {
+                force_path: true,
+                ..CommitOptions::default()
+            },
+        )
+        .expect("our commit");
+    assert_eq!(out.dropped.len(), 1, "the Remove is left out and reported");
+    f.receiver.merge_staged_commit(out.staged).expect("merge");
+    let commit = encode(&out.commit).expect("encode");
+    for p in &mut f.peers {
+        assert_eq!(
+            p.process(&commit).expect("our commit accepted"),
+            Processed::Commit {
+                removed_self: false
+            }
+        );
+        assert_eq!(
+            p.epoch_authenticator().expect("authenticator"),
+            f.receiver.epoch_authenticator().as_bytes()
+        );
+    }
 }
