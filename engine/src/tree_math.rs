@@ -18,9 +18,13 @@ pub struct NodeIndex(pub u32);
 pub const MAX_LEAVES: u32 = 1 << 31;
 
 impl LeafIndex {
-    /// The node index of this leaf (`2i`).
+    /// The node index of this leaf (`2i`). A leaf index from the wire may be past
+    /// [`MAX_LEAVES`], where `2i` leaves the `u32` range: it maps to `u32::MAX`, a parent
+    /// position past the last node of the largest tree, so every lookup finds nothing. (A
+    /// plain shift would wrap `2^31 + i` onto leaf `i`: a Remove or a sender naming
+    /// `2^31 + i` would have been taken for member `i`.)
     pub fn node(self) -> NodeIndex {
-        NodeIndex(self.0 << 1)
+        NodeIndex(self.0.saturating_mul(2))
     }
 }
 
@@ -235,6 +239,17 @@ mod tests {
         assert_eq!(t.common_ancestor(NodeIndex(0), NodeIndex(6)), NodeIndex(3));
         assert_eq!(t.common_ancestor(NodeIndex(2), NodeIndex(14)), NodeIndex(7));
         assert_eq!(TreeSize::leaf_span(NodeIndex(11)), (4, 8));
+    }
+
+    #[test]
+    fn leaf_indices_past_the_largest_tree_have_no_node() {
+        assert_eq!(LeafIndex(MAX_LEAVES - 1).node(), NodeIndex(u32::MAX - 1));
+        for i in [MAX_LEAVES, MAX_LEAVES + 3, u32::MAX] {
+            let n = LeafIndex(i).node();
+            assert_eq!(n, NodeIndex(u32::MAX));
+            assert!(!n.is_leaf(), "{i} maps to a leaf position");
+            assert!(n.0 >= size(MAX_LEAVES).node_width(), "{i} maps into a tree");
+        }
     }
 
     #[test]

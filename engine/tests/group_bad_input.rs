@@ -2343,3 +2343,55 @@ fn propose_refuses_what_no_member_could_commit() {
     let out = g[1].commit(cs, CommitOptions::default()).unwrap();
     assert!(out.dropped.is_empty(), "{:?}", out.dropped);
 }
+
+/// A leaf index past the largest tree (2^31 leaves) names no member. Before the fix,
+/// `LeafIndex::node` shifted `2^31 + i` onto node `2i`, so a Remove of leaf `2^31 + 3` removed
+/// member 3, and a message from sender `2^31 + 0` was taken for member 0's, where OpenMLS and
+/// mls-rs refuse both: a hostile member could split our members from theirs. Found by the
+/// differential interop test's long run (`MLS_DIFFERENTIAL_CASES=24000`).
+#[test]
+fn leaf_indices_past_the_largest_tree_name_no_member() {
+    let cs = cs();
+    let mut g = setup(cs, 4);
+    let far = |i: u32| (1u32 << 31) + i;
+    // Our own proposal and commit refuse it.
+    assert!(g[0]
+        .propose(cs, Proposal::Remove(Remove { removed: far(3) }))
+        .is_err());
+    let by_value = g[0].commit(
+        cs,
+        CommitOptions {
+            proposals: vec![Proposal::Remove(Remove { removed: far(3) })],
+            ..CommitOptions::default()
+        },
+    );
+    assert!(by_value.is_err(), "committed a Remove of leaf 2^31 + 3");
+    // A received commit with it is refused on the Remove, not later at the confirmation tag.
+    let err = tampered(
+        cs,
+        &g,
+        |c| {
+            c.proposals = VarVec(vec![ProposalOrRef::Proposal(Proposal::Remove(Remove {
+                removed: far(3),
+            }))])
+        },
+        None,
+    );
+    assert!(
+        matches!(err, GroupError::Protocol(ProtocolError::Proposal { .. })),
+        "{err:?}"
+    );
+    // A proposal signed by member 0 under sender index 2^31 + 0 is not member 0's.
+    let content = FramedContent {
+        group_id: VarBytes(g[0].group_id().to_vec()),
+        epoch: g[0].epoch(),
+        sender: Sender::Member(far(0)),
+        authenticated_data: VarBytes::default(),
+        body: FramedContentBody::Proposal(Proposal::Remove(Remove { removed: 2 })),
+    };
+    let msg = g[0].sign_and_frame_for_tests(cs, content, None).unwrap();
+    let before = g[1].to_bytes().unwrap();
+    assert!(g[1].process_message(cs, msg).is_err());
+    assert_eq!(g[1].to_bytes().unwrap(), before);
+    still_works(cs, &mut g);
+}

@@ -17,19 +17,29 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use mls_engine::codec::{decode_exact, encode, VarBytes, VarVec};
-use mls_engine::crypto::labels::sign_with_label;
 use mls_engine::crypto::{AwsLcSuite, CipherSuite, CipherSuiteProvider};
 use mls_engine::group::{
-    generate_key_package, sign_leaf, CommitOptions, Group, GroupConfig, KeyPackageBundle,
-    KeyPackageOptions, ProcessedMessage,
+    generate_key_package, CommitOptions, Group, GroupConfig, KeyPackageBundle, KeyPackageOptions,
+    ProcessedMessage,
 };
 use mls_engine::messages::{
     Add, Capabilities, Credential, CredentialType, Extension, ExtensionType,
-    GroupContextExtensions, KeyPackage, MlsMessage, MlsMessageBody, Proposal, ProtocolVersion,
-    ReInit, Remove, RequiredCapabilities,
+    GroupContextExtensions, MlsMessage, MlsMessageBody, Proposal, ProtocolVersion, ReInit, Remove,
+    RequiredCapabilities,
 };
-use mls_engine::tree_math::LeafIndex;
 use mls_peers::{new_client, InteropClient, Peer, Processed, TEST_EXTENSION_TYPE};
+
+// The fuzz crate's edit scripts and re-signing (`fuzz/src/group.rs`, `fuzz/src/committer.rs`),
+// shared with the engine's property tests.
+#[path = "../../../fuzz/src/committer.rs"]
+#[allow(unreachable_pub, dead_code)]
+mod committer;
+#[path = "../../../fuzz/src/group.rs"]
+#[allow(unreachable_pub, dead_code)]
+mod group;
+
+use committer::resign_key_package;
+use group::{edit, sample_scripts};
 
 fn now() -> u64 {
     SystemTime::now()
@@ -111,60 +121,14 @@ fn fixture() -> Fixture {
     Fixture { committer, peers }
 }
 
-/// The new member's KeyPackage with its leaf and itself signed again by its owner.
-fn resign(mut kp: KeyPackage, owner: &KeyPackageBundle) -> KeyPackage {
-    let cs = cs();
-    let key = &owner.signature_private_key;
-    if let Ok(tbs) = kp.leaf_node.to_be_signed(None) {
-        if let Ok(leaf) = sign_leaf(&cs, tbs, key, &[], LeafIndex(0)) {
-            kp.leaf_node = leaf;
-        }
-    }
-    let tbs = encode(&kp.to_be_signed()).expect("encode");
-    kp.signature = VarBytes(sign_with_label(&cs, key, "KeyPackageTBS", &tbs).expect("sign"));
-    kp
+/// How many edit scripts each direction tries: 2,400, or `MLS_DIFFERENTIAL_CASES` (for longer
+/// runs outside the test command).
+fn cases() -> usize {
+    std::env::var("MLS_DIFFERENTIAL_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2400)
 }
-
-/// Applies `script` (four bytes an edit: operation, 16-bit position, value) to `bytes`.
-fn edit(bytes: &[u8], script: &[u8]) -> Vec<u8> {
-    let mut b = bytes.to_vec();
-    for e in script.chunks_exact(4) {
-        if b.is_empty() {
-            break;
-        }
-        let n = b.len();
-        let at = usize::from(u16::from_be_bytes([e[1], e[2]]));
-        match e[0] % 5 {
-            0 => b[at % n] ^= e[3].max(1),
-            1 => b.truncate(at % n),
-            2 => b.insert(at % (n + 1), e[3]),
-            3 => {
-                b.remove(at % n);
-            }
-            _ => b[at % n] = e[3],
-        }
-    }
-    b
-}
-
-fn scripts(mut seed: u64, count: usize) -> Vec<Vec<u8>> {
-    let mut next = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
-    (0..count)
-        .map(|_| {
-            let n = 4 * (1 + next() % 3);
-            (0..n).map(|_| next().to_le_bytes()[0]).collect()
-        })
-        .collect()
-}
-
-/// How many edit scripts are tried (about one in ten yields a proposal our committer
-/// commits).
-const CASES: usize = 2400;
 
 /// Whether a peer's refusal of a commit we built is a difference explained in `INTEROP.md`:
 /// OpenMLS cannot decode a ReInit proposal to a cipher suite it does not know (its
@@ -212,7 +176,7 @@ fn peers_accept_what_our_committer_builds_from_edited_proposals() {
     ];
     let mut f = fixture();
     let (mut committed, mut unknown) = (0, Vec::new());
-    for (i, script) in scripts(0x5eed_1234, CASES).into_iter().enumerate() {
+    for (i, script) in sample_scripts(0x5eed_1234, cases()).into_iter().enumerate() {
         let template = &templates[i % templates.len()];
         let bytes = edit(&encode(template).expect("encode"), &script);
         let Ok(proposal) = decode_exact::<Proposal>(&bytes) else {
@@ -220,7 +184,7 @@ fn peers_accept_what_our_committer_builds_from_edited_proposals() {
         };
         let proposal = match proposal {
             Proposal::Add(Add { key_package }) => Proposal::Add(Add {
-                key_package: resign(key_package, &dave),
+                key_package: resign_key_package(key_package, &dave.signature_private_key),
             }),
             other => other,
         };
@@ -404,7 +368,7 @@ fn we_accept_what_peers_commit_from_our_edited_proposals() {
     ];
     let mut f = fixture2();
     let (mut proposed, mut committed, mut differences) = (0, 0, Vec::new());
-    for (i, script) in scripts(0xd1ff_2024, CASES).into_iter().enumerate() {
+    for (i, script) in sample_scripts(0xd1ff_2024, cases()).into_iter().enumerate() {
         let template = &templates[i % templates.len()];
         let bytes = edit(&encode(template).expect("encode"), &script);
         let Ok(proposal) = decode_exact::<Proposal>(&bytes) else {
@@ -412,7 +376,7 @@ fn we_accept_what_peers_commit_from_our_edited_proposals() {
         };
         let proposal = match proposal {
             Proposal::Add(Add { key_package }) => Proposal::Add(Add {
-                key_package: resign(key_package, &dave),
+                key_package: resign_key_package(key_package, &dave.signature_private_key),
             }),
             other => other,
         };
