@@ -215,6 +215,19 @@ impl OpenMlsClient {
         self.group.as_ref().ok_or_else(|| no_group(operation))
     }
 
+    /// A fresh KeyPackage in the client's suite; the provider keeps its private keys.
+    fn new_key_package(&self, operation: &'static str) -> Result<KeyPackageBundle> {
+        KeyPackage::builder()
+            .leaf_node_capabilities(capabilities(self.ciphersuite))
+            .build(
+                self.ciphersuite,
+                &self.provider,
+                &self.signer,
+                self.credential.clone(),
+            )
+            .map_err(fail(operation))
+    }
+
     fn key_package_in(&self, operation: &'static str, bytes: &[u8]) -> Result<KeyPackage> {
         key_package_in(&self.provider, operation, bytes)
     }
@@ -266,15 +279,7 @@ impl InteropClient for OpenMlsClient {
     }
 
     fn key_package(&mut self) -> Result<Vec<u8>> {
-        let bundle = KeyPackage::builder()
-            .leaf_node_capabilities(capabilities(self.ciphersuite))
-            .build(
-                self.ciphersuite,
-                &self.provider,
-                &self.signer,
-                self.credential.clone(),
-            )
-            .map_err(fail("key_package"))?;
+        let bundle = self.new_key_package("key_package")?;
         serialize(
             "key_package",
             &MlsMessageOut::from(bundle.key_package().clone()),
@@ -428,15 +433,7 @@ impl InteropClient for OpenMlsClient {
     fn propose_join(&mut self, group_info: &[u8]) -> Result<Vec<u8>> {
         const OP: &str = "propose_join";
         let info = verifiable_group_info(OP, group_info)?;
-        let bundle = KeyPackage::builder()
-            .leaf_node_capabilities(capabilities(self.ciphersuite))
-            .build(
-                self.ciphersuite,
-                &self.provider,
-                &self.signer,
-                self.credential.clone(),
-            )
-            .map_err(fail(OP))?;
+        let bundle = self.new_key_package(OP)?;
         let msg = JoinProposal::new::<<OpenMlsRustCrypto as OpenMlsProvider>::StorageProvider>(
             bundle.key_package().clone(),
             info.group_id().clone(),

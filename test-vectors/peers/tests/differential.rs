@@ -77,21 +77,26 @@ struct Fixture {
 }
 
 fn fixture() -> Fixture {
+    let (committer, _, peers) = group_with_peers(b"differential", None);
+    Fixture { committer, peers }
+}
+
+/// A group created by our member `ours`, which adds an OpenMLS member, an mls-rs member and,
+/// when given, our second member `receiver` (from its KeyPackage bundle) in one commit; all at
+/// epoch 1.
+fn group_with_peers(
+    group_id: &[u8],
+    receiver: Option<&KeyPackageBundle>,
+) -> (Group, Option<Group>, Vec<Box<dyn InteropClient>>) {
     let cs = cs();
     let config = GroupConfig::default().at_time(now());
-    let mut committer = Group::create(
-        &cs,
-        &bundle("committer"),
-        b"differential".to_vec(),
-        vec![],
-        config,
-    )
-    .expect("create");
+    let mut ours =
+        Group::create(&cs, &bundle("ours"), group_id.to_vec(), vec![], config).expect("create");
     let mut peers: Vec<_> = [Peer::OpenMls, Peer::MlsRs]
         .into_iter()
         .map(|p| new_client(p, p.name().as_bytes()).expect("client"))
         .collect();
-    let adds = peers
+    let mut adds: Vec<_> = peers
         .iter_mut()
         .map(|p| {
             let kp = p.key_package().expect("key package");
@@ -101,10 +106,15 @@ fn fixture() -> Fixture {
             }
         })
         .collect();
+    adds.extend(receiver.map(|b| {
+        Proposal::Add(Add {
+            key_package: b.key_package.clone(),
+        })
+    }));
     // The peers' KeyPackages start their lifetime when they are made (mls-rs: not before
-    // "now"), so the committer's time is read after them.
-    committer.set_time(now());
-    let out = committer
+    // "now"), so our time is read after them.
+    ours.set_time(now());
+    let out = ours
         .commit(
             &cs,
             CommitOptions {
@@ -113,12 +123,20 @@ fn fixture() -> Fixture {
             },
         )
         .expect("commit");
-    committer.merge_staged_commit(out.staged).expect("merge");
-    let welcome = out.welcome.expect("Welcome").into_bytes();
+    ours.merge_staged_commit(out.staged).expect("merge");
+    let welcome = out.welcome.expect("Welcome");
+    let joined = receiver.map(|b| {
+        let options = mls_engine::group::JoinOptions {
+            config: GroupConfig::default().at_time(now()),
+            ..Default::default()
+        };
+        Group::join(&cs, &welcome, b, options).expect("join")
+    });
+    let welcome = welcome.into_bytes();
     for p in &mut peers {
         p.join(&welcome, None).expect("join");
     }
-    Fixture { committer, peers }
+    (ours, joined, peers)
 }
 
 /// How many edit scripts each direction tries: 2,400, or `MLS_DIFFERENTIAL_CASES` (for longer
@@ -254,61 +272,11 @@ struct Fixture2 {
 }
 
 fn fixture2() -> Fixture2 {
-    let cs = cs();
-    let config = GroupConfig::default().at_time(now());
-    let mut proposer = Group::create(
-        &cs,
-        &bundle("proposer"),
-        b"differential 2".to_vec(),
-        vec![],
-        config,
-    )
-    .expect("create");
-    let mut peers: Vec<_> = [Peer::OpenMls, Peer::MlsRs]
-        .into_iter()
-        .map(|p| new_client(p, p.name().as_bytes()).expect("client"))
-        .collect();
-    let receiver = bundle("receiver");
-    let mut adds: Vec<_> = peers
-        .iter_mut()
-        .map(|p| {
-            p.register_external_psk(PSK_ID, PSK_SECRET).expect("psk");
-            let kp = p.key_package().expect("key package");
-            match MlsMessage::from_bytes(&kp).expect("decode").body {
-                MlsMessageBody::KeyPackage(key_package) => Proposal::Add(Add { key_package }),
-                _ => panic!("not a KeyPackage"),
-            }
-        })
-        .collect();
-    adds.push(Proposal::Add(Add {
-        key_package: receiver.key_package.clone(),
-    }));
-    proposer.set_time(now());
-    let out = proposer
-        .commit(
-            &cs,
-            CommitOptions {
-                proposals: adds,
-                ..CommitOptions::default()
-            },
-        )
-        .expect("commit");
-    proposer.merge_staged_commit(out.staged).expect("merge");
-    let welcome = out.welcome.expect("Welcome");
-    let mut receiver = Group::join(
-        &cs,
-        &welcome,
-        &receiver,
-        mls_engine::group::JoinOptions {
-            // After the peers' KeyPackages were made (mls-rs: not before "now").
-            config: GroupConfig::default().at_time(now()),
-            ..Default::default()
-        },
-    )
-    .expect("join");
-    let welcome = welcome.into_bytes();
+    let (mut proposer, receiver, mut peers) =
+        group_with_peers(b"differential 2", Some(&bundle("receiver")));
+    let mut receiver = receiver.expect("our receiver");
     for p in &mut peers {
-        p.join(&welcome, None).expect("join");
+        p.register_external_psk(PSK_ID, PSK_SECRET).expect("psk");
     }
     for g in [&mut proposer, &mut receiver] {
         g.add_external_psk(
