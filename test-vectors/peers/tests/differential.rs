@@ -139,6 +139,18 @@ fn group_with_peers(
     (ours, joined, peers)
 }
 
+/// `template`'s encoding edited by `script`, if it still decodes; an Add's KeyPackage is
+/// signed again by its owner `new_member`.
+fn edited(template: &Proposal, script: &[u8], new_member: &KeyPackageBundle) -> Option<Proposal> {
+    let bytes = edit(&encode(template).expect("encode"), script);
+    Some(match decode_exact::<Proposal>(&bytes).ok()? {
+        Proposal::Add(Add { key_package }) => Proposal::Add(Add {
+            key_package: resign_key_package(key_package, &new_member.signature_private_key),
+        }),
+        other => other,
+    })
+}
+
 /// How many edit scripts each direction tries: 2,400, or `MLS_DIFFERENTIAL_CASES` (for longer
 /// runs outside the test command).
 fn cases() -> usize {
@@ -196,15 +208,8 @@ fn peers_accept_what_our_committer_builds_from_edited_proposals() {
     let (mut committed, mut unknown) = (0, Vec::new());
     for (i, script) in sample_scripts(0x5eed_1234, cases()).into_iter().enumerate() {
         let template = &templates[i % templates.len()];
-        let bytes = edit(&encode(template).expect("encode"), &script);
-        let Ok(proposal) = decode_exact::<Proposal>(&bytes) else {
+        let Some(proposal) = edited(template, &script, &dave) else {
             continue;
-        };
-        let proposal = match proposal {
-            Proposal::Add(Add { key_package }) => Proposal::Add(Add {
-                key_package: resign_key_package(key_package, &dave.signature_private_key),
-            }),
-            other => other,
         };
         let mut committer = f.committer.clone();
         committer.set_time(now());
@@ -338,15 +343,8 @@ fn we_accept_what_peers_commit_from_our_edited_proposals() {
     let (mut proposed, mut committed, mut differences) = (0, 0, Vec::new());
     for (i, script) in sample_scripts(0xd1ff_2024, cases()).into_iter().enumerate() {
         let template = &templates[i % templates.len()];
-        let bytes = edit(&encode(template).expect("encode"), &script);
-        let Ok(proposal) = decode_exact::<Proposal>(&bytes) else {
+        let Some(proposal) = edited(template, &script, &dave) else {
             continue;
-        };
-        let proposal = match proposal {
-            Proposal::Add(Add { key_package }) => Proposal::Add(Add {
-                key_package: resign_key_package(key_package, &dave.signature_private_key),
-            }),
-            other => other,
         };
         let mut proposer = f.proposer.clone();
         proposer.set_time(now());
