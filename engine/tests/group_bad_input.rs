@@ -2395,3 +2395,54 @@ fn leaf_indices_past_the_largest_tree_name_no_member() {
     assert_eq!(g[1].to_bytes().unwrap(), before);
     still_works(cs, &mut g);
 }
+
+/// In a group of one, our own Update can never be committed: the only member is the committer
+/// of every commit, and a committer must not include its own Update (RFC 9420 §12.2). So
+/// `propose_update` refuses it, leaves the group as it was, and a commit with a path (which
+/// replaces our leaf, §12.4.1) is the way to refresh it.
+#[test]
+fn a_lone_members_update_is_refused_and_a_path_commit_refreshes_its_leaf() {
+    let cs = cs();
+    let alice = bundle(cs, "alice");
+    let mut g = Group::create(cs, &alice, b"alone".to_vec(), vec![], config()).unwrap();
+    let before = g.to_bytes().unwrap();
+    let old_key = g
+        .tree()
+        .leaf(g.own_leaf())
+        .unwrap()
+        .encryption_key()
+        .to_vec();
+    let err = g.propose_update(cs).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            GroupError::Protocol(ProtocolError::Proposal {
+                rule: ProposalRule::UpdateByCommitter,
+                ..
+            })
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        g.to_bytes().unwrap(),
+        before,
+        "the refused Update changed the group"
+    );
+    let out = g
+        .commit(
+            cs,
+            CommitOptions {
+                force_path: true,
+                ..CommitOptions::default()
+            },
+        )
+        .unwrap();
+    g.merge_staged_commit(out.staged).unwrap();
+    assert_eq!(g.epoch(), 1);
+    let new_key = g.tree().leaf(g.own_leaf()).unwrap().encryption_key();
+    assert_ne!(
+        new_key,
+        old_key.as_slice(),
+        "the path commit kept the old leaf key"
+    );
+}

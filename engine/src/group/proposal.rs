@@ -753,7 +753,10 @@ impl Group {
     }
 
     /// Proposes a new leaf for ourselves (RFC 9420 §12.1.2) with a fresh encryption key;
-    /// the private key is kept until a commit includes the proposal.
+    /// the private key is kept until a commit includes the proposal. Another member must
+    /// commit it (§12.2: a committer never includes its own Update), so in a group of one it
+    /// is refused (`ProposalRule::UpdateByCommitter`); a commit with a path
+    /// (`CommitOptions::force_path`) replaces our leaf instead.
     pub fn propose_update(
         &mut self,
         cs: &dyn CipherSuiteProvider,
