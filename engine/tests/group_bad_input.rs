@@ -202,8 +202,12 @@ fn lifecycle() {
     propose_all(cs, &mut g, 0, &m);
     commit_all(cs, &mut g, 1, CommitOptions::default());
     assert_agree(&g);
-    // GroupContextExtensions.
-    let ext = Extension::from_value(&ApplicationId(VarBytes(b"app".to_vec()))).unwrap();
+    // GroupContextExtensions (application_id belongs in a LeafNode, not here: RFC 9420 §17.3).
+    let ext = Extension::from_value(&RequiredCapabilities {
+        credential_types: VarVec(vec![CredentialType::BASIC]),
+        ..RequiredCapabilities::default()
+    })
+    .unwrap();
     let (m, _) = g[1]
         .propose_group_context_extensions(cs, vec![ext])
         .unwrap();

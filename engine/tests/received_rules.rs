@@ -376,3 +376,195 @@ fn a_leaf_must_list_the_groups_version_and_cipher_suite() {
         Ok(())
     );
 }
+
+/// A KeyPackage whose leaf is re-signed with its capabilities edited by `edit`.
+fn with_capabilities(edit: impl FnOnce(&mut Capabilities)) -> KeyPackageBundle {
+    let mut bundle = key_package("a", false, vec![], vec![]);
+    let kp = &mut bundle.key_package;
+    let mut tbs = kp.leaf_node.to_be_signed(None).unwrap();
+    edit(&mut tbs.capabilities);
+    kp.leaf_node = sign_leaf(cs(), tbs, &bundle.signature_private_key, &[], LeafIndex(0)).unwrap();
+    let tbs = encode(&kp.to_be_signed()).unwrap();
+    kp.signature = VarBytes(
+        sign_with_label(cs(), &bundle.signature_private_key, "KeyPackageTBS", &tbs).unwrap(),
+    );
+    bundle
+}
+
+/// RFC 9420 §7.2: the default proposal types (1-7) and extension types (1-5) "MUST NOT be
+/// listed" in a leaf's capabilities. mls-rs refuses such a leaf (`DefaultValueListed`), so a
+/// group that admits one splits from its mls-rs members. Found by the differential interop
+/// test's long run (`MLS_DIFFERENTIAL_CASES=120000`): our committer added such a KeyPackage
+/// and mls-rs refused the commit.
+#[test]
+fn a_leaf_listing_a_default_type_is_refused() {
+    let lifetime = mls_engine::tree::LifetimePolicy::Check { now: 1_000 };
+    let creator = key_package("creator", true, vec![], vec![]);
+    let group = Group::create(cs(), &creator, b"g".to_vec(), vec![], config()).unwrap();
+    // (what, proposal types listed, extension types listed)
+    let cases: [(&str, Vec<u16>, Vec<u16>); 5] = [
+        ("proposal type add", vec![1], vec![]),
+        ("proposal type group_context_extensions", vec![7], vec![]),
+        ("extension type application_id", vec![], vec![1]),
+        ("the reserved extension type 0", vec![], vec![0]),
+        (
+            "extension type external_senders, after a private one",
+            vec![],
+            vec![X.0, 5],
+        ),
+    ];
+    for (what, proposals, extensions) in cases {
+        let b = with_capabilities(|c| {
+            c.proposals
+                .0
+                .extend(proposals.iter().map(|&t| ProposalType(t)));
+            c.extensions
+                .0
+                .extend(extensions.iter().map(|&t| ExtensionType(t)));
+        });
+        assert_eq!(
+            validate_key_package(cs(), &b.key_package, lifetime),
+            Err(KeyPackageError::LeafNode(
+                LeafNodeError::DefaultCapabilityListed
+            )),
+            "{what}"
+        );
+        assert_eq!(
+            commit_by_value(&group, vec![add(&b)]).map(drop),
+            Err(invalid_add(0, LeafNodeError::DefaultCapabilityListed)),
+            "{what}"
+        );
+        let mut tree = Tree::new(cs(), b.key_package.leaf_node.clone()).unwrap();
+        assert_eq!(
+            validate_tree(&mut tree, cs(), &TreeValidationParams::new(b"g", 1_000)),
+            Err(TreeValidationError::DefaultCapabilityListed { leaf: LeafIndex(0) }),
+            "{what}"
+        );
+        // Our own generator refuses to make one.
+        let capabilities = b.key_package.leaf_node.capabilities().to_owned();
+        let (sk, _) = cs().signature_generate().unwrap();
+        let options = KeyPackageOptions {
+            capabilities: Some(capabilities),
+            ..KeyPackageOptions::new(0, u64::MAX)
+        };
+        assert!(
+            matches!(
+                generate_key_package(cs(), Credential::basic("a"), sk, options),
+                Err(GroupError::Misuse(_))
+            ),
+            "{what}"
+        );
+    }
+    // Non-default and GREASE types are listed freely.
+    let b = with_capabilities(|c| {
+        c.proposals
+            .0
+            .extend([ProposalType(0x0a0a), ProposalType(8)]);
+        c.extensions
+            .0
+            .extend([ExtensionType(0x1a1a), ExtensionType(6)]);
+    });
+    assert_eq!(validate_key_package(cs(), &b.key_package, lifetime), Ok(()));
+    assert!(commit_by_value(&group, vec![add(&b)]).is_ok());
+}
+
+/// RFC 9420 §17.3 registers each of its extension types for the objects it may appear in:
+/// `application_id` in a LeafNode, `ratchet_tree` and `external_pub` in a GroupInfo,
+/// `required_capabilities` and `external_senders` in the GroupContext. OpenMLS refuses the
+/// others (and decodes the contents of RFC types where it meets them). Found by the
+/// differential interop test's long run: our committer built GroupContextExtensions with
+/// `application_id`, `ratchet_tree` or `external_pub` in them, and OpenMLS refused the commit.
+#[test]
+fn extensions_are_allowed_only_where_rfc_9420_registers_them() {
+    let lifetime = mls_engine::tree::LifetimePolicy::Check { now: 1_000 };
+    let creator = key_package("creator", true, vec![], vec![]);
+    let mut group = Group::create(cs(), &creator, b"g".to_vec(), vec![], config()).unwrap();
+    let typed = |t: u16, data: Vec<u8>| Extension {
+        extension_type: ExtensionType(t),
+        extension_data: VarBytes(data),
+    };
+    let app_id = typed(1, vec![3, b'a', b'p', b'p']);
+    let external_pub = typed(4, encode(&VarBytes(vec![9; 32])).unwrap());
+    // In the GroupContext: application_id, ratchet_tree and external_pub are refused, in a
+    // proposal, a commit, and `Group::create`.
+    for e in [app_id.clone(), typed(2, vec![0]), external_pub.clone()] {
+        let t = e.extension_type.0;
+        let gce = Proposal::GroupContextExtensions(GroupContextExtensions {
+            extensions: VarVec(vec![e.clone()]),
+        });
+        let expected = GroupError::Protocol(ProtocolError::Proposal {
+            index: Some(0),
+            rule: ProposalRule::InvalidProposal(InvalidProposal::MisplacedExtension(t)),
+        });
+        assert_eq!(
+            commit_by_value(&group, vec![gce.clone()]).map(drop),
+            Err(expected.clone()),
+            "type {t}"
+        );
+        assert_eq!(
+            group.propose(cs(), gce).map(drop),
+            Err(expected),
+            "type {t}"
+        );
+        assert!(
+            matches!(
+                Group::create(cs(), &creator, b"g2".to_vec(), vec![e], config()),
+                Err(GroupError::Misuse(_))
+            ),
+            "type {t}"
+        );
+    }
+    // required_capabilities, external_senders, private and GREASE types are allowed there.
+    let rc = Extension::from_value(&RequiredCapabilities::default()).unwrap();
+    let senders = Extension::from_value(&ExternalSenders::default()).unwrap();
+    let ok = Proposal::GroupContextExtensions(GroupContextExtensions {
+        extensions: VarVec(vec![rc, senders]),
+    });
+    assert!(commit_by_value(&group, vec![ok]).is_ok());
+    // In a KeyPackage: none of RFC 9420's types.
+    for e in [app_id.clone(), typed(3, vec![0, 0, 0])] {
+        let t = e.extension_type.0;
+        let b = key_package("a", false, vec![], vec![e]);
+        assert_eq!(
+            validate_key_package(cs(), &b.key_package, lifetime),
+            Err(KeyPackageError::MisplacedExtension(t)),
+            "type {t}"
+        );
+    }
+    // In a LeafNode: application_id only, and one that decodes.
+    let readable = key_package("a", false, vec![app_id], vec![]);
+    assert_eq!(
+        validate_key_package(cs(), &readable.key_package, lifetime),
+        Ok(())
+    );
+    for e in [
+        typed(1, vec![5, b'a']),
+        typed(1, vec![1, b'a', b'b']),
+        external_pub,
+    ] {
+        let b = key_package("a", false, vec![e.clone()], vec![]);
+        let t = e.extension_type.0;
+        assert_eq!(
+            validate_key_package(cs(), &b.key_package, lifetime),
+            Err(KeyPackageError::LeafNode(
+                LeafNodeError::MisplacedExtension(t)
+            )),
+            "{e:?}"
+        );
+        let mut tree = Tree::new(cs(), b.key_package.leaf_node.clone()).unwrap();
+        assert_eq!(
+            validate_tree(&mut tree, cs(), &TreeValidationParams::new(b"g", 1_000)),
+            Err(TreeValidationError::MisplacedExtension {
+                leaf: LeafIndex(0),
+                extension_type: ExtensionType(t),
+            }),
+            "{e:?}"
+        );
+    }
+    assert_eq!(
+        group.epoch(),
+        0,
+        "a refused proposal or commit changed the group"
+    );
+    assert_eq!(group.pending_proposals().count(), 0);
+}

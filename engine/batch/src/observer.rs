@@ -47,10 +47,10 @@ use mls_engine::crypto::labels::{proposal_ref, verify_with_label};
 use mls_engine::crypto::{CipherSuiteProvider, SignaturePublicKey};
 use mls_engine::group::{validate_key_packages, KeyPackageError, LeafNodeError};
 use mls_engine::messages::{
-    repeated_extension_type, AuthenticatedContent, Extension, ExternalSenders, FramedContent,
-    FramedContentBody, FramedContentTbs, GroupContext, GroupInfo, LeafNode, LeafNodeSource, Mac,
-    MlsMessage, MlsMessageBody, Proposal, ProposalOrRef, ProtocolVersion, RatchetTree, ReInit,
-    RequiredCapabilities, Sender, WireFormat,
+    first_misplaced_in, repeated_extension_type, AuthenticatedContent, Extension,
+    ExtensionContainer, ExternalSenders, FramedContent, FramedContentBody, FramedContentTbs,
+    GroupContext, GroupInfo, LeafNode, LeafNodeSource, Mac, MlsMessage, MlsMessageBody, Proposal,
+    ProposalOrRef, ProtocolVersion, RatchetTree, ReInit, RequiredCapabilities, Sender, WireFormat,
 };
 use mls_engine::transcript_hash::{confirmed_transcript_hash, interim_transcript_hash};
 use mls_engine::tree::{
@@ -228,6 +228,14 @@ impl Observer {
                     "an extension type twice in the GroupInfo",
                 ));
             }
+        }
+        // §17.3: only the extension types registered for each list.
+        if first_misplaced_in(&group_info.extensions, ExtensionContainer::GroupInfo).is_some()
+            || first_misplaced_in(&ctx.extensions, ExtensionContainer::GroupContext).is_some()
+        {
+            return Err(ObserverError::Unexpected(
+                "an extension not allowed where the GroupInfo carries it",
+            ));
         }
         let mut tree = Tree::from_wire_owned(cs, wire)?;
         let mut params = TreeValidationParams::new(ctx.group_id.as_slice(), 0);
@@ -1088,6 +1096,12 @@ pub fn group_info_of(msg: &MlsMessage) -> Result<&GroupInfo, ObserverError> {
 fn check_extensions_wellformed(i: usize, exts: &[Extension]) -> Result<(), ObserverError> {
     if repeated_extension_type(exts.iter().map(|e| e.extension_type)).is_some() {
         return Err(rule(Some(i), "an extension type twice"));
+    }
+    if first_misplaced_in(exts, ExtensionContainer::GroupContext).is_some() {
+        return Err(rule(
+            Some(i),
+            "an extension not allowed in the GroupContext",
+        ));
     }
     Extension::find::<RequiredCapabilities>(exts)
         .transpose()

@@ -468,6 +468,50 @@ fn observer_refuses_a_leaf_without_the_groups_cipher_suite() {
     agree(&mut ob, cs, &a);
 }
 
+/// RFC 9420 §17.3: a GroupContextExtensions carrying `application_id`, `ratchet_tree` or
+/// `external_pub` (registered for LeafNodes and GroupInfos only) is refused by the observer
+/// as by a member, state unchanged; one with `required_capabilities` is accepted.
+#[test]
+fn observer_refuses_extensions_not_registered_for_the_group_context() {
+    let cs = fixture::suite().unwrap();
+    let creator = bundle(cs, "creator").unwrap();
+    let pool: Vec<KeyPackageBundle> = (0..2)
+        .map(|i| bundle(cs, &format!("m{i}")).unwrap())
+        .collect();
+    let (mut a, _) = group_pair(cs, b"registry", &creator, &pool, 2).unwrap();
+    let mut ob = observer_of(cs, &a).unwrap();
+    let gce = |e: Extension| {
+        Proposal::GroupContextExtensions(GroupContextExtensions {
+            extensions: VarVec(vec![e]),
+        })
+    };
+    let rc = Extension::from_value(&RequiredCapabilities::default()).unwrap();
+    let out = a
+        .commit(
+            cs,
+            CommitOptions {
+                proposals: vec![gce(rc)],
+                ..CommitOptions::default()
+            },
+        )
+        .unwrap();
+    for t in [1u16, 2, 4] {
+        let misplaced = Extension {
+            extension_type: ExtensionType(t),
+            extension_data: VarBytes(vec![0]),
+        };
+        let mut bad = out.commit.clone();
+        commit_mut(&mut bad).proposals = VarVec(vec![ProposalOrRef::Proposal(gce(misplaced))]);
+        resign(cs, &mut bad, &creator.signature_private_key, &ob);
+        refused(cs, &mut ob, &bad, |e| {
+            is_rule(e, "an extension not allowed in the GroupContext")
+        });
+    }
+    ob.process(cs, &out.commit).unwrap();
+    a.merge_staged_commit(out.staged).unwrap();
+    agree(&mut ob, cs, &a);
+}
+
 /// GroupContextExtensions: a forged one naming an extension type a member does not list,
 /// or new required capabilities a member does not meet, is refused (`Unsupported`), state
 /// unchanged; a supported one is accepted and agrees with the member.

@@ -165,6 +165,10 @@ pub enum InvalidProposal {
     /// (`required_capabilities`, `external_senders`) that does not decode.
     #[error("GroupContextExtensions: extension {0} does not decode")]
     MalformedExtension(u16),
+    /// A GroupContextExtensions proposal with an extension RFC 9420 §17.3 does not register
+    /// for the GroupContext (`application_id`, `ratchet_tree`, `external_pub`).
+    #[error("GroupContextExtensions: extension {0} is not allowed in the GroupContext")]
+    MisplacedExtension(u16),
     /// A GroupContextExtensions proposal some member does not support (§12.1.7).
     #[error("GroupContextExtensions unsupported by {0:?}")]
     ExtensionsUnsupported(LeafIndex),
@@ -198,6 +202,10 @@ pub enum KeyPackageError {
     /// §13).
     #[error("extension type {0} appears more than once")]
     DuplicateExtension(u16),
+    /// An extension RFC 9420 §17.3 does not register for a KeyPackage (any of its own five
+    /// types).
+    #[error("extension {0} is not allowed in a KeyPackage")]
+    MisplacedExtension(u16),
     /// `init_key` equals the leaf's `encryption_key` (§10.1).
     #[error("init_key equals encryption_key")]
     InitKeyEqualsEncryptionKey,
@@ -260,6 +268,15 @@ pub enum LeafNodeError {
     /// The cipher suite or version is not supported by the leaf.
     #[error("group cipher suite or version not in capabilities")]
     Capabilities,
+    /// An extension RFC 9420 §17.3 does not register for a LeafNode (one of its own types
+    /// other than `application_id`), or an `application_id` that does not decode.
+    #[error("extension {0} not allowed in a LeafNode, or malformed")]
+    MisplacedExtension(u16),
+    /// The capabilities list a default proposal or extension type, which RFC 9420 §7.2 says
+    /// "MUST NOT be listed", or the reserved extension type 0 (mls-rs refuses such a leaf;
+    /// `CapabilitiesRef::lists_default_type`).
+    #[error("capabilities list a default proposal or extension type")]
+    DefaultCapabilityListed,
 }
 
 /// A protocol rule broken by a peer.
@@ -358,6 +375,10 @@ pub enum JoinCheck {
     /// extensions (RFC 9420 §13).
     #[error("extension type {0} appears more than once")]
     DuplicateExtension(u16),
+    /// The GroupContext or the GroupInfo has an extension RFC 9420 §17.3 does not register
+    /// for it, or an `external_pub` that does not decode.
+    #[error("extension {0} is not allowed where the GroupInfo carries it, or malformed")]
+    MisplacedExtension(u16),
     /// The GroupContext has an extension (not one of RFC 9420's) that our leaf's
     /// capabilities do not list: a joiner must support every extension of the group (§13).
     #[error("GroupContext extension {0} not supported by our leaf")]

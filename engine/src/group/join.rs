@@ -16,8 +16,8 @@ use crate::crypto::labels::derive_secret;
 use crate::crypto::{CipherSuiteProvider, Secret};
 use crate::key_schedule::{advance_epoch, InitSecret, JoinerSecret};
 use crate::messages::{
-    repeated_extension_type, Extension, ExtensionType, GroupContext, GroupInfo, Node,
-    ProtocolVersion, Psk, RatchetTree, ResumptionPskUsage,
+    first_misplaced_in, repeated_extension_type, Extension, ExtensionContainer, ExtensionType,
+    GroupContext, GroupInfo, Node, ProtocolVersion, Psk, RatchetTree, ResumptionPskUsage,
 };
 use crate::psk::{resolve_psk_secret, PskSecret, ResumptionPskStore};
 use crate::transcript_hash::{confirmation_tag, interim_transcript_hash};
@@ -93,6 +93,17 @@ pub(crate) fn check_group_info_extensions(
             return Err(JoinCheck::DuplicateExtension(t.0).into());
         }
     }
+    // §17.3: only the extension types registered for each list.
+    if let Some(t) =
+        first_misplaced_in(&gi.extensions, ExtensionContainer::GroupInfo).or_else(|| {
+            first_misplaced_in(
+                &gi.group_context.extensions,
+                ExtensionContainer::GroupContext,
+            )
+        })
+    {
+        return Err(JoinCheck::MisplacedExtension(t.0).into());
+    }
     match gi
         .group_context
         .extensions
@@ -141,6 +152,13 @@ impl Group {
         // §13: no extension type twice.
         if repeated_extension_type(extensions.iter().map(|e| e.extension_type)).is_some() {
             return Err(MisuseError::InvalidArgument("an extension type given twice").into());
+        }
+        // §17.3: only the extension types registered for the GroupContext.
+        if first_misplaced_in(&extensions, ExtensionContainer::GroupContext).is_some() {
+            return Err(MisuseError::InvalidArgument(
+                "an extension type not allowed in the GroupContext",
+            )
+            .into());
         }
         // §7.3: our leaf is compatible with the group's version and suite, as every member
         // after us must be.

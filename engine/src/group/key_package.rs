@@ -27,11 +27,12 @@ use crate::crypto::labels::{
 };
 use crate::crypto::{CipherSuite, CipherSuiteProvider, Secret};
 use crate::messages::{
-    repeated_extension_type, Capabilities, Credential, CredentialType, Extension, KeyPackage,
-    LeafNode, LeafNodeSource, LeafNodeTbs, Lifetime, Node, ProtocolVersion, RequiredCapabilities,
+    first_misplaced_in, repeated_extension_type, Capabilities, Credential, CredentialType,
+    Extension, ExtensionContainer, KeyPackage, LeafNode, LeafNodeSource, LeafNodeTbs, Lifetime,
+    Node, ProtocolVersion, RequiredCapabilities,
 };
 use crate::tree::tree_validation::{
-    leaf_tbs, supports_group_parameters, verify_leaf_signature, KeyTables,
+    leaf_tbs, misplaced_leaf_extension, supports_group_parameters, verify_leaf_signature, KeyTables,
 };
 use crate::tree::{LifetimePolicy, Tree};
 use crate::tree_math::{LeafIndex, NodeIndex};
@@ -105,6 +106,15 @@ pub fn generate_key_package(
             return Err(MisuseError::InvalidArgument("an extension type given twice").into());
         }
     }
+    // §17.3: only the extension types registered for each list.
+    if first_misplaced_in(&options.extensions, ExtensionContainer::KeyPackage).is_some()
+        || first_misplaced_in(&options.leaf_extensions, ExtensionContainer::LeafNode).is_some()
+    {
+        return Err(MisuseError::InvalidArgument(
+            "an extension not allowed in a KeyPackage or LeafNode, or a malformed application_id",
+        )
+        .into());
+    }
     let signature_key = cs.signature_public_key(&signature_private_key)?;
     let (init_private_key, init_key) = cs.kem_generate()?;
     let (encryption_private_key, encryption_key) = cs.kem_generate()?;
@@ -126,6 +136,13 @@ pub fn generate_key_package(
         &[],
         LeafIndex(0),
     )?;
+    // §7.2: default proposal and extension types "MUST NOT be listed".
+    if leaf.capabilities().lists_default_type() {
+        return Err(MisuseError::InvalidArgument(
+            "capabilities list a default proposal or extension type",
+        )
+        .into());
+    }
     let mut key_package = KeyPackage {
         version: ProtocolVersion::MLS10,
         cipher_suite: cs.cipher_suite(),
@@ -269,6 +286,15 @@ impl LeafCheck<'_> {
         {
             return Err(LeafNodeError::DuplicateExtension(t.0));
         }
+        // §17.3: only the extensions registered for a LeafNode, and a readable
+        // application_id.
+        if let Some(t) = misplaced_leaf_extension(leaf) {
+            return Err(LeafNodeError::MisplacedExtension(t.0));
+        }
+        // §7.2: default proposal and extension types "MUST NOT be listed".
+        if leaf.capabilities().lists_default_type() {
+            return Err(LeafNodeError::DefaultCapabilityListed);
+        }
         // §7.3: extensions listed in capabilities.
         let extensions = leaf.extensions().iter().map(|e| e.extension_type);
         if let Some(t) = leaf
@@ -366,6 +392,10 @@ impl LeafCheck<'_> {
         // §13: no extension type twice.
         if let Some(t) = repeated_extension_type(kp.extensions.iter().map(|e| e.extension_type)) {
             return Err(KeyPackageError::DuplicateExtension(t.0));
+        }
+        // §17.3: none of RFC 9420's own extension types belongs in a KeyPackage.
+        if let Some(t) = first_misplaced_in(&kp.extensions, ExtensionContainer::KeyPackage) {
+            return Err(KeyPackageError::MisplacedExtension(t.0));
         }
         // The init key must be one the Welcome can be encrypted to, or the commit adding it
         // fails.

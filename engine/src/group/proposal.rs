@@ -13,12 +13,12 @@ use crate::crypto::labels::{proposal_ref, sign_with_label};
 use crate::crypto::{CipherSuiteProvider, Secret};
 use crate::framing::MessageProtection;
 use crate::messages::{
-    repeated_extension_type, Add, AuthenticatedContent, Extension, ExtensionType, ExternalInit,
-    ExternalPsk, ExternalSenders, FramedContent, FramedContentAuthData, FramedContentBody,
-    FramedContentTbs, GroupContextExtensions, KeyPackage, LeafNodeSource, MlsMessage,
-    MlsMessageBody, PreSharedKey, PreSharedKeyId, Proposal, ProposalRef, ProposalType,
-    ProtocolVersion, Psk, PublicMessage, ReInit, Remove, ResumptionPskUsage, Sender, Update,
-    WireFormat,
+    first_misplaced_in, repeated_extension_type, Add, AuthenticatedContent, Extension,
+    ExtensionContainer, ExtensionType, ExternalInit, ExternalPsk, ExternalSenders, FramedContent,
+    FramedContentAuthData, FramedContentBody, FramedContentTbs, GroupContextExtensions, KeyPackage,
+    LeafNodeSource, MlsMessage, MlsMessageBody, PreSharedKey, PreSharedKeyId, Proposal,
+    ProposalRef, ProposalType, ProtocolVersion, Psk, PublicMessage, ReInit, Remove,
+    ResumptionPskUsage, Sender, Update, WireFormat,
 };
 use crate::psk::fresh_psk_nonce;
 use crate::secret_tree::RatchetKind;
@@ -506,6 +506,10 @@ impl Group {
         // §13: no extension type twice.
         if let Some(t) = repeated_extension_type(exts.iter().map(|e| e.extension_type)) {
             return Err(invalid(i, InvalidProposal::DuplicateExtension(t.0)));
+        }
+        // §17.3: only the extension types registered for the GroupContext.
+        if let Some(t) = first_misplaced_in(exts, ExtensionContainer::GroupContext) {
+            return Err(invalid(i, InvalidProposal::MisplacedExtension(t.0)));
         }
         // The extensions this engine reads from the GroupContext must decode: a list it cannot
         // read is the proposal's fault, so a committer leaves the proposal out.

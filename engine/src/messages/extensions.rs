@@ -69,6 +69,73 @@ pub fn repeated_extension_type(
         .map(|w| ExtensionType(w[0]))
 }
 
+/// The objects that carry a list of extensions: the "Message(s)" of RFC 9420 §17.3's
+/// extension-type registry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExtensionContainer {
+    /// `KeyPackage.extensions` ("KP").
+    KeyPackage,
+    /// `LeafNode.extensions` ("LN").
+    LeafNode,
+    /// `GroupContext.extensions`, and so a GroupContextExtensions proposal's ("GC").
+    GroupContext,
+    /// `GroupInfo.extensions` ("GI").
+    GroupInfo,
+}
+
+impl ExtensionType {
+    /// Whether RFC 9420 §17.3 registers this type for `container`. RFC 9420's own five types
+    /// are allowed only where the registry lists them (`application_id` in a LeafNode;
+    /// `ratchet_tree` and `external_pub` in a GroupInfo; `required_capabilities` and
+    /// `external_senders` in the GroupContext). Every other type, GREASE included (§13.5
+    /// forbids special rules for it), is allowed anywhere here and left to the capability
+    /// checks.
+    pub fn allowed_in(self, container: ExtensionContainer) -> bool {
+        use ExtensionContainer as C;
+        match self {
+            ExtensionType::APPLICATION_ID => container == C::LeafNode,
+            ExtensionType::RATCHET_TREE | ExtensionType::EXTERNAL_PUB => container == C::GroupInfo,
+            ExtensionType::REQUIRED_CAPABILITIES | ExtensionType::EXTERNAL_SENDERS => {
+                container == C::GroupContext
+            }
+            _ => true,
+        }
+    }
+}
+
+/// The first extension of a list (its types and contents, in order) that may not appear in
+/// `container` ([`ExtensionType::allowed_in`]), or that is an `application_id` or
+/// `external_pub` whose content does not decode as its type (the engine reads the other RFC
+/// types' contents where it uses them, and refuses them there). A list that passes is one
+/// OpenMLS, which decodes every RFC type where it appears and checks the registry, accepts too.
+pub fn first_misplaced_extension<'a>(
+    extensions: impl IntoIterator<Item = (ExtensionType, &'a [u8])>,
+    container: ExtensionContainer,
+) -> Option<ExtensionType> {
+    extensions
+        .into_iter()
+        .find(|&(t, data)| {
+            !t.allowed_in(container)
+                || (t == ExtensionType::APPLICATION_ID
+                    && decode_exact::<ApplicationId>(data).is_err())
+                || (t == ExtensionType::EXTERNAL_PUB && decode_exact::<ExternalPub>(data).is_err())
+        })
+        .map(|(t, _)| t)
+}
+
+/// [`first_misplaced_extension`] for a list of [`Extension`]s.
+pub fn first_misplaced_in(
+    extensions: &[Extension],
+    container: ExtensionContainer,
+) -> Option<ExtensionType> {
+    first_misplaced_extension(
+        extensions
+            .iter()
+            .map(|e| (e.extension_type, e.extension_data.as_slice())),
+        container,
+    )
+}
+
 /// `application_id` (RFC 9420 §5.3.3): `opaque application_id<V>`.
 #[derive(Clone, PartialEq, Eq, Debug, Default, TlsSerialize, TlsDeserializeBytes, TlsSize)]
 pub struct ApplicationId(pub VarBytes);
@@ -127,6 +194,60 @@ impl ExtensionValue for ExternalSenders {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rfc_types_are_allowed_only_where_the_registry_lists_them() {
+        use ExtensionContainer as C;
+        let all = [C::KeyPackage, C::LeafNode, C::GroupContext, C::GroupInfo];
+        let allowed = |t: u16| -> Vec<C> {
+            all.into_iter()
+                .filter(|c| ExtensionType(t).allowed_in(*c))
+                .collect()
+        };
+        assert_eq!(allowed(1), [C::LeafNode]);
+        assert_eq!(allowed(2), [C::GroupInfo]);
+        assert_eq!(allowed(3), [C::GroupContext]);
+        assert_eq!(allowed(4), [C::GroupInfo]);
+        assert_eq!(allowed(5), [C::GroupContext]);
+        // Reserved, GREASE, later documents' and private types: no rule here.
+        for t in [0, 6, 0x0a0a, 0xfafa, 0xff00] {
+            assert_eq!(allowed(t), all, "{t:#06x}");
+        }
+    }
+
+    #[test]
+    fn misplaced_or_unreadable_extensions_are_found_first_in_order() {
+        let e = |t: u16, data: &[u8]| Extension {
+            extension_type: ExtensionType(t),
+            extension_data: VarBytes(data.to_vec()),
+        };
+        let gi = ExtensionContainer::GroupInfo;
+        let pub32 = [&[32u8][..], &[7; 32]].concat();
+        assert_eq!(
+            first_misplaced_in(&[e(0xff00, b"x"), e(4, &pub32)], gi),
+            None
+        );
+        // external_pub whose key does not fill its length, or is followed by more bytes.
+        assert_eq!(
+            first_misplaced_in(&[e(4, &pub32[..20])], gi),
+            Some(ExtensionType(4))
+        );
+        assert_eq!(
+            first_misplaced_in(&[e(4, &[&pub32[..], &[0]].concat())], gi),
+            Some(ExtensionType(4))
+        );
+        // The first offender in list order.
+        assert_eq!(
+            first_misplaced_in(&[e(0xff00, b""), e(3, b"\0\0\0"), e(1, b"\0")], gi),
+            Some(ExtensionType(3))
+        );
+        let ln = ExtensionContainer::LeafNode;
+        assert_eq!(first_misplaced_in(&[e(1, b"\x02ab")], ln), None);
+        assert_eq!(
+            first_misplaced_in(&[e(1, b"\x03ab")], ln),
+            Some(ExtensionType(1))
+        );
+    }
 
     #[test]
     fn repeated_extension_types_are_found() {

@@ -551,6 +551,15 @@ impl CapabilitiesRef<'_> {
             .first_missing(types.filter(|t| !t.is_default()))
     }
 
+    /// Whether these capabilities list one of RFC 9420's default proposal types (1-7) or
+    /// extension types (1-5), which §7.2 says "MUST NOT be listed", or the reserved extension
+    /// type 0, which no one can support. mls-rs refuses such a leaf (it counts extension
+    /// types up to 5 as default), so a group that admits one splits from its mls-rs members.
+    pub fn lists_default_type(&self) -> bool {
+        self.extensions.iter().any(|t| t.0 <= 5)
+            || self.proposals.iter().any(ProposalType::is_default)
+    }
+
     /// An owned copy.
     pub fn to_owned(&self) -> Capabilities {
         Capabilities {

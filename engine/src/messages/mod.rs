@@ -47,8 +47,9 @@ pub use codepoints::{
 pub use commit::{Commit, EncryptedPathSecrets, ProposalOrRef, UpdatePath, UpdatePathNode};
 pub use credential::{Certificate, Credential};
 pub use extensions::{
-    repeated_extension_type, ApplicationId, Extension, ExtensionValue, ExternalPub, ExternalSender,
-    ExternalSenders, RequiredCapabilities,
+    first_misplaced_extension, first_misplaced_in, repeated_extension_type, ApplicationId,
+    Extension, ExtensionContainer, ExtensionValue, ExternalPub, ExternalSender, ExternalSenders,
+    RequiredCapabilities,
 };
 pub use framing::{
     AuthenticatedContent, AuthenticatedContentTbm, ConfirmedTranscriptHashInput, FramedContent,

@@ -32,8 +32,9 @@ use crate::codec::{encode, VarBytes};
 use crate::crypto::labels::sign_with_label;
 use crate::crypto::{CipherSuite, CipherSuiteProvider, Secret};
 use crate::messages::{
-    repeated_extension_type, CredentialType, ExtensionType, LeafNode, LeafNodeSource, LeafNodeTbs,
-    Node, ProtocolVersion, RequiredCapabilities, TreePosition,
+    first_misplaced_extension, repeated_extension_type, CredentialType, ExtensionContainer,
+    ExtensionType, LeafNode, LeafNodeSource, LeafNodeTbs, Node, ProtocolVersion,
+    RequiredCapabilities, TreePosition,
 };
 use crate::tree_math::{LeafIndex, NodeIndex, TreeSize};
 
@@ -189,6 +190,23 @@ pub enum TreeValidationError {
         /// The leaf.
         leaf: LeafIndex,
     },
+    /// A leaf extension RFC 9420 §17.3 does not register for a LeafNode (one of its own types
+    /// other than `application_id`), or an `application_id` that does not decode.
+    #[error("leaf {leaf:?}: extension {extension_type:?} not allowed in a LeafNode, or malformed")]
+    MisplacedExtension {
+        /// The leaf.
+        leaf: LeafIndex,
+        /// The extension type.
+        extension_type: ExtensionType,
+    },
+    /// A leaf's capabilities list a default proposal or extension type, which RFC 9420 §7.2
+    /// says "MUST NOT be listed", or the reserved extension type 0
+    /// (`CapabilitiesRef::lists_default_type`).
+    #[error("leaf {leaf:?}: its capabilities list a default proposal or extension type")]
+    DefaultCapabilityListed {
+        /// The leaf.
+        leaf: LeafIndex,
+    },
     /// A leaf's capabilities do not list the group's protocol version and cipher suite, so it
     /// is not "compatible with the group's parameters" (§7.3).
     #[error("leaf {leaf:?}: the group's version or cipher suite not in its capabilities")]
@@ -334,6 +352,17 @@ pub fn supports_group_parameters(leaf: &LeafNode, suite: CipherSuite) -> bool {
     caps.versions.contains(&ProtocolVersion::MLS10) && caps.cipher_suites.contains(&suite)
 }
 
+/// The first of a leaf's extensions that may not be in a LeafNode, or an `application_id`
+/// that does not decode ([`first_misplaced_extension`]).
+pub fn misplaced_leaf_extension(leaf: &LeafNode) -> Option<ExtensionType> {
+    first_misplaced_extension(
+        leaf.extensions()
+            .iter()
+            .map(|e| (e.extension_type, e.extension_data)),
+        ExtensionContainer::LeafNode,
+    )
+}
+
 /// The checks of §7.3 that concern one leaf alone: the group's version and cipher suite, its
 /// extensions and credential type listed in its own capabilities, the group's required
 /// capabilities, its lifetime under the policy.
@@ -359,6 +388,15 @@ fn check_leaf_alone(
             leaf: i,
             extension_type: t,
         });
+    }
+    if let Some(t) = misplaced_leaf_extension(leaf) {
+        return Err(TreeValidationError::MisplacedExtension {
+            leaf: i,
+            extension_type: t,
+        });
+    }
+    if caps.lists_default_type() {
+        return Err(TreeValidationError::DefaultCapabilityListed { leaf: i });
     }
     let extensions = leaf.extensions().iter().map(|e| e.extension_type);
     if let Some(t) = caps

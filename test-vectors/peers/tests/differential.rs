@@ -362,7 +362,12 @@ fn we_accept_what_peers_commit_from_our_edited_proposals() {
             ),
             "case {i}: our receiver refused our proposer's {proposal:?}"
         );
-        let by = i % 2;
+        // Peer j is at leaf j + 1. A committer may not commit its own removal (RFC 9420
+        // §12.2), so the other peer commits a Remove of the first choice.
+        let mut by = i % 2;
+        if matches!(&proposal, Proposal::Remove(r) if r.removed as usize == by + 1) {
+            by = 1 - by;
+        }
         let mut accepted = [false; 2];
         for (j, p) in f.peers.iter_mut().enumerate() {
             match p.process(&msg) {
