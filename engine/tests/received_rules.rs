@@ -312,11 +312,19 @@ fn with_versions_and_suites(
     versions: Vec<ProtocolVersion>,
     suites: Vec<CipherSuite>,
 ) -> KeyPackageBundle {
+    with_capabilities(|c| {
+        c.versions = VarVec(versions);
+        c.cipher_suites = VarVec(suites);
+    })
+}
+
+/// A KeyPackage whose leaf is re-signed with its capabilities edited by `edit`, and the
+/// KeyPackage signed again, as its owner would.
+fn with_capabilities(edit: impl FnOnce(&mut Capabilities)) -> KeyPackageBundle {
     let mut bundle = key_package("a", false, vec![], vec![]);
     let kp = &mut bundle.key_package;
     let mut tbs = kp.leaf_node.to_be_signed(None).unwrap();
-    tbs.capabilities.versions = VarVec(versions);
-    tbs.capabilities.cipher_suites = VarVec(suites);
+    edit(&mut tbs.capabilities);
     kp.leaf_node = sign_leaf(cs(), tbs, &bundle.signature_private_key, &[], LeafIndex(0)).unwrap();
     let tbs = encode(&kp.to_be_signed()).unwrap();
     kp.signature = VarBytes(
@@ -375,20 +383,6 @@ fn a_leaf_must_list_the_groups_version_and_cipher_suite() {
         validate_tree(&mut tree, cs(), &TreeValidationParams::new(b"g", 1_000)),
         Ok(())
     );
-}
-
-/// A KeyPackage whose leaf is re-signed with its capabilities edited by `edit`.
-fn with_capabilities(edit: impl FnOnce(&mut Capabilities)) -> KeyPackageBundle {
-    let mut bundle = key_package("a", false, vec![], vec![]);
-    let kp = &mut bundle.key_package;
-    let mut tbs = kp.leaf_node.to_be_signed(None).unwrap();
-    edit(&mut tbs.capabilities);
-    kp.leaf_node = sign_leaf(cs(), tbs, &bundle.signature_private_key, &[], LeafIndex(0)).unwrap();
-    let tbs = encode(&kp.to_be_signed()).unwrap();
-    kp.signature = VarBytes(
-        sign_with_label(cs(), &bundle.signature_private_key, "KeyPackageTBS", &tbs).unwrap(),
-    );
-    bundle
 }
 
 /// RFC 9420 §7.2: the default proposal types (1-7) and extension types (1-5) "MUST NOT be
