@@ -173,11 +173,10 @@ fn known(peer: &str, proposal: &Proposal, error: &str) -> bool {
     )
 }
 
-#[test]
-fn peers_accept_what_our_committer_builds_from_edited_proposals() {
-    let cs = cs();
-    let dave = bundle("dave");
-    let gce = Proposal::GroupContextExtensions(GroupContextExtensions {
+/// The GroupContextExtensions template of both directions: `required_capabilities` naming the
+/// test's extension type, which every member lists, and an extension of that type.
+fn gce_template() -> Proposal {
+    Proposal::GroupContextExtensions(GroupContextExtensions {
         extensions: VarVec(vec![
             Extension::from_value(&RequiredCapabilities {
                 extension_types: VarVec(vec![ExtensionType(TEST_EXTENSION_TYPE)]),
@@ -190,12 +189,18 @@ fn peers_accept_what_our_committer_builds_from_edited_proposals() {
                 extension_data: VarBytes(b"differential".to_vec()),
             },
         ]),
-    });
+    })
+}
+
+#[test]
+fn peers_accept_what_our_committer_builds_from_edited_proposals() {
+    let cs = cs();
+    let dave = bundle("dave");
     let templates = [
         Proposal::Add(Add {
             key_package: dave.key_package.clone(),
         }),
-        gce,
+        gce_template(),
         Proposal::Remove(Remove { removed: 2 }),
         Proposal::ReInit(ReInit {
             group_id: VarBytes(b"next".to_vec()),
@@ -309,20 +314,7 @@ fn we_accept_what_peers_commit_from_our_edited_proposals() {
         Proposal::Add(Add {
             key_package: dave.key_package.clone(),
         }),
-        Proposal::GroupContextExtensions(GroupContextExtensions {
-            extensions: VarVec(vec![
-                Extension::from_value(&RequiredCapabilities {
-                    extension_types: VarVec(vec![ExtensionType(TEST_EXTENSION_TYPE)]),
-                    proposal_types: VarVec::default(),
-                    credential_types: VarVec(vec![CredentialType::BASIC]),
-                })
-                .expect("encode"),
-                Extension {
-                    extension_type: ExtensionType(TEST_EXTENSION_TYPE),
-                    extension_data: VarBytes(b"differential".to_vec()),
-                },
-            ]),
-        }),
+        gce_template(),
         Proposal::Remove(Remove { removed: 3 }),
         Proposal::PreSharedKey(mls_engine::messages::PreSharedKey {
             psk: mls_engine::messages::PreSharedKeyId {
