@@ -333,6 +333,34 @@ fn with_capabilities(edit: impl FnOnce(&mut Capabilities)) -> KeyPackageBundle {
     bundle
 }
 
+/// `b`'s leaf is refused with `leaf_error` as a KeyPackage (§10.1), as an Add committed by
+/// value to `group`, and with `tree_error` as the only leaf of a received tree.
+fn refused_as_key_package_add_and_tree_leaf(
+    group: &Group,
+    b: &KeyPackageBundle,
+    leaf_error: LeafNodeError,
+    tree_error: TreeValidationError,
+    what: &str,
+) {
+    let lifetime = mls_engine::tree::LifetimePolicy::Check { now: 1_000 };
+    assert_eq!(
+        validate_key_package(cs(), &b.key_package, lifetime),
+        Err(KeyPackageError::LeafNode(leaf_error.clone())),
+        "{what}"
+    );
+    assert_eq!(
+        commit_by_value(group, vec![add(b)]).map(drop),
+        Err(invalid_add(0, leaf_error)),
+        "{what}"
+    );
+    let mut tree = Tree::new(cs(), b.key_package.leaf_node.clone()).unwrap();
+    assert_eq!(
+        validate_tree(&mut tree, cs(), &TreeValidationParams::new(b"g", 1_000)),
+        Err(tree_error),
+        "{what}"
+    );
+}
+
 /// RFC 9420 §7.3: a leaf must be "compatible with the group's parameters": its capabilities
 /// list the group's protocol version and cipher suite (OpenMLS checks the same). Found by the
 /// differential interop test (`test-vectors/peers/tests/differential.rs`): our committer added
@@ -350,21 +378,12 @@ fn a_leaf_must_list_the_groups_version_and_cipher_suite() {
     ] {
         let b = with_versions_and_suites(versions.clone(), suites.clone());
         let what = format!("versions {versions:?}, suites {suites:?}");
-        assert_eq!(
-            validate_key_package(cs(), &b.key_package, lifetime),
-            Err(KeyPackageError::LeafNode(LeafNodeError::Capabilities)),
-            "{what}"
-        );
-        assert_eq!(
-            commit_by_value(&group, vec![add(&b)]).map(drop),
-            Err(invalid_add(0, LeafNodeError::Capabilities)),
-            "{what}"
-        );
-        let mut tree = Tree::new(cs(), b.key_package.leaf_node.clone()).unwrap();
-        assert_eq!(
-            validate_tree(&mut tree, cs(), &TreeValidationParams::new(b"g", 1_000)),
-            Err(TreeValidationError::GroupParametersUnsupported { leaf: LeafIndex(0) }),
-            "{what}"
+        refused_as_key_package_add_and_tree_leaf(
+            &group,
+            &b,
+            LeafNodeError::Capabilities,
+            TreeValidationError::GroupParametersUnsupported { leaf: LeafIndex(0) },
+            &what,
         );
         assert!(
             Group::create(cs(), &b, b"g2".to_vec(), vec![], config()).is_err(),
@@ -416,23 +435,12 @@ fn a_leaf_listing_a_default_type_is_refused() {
                 .0
                 .extend(extensions.iter().map(|&t| ExtensionType(t)));
         });
-        assert_eq!(
-            validate_key_package(cs(), &b.key_package, lifetime),
-            Err(KeyPackageError::LeafNode(
-                LeafNodeError::DefaultCapabilityListed
-            )),
-            "{what}"
-        );
-        assert_eq!(
-            commit_by_value(&group, vec![add(&b)]).map(drop),
-            Err(invalid_add(0, LeafNodeError::DefaultCapabilityListed)),
-            "{what}"
-        );
-        let mut tree = Tree::new(cs(), b.key_package.leaf_node.clone()).unwrap();
-        assert_eq!(
-            validate_tree(&mut tree, cs(), &TreeValidationParams::new(b"g", 1_000)),
-            Err(TreeValidationError::DefaultCapabilityListed { leaf: LeafIndex(0) }),
-            "{what}"
+        refused_as_key_package_add_and_tree_leaf(
+            &group,
+            &b,
+            LeafNodeError::DefaultCapabilityListed,
+            TreeValidationError::DefaultCapabilityListed { leaf: LeafIndex(0) },
+            what,
         );
         // Our own generator refuses to make one.
         let capabilities = b.key_package.leaf_node.capabilities().to_owned();
