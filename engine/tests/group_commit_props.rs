@@ -231,6 +231,76 @@ fn undecodable_group_context_extensions_are_left_out() {
     }
 }
 
+/// A ReInit's extensions become the new group's GroupContext extensions (RFC 9420 §11.2), so
+/// they follow a GroupContextExtensions' rules: a type §17.3 does not register for the
+/// GroupContext, a type twice, or a `required_capabilities` that does not decode is left out
+/// when received and refused by value (OpenMLS refuses such a ReInit when it decodes it); a
+/// list a GroupContext may carry is committed.
+#[test]
+fn a_reinits_extensions_follow_the_group_contexts_rules() {
+    let typed = |t: u16, data: Vec<u8>| Extension {
+        extension_type: ExtensionType(t),
+        extension_data: VarBytes(data),
+    };
+    let reinit = |extensions: Vec<Extension>| {
+        Proposal::ReInit(ReInit {
+            group_id: VarBytes(b"next".to_vec()),
+            version: ProtocolVersion::MLS10,
+            cipher_suite: mls_engine::crypto::CipherSuite(1),
+            extensions: VarVec(extensions),
+        })
+    };
+    let app_id = typed(1, vec![3, b'a', b'p', b'p']);
+    let private = typed(0xf0a0, vec![1]);
+    let cases = [
+        (
+            vec![app_id],
+            InvalidProposal::MisplacedExtension(ExtensionType::APPLICATION_ID.0),
+        ),
+        (
+            vec![typed(ExtensionType::LAST_RESORT.0, vec![])],
+            InvalidProposal::MisplacedExtension(ExtensionType::LAST_RESORT.0),
+        ),
+        (
+            vec![private.clone(), private.clone()],
+            InvalidProposal::DuplicateExtension(0xf0a0),
+        ),
+        (
+            vec![typed(ExtensionType::REQUIRED_CAPABILITIES.0, vec![0xff])],
+            InvalidProposal::MalformedExtension(ExtensionType::REQUIRED_CAPABILITIES.0),
+        ),
+    ];
+    for (extensions, rule) in cases {
+        let expected = GroupError::Protocol(ProtocolError::Proposal {
+            index: Some(0),
+            rule: ProposalRule::InvalidProposal(rule),
+        });
+        let sent = vec![reinit(extensions)];
+        assert_eq!(
+            commit_proposals(false, false, sent.clone()),
+            CommitRun::Committed {
+                dropped: vec![expected.clone()],
+                joined: false
+            }
+        );
+        assert_eq!(
+            commit_proposals(true, false, sent),
+            CommitRun::Refused(expected)
+        );
+    }
+    let fit = vec![
+        private,
+        Extension::from_value(&RequiredCapabilities::default()).unwrap(),
+    ];
+    assert_eq!(
+        commit_proposals(true, false, vec![reinit(fit)]),
+        CommitRun::Committed {
+            dropped: vec![],
+            joined: false
+        }
+    );
+}
+
 /// Keys no one can encrypt to (X25519's all-zero point, of small order; a 33-byte key), in a
 /// KeyPackage's init key or leaf, or in an Update's leaf: received from a member, they are left
 /// out of the commit (they used to fail the commit adding them, or be accepted and then fail

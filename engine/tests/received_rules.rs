@@ -37,9 +37,9 @@ fn ext(t: ExtensionType) -> Extension {
     }
 }
 
-/// A KeyPackage whose leaf lists `X` in its capabilities (when `supports_x`), with
-/// `leaf_extensions` and `kp_extensions` as given, signed as its owner would: nothing here is
-/// refused by the generator's own checks.
+/// A KeyPackage whose leaf lists `X` in its capabilities (when `supports_x`) and the
+/// non-default types of `kp_extensions`, with `leaf_extensions` and `kp_extensions` as given,
+/// signed as its owner would: nothing here is refused by the generator's own checks.
 fn key_package(
     name: &str,
     supports_x: bool,
@@ -58,6 +58,11 @@ fn key_package(
     };
     if supports_x {
         capabilities.extensions.0.push(X);
+    }
+    for t in kp_extensions.iter().map(|e| e.extension_type) {
+        if !t.is_default() && !capabilities.extensions.0.contains(&t) {
+            capabilities.extensions.0.push(t);
+        }
     }
     let options = KeyPackageOptions {
         capabilities: Some(capabilities),
@@ -312,16 +317,19 @@ fn with_versions_and_suites(
     versions: Vec<ProtocolVersion>,
     suites: Vec<CipherSuite>,
 ) -> KeyPackageBundle {
-    with_capabilities(|c| {
+    with_capabilities(&key_package("a", false, vec![], vec![]), |c| {
         c.versions = VarVec(versions);
         c.cipher_suites = VarVec(suites);
     })
 }
 
-/// A KeyPackage whose leaf is re-signed with its capabilities edited by `edit`, and the
+/// `base` with its leaf re-signed with its capabilities edited by `edit`, and the
 /// KeyPackage signed again, as its owner would.
-fn with_capabilities(edit: impl FnOnce(&mut Capabilities)) -> KeyPackageBundle {
-    let mut bundle = key_package("a", false, vec![], vec![]);
+fn with_capabilities(
+    base: &KeyPackageBundle,
+    edit: impl FnOnce(&mut Capabilities),
+) -> KeyPackageBundle {
+    let mut bundle = base.clone();
     let kp = &mut bundle.key_package;
     let mut tbs = kp.leaf_node.to_be_signed(None).unwrap();
     edit(&mut tbs.capabilities);
@@ -404,6 +412,83 @@ fn a_leaf_must_list_the_groups_version_and_cipher_suite() {
     );
 }
 
+/// RFC 9420 §10: "Extensions included in the `extensions` or `leaf_node.extensions` fields
+/// MUST be included in the `leaf_node.capabilities` field". OpenMLS refuses a KeyPackage whose
+/// own extensions are not listed (`UnsupportedExtension`), so a commit adding one splits the
+/// group from its OpenMLS members (found by the differential interop test). Refused as a
+/// KeyPackage and in an Add; the generator lists them itself or refuses given capabilities
+/// that do not.
+#[test]
+fn key_package_extensions_are_listed_in_its_capabilities() {
+    let lifetime = mls_engine::tree::LifetimePolicy::Check { now: 1_000 };
+    let last_resort = Extension {
+        extension_type: ExtensionType::LAST_RESORT,
+        extension_data: VarBytes::default(),
+    };
+    // Listed (by the helper): valid. Then signed again with the type dropped from the list.
+    let listed = key_package("a", false, vec![], vec![last_resort.clone(), ext(X)]);
+    assert_eq!(
+        validate_key_package(cs(), &listed.key_package, lifetime),
+        Ok(())
+    );
+    for dropped in [ExtensionType::LAST_RESORT, X] {
+        let b = with_capabilities(&listed, |c| c.extensions.0.retain(|t| *t != dropped));
+        assert_eq!(
+            validate_key_package(cs(), &b.key_package, lifetime),
+            Err(KeyPackageError::ExtensionNotInCapabilities(dropped.0)),
+            "{dropped:?}"
+        );
+        let creator = key_package("creator", true, vec![], vec![]);
+        let group = Group::create(cs(), &creator, b"g".to_vec(), vec![], config()).unwrap();
+        let refused = commit_by_value(&group, vec![add(&b)]).map(drop);
+        assert_eq!(
+            refused,
+            Err(GroupError::Protocol(ProtocolError::Proposal {
+                index: Some(0),
+                rule: ProposalRule::InvalidProposal(InvalidProposal::KeyPackage(
+                    KeyPackageError::ExtensionNotInCapabilities(dropped.0)
+                )),
+            })),
+            "{dropped:?}"
+        );
+    }
+    // The generator: default capabilities list the carried types; given ones must.
+    let generate = |capabilities: Option<Capabilities>| {
+        let (sk, _) = cs().signature_generate().unwrap();
+        let options = KeyPackageOptions {
+            capabilities,
+            leaf_extensions: vec![ext(X)],
+            extensions: vec![last_resort.clone()],
+            ..KeyPackageOptions::new(0, u64::MAX)
+        };
+        generate_key_package(cs(), Credential::basic("g"), sk, options)
+    };
+    let made = generate(None).unwrap();
+    let mut listed: Vec<u16> = made
+        .key_package
+        .leaf_node
+        .capabilities()
+        .extensions
+        .to_vec()
+        .into_iter()
+        .map(|t| t.0)
+        .collect();
+    listed.sort_unstable();
+    assert_eq!(listed, [ExtensionType::LAST_RESORT.0, X.0]);
+    assert_eq!(
+        validate_key_package(cs(), &made.key_package, lifetime),
+        Ok(())
+    );
+    let only_x = Capabilities {
+        extensions: VarVec(vec![X]),
+        ..mls_engine::group::key_package::default_capabilities(
+            CipherSuite(1),
+            &Credential::basic("g"),
+        )
+    };
+    assert!(matches!(generate(Some(only_x)), Err(GroupError::Misuse(_))));
+}
+
 /// RFC 9420 §7.2: the default proposal types (1-7) and extension types (1-5) "MUST NOT be
 /// listed" in a leaf's capabilities. mls-rs refuses such a leaf (`DefaultValueListed`), so a
 /// group that admits one splits from its mls-rs members. Found by the differential interop
@@ -427,7 +512,7 @@ fn a_leaf_listing_a_default_type_is_refused() {
         ),
     ];
     for (what, proposals, extensions) in cases {
-        let b = with_capabilities(|c| {
+        let b = with_capabilities(&key_package("a", false, vec![], vec![]), |c| {
             c.proposals
                 .0
                 .extend(proposals.iter().map(|&t| ProposalType(t)));
@@ -458,7 +543,7 @@ fn a_leaf_listing_a_default_type_is_refused() {
         );
     }
     // Non-default and GREASE types are listed freely.
-    let b = with_capabilities(|c| {
+    let b = with_capabilities(&key_package("a", false, vec![], vec![]), |c| {
         c.proposals
             .0
             .extend([ProposalType(0x0a0a), ProposalType(8)]);
@@ -487,9 +572,15 @@ fn extensions_are_allowed_only_where_rfc_9420_registers_them() {
     };
     let app_id = typed(1, vec![3, b'a', b'p', b'p']);
     let external_pub = typed(4, encode(&VarBytes(vec![9; 32])).unwrap());
-    // In the GroupContext: application_id, ratchet_tree and external_pub are refused, in a
-    // proposal, a commit, and `Group::create`.
-    for e in [app_id.clone(), typed(2, vec![0]), external_pub.clone()] {
+    let last_resort = typed(10, vec![]);
+    // In the GroupContext: application_id, ratchet_tree, external_pub and last_resort (as the
+    // peers deploy it) are refused, in a proposal, a commit, and `Group::create`.
+    for e in [
+        app_id.clone(),
+        typed(2, vec![0]),
+        external_pub.clone(),
+        last_resort.clone(),
+    ] {
         let t = e.extension_type.0;
         let gce = Proposal::GroupContextExtensions(GroupContextExtensions {
             extensions: VarVec(vec![e.clone()]),
@@ -533,6 +624,17 @@ fn extensions_are_allowed_only_where_rfc_9420_registers_them() {
             "type {t}"
         );
     }
+    // In a KeyPackage: an empty last_resort.
+    let last_resort_kp = key_package("a", false, vec![], vec![last_resort.clone()]);
+    assert_eq!(
+        validate_key_package(cs(), &last_resort_kp.key_package, lifetime),
+        Ok(())
+    );
+    let b = key_package("a", false, vec![], vec![typed(10, vec![0])]);
+    assert_eq!(
+        validate_key_package(cs(), &b.key_package, lifetime),
+        Err(KeyPackageError::MisplacedExtension(10))
+    );
     // In a LeafNode: application_id only, and one that decodes.
     let readable = key_package("a", false, vec![app_id], vec![]);
     assert_eq!(
@@ -543,6 +645,7 @@ fn extensions_are_allowed_only_where_rfc_9420_registers_them() {
         typed(1, vec![5, b'a']),
         typed(1, vec![1, b'a', b'b']),
         external_pub,
+        last_resort,
     ] {
         let b = key_package("a", false, vec![e.clone()], vec![]);
         let t = e.extension_type.0;

@@ -617,6 +617,8 @@ impl Observer {
                     if r.version.0 < ProtocolVersion::MLS10.0 {
                         return Err(rule(Some(i), "ReInit to an older version"));
                     }
+                    // §11.2: its extensions are the new group's GroupContext extensions.
+                    check_extensions_wellformed(i, &r.extensions)?;
                     reinit = Some((i, r));
                 }
                 Proposal::ExternalInit(_) => {
@@ -1091,7 +1093,8 @@ pub fn group_info_of(msg: &MlsMessage) -> Result<&GroupInfo, ObserverError> {
     }
 }
 
-/// A GroupContextExtensions' list is well formed (as in the member's validation): no type
+/// A GroupContext extension list (a GroupContextExtensions' or a ReInit's) is well formed (as in
+/// the member's validation): no type
 /// twice (RFC 9420 §13), and the extensions the group reads decode.
 fn check_extensions_wellformed(i: usize, exts: &[Extension]) -> Result<(), ObserverError> {
     if repeated_extension_type(exts.iter().map(|e| e.extension_type)).is_some() {

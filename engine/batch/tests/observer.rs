@@ -495,17 +495,28 @@ fn observer_refuses_extensions_not_registered_for_the_group_context() {
             },
         )
         .unwrap();
-    for t in [1u16, 2, 4] {
+    // A ReInit's extensions are the new group's GroupContext extensions (§11.2).
+    let reinit = |e: Extension| {
+        Proposal::ReInit(ReInit {
+            group_id: VarBytes(b"next".to_vec()),
+            version: ProtocolVersion::MLS10,
+            cipher_suite: cs.cipher_suite(),
+            extensions: VarVec(vec![e]),
+        })
+    };
+    for t in [1u16, 2, 4, 10] {
         let misplaced = Extension {
             extension_type: ExtensionType(t),
             extension_data: VarBytes(vec![0]),
         };
-        let mut bad = out.commit.clone();
-        commit_mut(&mut bad).proposals = VarVec(vec![ProposalOrRef::Proposal(gce(misplaced))]);
-        resign(cs, &mut bad, &creator.signature_private_key, &ob);
-        refused(cs, &mut ob, &bad, |e| {
-            is_rule(e, "an extension not allowed in the GroupContext")
-        });
+        for proposal in [gce(misplaced.clone()), reinit(misplaced)] {
+            let mut bad = out.commit.clone();
+            commit_mut(&mut bad).proposals = VarVec(vec![ProposalOrRef::Proposal(proposal)]);
+            resign(cs, &mut bad, &creator.signature_private_key, &ob);
+            refused(cs, &mut ob, &bad, |e| {
+                is_rule(e, "an extension not allowed in the GroupContext")
+            });
+        }
     }
     ob.process(cs, &out.commit).unwrap();
     a.merge_staged_commit(out.staged).unwrap();

@@ -206,6 +206,9 @@ pub enum KeyPackageError {
     /// types).
     #[error("extension {0} is not allowed in a KeyPackage")]
     MisplacedExtension(u16),
+    /// A KeyPackage extension whose type the leaf's capabilities do not list (RFC 9420 §10).
+    #[error("KeyPackage extension {0} is not in the leaf's capabilities")]
+    ExtensionNotInCapabilities(u16),
     /// `init_key` equals the leaf's `encryption_key` (§10.1).
     #[error("init_key equals encryption_key")]
     InitKeyEqualsEncryptionKey,

@@ -28,8 +28,8 @@ use crate::crypto::labels::{
 use crate::crypto::{CipherSuite, CipherSuiteProvider, Secret};
 use crate::messages::{
     first_misplaced_in, repeated_extension_type, Capabilities, Credential, CredentialType,
-    Extension, ExtensionContainer, KeyPackage, LeafNode, LeafNodeSource, LeafNodeTbs, Lifetime,
-    Node, ProtocolVersion, RequiredCapabilities,
+    Extension, ExtensionContainer, ExtensionType, KeyPackage, LeafNode, LeafNodeSource,
+    LeafNodeTbs, Lifetime, Node, ProtocolVersion, RequiredCapabilities,
 };
 use crate::tree::tree_validation::{
     leaf_tbs, misplaced_leaf_extension, supports_group_parameters, verify_leaf_signature, KeyTables,
@@ -118,9 +118,31 @@ pub fn generate_key_package(
     let signature_key = cs.signature_public_key(&signature_private_key)?;
     let (init_private_key, init_key) = cs.kem_generate()?;
     let (encryption_private_key, encryption_key) = cs.kem_generate()?;
-    let capabilities = options
-        .capabilities
-        .unwrap_or_else(|| default_capabilities(cs.cipher_suite(), &credential));
+    // §7.2, §10: the non-default extension types of both lists are listed in the leaf's
+    // capabilities. Default capabilities list them; given ones must.
+    let mut carried: Vec<ExtensionType> = options
+        .leaf_extensions
+        .iter()
+        .chain(&options.extensions)
+        .map(|e| e.extension_type)
+        .filter(|t| !t.is_default())
+        .collect();
+    carried.sort_unstable();
+    carried.dedup();
+    let capabilities = match options.capabilities {
+        Some(c) if carried.iter().all(|t| c.extensions.0.contains(t)) => c,
+        Some(_) => {
+            return Err(MisuseError::InvalidArgument(
+                "an extension whose type the capabilities do not list",
+            )
+            .into())
+        }
+        None => {
+            let mut c = default_capabilities(cs.cipher_suite(), &credential);
+            c.extensions = VarVec(carried);
+            c
+        }
+    };
     let leaf = sign_leaf(
         cs,
         LeafNodeTbs {
@@ -396,6 +418,18 @@ impl LeafCheck<'_> {
         // §17.3: none of RFC 9420's own extension types belongs in a KeyPackage.
         if let Some(t) = first_misplaced_in(&kp.extensions, ExtensionContainer::KeyPackage) {
             return Err(KeyPackageError::MisplacedExtension(t.0));
+        }
+        // §10: "Extensions included in the `extensions` or `leaf_node.extensions` fields MUST
+        // be included in the `leaf_node.capabilities` field" (the leaf's own are checked with
+        // the leaf, §7.2). None of RFC 9420's default types can be here: they were refused
+        // just above.
+        if let Some(t) = kp
+            .leaf_node
+            .capabilities()
+            .extensions
+            .first_missing(kp.extensions.iter().map(|e| e.extension_type))
+        {
+            return Err(KeyPackageError::ExtensionNotInCapabilities(t.0));
         }
         // The init key must be one the Welcome can be encrypted to, or the commit adding it
         // fails.
@@ -786,11 +820,25 @@ mod tests {
     fn signature_suite_and_source() {
         let cs = cs();
         let b = bundle(cs, "a");
+        // Signed content changed: an extension added (its type listed in the leaf's
+        // capabilities, which the KeyPackage's signature does not cover), or the signature.
         let mut kp = b.key_package.clone();
         kp.extensions.push(Extension {
             extension_type: crate::messages::ExtensionType(0x0a0a),
             extension_data: VarBytes(vec![1]),
         });
+        let mut tbs = kp.leaf_node.to_be_signed(None).unwrap();
+        tbs.capabilities
+            .extensions
+            .0
+            .push(crate::messages::ExtensionType(0x0a0a));
+        kp.leaf_node = sign_leaf(cs, tbs, &b.signature_private_key, &[], LeafIndex(0)).unwrap();
+        assert_eq!(
+            validate_key_package(cs, &kp, LifetimePolicy::Ignore),
+            Err(KeyPackageError::Signature)
+        );
+        let mut kp = b.key_package.clone();
+        kp.signature.0[0] ^= 1;
         assert_eq!(
             validate_key_package(cs, &kp, LifetimePolicy::Ignore),
             Err(KeyPackageError::Signature)

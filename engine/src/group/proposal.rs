@@ -310,11 +310,15 @@ impl Group {
                 return Err(GroupError::rule(Some(*i), ProposalRule::DuplicatePsk));
             }
         }
-        // §12.1.5: ReInit version not older.
+        // §12.1.5: ReInit version not older. Its extensions become the new group's
+        // GroupContext extensions (§11.2), so they are held to the same rules as a
+        // GroupContextExtensions proposal's: a list no new group could be created with is
+        // refused here, not when the ReInit is carried out.
         if let Some((i, ri)) = reinit {
             if ri.version.0 < ProtocolVersion::MLS10.0 {
                 return Err(invalid(i, InvalidProposal::ReInitVersion));
             }
+            Self::check_gce_wellformed(i, &ri.extensions.0)?;
         }
 
         // §12.3 step 1: GroupContextExtensions first; the new extensions govern the rest.
@@ -500,8 +504,9 @@ impl Group {
         Ok(out)
     }
 
-    /// A GroupContextExtensions' list is well formed: no type twice (§13), and the extensions
-    /// this engine reads decode.
+    /// A GroupContext extension list (a GroupContextExtensions' or a ReInit's) is well
+    /// formed: no type twice (§13), only types §17.3 registers for the GroupContext, and the
+    /// extensions this engine reads decode.
     fn check_gce_wellformed(i: usize, exts: &[Extension]) -> Result<(), GroupError> {
         // §13: no extension type twice.
         if let Some(t) = repeated_extension_type(exts.iter().map(|e| e.extension_type)) {

@@ -75,6 +75,11 @@ code_point! {
         EXTERNAL_PUB = 4,
         /// `external_senders` (5), §12.1.8.1.
         EXTERNAL_SENDERS = 5,
+        /// `last_resort` (10): a KeyPackage that may be used more than once, as OpenMLS and
+        /// mls-rs deploy it (draft-ietf-mls-extensions -05: empty content, KeyPackages only).
+        /// Later drafts carry it as a component instead; the deployed code point is kept so
+        /// that what the peers refuse elsewhere is refused here too.
+        LAST_RESORT = 10,
     }
 }
 

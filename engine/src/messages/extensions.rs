@@ -87,9 +87,9 @@ impl ExtensionType {
     /// Whether RFC 9420 §17.3 registers this type for `container`. RFC 9420's own five types
     /// are allowed only where the registry lists them (`application_id` in a LeafNode;
     /// `ratchet_tree` and `external_pub` in a GroupInfo; `required_capabilities` and
-    /// `external_senders` in the GroupContext). Every other type, GREASE included (§13.5
-    /// forbids special rules for it), is allowed anywhere here and left to the capability
-    /// checks.
+    /// `external_senders` in the GroupContext). `last_resort` (10, as both peers deploy it) is
+    /// allowed in a KeyPackage only. Every other type, GREASE included (§13.5 forbids special
+    /// rules for it), is allowed anywhere here and left to the capability checks.
     pub fn allowed_in(self, container: ExtensionContainer) -> bool {
         use ExtensionContainer as C;
         match self {
@@ -98,6 +98,7 @@ impl ExtensionType {
             ExtensionType::REQUIRED_CAPABILITIES | ExtensionType::EXTERNAL_SENDERS => {
                 container == C::GroupContext
             }
+            ExtensionType::LAST_RESORT => container == C::KeyPackage,
             _ => true,
         }
     }
@@ -105,8 +106,9 @@ impl ExtensionType {
 
 /// The first extension of a list (its types and contents, in order) that may not appear in
 /// `container` ([`ExtensionType::allowed_in`]), or that is an `application_id` or
-/// `external_pub` whose content does not decode as its type (the engine reads the other RFC
-/// types' contents where it uses them, and refuses them there). A list that passes is one
+/// `external_pub` whose content does not decode as its type, or a `last_resort` that is not
+/// empty (the engine reads the other RFC types' contents where it uses them, and refuses them
+/// there). A list that passes is one
 /// OpenMLS, which decodes every RFC type where it appears and checks the registry, accepts too.
 pub fn first_misplaced_extension<'a>(
     extensions: impl IntoIterator<Item = (ExtensionType, &'a [u8])>,
@@ -119,6 +121,7 @@ pub fn first_misplaced_extension<'a>(
                 || (t == ExtensionType::APPLICATION_ID
                     && decode_exact::<ApplicationId>(data).is_err())
                 || (t == ExtensionType::EXTERNAL_PUB && decode_exact::<ExternalPub>(data).is_err())
+                || (t == ExtensionType::LAST_RESORT && !data.is_empty())
         })
         .map(|(t, _)| t)
 }
@@ -209,8 +212,9 @@ mod tests {
         assert_eq!(allowed(3), [C::GroupContext]);
         assert_eq!(allowed(4), [C::GroupInfo]);
         assert_eq!(allowed(5), [C::GroupContext]);
+        assert_eq!(allowed(10), [C::KeyPackage]);
         // Reserved, GREASE, later documents' and private types: no rule here.
-        for t in [0, 6, 0x0a0a, 0xfafa, 0xff00] {
+        for t in [0, 6, 9, 11, 0x0a0a, 0xfafa, 0xff00] {
             assert_eq!(allowed(t), all, "{t:#06x}");
         }
     }
@@ -240,6 +244,13 @@ mod tests {
         assert_eq!(
             first_misplaced_in(&[e(0xff00, b""), e(3, b"\0\0\0"), e(1, b"\0")], gi),
             Some(ExtensionType(3))
+        );
+        // last_resort: empty, in a KeyPackage.
+        let kp = ExtensionContainer::KeyPackage;
+        assert_eq!(first_misplaced_in(&[e(10, b"")], kp), None);
+        assert_eq!(
+            first_misplaced_in(&[e(10, b"\0")], kp),
+            Some(ExtensionType(10))
         );
         let ln = ExtensionContainer::LeafNode;
         assert_eq!(first_misplaced_in(&[e(1, b"\x02ab")], ln), None);

@@ -70,6 +70,31 @@ fn bundle(name: &str) -> KeyPackageBundle {
     generate_key_package(&cs, Credential::basic(name), sk, options).expect("KeyPackage")
 }
 
+/// The second Add template's KeyPackage, so that edits reach the extension rules of a leaf
+/// and a KeyPackage: the test extension in its leaf, `last_resort` in the KeyPackage, both
+/// listed in its capabilities (not an `application_id` in the leaf: mls-rs refuses every leaf
+/// carrying one, difference 20). It has `dave`'s signature key, with which [`edited`] signs it
+/// again.
+fn extended_key_package(dave: &KeyPackageBundle) -> mls_engine::messages::KeyPackage {
+    let t = now();
+    let mut options = KeyPackageOptions::new(t - 3600, t + 90 * 24 * 3600);
+    let mut listed = capabilities();
+    listed.extensions.0.push(ExtensionType::LAST_RESORT);
+    options.capabilities = Some(listed);
+    options.leaf_extensions = vec![Extension {
+        extension_type: ExtensionType(TEST_EXTENSION_TYPE),
+        extension_data: VarBytes(b"leaf".to_vec()),
+    }];
+    options.extensions = vec![Extension {
+        extension_type: ExtensionType::LAST_RESORT,
+        extension_data: VarBytes::default(),
+    }];
+    let sk = dave.signature_private_key.clone();
+    generate_key_package(&cs(), Credential::basic("erin"), sk, options)
+        .expect("KeyPackage")
+        .key_package
+}
+
 /// Our committer and the two peers, all at epoch 1.
 struct Fixture {
     committer: Group,
@@ -192,6 +217,21 @@ fn gce_template() -> Proposal {
     })
 }
 
+/// The ReInit template of both directions, carrying the GroupContextExtensions template's
+/// extensions (the new group's GroupContext extensions, which edits may make misplaced,
+/// repeated or malformed).
+fn reinit_template() -> Proposal {
+    let Proposal::GroupContextExtensions(gce) = gce_template() else {
+        unreachable!("gce_template is a GroupContextExtensions")
+    };
+    Proposal::ReInit(ReInit {
+        group_id: VarBytes(b"next".to_vec()),
+        version: ProtocolVersion::MLS10,
+        cipher_suite: CipherSuite(1),
+        extensions: gce.extensions,
+    })
+}
+
 #[test]
 fn peers_accept_what_our_committer_builds_from_edited_proposals() {
     let cs = cs();
@@ -200,14 +240,12 @@ fn peers_accept_what_our_committer_builds_from_edited_proposals() {
         Proposal::Add(Add {
             key_package: dave.key_package.clone(),
         }),
+        Proposal::Add(Add {
+            key_package: extended_key_package(&dave),
+        }),
         gce_template(),
         Proposal::Remove(Remove { removed: 2 }),
-        Proposal::ReInit(ReInit {
-            group_id: VarBytes(b"next".to_vec()),
-            version: ProtocolVersion::MLS10,
-            cipher_suite: CipherSuite(1),
-            extensions: VarVec::default(),
-        }),
+        reinit_template(),
     ];
     let mut f = fixture();
     let (mut committed, mut unknown) = (0, Vec::new());
@@ -314,6 +352,9 @@ fn we_accept_what_peers_commit_from_our_edited_proposals() {
         Proposal::Add(Add {
             key_package: dave.key_package.clone(),
         }),
+        Proposal::Add(Add {
+            key_package: extended_key_package(&dave),
+        }),
         gce_template(),
         Proposal::Remove(Remove { removed: 3 }),
         Proposal::PreSharedKey(mls_engine::messages::PreSharedKey {
@@ -324,12 +365,7 @@ fn we_accept_what_peers_commit_from_our_edited_proposals() {
                 psk_nonce: VarBytes(vec![7; 32]),
             },
         }),
-        Proposal::ReInit(ReInit {
-            group_id: VarBytes(b"next".to_vec()),
-            version: ProtocolVersion::MLS10,
-            cipher_suite: CipherSuite(1),
-            extensions: VarVec::default(),
-        }),
+        reinit_template(),
     ];
     let mut f = fixture2();
     let (mut proposed, mut committed, mut differences) = (0, 0, Vec::new());
@@ -354,9 +390,10 @@ fn we_accept_what_peers_commit_from_our_edited_proposals() {
             ),
             "case {i}: our receiver refused our proposer's {proposal:?}"
         );
-        // Peer j is at leaf j + 1. A committer may not commit its own removal (RFC 9420
-        // §12.2), so the other peer commits a Remove of the first choice.
-        let mut by = i % 2;
+        // The peers take turns per template (each template is committed by both). Peer j is
+        // at leaf j + 1. A committer may not commit its own removal (RFC 9420 §12.2), so the
+        // other peer commits a Remove of the first choice.
+        let mut by = (i / templates.len()) % 2;
         if matches!(&proposal, Proposal::Remove(r) if r.removed as usize == by + 1) {
             by = 1 - by;
         }
