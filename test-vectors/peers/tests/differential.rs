@@ -23,9 +23,9 @@ use mls_engine::group::{
     ProcessedMessage,
 };
 use mls_engine::messages::{
-    Add, Capabilities, Credential, CredentialType, Extension, ExtensionType,
-    GroupContextExtensions, MlsMessage, MlsMessageBody, Proposal, ProtocolVersion, ReInit, Remove,
-    RequiredCapabilities,
+    Add, Capabilities, Credential, CredentialType, Extension, ExtensionType, ExternalSender,
+    ExternalSenders, GroupContextExtensions, MlsMessage, MlsMessageBody, Proposal, ProtocolVersion,
+    ReInit, Remove, RequiredCapabilities,
 };
 use mls_peers::{new_client, InteropClient, Peer, Processed, TEST_EXTENSION_TYPE};
 
@@ -188,18 +188,33 @@ fn cases() -> usize {
 /// Whether a peer's refusal of a commit we built is a difference explained in `INTEROP.md`:
 /// OpenMLS cannot decode a ReInit proposal to a cipher suite it does not know (its
 /// `Ciphersuite` is a closed enum: `UnknownValue`), which RFC 9420 does not forbid
-/// (difference 13).
+/// (difference 13); mls-rs hands the external senders of a new GroupContext to the
+/// application's identity provider, and the basic one it runs with here refuses every
+/// credential but a basic one (difference 21).
 fn known(peer: &str, proposal: &Proposal, error: &str) -> bool {
     let known_suite = |s: CipherSuite| (1..=7).contains(&s.0);
-    matches!(
-        (peer, proposal),
-        ("openmls", Proposal::ReInit(r)) if !known_suite(r.cipher_suite)
-            && error.contains("UnknownValue")
-    )
+    let non_basic_sender = |g: &GroupContextExtensions| {
+        Extension::find::<ExternalSenders>(&g.extensions.0).is_some_and(|senders| {
+            senders.is_ok_and(|s| {
+                s.0.iter()
+                    .any(|e| e.credential.credential_type() != CredentialType::BASIC)
+            })
+        })
+    };
+    match (peer, proposal) {
+        ("openmls", Proposal::ReInit(r)) => {
+            !known_suite(r.cipher_suite) && error.contains("UnknownValue")
+        }
+        ("mls-rs", Proposal::GroupContextExtensions(g)) => {
+            non_basic_sender(g) && error.contains("BasicIdentityProviderError(CredentialType(")
+        }
+        _ => false,
+    }
 }
 
 /// The GroupContextExtensions template of both directions: `required_capabilities` naming the
-/// test's extension type, which every member lists, and an extension of that type.
+/// test's extension type, which every member lists, an extension of that type, and
+/// `external_senders` with one sender.
 fn gce_template() -> Proposal {
     Proposal::GroupContextExtensions(GroupContextExtensions {
         extensions: VarVec(vec![
@@ -213,6 +228,11 @@ fn gce_template() -> Proposal {
                 extension_type: ExtensionType(TEST_EXTENSION_TYPE),
                 extension_data: VarBytes(b"differential".to_vec()),
             },
+            Extension::from_value(&ExternalSenders(VarVec(vec![ExternalSender {
+                signature_key: cs().signature_generate().expect("key pair").1,
+                credential: Credential::basic("external sender"),
+            }])))
+            .expect("encode"),
         ]),
     })
 }
