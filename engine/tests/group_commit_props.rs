@@ -79,15 +79,16 @@ proptest! {
 
 /// The harness is live: every unedited template received from a member is committed (none
 /// left out) and agreed on; by value, every one but the Update (a committer cannot commit
-/// another member's Update by value) is committed, and the Add's Welcome is joined.
+/// another member's Update by value) is committed, and the Adds' Welcomes are joined.
 #[test]
 fn unedited_templates_are_committed() {
     for pick in 0..none() {
+        let is_add = matches!(template(pick), Proposal::Add(_));
         assert_eq!(
             commit_edited(&input(0, pick, none(), &[])),
             CommitRun::Committed {
                 dropped: vec![],
-                joined: pick == 0
+                joined: is_add
             },
             "received template {pick}"
         );
@@ -99,7 +100,7 @@ fn unedited_templates_are_committed() {
                 by_value,
                 CommitRun::Committed {
                     dropped: vec![],
-                    joined: pick == 0
+                    joined: is_add
                 },
                 "template {pick} by value"
             );
@@ -156,7 +157,7 @@ fn edits_reach_each_outcome() {
             CommitRun::Refused(_) => refused += 1,
             CommitRun::Committed { dropped: d, joined } => {
                 dropped += d.len();
-                joined_edited += usize::from(joined && pick == 0);
+                joined_edited += usize::from(joined && matches!(template(pick), Proposal::Add(_)));
             }
             CommitRun::Undecodable => {}
         }
@@ -389,7 +390,7 @@ fn proposals_from_non_members_are_committed() {
             run,
             CommitRun::Committed {
                 dropped: vec![],
-                joined: pick == 0
+                joined: matches!(template(pick), Proposal::Add(_))
             },
             "template {pick}"
         );

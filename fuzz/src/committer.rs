@@ -52,8 +52,12 @@ pub struct CommitFixture {
     pub proposer_key: Secret,
     /// The signature private key of the group's one external sender (`external_senders`).
     external_sender_key: Secret,
-    /// Dave, not a member: the KeyPackage the Add templates carry, and his private keys.
+    /// Dave, not a member: the KeyPackage the first Add template carries, and his private
+    /// keys.
     pub dave: KeyPackageBundle,
+    /// Dave's second KeyPackage (his signature key, a leaf extension and `last_resort`), which
+    /// the second Add template carries, and its private keys.
+    dave_extended: KeyPackageBundle,
     /// The proposal templates ([`template`]).
     templates: Vec<Proposal>,
 }
@@ -124,6 +128,30 @@ pub fn commit_fixture() -> &'static CommitFixture {
         committer.add_external_psk(PSK_ID.to_vec(), psk());
         let (receiver, proposer_group) = (join(&receiver), join(&proposer));
         let dave = bundle("dave");
+        // A second KeyPackage of Dave's key (so that an edit is signed again by it) with a
+        // leaf extension and `last_resort`, listed by the generator in its capabilities.
+        let mut options = KeyPackageOptions::new(0, u64::MAX);
+        options.leaf_extensions = vec![Extension {
+            extension_type: ExtensionType(0xff00),
+            extension_data: VarBytes(b"leaf".to_vec()),
+        }];
+        options.extensions = vec![Extension {
+            extension_type: ExtensionType::LAST_RESORT,
+            extension_data: VarBytes::default(),
+        }];
+        let extended = generate_key_package(
+            cs,
+            Credential::basic("dave"),
+            dave.signature_private_key.clone(),
+            options,
+        )
+        .expect("a KeyPackage with extensions");
+        let required = Extension::from_value(&RequiredCapabilities {
+            extension_types: VarVec::default(),
+            proposal_types: VarVec::default(),
+            credential_types: VarVec(vec![CredentialType::BASIC]),
+        })
+        .expect("encode");
         let mut p = proposer_group.clone();
         let (_, update) = p.propose_update(cs).expect("an Update");
         let (_, psk) = p
@@ -137,18 +165,22 @@ pub fn commit_fixture() -> &'static CommitFixture {
             Proposal::Remove(Remove { removed: 3 }),
             psk.proposal,
             Proposal::GroupContextExtensions(GroupContextExtensions {
-                extensions: VarVec(vec![Extension::from_value(&RequiredCapabilities {
-                    extension_types: VarVec::default(),
-                    proposal_types: VarVec::default(),
-                    credential_types: VarVec(vec![CredentialType::BASIC]),
-                })
-                .expect("encode")]),
+                extensions: VarVec(vec![required.clone()]),
             }),
             Proposal::ReInit(ReInit {
                 group_id: VarBytes(b"next".to_vec()),
                 version: ProtocolVersion::MLS10,
                 cipher_suite: CipherSuite(1),
-                extensions: VarVec::default(),
+                extensions: VarVec(vec![
+                    required,
+                    Extension {
+                        extension_type: ExtensionType(0xff00),
+                        extension_data: VarBytes(b"next".to_vec()),
+                    },
+                ]),
+            }),
+            Proposal::Add(Add {
+                key_package: extended.key_package.clone(),
             }),
         ];
         CommitFixture {
@@ -158,14 +190,17 @@ pub fn commit_fixture() -> &'static CommitFixture {
             proposer_key: proposer.signature_private_key,
             external_sender_key,
             dave,
+            dave_extended: extended,
             templates,
         }
     })
 }
 
 /// The templates: an Add of Dave's KeyPackage, an Update of the proposer's leaf, a Remove of
-/// leaf 3, an external PreSharedKey, a GroupContextExtensions (required capabilities) and a
-/// ReInit, picked by `pick` modulo their number.
+/// leaf 3, an external PreSharedKey, a GroupContextExtensions (required capabilities), a
+/// ReInit (with required capabilities and a private extension), and an Add of a second
+/// KeyPackage of Dave's carrying a leaf extension and `last_resort`, picked by `pick` modulo
+/// their number.
 pub fn template(pick: u8) -> &'static Proposal {
     let t = &commit_fixture().templates;
     &t[usize::from(pick) % t.len()]
@@ -388,12 +423,12 @@ pub fn commit_proposals_from(
 }
 
 /// Dave joins from `welcome` with the KeyPackage it was made for (one of `candidates`, found
-/// by its reference) and his own private keys: he must join to the committer's epoch when
-/// that KeyPackage carries his keys, and be refused when its init key is not his. Returns
-/// whether he joined.
+/// by its reference) and the private keys of the KeyPackage of his whose init key it carries
+/// (the first one's if none): he must join to the committer's epoch when that KeyPackage
+/// carries those keys, and be refused when its init key is not his. Returns whether he
+/// joined.
 fn join_as_dave(welcome: &WelcomeMessage, candidates: &[KeyPackage], committer: &Group) -> bool {
     let f = commit_fixture();
-    let original = &f.dave.key_package;
     let msg = decode_exact::<MlsMessage>(welcome.as_bytes()).expect("the Welcome decodes");
     let MlsMessageBody::Welcome(w) = msg.body else {
         panic!("a Welcome message")
@@ -406,9 +441,14 @@ fn join_as_dave(welcome: &WelcomeMessage, candidates: &[KeyPackage], committer: 
         .iter()
         .find(made_for)
         .expect("the Welcome is for a KeyPackage that was sent");
+    let owner = [&f.dave, &f.dave_extended]
+        .into_iter()
+        .find(|b| b.key_package.init_key == kp.init_key)
+        .unwrap_or(&f.dave);
+    let original = &owner.key_package;
     let bundle = KeyPackageBundle {
         key_package: kp.clone(),
-        ..f.dave.clone()
+        ..owner.clone()
     };
     let joined = Group::join(
         cs(),

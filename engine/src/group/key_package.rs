@@ -820,8 +820,9 @@ mod tests {
     fn signature_suite_and_source() {
         let cs = cs();
         let b = bundle(cs, "a");
-        // Signed content changed: an extension added (its type listed in the leaf's
-        // capabilities, which the KeyPackage's signature does not cover), or the signature.
+        // An extension added (its type listed in the leaf's capabilities, the leaf signed
+        // again) changes what the KeyPackage's signature covers; so does a flipped byte of the
+        // signature itself.
         let mut kp = b.key_package.clone();
         kp.extensions.push(Extension {
             extension_type: crate::messages::ExtensionType(0x0a0a),

@@ -108,8 +108,8 @@ impl ExtensionType {
 /// `container` ([`ExtensionType::allowed_in`]), or that is an `application_id` or
 /// `external_pub` whose content does not decode as its type, or a `last_resort` that is not
 /// empty (the engine reads the other RFC types' contents where it uses them, and refuses them
-/// there). A list that passes is one
-/// OpenMLS, which decodes every RFC type where it appears and checks the registry, accepts too.
+/// there). A list that passes is one OpenMLS, which decodes every RFC type where it appears
+/// and checks the registry, accepts too.
 pub fn first_misplaced_extension<'a>(
     extensions: impl IntoIterator<Item = (ExtensionType, &'a [u8])>,
     container: ExtensionContainer,
