@@ -327,6 +327,70 @@ fn peers_accept_what_our_committer_builds_from_edited_proposals() {
     );
 }
 
+/// Difference 20 (mls-rs's): our committer adds a KeyPackage whose leaf carries an
+/// `application_id` that its capabilities do not list, as RFC 9420 §7.2 exempts (and forbids
+/// listing) the default types. OpenMLS follows the commit to our epoch; mls-rs refuses it
+/// (`ExtensionNotInCapabilities`). Should mls-rs change, this fails and `INTEROP.md` is to be
+/// updated.
+#[test]
+fn a_leaf_with_an_application_id_is_refused_by_mls_rs_only() {
+    let cs = cs();
+    let t = now();
+    let mut options = KeyPackageOptions::new(t - 3600, t + 90 * 24 * 3600);
+    options.capabilities = Some(capabilities());
+    options.leaf_extensions = vec![Extension {
+        extension_type: ExtensionType::APPLICATION_ID,
+        extension_data: VarBytes(encode(&VarBytes(b"erin".to_vec())).expect("encode")),
+    }];
+    let (sk, _) = cs.signature_generate().expect("key pair");
+    let erin =
+        generate_key_package(&cs, Credential::basic("erin"), sk, options).expect("KeyPackage");
+    let mut f = fixture();
+    f.committer.set_time(now());
+    let out = f
+        .committer
+        .commit(
+            &cs,
+            CommitOptions {
+                proposals: vec![Proposal::Add(Add {
+                    key_package: erin.key_package,
+                })],
+                ..CommitOptions::default()
+            },
+        )
+        .expect("our committer adds it (§7.2)");
+    f.committer.merge_staged_commit(out.staged).expect("merge");
+    let commit = encode(&out.commit).expect("encode");
+    for p in &mut f.peers {
+        let result = p.process(&commit);
+        match p.name() {
+            "openmls" => {
+                assert!(
+                    matches!(
+                        result,
+                        Ok(Processed::Commit {
+                            removed_self: false
+                        })
+                    ),
+                    "openmls: {result:?}"
+                );
+                assert_eq!(
+                    p.epoch_authenticator().expect("authenticator"),
+                    f.committer.epoch_authenticator().as_bytes()
+                );
+            }
+            "mls-rs" => {
+                let e = result.expect_err("mls-rs refuses the leaf");
+                assert!(
+                    e.to_string().contains("ExtensionNotInCapabilities"),
+                    "mls-rs: {e}"
+                );
+            }
+            other => panic!("unexpected peer {other}"),
+        }
+    }
+}
+
 /// The secret of the external PSK every member of [`Fixture2`] holds.
 const PSK_SECRET: &[u8] = b"external psk secret, 32 bytes!!";
 const PSK_ID: &[u8] = b"differential psk";
