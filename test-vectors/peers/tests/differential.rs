@@ -62,12 +62,30 @@ fn capabilities() -> Capabilities {
 }
 
 fn bundle(name: &str) -> KeyPackageBundle {
-    let cs = cs();
-    let (sk, _) = cs.signature_generate().expect("key pair");
+    let (sk, _) = cs().signature_generate().expect("key pair");
+    bundle_with(name, sk, vec![], vec![])
+}
+
+/// A KeyPackage of `name` signed with `sk`, valid from an hour ago for 90 days, with the
+/// test's capabilities (plus the types of `extensions`, which a KeyPackage must list) and
+/// these leaf and KeyPackage extensions.
+fn bundle_with(
+    name: &str,
+    sk: mls_engine::crypto::Secret,
+    leaf_extensions: Vec<Extension>,
+    extensions: Vec<Extension>,
+) -> KeyPackageBundle {
     let t = now();
     let mut options = KeyPackageOptions::new(t - 3600, t + 90 * 24 * 3600);
-    options.capabilities = Some(capabilities());
-    generate_key_package(&cs, Credential::basic(name), sk, options).expect("KeyPackage")
+    let mut listed = capabilities();
+    listed
+        .extensions
+        .0
+        .extend(extensions.iter().map(|e| e.extension_type));
+    options.capabilities = Some(listed);
+    options.leaf_extensions = leaf_extensions;
+    options.extensions = extensions;
+    generate_key_package(&cs(), Credential::basic(name), sk, options).expect("KeyPackage")
 }
 
 /// The second Add template's KeyPackage, so that edits reach the extension rules of a leaf
@@ -76,23 +94,16 @@ fn bundle(name: &str) -> KeyPackageBundle {
 /// carrying one, difference 20). It has `dave`'s signature key, with which [`edited`] signs it
 /// again.
 fn extended_key_package(dave: &KeyPackageBundle) -> mls_engine::messages::KeyPackage {
-    let t = now();
-    let mut options = KeyPackageOptions::new(t - 3600, t + 90 * 24 * 3600);
-    let mut listed = capabilities();
-    listed.extensions.0.push(ExtensionType::LAST_RESORT);
-    options.capabilities = Some(listed);
-    options.leaf_extensions = vec![Extension {
+    let leaf = Extension {
         extension_type: ExtensionType(TEST_EXTENSION_TYPE),
         extension_data: VarBytes(b"leaf".to_vec()),
-    }];
-    options.extensions = vec![Extension {
+    };
+    let last_resort = Extension {
         extension_type: ExtensionType::LAST_RESORT,
         extension_data: VarBytes::default(),
-    }];
+    };
     let sk = dave.signature_private_key.clone();
-    generate_key_package(&cs(), Credential::basic("erin"), sk, options)
-        .expect("KeyPackage")
-        .key_package
+    bundle_with("erin", sk, vec![leaf], vec![last_resort]).key_package
 }
 
 /// Our committer and the two peers, all at epoch 1.
@@ -335,16 +346,12 @@ fn peers_accept_what_our_committer_builds_from_edited_proposals() {
 #[test]
 fn a_leaf_with_an_application_id_is_refused_by_mls_rs_only() {
     let cs = cs();
-    let t = now();
-    let mut options = KeyPackageOptions::new(t - 3600, t + 90 * 24 * 3600);
-    options.capabilities = Some(capabilities());
-    options.leaf_extensions = vec![Extension {
+    let app_id = Extension {
         extension_type: ExtensionType::APPLICATION_ID,
         extension_data: VarBytes(encode(&VarBytes(b"erin".to_vec())).expect("encode")),
-    }];
+    };
     let (sk, _) = cs.signature_generate().expect("key pair");
-    let erin =
-        generate_key_package(&cs, Credential::basic("erin"), sk, options).expect("KeyPackage");
+    let erin = bundle_with("erin", sk, vec![app_id], vec![]);
     let mut f = fixture();
     f.committer.set_time(now());
     let out = f
